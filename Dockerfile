@@ -1,0 +1,21 @@
+# The engine image: built on Debian 12 with the same packages as scripts/install-deps.sh.
+FROM debian:bookworm AS build
+COPY scripts/install-deps.sh /src/scripts/install-deps.sh
+RUN /src/scripts/install-deps.sh
+COPY . /src
+RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DOPTISCHEMA_ENABLE_TESTS=OFF -DOPTISCHEMA_ENABLE_BENCH=OFF \
+ && cmake --build /build -j 2 --target optischema
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      libcaf-core0.17.6 libcaf-io0.17.6 libnats3.4 libpqxx-6.4 libpq5 librocksdb7.8 libspdlog1.10 \
+      libfmt9 libpg-query0 libboost-system1.74.0 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/optischema optischema \
+ && mkdir -p /var/lib/optischema && chown optischema /var/lib/optischema
+COPY --from=build /build/optischema /usr/local/bin/optischema
+USER optischema
+EXPOSE 8080
+VOLUME /var/lib/optischema
+ENTRYPOINT ["optischema"]
+CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/optischema"]

@@ -1,0 +1,91 @@
+# OptiSchema: the commands a developer and CI use. `make help` lists them.
+#   make demo    install what is missing, build, start a throwaway PostgreSQL with demo data and a
+#                workload, start the engine; prints the URL (README's first command)
+#   make test    install what is missing, build, run every test (README's second command; .ci/run)
+
+SHELL := /bin/bash
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+LISTEN ?= 127.0.0.1:8080
+POLL ?= 10s
+DEMO_DIR := .demo
+ENGINE_PID := $(DEMO_DIR)/engine.pid
+ENGINE_LOG := $(DEMO_DIR)/engine.log
+CTEST_ARGS ?=
+
+.PHONY: help deps configure build test demo demo-stop dev clean distclean format format-check lint bench
+
+help:
+	@sed -n 's/^#   //p' Makefile
+	@echo "  make build | dev DSN=… | format | format-check | lint | bench | clean | distclean"
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: $(BUILD_DIR)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	@echo "built $(BUILD_DIR)/optischema"
+
+# Unit, actor and integration tests; integration tests start their own
+# PostgreSQL 15 and NATS on free loopback ports (scripts/harness.sh).
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: build demo-stop
+	@DSN=$$(scripts/demo.sh up) && \
+	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p') && \
+	STATIC=""; [[ -f web/dashboard/out/index.html ]] && STATIC="--static-dir web/dashboard/out"; \
+	echo "demo: starting the engine (log: $(ENGINE_LOG))" >&2; \
+	setsid $(BUILD_DIR)/optischema serve --dsn "$$DSN" --listen $(LISTEN) \
+	  --data-dir $(DEMO_DIR)/data --poll-interval $(POLL) $${NATS:+--nats $$NATS} $$STATIC \
+	  >$(ENGINE_LOG) 2>&1 </dev/null & echo $$! > $(ENGINE_PID); \
+	for i in $$(seq 1 100); do \
+	  URL=$$(sed -n 's/^optischema: serving //p' $(ENGINE_LOG)); [[ -n $$URL ]] && break; \
+	  kill -0 $$(cat $(ENGINE_PID)) 2>/dev/null || { cat $(ENGINE_LOG); exit 1; }; sleep 0.1; \
+	done; \
+	[[ -n $$URL ]] || { cat $(ENGINE_LOG); exit 1; }; \
+	echo; \
+	echo "OptiSchema is watching the demo database ($$DSN)"; \
+	echo "  API:       $$URL/api/metrics/hot   status: $$URL/api/status"; \
+	echo "  WebSocket: $${URL/http/ws}/ws      NATS: $${NATS:-off}"; \
+	echo "  Open:      $$URL"; \
+	echo "  Stop everything with: make clean"
+
+demo-stop:
+	@if [[ -f $(ENGINE_PID) ]]; then kill $$(cat $(ENGINE_PID)) 2>/dev/null || true; rm -f $(ENGINE_PID); fi
+
+# The engine against a database you give, rebuilt and restarted on change:
+#   make dev DSN=postgresql://user@host/db
+dev: build
+	@[[ -n "$(DSN)" ]] || { echo "usage: make dev DSN=postgresql://user@host:5432/db"; exit 2; }
+	scripts/dev.sh "$(BUILD_DIR)" "$(DSN)" "$(LISTEN)"
+
+bench: build
+	scripts/bench-poll.sh $(BUILD_DIR)
+
+# Stops everything `make demo` started and forgets its data (build/ stays).
+clean: demo-stop
+	@scripts/demo.sh down || true
+	@rm -rf $(DEMO_DIR)
+
+distclean: clean
+	rm -rf $(BUILD_DIR)
+
+SOURCES = $(shell git ls-files '*.cpp' '*.hpp' '*.cpp.in')
+
+format:
+	clang-format -i $(SOURCES)
+
+# Formatting of the lines changed since the merge base with main (or the
+# last commit), the way VAST's CI checks style: old code never blocks.
+format-check:
+	@scripts/format-check.sh
+
+lint: configure
+	@scripts/lint.sh $(BUILD_DIR)

@@ -1,0 +1,71 @@
+#pragma once
+
+#include "optischema/messages/actors.hpp"
+#include "optischema/messages/config.hpp"
+#include "optischema/store/history_db.hpp"
+#include "optischema/web/server.hpp"
+
+#include <caf/actor_addr.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace optischema {
+
+/// One supervised actor: how to spawn it and how it fared.
+struct component {
+  /// "store", "fingerprinter", "broker", "edge" or "collector/<target>".
+  std::string name;
+  caf::actor handle;
+  /// Spawns the component with the current peers.
+  std::function<caf::actor()> spawn;
+  /// Shared components are peers of collectors: when one restarts, the
+  /// collectors (and the EDGE) restart too so nobody keeps a dead handle.
+  bool shared = false;
+  uint64_t restarts = 0;
+  std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point started;
+  std::string last_failure;
+  bool restarting = false;
+};
+
+/// What the SUPERVISOR owns besides its config: resources opened by `main`
+/// so that their failures end the process before any actor starts.
+struct supervisor_resources {
+  std::shared_ptr<history_db> db;
+  /// Null when the engine runs without the web port (some tests).
+  std::shared_ptr<web::server> web;
+};
+
+struct supervisor_state {
+  supervisor_state() = default; // not an aggregate: see CMakeLists.txt
+  static inline const char* name = "supervisor";
+  engine_config config;
+  supervisor_resources resources;
+  int64_t started_ms = 0;
+  std::map<std::string, component> components;
+  /// Which component a monitored actor is.
+  std::map<caf::actor_addr, std::string> by_addr;
+  /// The running children, shared with the exit hook that stops them: CAF
+  /// destroys the state before attached functors run.
+  std::shared_ptr<std::map<std::string, caf::actor>> running
+    = std::make_shared<std::map<std::string, caf::actor>>();
+  // Current handles of the shared components, the peers of the others.
+  store_actor store;
+  fingerprinter_actor fingerprinter;
+  std::vector<event_sink_actor> sinks;
+};
+
+/// The SUPERVISOR: spawns one COLLECTOR per target plus the shared STORE,
+/// FINGERPRINTER, BROKER (when NATS is configured) and EDGE (when a web
+/// server is given); monitors them all and restarts a failed one with
+/// exponential backoff (1 s doubling to 60 s). Its status is the engine's.
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           engine_config config, supervisor_resources resources);
+
+} // namespace optischema

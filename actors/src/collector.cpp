@@ -1,0 +1,310 @@
+#include "optischema/actors/collector.hpp"
+
+#include "optischema/analysis/deltas.hpp"
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/pg/stats_reader.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace optischema {
+
+namespace {
+
+using self_ptr = collector_actor::stateful_pointer<collector_state>;
+
+constexpr auto min_backoff = std::chrono::milliseconds{1000};
+constexpr auto fingerprint_timeout = std::chrono::seconds{30};
+
+std::string status_json(const collector_state& st) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "name");
+  json::str(w, st.target);
+  json::key(w, "dsn");
+  json::str(w, st.session ? st.session->target().display : "");
+  json::key(w, "state");
+  json::str(w, st.state);
+  json::key(w, "poll_interval_ms");
+  w.Int64(st.interval.count());
+  json::key(w, "last_poll");
+  w.Int64(st.last_poll_ms);
+  json::key(w, "last_success");
+  w.Int64(st.last_success_ms);
+  json::key(w, "last_poll_duration_ms");
+  w.Double(st.last_poll_duration_ms);
+  json::key(w, "polls");
+  w.Uint64(st.polls);
+  json::key(w, "failures");
+  w.Uint64(st.failures);
+  json::key(w, "statements");
+  w.Uint64(st.statements);
+  json::key(w, "hidden_rows");
+  w.Int64(st.hidden_rows);
+  json::key(w, "resets_detected");
+  w.Uint64(st.resets_detected);
+  json::key(w, "last_reset");
+  w.Int64(st.last_reset_ms);
+  json::key(w, "evicted_total");
+  w.Uint64(st.evicted_total);
+  json::key(w, "server_version");
+  json::str(w, st.facts.version);
+  json::key(w, "role");
+  json::str(w, st.facts.user);
+  json::key(w, "error");
+  if (st.last_error)
+    json::write(w, *st.last_error);
+  else
+    w.Null();
+  json::key(w, "warnings");
+  w.StartArray();
+  for (auto& x : st.warnings)
+    json::str(w, x);
+  w.EndArray();
+  json::key(w, "advice");
+  w.StartArray();
+  for (auto& x : st.advice)
+    json::str(w, x);
+  w.EndArray();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+void publish(self_ptr self, const char* type, std::string payload) {
+  event ev{type, self->state.target, now_ms(), std::move(payload)};
+  for (auto& sink : self->state.peers.sinks)
+    self->send(sink, atom::publish_v, ev);
+}
+
+/// Moves to `state`, announcing the change to the sinks.
+void set_state(self_ptr self, std::string state) {
+  auto& st = self->state;
+  auto changed = st.state != state;
+  st.state = std::move(state);
+  if (changed)
+    publish(self, event_type::status, status_json(st));
+}
+
+void schedule(self_ptr self, std::chrono::milliseconds delay) {
+  auto gen = ++self->state.tick_generation;
+  self->delayed_send(self, delay, atom::tick_v, gen);
+}
+
+void finish_waiting(self_ptr self, int64_t statements) {
+  for (auto& rp : self->state.waiting)
+    rp.deliver(statements);
+  self->state.waiting.clear();
+}
+
+void fail_waiting(self_ptr self, const failure& f) {
+  for (auto& rp : self->state.waiting)
+    rp.deliver(make_error(f));
+  self->state.waiting.clear();
+}
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(
+           std::chrono::steady_clock::now() - since)
+    .count();
+}
+
+void poll_failed(self_ptr self, const failure& f) {
+  auto& st = self->state;
+  ++st.failures;
+  st.polling = false;
+  st.last_poll_duration_ms = elapsed_ms(st.poll_started);
+  auto first = !st.last_error || st.last_error->message != f.message;
+  st.last_error = f;
+  if (first)
+    OPTISCHEMA_WARN("collector {}: {}", st.target, f.message);
+  set_state(self, "down");
+  fail_waiting(self, f);
+  // Retry sooner than the poll interval while down, backing off to it.
+  st.backoff = std::clamp(st.backoff * 2, min_backoff, st.interval);
+  schedule(self, std::min(st.backoff, st.interval));
+}
+
+void finish_poll(self_ptr self, raw_sample sample) {
+  auto& st = self->state;
+  auto deltas = compute_deltas(st.prev ? &*st.prev : nullptr, sample);
+  auto db = compute_database_metrics(st.prev ? &*st.prev : nullptr, sample);
+  fingerprint_result unknown;
+  auto lookup = [&](const pgss_row& row) -> const fingerprint_result& {
+    auto i = st.fingerprints.find(row.key.queryid);
+    return i != st.fingerprints.end() ? i->second : unknown;
+  };
+  auto snap = std::make_shared<const metrics_snapshot>(
+    build_snapshot(st.target, sample, deltas, db, lookup));
+  // -- status
+  st.warnings.clear();
+  st.advice.clear();
+  if (st.facts.superuser)
+    st.advice.push_back(
+      fmt::format("connected as superuser {}; a role with pg_monitor is enough",
+                  st.facts.user));
+  if (sample.hidden_rows > 0)
+    st.warnings.push_back(
+      fmt::format("{} pg_stat_statements rows of other roles are hidden: GRANT "
+                  "pg_read_all_stats TO {};",
+                  sample.hidden_rows, st.facts.user));
+  if (deltas.reset_detected) {
+    ++st.resets_detected;
+    st.last_reset_ms = sample.ts_ms;
+    OPTISCHEMA_INFO("collector {}: pg_stat_statements was reset; deltas "
+                    "restart from the new counters",
+                    st.target);
+  }
+  if (deltas.evicted > 0) {
+    st.evicted_total += static_cast<uint64_t>(deltas.evicted);
+    st.warnings.push_back(fmt::format(
+      "{} entries were evicted from pg_stat_statements during the last "
+      "interval, so some calls went uncounted: raise pg_stat_statements.max",
+      deltas.evicted));
+  }
+  st.statements = snap->statements.size();
+  st.hidden_rows = sample.hidden_rows;
+  st.last_error.reset();
+  st.last_success_ms = sample.ts_ms;
+  st.last_poll_duration_ms = elapsed_ms(st.poll_started);
+  st.backoff = std::chrono::milliseconds{0};
+  // -- hand over: store first, so readers woken by the event find the data
+  auto base = std::make_shared<const raw_sample>(std::move(sample));
+  self->send(st.peers.store, atom::put_v, snap, base);
+  publish(self, event_type::metrics,
+          json::metrics_payload(*snap, st.event_top_n));
+  set_state(self, st.warnings.empty() ? "ok" : "degraded");
+  st.prev = *base;
+  // Forget fingerprints of queryids that left pg_stat_statements.
+  if (st.fingerprints.size() > 2 * st.prev->rows.size() + 1000) {
+    std::unordered_map<int64_t, fingerprint_result> keep;
+    for (auto& row : st.prev->rows)
+      if (auto i = st.fingerprints.find(row.key.queryid);
+          i != st.fingerprints.end())
+        keep.emplace(row.key.queryid, i->second);
+    st.fingerprints = std::move(keep);
+  }
+  st.polling = false;
+  finish_waiting(self, static_cast<int64_t>(st.statements));
+  auto spent
+    = std::chrono::milliseconds{static_cast<int64_t>(st.last_poll_duration_ms)};
+  schedule(self, std::max(std::chrono::milliseconds{0}, st.interval - spent));
+}
+
+void start_poll(self_ptr self) {
+  auto& st = self->state;
+  if (st.polling)
+    return;
+  st.polling = true;
+  st.poll_started = std::chrono::steady_clock::now();
+  st.last_poll_ms = now_ms();
+  ++st.polls;
+  auto was_connected = st.session->connected();
+  auto sample = pg::read_sample(*st.session);
+  if (!sample) {
+    poll_failed(self, sample.error());
+    return;
+  }
+  if (!was_connected) {
+    st.facts = st.session->facts();
+    OPTISCHEMA_INFO("collector {}: connected to {} (PostgreSQL {}, role {})",
+                    st.target, st.session->target().display, st.facts.version,
+                    st.facts.user);
+  }
+  // Only texts of queryids never seen need the FINGERPRINTER.
+  text_list texts;
+  std::vector<int64_t> ids;
+  for (auto& row : sample->rows) {
+    if (st.fingerprints.count(row.key.queryid) != 0
+        || std::find(ids.begin(), ids.end(), row.key.queryid) != ids.end())
+      continue;
+    ids.push_back(row.key.queryid);
+    texts.push_back(row.query);
+  }
+  if (texts.empty()) {
+    finish_poll(self, std::move(*sample));
+    return;
+  }
+  auto shared = std::make_shared<raw_sample>(std::move(*sample));
+  self
+    ->request(st.peers.fingerprinter, fingerprint_timeout, atom::fprint_v,
+              std::move(texts))
+    .then(
+      [self, shared, ids](const fingerprint_list& results) {
+        for (size_t i = 0; i < ids.size() && i < results.size(); ++i)
+          self->state.fingerprints[ids[i]] = results[i];
+        finish_poll(self, std::move(*shared));
+      },
+      [self, shared, ids](const caf::error& err) {
+        // The FINGERPRINTER is restarting: parse here rather than lose a poll.
+        OPTISCHEMA_WARN("collector {}: fingerprinter unavailable ({}), "
+                        "fingerprinting locally",
+                        self->state.target, error_message(err));
+        for (auto& row : shared->rows)
+          if (std::find(ids.begin(), ids.end(), row.key.queryid) != ids.end())
+            self->state.fingerprints[row.key.queryid]
+              = fingerprint_statement(row.query);
+        finish_poll(self, std::move(*shared));
+      });
+}
+
+} // namespace
+
+collector_actor::behavior_type
+collector(collector_actor::stateful_pointer<collector_state> self,
+          target_config target, std::chrono::milliseconds interval,
+          size_t event_top_n, collector_peers peers) {
+  auto& st = self->state;
+  st.target = target.name;
+  st.interval = interval;
+  st.event_top_n = event_top_n;
+  st.peers = std::move(peers);
+  auto ci = pg::parse_conninfo(target.dsn);
+  if (!ci) {
+    // Config validation rejects these earlier; stay up and say why anyway.
+    st.session = std::make_unique<pg::session>(pg::conninfo{});
+    st.last_error = ci.error();
+    st.state = "down";
+    st.misconfigured = true;
+  } else {
+    st.session = std::make_unique<pg::session>(std::move(*ci));
+  }
+  // Continue from the counters of the last run, so the first poll after a
+  // restart yields the deltas of the whole gap instead of a blank baseline.
+  self
+    ->request(st.peers.store, std::chrono::seconds{10}, atom::get_v,
+              atom::baseline_v, st.target)
+    .then(
+      [self](const raw_sample_ptr& base) {
+        if (base)
+          self->state.prev = *base;
+        schedule(self, std::chrono::milliseconds{0});
+      },
+      [self](const caf::error&) {
+        schedule(self, std::chrono::milliseconds{0});
+      });
+  return {
+    [self](atom::tick, uint64_t gen) {
+      if (gen != self->state.tick_generation || self->state.misconfigured)
+        return;
+      start_poll(self);
+    },
+    [self](atom::poll) -> caf::result<int64_t> {
+      auto& st = self->state;
+      if (st.misconfigured)
+        return make_error(*st.last_error);
+      auto rp = self->make_response_promise<int64_t>();
+      st.waiting.push_back(rp);
+      start_poll(self);
+      return rp;
+    },
+    [self](atom::status) { return status_json(self->state); },
+  };
+}
+
+} // namespace optischema

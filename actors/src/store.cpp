@@ -1,0 +1,114 @@
+#include "optischema/actors/store.hpp"
+
+#include "optischema/analysis/json.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+namespace optischema {
+
+store_actor::behavior_type
+store(store_actor::stateful_pointer<store_state> self,
+      std::shared_ptr<history_db> db,
+      std::chrono::milliseconds maintenance_interval) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.maintenance_interval = maintenance_interval;
+  // Serve the last known numbers right after a restart.
+  for (auto& target : st.db->targets())
+    if (auto snap = st.db->latest(target))
+      st.latest[target]
+        = std::make_shared<const metrics_snapshot>(std::move(*snap));
+  self->send(self, atom::maintain_v);
+  auto fail = [self](const failure& f) {
+    ++self->state.write_failures;
+    self->state.last_error = f.message;
+    OPTISCHEMA_ERROR("store: {}", f.message);
+  };
+  return {
+    [self, fail](atom::put, const snapshot_ptr& snap,
+                 const raw_sample_ptr& base) {
+      self->state.latest[snap->target] = snap;
+      if (auto res = self->state.db->put_snapshot(*snap, base.get()); !res)
+        fail(res.error());
+    },
+    [self](atom::get, atom::baseline,
+           const std::string& target) -> raw_sample_ptr {
+      if (auto x = self->state.db->baseline(target))
+        return std::make_shared<const raw_sample>(std::move(*x));
+      return nullptr;
+    },
+    [self](atom::get, atom::latest, const std::string& target) -> snapshot_ptr {
+      auto& latest = self->state.latest;
+      auto i = latest.find(target);
+      return i != latest.end() ? i->second : nullptr;
+    },
+    [self](atom::get, atom::latest) {
+      snapshot_list out;
+      for (auto& [_, snap] : self->state.latest)
+        out.push_back(snap);
+      return out;
+    },
+    [self](atom::history, const history_request& req) -> history_reply_ptr {
+      auto& db = *self->state.db;
+      auto reply = std::make_shared<history_reply>();
+      reply->res = req.res;
+      if (req.fingerprint.empty()) {
+        reply->db_points = db.database_history(req.target, req.from_ms,
+                                               req.to_ms, req.res);
+      } else {
+        reply->points = db.history(req.target, req.fingerprint, req.from_ms,
+                                   req.to_ms, req.res);
+        if (auto text = db.statement_text(req.target, req.fingerprint))
+          reply->query = std::move(*text);
+      }
+      return reply;
+    },
+    [self, fail](atom::maintain) {
+      auto& st = self->state;
+      if (auto res = st.db->maintain(now_ms()); !res)
+        fail(res.error());
+      else if (res->hourly_points_written > 0 || res->statements_forgotten > 0)
+        OPTISCHEMA_INFO("store: rolled up {} hour(s) into {} hourly points, "
+                        "forgot {} statements",
+                        res->hours_rolled, res->hourly_points_written,
+                        res->statements_forgotten);
+      self->delayed_send(self, st.maintenance_interval, atom::maintain_v);
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      auto s = st.db->stats();
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartObject();
+      json::key(w, "state");
+      w.String(st.write_failures == 0 ? "ok" : "degraded");
+      json::key(w, "data_dir");
+      json::str(w, s.dir);
+      json::key(w, "size_bytes");
+      w.Uint64(s.size_bytes);
+      json::key(w, "raw_points");
+      w.Uint64(s.raw_points);
+      json::key(w, "hourly_points");
+      w.Uint64(s.hourly_points);
+      json::key(w, "snapshots_written");
+      w.Uint64(s.snapshots_written);
+      json::key(w, "write_failures");
+      w.Uint64(st.write_failures);
+      json::key(w, "last_maintenance");
+      w.Int64(s.last_maintenance_ms);
+      json::key(w, "raw_retention_ms");
+      w.Int64(st.db->options().raw_retention.count());
+      json::key(w, "hourly_retention_ms");
+      w.Int64(st.db->options().hourly_retention.count());
+      if (!st.last_error.empty()) {
+        json::key(w, "last_error");
+        json::str(w, st.last_error);
+      }
+      w.EndObject();
+      return json::text(buf);
+    },
+  };
+}
+
+} // namespace optischema

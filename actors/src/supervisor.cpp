@@ -1,0 +1,337 @@
+#include "optischema/actors/supervisor.hpp"
+
+#include "optischema/actors/collector.hpp"
+#include "optischema/actors/fingerprinter.hpp"
+#include "optischema/actors/store.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/broker/broker_bridge.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+#include "optischema/web/edge.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/spawn_options.hpp>
+
+#include <rapidjson/document.h>
+
+#include <fmt/format.h>
+
+namespace optischema {
+
+namespace {
+
+using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+
+constexpr auto first_backoff = std::chrono::milliseconds{1000};
+constexpr auto max_backoff = std::chrono::milliseconds{60'000};
+/// A component that ran this long is healthy again: its backoff resets.
+constexpr auto healthy_after = std::chrono::milliseconds{60'000};
+constexpr auto status_timeout = std::chrono::seconds{5};
+
+std::string collector_name(const std::string& target) {
+  return "collector/" + target;
+}
+
+void start(self_ptr self, component& c) {
+  auto& st = self->state;
+  if (c.handle)
+    st.by_addr.erase(c.handle.address());
+  c.handle = c.spawn();
+  c.started = std::chrono::steady_clock::now();
+  c.restarting = false;
+  self->monitor(c.handle);
+  st.by_addr[c.handle.address()] = c.name;
+  (*st.running)[c.name] = c.handle;
+}
+
+/// Stops a component on purpose: no restart follows from its down message.
+void stop(self_ptr self, component& c) {
+  if (!c.handle)
+    return;
+  self->demonitor(c.handle);
+  self->state.by_addr.erase(c.handle.address());
+  self->state.running->erase(c.name);
+  self->send_exit(c.handle, caf::exit_reason::user_shutdown);
+  c.handle = nullptr;
+}
+
+/// Refreshes the peer handles from the running shared components.
+void refresh_peers(self_ptr self) {
+  auto& st = self->state;
+  auto handle = [&](const char* name) {
+    auto i = st.components.find(name);
+    return i != st.components.end() ? i->second.handle : caf::actor{};
+  };
+  st.store = caf::actor_cast<store_actor>(handle("store"));
+  st.fingerprinter
+    = caf::actor_cast<fingerprinter_actor>(handle("fingerprinter"));
+  st.sinks.clear();
+  for (auto* name : {"edge", "broker"})
+    if (auto h = handle(name))
+      st.sinks.push_back(caf::actor_cast<event_sink_actor>(h));
+}
+
+void add(self_ptr self, std::string name, bool shared,
+         std::function<caf::actor()> spawn) {
+  auto& c = self->state.components[name];
+  c.name = std::move(name);
+  c.shared = shared;
+  c.spawn = std::move(spawn);
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.by_addr.find(msg.source);
+  if (i == st.by_addr.end())
+    return;
+  auto name = i->second;
+  st.by_addr.erase(i);
+  st.running->erase(name);
+  auto& c = st.components[name];
+  c.handle = nullptr;
+  auto lived = std::chrono::steady_clock::now() - c.started;
+  c.backoff = lived > healthy_after
+    ? first_backoff
+    : std::clamp(c.backoff * 2, first_backoff, max_backoff);
+  c.last_failure = msg.reason ? self->system().render(msg.reason)
+                              : std::string{"stopped"};
+  c.restarting = true;
+  OPTISCHEMA_WARN("supervisor: {} went down ({}); restarting in {} ms", name,
+                  c.last_failure, c.backoff.count());
+  self->delayed_send(self, c.backoff, atom::restart_v, name);
+}
+
+void restart(self_ptr self, const std::string& name) {
+  auto& st = self->state;
+  auto i = st.components.find(name);
+  if (i == st.components.end() || i->second.handle)
+    return;
+  auto& c = i->second;
+  ++c.restarts;
+  if (!c.shared) {
+    start(self, c);
+    return;
+  }
+  // A shared peer changed: everyone holding its handle starts over with
+  // the new one (collectors resume from the stored delta base).
+  start(self, c);
+  refresh_peers(self);
+  for (auto& [other_name, other] : st.components) {
+    if (other.shared && other_name != "edge")
+      continue;
+    if (&other == &c)
+      continue;
+    stop(self, other);
+    start(self, other);
+  }
+  refresh_peers(self);
+}
+
+/// Collects every component's status into the engine's status document.
+caf::result<std::string> engine_status(self_ptr self) {
+  auto& st = self->state;
+  struct gather {
+    std::map<std::string, std::string> replies;
+    size_t pending = 0;
+    caf::typed_response_promise<std::string> rp;
+  };
+  auto g = std::make_shared<gather>();
+  g->rp = self->make_response_promise<std::string>();
+  auto finish = [self, g] {
+    auto& st = self->state;
+    rapidjson::StringBuffer buf;
+    json::writer w{buf};
+    auto raw = [&](const std::string& name, const char* fallback) {
+      auto i = g->replies.find(name);
+      auto body = i != g->replies.end() && !i->second.empty()
+        ? i->second
+        : std::string{fallback};
+      w.RawValue(body.data(), body.size(), rapidjson::kObjectType);
+    };
+    auto overall = std::string{"ok"};
+    auto degrade = [&](const std::string& text) {
+      rapidjson::Document d;
+      d.Parse(text.data(), text.size());
+      if (d.HasParseError() || !d.IsObject() || !d.HasMember("state")
+          || !d["state"].IsString())
+        return;
+      std::string s = d["state"].GetString();
+      if (s == "down" || s == "degraded" || s == "unknown" || s == "starting")
+        overall = "degraded";
+    };
+    for (auto& [_, text] : g->replies)
+      degrade(text);
+    w.StartObject();
+    json::key(w, "state");
+    json::str(w, overall);
+    json::key(w, "version");
+    json::str(w, OPTISCHEMA_VERSION);
+    json::key(w, "started");
+    w.Int64(st.started_ms);
+    json::key(w, "uptime_ms");
+    w.Int64(now_ms() - st.started_ms);
+    json::key(w, "targets");
+    w.StartArray();
+    for (auto& t : st.config.targets)
+      raw(
+        collector_name(t.name),
+        R"({"state":"unknown","error":{"code":"internal","message":"no answer"}})");
+    w.EndArray();
+    json::key(w, "nats");
+    raw(
+      "broker",
+      R"({"state":"disabled","message":"no NATS configured: events stay in-process; pass --nats nats://host:4222 to publish them"})");
+    json::key(w, "store");
+    raw("store", R"({"state":"unknown"})");
+    json::key(w, "fingerprinter");
+    raw("fingerprinter", R"({"state":"unknown"})");
+    json::key(w, "web");
+    raw("edge", R"({"state":"disabled"})");
+    json::key(w, "components");
+    w.StartArray();
+    for (auto& [name, c] : st.components) {
+      w.StartObject();
+      json::key(w, "name");
+      json::str(w, name);
+      json::key(w, "running");
+      w.Bool(static_cast<bool>(c.handle));
+      json::key(w, "restarts");
+      w.Uint64(c.restarts);
+      json::key(w, "last_failure");
+      json::str(w, c.last_failure);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    g->rp.deliver(json::text(buf));
+  };
+  for (auto& [name, c] : st.components) {
+    if (!c.handle) {
+      g->replies[name] = fmt::format(
+        R"({{"state":"down","error":{{"code":"internal","message":{}}}}})",
+        json::quote(c.restarting ? "restarting after: " + c.last_failure
+                                 : "not running"));
+      continue;
+    }
+    ++g->pending;
+    auto hdl = caf::actor_cast<status_client_actor>(c.handle);
+    self->request(hdl, status_timeout, atom::status_v)
+      .then(
+        [g, name = name, finish](const std::string& text) {
+          g->replies[name] = text;
+          if (--g->pending == 0)
+            finish();
+        },
+        [g, name = name, finish](const caf::error& err) {
+          g->replies[name] = fmt::format(
+            R"({{"state":"unknown","error":{{"code":"timeout","message":{}}}}})",
+            json::quote("no status: " + error_message(err)));
+          if (--g->pending == 0)
+            finish();
+        });
+  }
+  if (g->pending == 0)
+    finish();
+  return g->rp;
+}
+
+} // namespace
+
+supervisor_actor::behavior_type
+supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
+           engine_config config, supervisor_resources resources) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.resources = std::move(resources);
+  st.started_ms = now_ms();
+  auto& sys = self->system();
+  auto opts = st.config.detached_collectors ? caf::detached
+                                            : caf::no_spawn_options;
+  // -- shared components
+  add(self, "store", true, [self, &sys, opts] {
+    auto& st = self->state;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(store, st.resources.db,
+                                   st.config.maintenance_interval)
+        : sys.spawn(store, st.resources.db, st.config.maintenance_interval));
+  });
+  add(self, "fingerprinter", true, [&sys] {
+    return caf::actor_cast<caf::actor>(
+      sys.spawn(fingerprinter, size_t{100'000}));
+  });
+  if (!st.config.nats_url.empty())
+    add(self, "broker", true, [self, &sys] {
+      auto& cfg = self->state.config;
+      broker::nats_options nopts;
+      nopts.url = cfg.nats_url;
+      nopts.stream = cfg.nats_stream;
+      return caf::actor_cast<caf::actor>(sys.spawn(broker_bridge, nopts));
+    });
+  if (st.resources.web)
+    add(self, "edge", true, [self, &sys] {
+      auto& st = self->state;
+      edge_config cfg;
+      for (auto& t : st.config.targets)
+        cfg.targets.push_back(t.name);
+      cfg.raw_retention_ms = st.config.store.raw_retention.count();
+      return caf::actor_cast<caf::actor>(
+        sys.spawn(edge, st.resources.web, st.store,
+                  caf::actor_cast<supervisor_actor>(self), std::move(cfg)));
+    });
+  // Start order matters: collectors and the EDGE need the shared handles.
+  for (auto* name : {"store", "fingerprinter", "broker", "edge"})
+    if (auto i = st.components.find(name); i != st.components.end()) {
+      start(self, i->second);
+      refresh_peers(self);
+    }
+  for (auto& target : st.config.targets) {
+    add(self, collector_name(target.name), false, [self, &sys, target, opts] {
+      auto& st = self->state;
+      collector_peers peers{st.fingerprinter, st.store, st.sinks};
+      auto interval = st.config.poll_interval;
+      auto top_n = st.config.event_top_n;
+      return caf::actor_cast<caf::actor>(
+        opts == caf::detached
+          ? sys.spawn<caf::detached>(collector, target, interval, top_n, peers)
+          : sys.spawn(collector, target, interval, top_n, peers));
+    });
+    start(self, st.components[collector_name(target.name)]);
+  }
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
+  // Children are monitored, not linked: stop them when we stop.
+  self->attach_functor([running = st.running](const caf::error&) {
+    for (auto& [_, handle] : *running)
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  });
+  OPTISCHEMA_INFO("supervisor: monitoring {} target(s), polling every {} ms",
+                  st.config.targets.size(), st.config.poll_interval.count());
+  return {
+    [self](atom::get, atom::targets) {
+      std::vector<std::string> names;
+      for (auto& t : self->state.config.targets)
+        names.push_back(t.name);
+      return names;
+    },
+    [self](atom::poll, const std::string& target) -> caf::result<int64_t> {
+      auto& st = self->state;
+      auto i = st.components.find(collector_name(target));
+      if (i == st.components.end())
+        return make_error(ec::not_found,
+                          fmt::format("no target named '{}'", target));
+      if (!i->second.handle)
+        return make_error(ec::db_unreachable,
+                          fmt::format("the collector of '{}' is restarting",
+                                      target));
+      return self->delegate(caf::actor_cast<collector_actor>(i->second.handle),
+                            atom::poll_v);
+    },
+    [self](atom::restart, const std::string& name) { restart(self, name); },
+    [self](atom::status) { return engine_status(self); },
+  };
+}
+
+} // namespace optischema

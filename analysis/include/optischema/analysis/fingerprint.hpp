@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace optischema {
+
+/// What libpg_query says about one SQL text.
+struct fingerprint_result {
+  /// 16 hex digits. Equal for statements that differ only in constants,
+  /// IN-list lengths or whitespace (libpg_query's fingerprint, as pganalyze,
+  /// Dexter and PgHero use it).
+  std::string fingerprint;
+  /// The text with constants replaced by $n.
+  std::string normalized;
+  /// libpg_query could not parse the text (truncated, not SQL, hidden):
+  /// `fingerprint` is then a hash of the whitespace-collapsed text, so the
+  /// statement stays visible, flagged.
+  bool parse_error = false;
+  /// The parser's message when `parse_error`.
+  std::string error;
+  friend bool operator==(const fingerprint_result&, const fingerprint_result&)
+    = default;
+};
+
+/// Fingerprints and normalises one SQL text with libpg_query.
+fingerprint_result fingerprint_statement(std::string_view sql);
+
+/// A bounded least-recently-used cache of fingerprint results by text.
+class fingerprint_cache {
+public:
+  explicit fingerprint_cache(size_t capacity = 100'000);
+  // The index holds views into the list's nodes: moving keeps the nodes,
+  // copying would not.
+  fingerprint_cache(fingerprint_cache&&) = default;
+  fingerprint_cache& operator=(fingerprint_cache&&) = default;
+  fingerprint_cache(const fingerprint_cache&) = delete;
+  fingerprint_cache& operator=(const fingerprint_cache&) = delete;
+
+  /// Returns the cached result for `sql`, computing it on a miss.
+  const fingerprint_result& get(const std::string& sql);
+
+  size_t size() const {
+    return map_.size();
+  }
+  size_t hits() const {
+    return hits_;
+  }
+  size_t misses() const {
+    return misses_;
+  }
+
+private:
+  using entry = std::pair<std::string, fingerprint_result>;
+  size_t capacity_;
+  std::list<entry> lru_;
+  std::unordered_map<std::string_view, std::list<entry>::iterator> map_;
+  size_t hits_ = 0;
+  size_t misses_ = 0;
+};
+
+} // namespace optischema

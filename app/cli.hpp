@@ -1,0 +1,43 @@
+#pragma once
+
+// The command line: `optischema serve …`, `optischema --version`. Parsing
+// and validation live here so `main` stays a dispatcher.
+
+#include "optischema/messages/config.hpp"
+#include "optischema/util/error.hpp"
+
+#include <string>
+#include <vector>
+
+namespace optischema::app {
+
+/// Raw `serve` flags before validation (CLI11 and the environment fill it).
+struct serve_flags {
+  std::vector<std::string> dsns;
+  std::vector<std::string> targets; ///< NAME=DSN
+  std::string listen = "127.0.0.1:8080";
+  std::string nats;
+  std::string nats_stream = "OPTISCHEMA";
+  std::string data_dir = "optischema-data";
+  std::string poll_interval = "30s";
+  std::string static_dir;
+  std::vector<std::string> cors_origins;
+  std::string retention_raw = "24h";
+  std::string retention_hourly = "30d";
+  std::string maintenance_interval = "10m";
+  std::string log_level = "info";
+  std::string log_file;
+};
+
+/// Turns flags into a validated engine configuration. Targets come from
+/// --target NAME=DSN and --dsn (named after their database), else from
+/// OPTISCHEMA_DSN / DATABASE_URL, else from the PG* variables.
+expected<engine_config> to_config(const serve_flags& flags);
+
+/// Runs the engine until SIGINT/SIGTERM; returns the exit code.
+int serve(const engine_config& cfg);
+
+/// Entry point of the `optischema` executable.
+int run(int argc, char** argv);
+
+} // namespace optischema::app

@@ -1,0 +1,149 @@
+#include "cli.hpp"
+
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/util/duration.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <set>
+
+namespace optischema::app {
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : "";
+}
+
+/// A target name from a database name: invalid characters become '_'.
+std::string name_from(const std::string& dbname) {
+  std::string out;
+  for (unsigned char c : dbname)
+    out += (std::isalnum(c) || c == '_' || c == '-') ? static_cast<char>(c)
+                                                     : '_';
+  if (out.empty())
+    out = "default";
+  return out.substr(0, 64);
+}
+
+expected<std::chrono::milliseconds>
+duration_flag(const char* flag, const std::string& text,
+              std::chrono::milliseconds min) {
+  auto d = parse_duration(text);
+  if (!d)
+    return failure{ec::invalid_configuration,
+                   fmt::format("{}: {}", flag, d.error().message)};
+  if (*d < min)
+    return failure{ec::invalid_configuration,
+                   fmt::format("{} must be at least {}, got {}", flag,
+                               to_string(min), text)};
+  return *d;
+}
+
+} // namespace
+
+expected<engine_config> to_config(const serve_flags& flags) {
+  engine_config cfg;
+  std::set<std::string> names;
+  auto add = [&](std::string name, const std::string& dsn,
+                 bool explicit_name) -> std::optional<failure> {
+    auto ci = pg::parse_conninfo(dsn);
+    if (!ci)
+      return ci.error();
+    if (name.empty())
+      name = name_from(ci->dbname);
+    if (!valid_target_name(name))
+      return failure{ec::invalid_configuration,
+                     fmt::format("target name '{}' is invalid: use letters, "
+                                 "digits, '_' and '-' (at most 64)",
+                                 name)};
+    if (names.count(name) != 0) {
+      if (explicit_name)
+        return failure{ec::invalid_configuration,
+                       fmt::format("two targets are named '{}'", name)};
+      for (int i = 2; names.count(name) != 0; ++i)
+        name = fmt::format("{}-{}", name_from(ci->dbname), i);
+    }
+    names.insert(name);
+    cfg.targets.push_back({name, dsn});
+    return std::nullopt;
+  };
+  for (auto& t : flags.targets) {
+    auto eq = t.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return failure{ec::invalid_configuration,
+                     fmt::format("--target takes NAME=DSN, e.g. --target "
+                                 "prod=postgresql://monitor@db1/app; got '{}'",
+                                 t.substr(0, t.find(' ')))};
+    if (auto err = add(t.substr(0, eq), t.substr(eq + 1), true))
+      return *err;
+  }
+  for (auto& dsn : flags.dsns)
+    if (auto err = add("", dsn, false))
+      return *err;
+  if (cfg.targets.empty()) {
+    for (auto* var : {"OPTISCHEMA_DSN", "DATABASE_URL"})
+      if (auto v = env(var); !v.empty()) {
+        if (auto err = add("", v, false))
+          return *err;
+        break;
+      }
+  }
+  if (cfg.targets.empty()) {
+    if (env("PGHOST").empty() && env("PGDATABASE").empty()
+        && env("PGSERVICE").empty())
+      return failure{
+        ec::invalid_configuration,
+        "no database to watch: pass --dsn "
+        "postgresql://user@host:5432/db (repeat for several), "
+        "or set OPTISCHEMA_DSN, DATABASE_URL or PGHOST/PGDATABASE"};
+    if (auto err = add("", "", false))
+      return *err;
+  }
+  auto poll = duration_flag("--poll-interval", flags.poll_interval,
+                            std::chrono::milliseconds{100});
+  if (!poll)
+    return poll.error();
+  cfg.poll_interval = *poll;
+  auto raw = duration_flag("--retention-raw", flags.retention_raw,
+                           std::chrono::hours{1});
+  if (!raw)
+    return raw.error();
+  auto hourly = duration_flag("--retention-hourly", flags.retention_hourly,
+                              std::chrono::hours{1});
+  if (!hourly)
+    return hourly.error();
+  if (*hourly < *raw)
+    return failure{
+      ec::invalid_configuration,
+      "--retention-hourly must not be shorter than --retention-raw"};
+  auto maint = duration_flag("--maintenance-interval",
+                             flags.maintenance_interval,
+                             std::chrono::seconds{1});
+  if (!maint)
+    return maint.error();
+  if (!flags.nats.empty() && flags.nats.rfind("nats://", 0) != 0
+      && flags.nats.rfind("tls://", 0) != 0)
+    return failure{ec::invalid_configuration,
+                   "--nats takes a URL such as nats://127.0.0.1:4222"};
+  if (flags.data_dir.empty())
+    return failure{ec::invalid_configuration, "--data-dir must not be empty"};
+  cfg.nats_url = flags.nats;
+  cfg.nats_stream = flags.nats_stream;
+  cfg.listen = flags.listen;
+  cfg.static_dir = flags.static_dir;
+  cfg.cors_origins = flags.cors_origins;
+  cfg.store.dir = flags.data_dir;
+  cfg.store.raw_retention = *raw;
+  cfg.store.hourly_retention = *hourly;
+  cfg.maintenance_interval = *maint;
+  cfg.log_level = flags.log_level;
+  cfg.log_file = flags.log_file;
+  return cfg;
+}
+
+} // namespace optischema::app

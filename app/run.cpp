@@ -1,0 +1,115 @@
+#include "cli.hpp"
+
+#include "optischema/util/logging.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+namespace optischema::app {
+
+namespace {
+
+void add_serve_flags(CLI::App& cmd, serve_flags& f) {
+  cmd.add_option("--dsn", f.dsns,
+                 "Database to watch: libpq URI or key=value string (repeat "
+                 "for several; named after the database)");
+  cmd.add_option("--target", f.targets,
+                 "Database to watch under a name: NAME=DSN (repeatable)");
+  cmd
+    .add_option("--listen", f.listen,
+                "Address of the API, WebSocket and dashboard")
+    ->envname("OPTISCHEMA_LISTEN")
+    ->capture_default_str();
+  cmd
+    .add_option("--nats", f.nats,
+                "NATS server for events (nats://host:4222); off when empty")
+    ->envname("OPTISCHEMA_NATS_URL");
+  cmd
+    .add_option("--nats-stream", f.nats_stream,
+                "JetStream stream capturing optischema.> (when the server has "
+                "JetStream)")
+    ->envname("OPTISCHEMA_NATS_STREAM")
+    ->capture_default_str();
+  cmd.add_option("--data-dir", f.data_dir, "Where history is kept (RocksDB)")
+    ->envname("OPTISCHEMA_DATA_DIR")
+    ->capture_default_str();
+  cmd
+    .add_option("--poll-interval", f.poll_interval,
+                "How often pg_stat_statements is read (e.g. 30s, 1m)")
+    ->envname("OPTISCHEMA_POLL_INTERVAL")
+    ->capture_default_str();
+  cmd
+    .add_option("--static-dir", f.static_dir,
+                "Directory served at / (the dashboard's static export)")
+    ->envname("OPTISCHEMA_STATIC_DIR");
+  cmd
+    .add_option("--cors-origin", f.cors_origins,
+                "Origin allowed to call the API from a browser (repeatable, * "
+                "for any)")
+    ->envname("OPTISCHEMA_CORS_ORIGINS")
+    ->delimiter(',');
+  cmd
+    .add_option("--retention-raw", f.retention_raw,
+                "How long one point per poll is kept")
+    ->envname("OPTISCHEMA_RETENTION_RAW")
+    ->capture_default_str();
+  cmd
+    .add_option("--retention-hourly", f.retention_hourly,
+                "How long hourly sums are kept")
+    ->envname("OPTISCHEMA_RETENTION_HOURLY")
+    ->capture_default_str();
+  cmd
+    .add_option("--maintenance-interval", f.maintenance_interval,
+                "How often history is rolled up and expired")
+    ->envname("OPTISCHEMA_MAINTENANCE_INTERVAL")
+    ->capture_default_str();
+  cmd
+    .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
+    ->envname("OPTISCHEMA_LOG_LEVEL")
+    ->capture_default_str();
+  cmd
+    .add_option("--log-file", f.log_file,
+                "Append logs to this file instead of stderr")
+    ->envname("OPTISCHEMA_LOG_FILE");
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"OptiSchema: finds the PostgreSQL queries that cost the most "
+               "and what to do about them",
+               "optischema"};
+  app.set_version_flag("--version",
+                       std::string{"optischema "} + OPTISCHEMA_VERSION);
+  app.require_subcommand(1);
+  app.set_config("--config", "", "Read options from a TOML/INI file");
+  serve_flags flags;
+  auto* serve_cmd = app.add_subcommand(
+    "serve", "Watch databases and serve the API, WebSocket and dashboard");
+  add_serve_flags(*serve_cmd, flags);
+  auto* version_cmd = app.add_subcommand("version", "Print the version");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (version_cmd->parsed()) {
+    std::printf("optischema %s\n", OPTISCHEMA_VERSION);
+    return 0;
+  }
+  if (!init_logging(flags.log_level, flags.log_file)) {
+    std::fprintf(stderr,
+                 "optischema: --log-level must be trace, debug, info, warn or "
+                 "error and --log-file writable\n");
+    return 2;
+  }
+  auto cfg = to_config(flags);
+  if (!cfg) {
+    OPTISCHEMA_ERROR("{}", cfg.error().message);
+    return 2;
+  }
+  return serve(*cfg);
+}
+
+} // namespace optischema::app

@@ -1,0 +1,74 @@
+#include "cli.hpp"
+
+#include "optischema/actors/supervisor.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/util/logging.hpp"
+#include "optischema/util/redact.hpp"
+#include "optischema/web/server.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include <pthread.h>
+#include <csignal>
+#include <cstdio>
+
+namespace optischema::app {
+
+int serve(const engine_config& cfg) {
+  // Block the stop signals in every thread we are about to create; this
+  // thread then waits for them synchronously (no async handler races).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Resources whose failure must end the process before anything runs.
+  auto db = history_db::open(cfg.store);
+  if (!db) {
+    OPTISCHEMA_ERROR("{}", db.error().message);
+    return 2;
+  }
+  web::server_options wopts;
+  wopts.listen = cfg.listen;
+  wopts.static_dir = cfg.static_dir;
+  wopts.cors_origins = cfg.cors_origins;
+  auto server = web::server::start(wopts);
+  if (!server) {
+    OPTISCHEMA_ERROR("{}", server.error().message);
+    return 2;
+  }
+  int rc = 0;
+  {
+    caf::actor_system_config sys_cfg;
+    add_error_category(sys_cfg);
+    caf::actor_system sys{sys_cfg};
+    supervisor_resources res{std::shared_ptr<history_db>{std::move(*db)},
+                             *server};
+    auto sup = sys.spawn(supervisor, cfg, res);
+    for (auto& t : cfg.targets) {
+      auto ci = pg::parse_conninfo(t.dsn);
+      OPTISCHEMA_INFO("watching target {} at {}", t.name,
+                      ci ? ci->display : redact_secrets(t.dsn));
+    }
+    OPTISCHEMA_INFO(
+      "listening on {} (data dir {}, NATS {})", (*server)->url(), cfg.store.dir,
+      cfg.nats_url.empty() ? "off" : redact_secrets(cfg.nats_url));
+    std::printf("optischema: serving %s\n", (*server)->url().c_str());
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    OPTISCHEMA_INFO("received {}, shutting down",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    // The actor system's destructor waits for every actor.
+  }
+  (*server)->stop();
+  OPTISCHEMA_INFO("stopped");
+  return rc;
+}
+
+} // namespace optischema::app

@@ -1,0 +1,83 @@
+#pragma once
+
+// Every typed actor interface of the engine, one commented line per handler.
+// Read this file first: it is the vocabulary the actors speak. Roles are
+// written in CAPS in comments (the COLLECTOR, the STORE, ...).
+
+#include "optischema/messages/atoms.hpp"
+#include "optischema/messages/data.hpp"
+#include "optischema/messages/event.hpp"
+
+#include <caf/replies_to.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_behavior.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace optischema {
+
+/// Anything that can say how it is: a JSON object with at least "state"
+/// ("ok", "degraded", "down", "disabled", "starting").
+using status_client_actor = caf::typed_actor<
+  // Returns the actor's status as a JSON object.
+  caf::replies_to<atom::status>::with<std::string>>;
+
+/// Receives events for the outside world.
+using event_sink_actor = caf::typed_actor<
+  // Delivers an event (fire and forget).
+  caf::reacts_to<atom::publish, event>>;
+
+/// The FINGERPRINTER: libpg_query fingerprints and normalised texts, cached.
+using fingerprinter_actor = caf::typed_actor<
+  // Fingerprints each text; the reply has one result per text, in order.
+  caf::replies_to<atom::fprint, text_list>::with<fingerprint_list>>::
+  extend_with<status_client_actor>;
+
+/// The STORE: owns the RocksDB history database.
+using store_actor = caf::typed_actor<
+  // Keeps a processed poll (history points, statement texts, latest
+  // snapshot) with the raw counters it came from, the COLLECTOR's delta base
+  // after a restart, in one atomic write.
+  caf::reacts_to<atom::put, snapshot_ptr, raw_sample_ptr>,
+  // Returns the delta base of a target (null if none).
+  caf::replies_to<atom::get, atom::baseline, std::string>::with<raw_sample_ptr>,
+  // Returns the latest snapshot of a target (null if none).
+  caf::replies_to<atom::get, atom::latest, std::string>::with<snapshot_ptr>,
+  // Returns the latest snapshot of every target.
+  caf::replies_to<atom::get, atom::latest>::with<snapshot_list>,
+  // Returns history points of a statement or of a database.
+  caf::replies_to<atom::history, history_request>::with<history_reply_ptr>,
+  // INTERNAL: rolls up and expires history (timer).
+  caf::reacts_to<atom::maintain>>::extend_with<status_client_actor>;
+
+/// A COLLECTOR: polls one target's pg_stat_statements and pg_stat_database.
+using collector_actor = caf::typed_actor<
+  // INTERNAL: the poll timer fired; stale generations are ignored.
+  caf::reacts_to<atom::tick, uint64_t>,
+  // Polls now; replies with the number of statements seen.
+  caf::replies_to<atom::poll>::with<int64_t>>::extend_with<status_client_actor>;
+
+/// The BROKER bridge: publishes events to NATS.
+using broker_actor = event_sink_actor::extend_with<status_client_actor>;
+
+/// The EDGE: REST API, WebSocket relay and static files on one port.
+using edge_actor = caf::typed_actor<
+  // Answers one HTTP request (from a web io thread).
+  caf::reacts_to<atom::http, web_request>>::extend_with<event_sink_actor>::
+  extend_with<status_client_actor>;
+
+/// The SUPERVISOR: spawns and monitors everything, restarts with backoff.
+using supervisor_actor = caf::typed_actor<
+  // Returns the names of the monitored targets.
+  caf::replies_to<atom::get, atom::targets>::with<std::vector<std::string>>,
+  // Polls one target now; replies with its number of statements.
+  caf::replies_to<atom::poll, std::string>::with<int64_t>,
+  // INTERNAL: restarts the named component after its backoff.
+  caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
+
+} // namespace optischema

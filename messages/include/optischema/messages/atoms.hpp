@@ -1,0 +1,44 @@
+#pragma once
+
+// Message tags. CAF 0.17 atoms hold at most 10 characters.
+
+#include <caf/atom.hpp>
+
+namespace optischema::atom {
+
+#define OPTISCHEMA_ATOM(name, text)                                            \
+  using name = caf::atom_constant<caf::atom(text)>;                            \
+  constexpr name name##_v = name{};
+
+/// INTERNAL: a timer fired (collector poll, store maintenance, retries).
+OPTISCHEMA_ATOM(tick, "tick")
+/// Poll a target now.
+OPTISCHEMA_ATOM(poll, "poll")
+/// Report status as a JSON object.
+OPTISCHEMA_ATOM(status, "status")
+/// Store something.
+OPTISCHEMA_ATOM(put, "put")
+/// Read something.
+OPTISCHEMA_ATOM(get, "get")
+/// The latest snapshot(s).
+OPTISCHEMA_ATOM(latest, "latest")
+/// A collector's delta base.
+OPTISCHEMA_ATOM(baseline, "baseline")
+/// History points.
+OPTISCHEMA_ATOM(history, "history")
+/// Publish an event to sinks (NATS, WebSocket).
+OPTISCHEMA_ATOM(publish, "publish")
+/// Fingerprint statements.
+OPTISCHEMA_ATOM(fprint, "fprint")
+/// An HTTP request from the web server.
+OPTISCHEMA_ATOM(http, "http")
+/// The monitored targets.
+OPTISCHEMA_ATOM(targets, "targets")
+/// INTERNAL: roll up and expire history.
+OPTISCHEMA_ATOM(maintain, "maintain")
+/// INTERNAL: restart a supervised actor.
+OPTISCHEMA_ATOM(restart, "restart")
+
+#undef OPTISCHEMA_ATOM
+
+} // namespace optischema::atom

@@ -1,0 +1,62 @@
+#pragma once
+
+// Payloads of actor messages. Large data travels as shared pointers to const:
+// every actor shares one copy, nothing is copied per receiver. These types
+// never leave the process (marked unsafe for CAF's serialization below).
+
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/metrics.hpp"
+#include "optischema/store/history_db.hpp"
+#include "optischema/web/server.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace optischema {
+
+using snapshot_ptr = std::shared_ptr<const metrics_snapshot>;
+using snapshot_list = std::vector<snapshot_ptr>;
+using raw_sample_ptr = std::shared_ptr<const raw_sample>;
+
+/// Asks the STORE for history of one statement, or of the database when
+/// `fingerprint` is empty, in [from_ms, to_ms).
+struct history_request {
+  std::string target;
+  std::string fingerprint;
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  resolution res = resolution::raw;
+};
+
+struct history_reply {
+  resolution res = resolution::raw;
+  /// The statement's text when the store knows it.
+  std::string query;
+  std::vector<history_point> points;
+  std::vector<database_point> db_points;
+};
+using history_reply_ptr = std::shared_ptr<const history_reply>;
+
+using fingerprint_list = std::vector<fingerprint_result>;
+using text_list = std::vector<std::string>;
+
+/// An HTTP request handed from a web io thread to the EDGE, with the object
+/// that writes the answer back on the connection's strand.
+struct web_request {
+  web::http_request req;
+  std::shared_ptr<web::responder> out;
+};
+
+} // namespace optischema
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::snapshot_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::snapshot_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::raw_sample_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_reply_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fingerprint_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)

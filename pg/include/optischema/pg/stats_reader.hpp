@@ -1,0 +1,19 @@
+#pragma once
+
+#include "optischema/analysis/metrics.hpp"
+#include "optischema/pg/session.hpp"
+#include "optischema/util/error.hpp"
+
+namespace optischema::pg {
+
+/// Reads pg_stat_statements (entries of the connected database only),
+/// pg_stat_statements_info where the server has it, and pg_stat_database, in
+/// the column names of PostgreSQL 13 to 17. Connects if needed; on a lost
+/// connection the session is dropped so the next call reconnects.
+///
+/// Failures say what to do: a missing extension names the CREATE EXTENSION
+/// to run, a missing preload names the postgresql.conf line, a missing
+/// privilege names the GRANT.
+expected<raw_sample> read_sample(session& s);
+
+} // namespace optischema::pg

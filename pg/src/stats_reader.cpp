@@ -1,0 +1,189 @@
+#include "optischema/pg/stats_reader.hpp"
+
+#include "optischema/util/clock.hpp"
+#include "session_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace optischema::pg {
+
+namespace {
+
+constexpr const char* hidden_text = "<insufficient privilege>";
+
+// Finds pg_stat_statements in this database and learns its columns.
+expected<pgss_layout> detect_layout(pqxx::nontransaction& tx,
+                                    const std::string& target) {
+  auto ext = tx.exec(own_marker
+                     + "SELECT quote_ident(n.nspname) FROM pg_extension e "
+                       "JOIN pg_namespace n ON n.oid = e.extnamespace "
+                       "WHERE e.extname = 'pg_stat_statements'");
+  if (ext.empty()) {
+    auto avail = tx.exec(own_marker
+                         + "SELECT 1 FROM pg_available_extensions "
+                           "WHERE name = 'pg_stat_statements'");
+    if (avail.empty())
+      return failure{ec::missing_extension,
+                     fmt::format("pg_stat_statements is not available on the "
+                                 "server of {}: install the PostgreSQL contrib "
+                                 "package, add shared_preload_libraries = "
+                                 "'pg_stat_statements' to postgresql.conf, "
+                                 "restart, then run CREATE EXTENSION "
+                                 "pg_stat_statements;",
+                                 target)};
+    return failure{ec::missing_extension,
+                   fmt::format("pg_stat_statements is not installed in {}: run "
+                               "CREATE EXTENSION pg_stat_statements; in that "
+                               "database (it must also be listed in "
+                               "shared_preload_libraries)",
+                               target)};
+  }
+  pgss_layout l;
+  l.schema = ext[0][0].as<std::string>();
+  std::set<std::string> cols;
+  for (auto row :
+       tx.exec(own_marker
+               + fmt::format(
+                 "SELECT attname FROM pg_attribute WHERE attrelid = "
+                 "'{}.pg_stat_statements'::regclass AND attnum > 0 AND NOT "
+                 "attisdropped",
+                 l.schema)))
+    cols.insert(row[0].as<std::string>());
+  l.has_toplevel = cols.count("toplevel") != 0;
+  l.has_plan_time = cols.count("total_plan_time") != 0;
+  l.exec_time_column = cols.count("total_exec_time") != 0 ? "total_exec_time"
+                                                          : "total_time";
+  auto info
+    = tx.exec(own_marker
+              + fmt::format(
+                "SELECT to_regclass('{}.pg_stat_statements_info') IS NOT NULL",
+                l.schema));
+  l.has_info = info[0][0].as<bool>();
+  return l;
+}
+
+int64_t as_i64(const pqxx::field& f) {
+  return f.is_null() ? 0 : f.as<int64_t>();
+}
+double as_f64(const pqxx::field& f) {
+  return f.is_null() ? 0.0 : f.as<double>();
+}
+
+} // namespace
+
+expected<raw_sample> read_sample(session& s) {
+  auto facts = s.connect();
+  if (!facts)
+    return facts.error();
+  auto& impl = s.get_impl();
+  const auto& target = s.target().display;
+  const char* step = "reading pg_stat_statements";
+  try {
+    pqxx::nontransaction tx{*impl.conn};
+    if (!impl.layout) {
+      step = "looking for pg_stat_statements";
+      auto l = detect_layout(tx, target);
+      if (!l)
+        return l.error();
+      impl.layout = *l;
+    }
+    auto& l = *impl.layout;
+    raw_sample out;
+    out.ts_ms = now_ms();
+    step = "reading pg_stat_statements";
+    auto sql = fmt::format(
+      "SELECT userid::bigint, dbid::bigint, queryid, {}, query, calls, {}, {}, "
+      "rows, shared_blks_hit, shared_blks_read, temp_blks_read, "
+      "temp_blks_written FROM {}.pg_stat_statements(true) "
+      "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+      "current_database()) AND {} AND query NOT LIKE '{}%'",
+      l.has_toplevel ? "toplevel" : "true", l.exec_time_column,
+      l.has_plan_time ? "total_plan_time" : "0::float8", l.schema,
+      // Nested statements (track = all) are inside their caller's time:
+      // counting them too would inflate every total.
+      l.has_toplevel ? "toplevel" : "true", own_marker);
+    auto rows = tx.exec(own_marker + sql);
+    out.rows.reserve(rows.size());
+    for (auto row : rows) {
+      // Without pg_read_all_stats, other roles' entries have no queryid and
+      // a placeholder text: count them, they cannot be grouped.
+      if (row[2].is_null()) {
+        ++out.hidden_rows;
+        continue;
+      }
+      auto& r = out.rows.emplace_back();
+      r.key.userid = as_i64(row[0]);
+      r.key.dbid = as_i64(row[1]);
+      r.key.queryid = as_i64(row[2]);
+      r.key.toplevel = row[3].as<bool>();
+      r.query = row[4].is_null() ? hidden_text : row[4].c_str();
+      r.total.calls = as_i64(row[5]);
+      r.total.exec_time_ms = as_f64(row[6]);
+      r.total.plan_time_ms = as_f64(row[7]);
+      r.total.rows = as_i64(row[8]);
+      r.total.shared_blks_hit = as_i64(row[9]);
+      r.total.shared_blks_read = as_i64(row[10]);
+      r.total.temp_blks_read = as_i64(row[11]);
+      r.total.temp_blks_written = as_i64(row[12]);
+    }
+    if (l.has_info) {
+      step = "reading pg_stat_statements_info";
+      auto info = tx.exec(
+        own_marker
+        + fmt::format(
+          "SELECT dealloc, (extract(epoch FROM stats_reset) * 1000)::bigint "
+          "FROM {}.pg_stat_statements_info",
+          l.schema));
+      if (!info.empty()) {
+        out.info.available = true;
+        out.info.dealloc = as_i64(info[0][0]);
+        out.info.stats_reset_ms = as_i64(info[0][1]);
+      }
+    }
+    step = "reading pg_stat_database";
+    auto db = tx.exec(
+      own_marker
+      + "SELECT numbackends, xact_commit, xact_rollback, blks_read, blks_hit, "
+        "tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, "
+        "temp_files, temp_bytes, deadlocks, "
+        "coalesce((extract(epoch FROM stats_reset) * 1000)::bigint, 0), "
+        "pg_database_size(datid), current_setting('max_connections')::bigint "
+        "FROM pg_stat_database WHERE datname = current_database()");
+    if (!db.empty()) {
+      auto row = db[0];
+      auto& d = out.db;
+      d.numbackends = as_i64(row[0]);
+      d.xact_commit = as_i64(row[1]);
+      d.xact_rollback = as_i64(row[2]);
+      d.blks_read = as_i64(row[3]);
+      d.blks_hit = as_i64(row[4]);
+      d.tup_returned = as_i64(row[5]);
+      d.tup_fetched = as_i64(row[6]);
+      d.tup_inserted = as_i64(row[7]);
+      d.tup_updated = as_i64(row[8]);
+      d.tup_deleted = as_i64(row[9]);
+      d.temp_files = as_i64(row[10]);
+      d.temp_bytes = as_i64(row[11]);
+      d.deadlocks = as_i64(row[12]);
+      d.stats_reset_ms = as_i64(row[13]);
+      d.size_bytes = as_i64(row[14]);
+      d.max_connections = as_i64(row[15]);
+    }
+    return out;
+  } catch (const pqxx::broken_connection& e) {
+    s.disconnect();
+    return classify(e, step, target);
+  } catch (const std::exception& e) {
+    auto f = classify(e, step, target);
+    // A dropped server surfaces as sql errors too; reconnect next time.
+    if (f.code == ec::db_unreachable || !s.connected())
+      s.disconnect();
+    else
+      impl.layout.reset(); // the extension may have been dropped/created
+    return f;
+  }
+}
+
+} // namespace optischema::pg

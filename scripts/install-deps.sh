@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs every system package that building, testing and the demo need.
+# Idempotent: when everything is present it only checks and returns.
+# Usage: scripts/install-deps.sh [--with-browser]
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make python3 curl ca-certificates
+  # engine libraries
+  libcaf-dev libnats-dev libpqxx-dev libpq-dev rapidjson-dev libcpprest-dev librocksdb-dev
+  libspdlog-dev libfmt-dev catch2 libboost-dev libboost-system-dev libpg-query-dev libcli11-dev
+  libssl-dev
+  # external systems the tests and the demo start on loopback
+  nats-server postgresql-15 postgresql-client-15 postgresql-15-hypopg
+)
+optional=(ccache clang-format)
+browser=(chromium)
+
+want=("${packages[@]}")
+if [[ ${1:-} == --with-browser ]]; then want+=("${browser[@]}"); fi
+
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: this script knows Debian/Ubuntu (apt). Install these packages by other means:" >&2
+  printf '  %s\n' "${want[@]}" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+opt_missing=()
+for p in "${optional[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || opt_missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 && ${#opt_missing[@]} -eq 0 ]]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: run as root or install sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]} ${opt_missing[*]}"
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ ${#opt_missing[@]} -gt 0 ]]; then
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${opt_missing[@]}" >/dev/null \
+    || echo "install-deps: optional packages not installed: ${opt_missing[*]}"
+fi
+# Debian's postgresql package creates and starts a default cluster on 5432; we never use it, and a
+# second server would only cost memory. Leave existing clusters alone.
+echo "install-deps: done"

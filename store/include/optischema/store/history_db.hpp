@@ -1,0 +1,106 @@
+#pragma once
+
+#include "optischema/analysis/metrics.hpp"
+#include "optischema/util/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace optischema {
+
+/// Where and how long history is kept.
+struct store_options {
+  std::string dir;
+  /// Raw points (one per poll) are kept this long...
+  std::chrono::milliseconds raw_retention = std::chrono::hours{24};
+  /// ...then live on as hourly sums for this long.
+  std::chrono::milliseconds hourly_retention = std::chrono::hours{24 * 30};
+};
+
+/// Which points a history query returns.
+enum class resolution { raw, hourly };
+
+/// Figures about the database for /api/status.
+struct store_stats {
+  std::string dir;
+  uint64_t size_bytes = 0;
+  uint64_t raw_points = 0;    ///< estimate
+  uint64_t hourly_points = 0; ///< estimate
+  uint64_t snapshots_written = 0;
+  int64_t last_maintenance_ms = 0;
+  std::string last_error;
+};
+
+/// What one maintenance run did.
+struct maintenance_report {
+  uint64_t hours_rolled = 0;
+  uint64_t hourly_points_written = 0;
+  uint64_t statements_forgotten = 0;
+};
+
+/// The history database (RocksDB, one column family per kind of record).
+/// Writes go through RocksDB's write-ahead log, so a killed engine loses at
+/// most the poll it was writing. Not thread-safe: the STORE actor owns it.
+class history_db {
+public:
+  /// Opens or creates the database in `opts.dir`. A held lock (another
+  /// engine) or a corrupt directory is a failure that says what to do.
+  static expected<std::unique_ptr<history_db>> open(const store_options& opts);
+
+  ~history_db();
+
+  /// Keeps a processed poll: its history points (statements with calls in
+  /// the interval and the database series), the statement catalogue, the
+  /// latest snapshot of its target and, when given, the raw counters the
+  /// snapshot came from (the next delta base). One atomic write: a crash
+  /// never leaves a base that disagrees with the history.
+  expected<ok> put_snapshot(const metrics_snapshot& x,
+                            const raw_sample* base = nullptr);
+
+  /// The last snapshot of `target`, if any.
+  std::optional<metrics_snapshot> latest(const std::string& target);
+
+  /// Every target that has a snapshot.
+  std::vector<std::string> targets();
+
+  /// The collector's last raw counters for `target`: after a restart the
+  /// first poll computes deltas against them, so no interval is lost.
+  std::optional<raw_sample> baseline(const std::string& target);
+
+  /// Points of one statement in [from_ms, to_ms).
+  std::vector<history_point>
+  history(const std::string& target, const std::string& fingerprint,
+          int64_t from_ms, int64_t to_ms, resolution res);
+
+  /// Database-level points of `target` in [from_ms, to_ms).
+  std::vector<database_point> database_history(const std::string& target,
+                                               int64_t from_ms, int64_t to_ms,
+                                               resolution res);
+
+  /// The text of a statement seen before (also after it left the snapshot).
+  std::optional<std::string> statement_text(const std::string& target,
+                                            const std::string& fingerprint);
+
+  /// Rolls finished hours of raw points into hourly sums, then deletes raw
+  /// points and hourly sums past their retention.
+  expected<maintenance_report> maintain(int64_t now_ms);
+
+  store_stats stats();
+
+  const store_options& options() const {
+    return opts_;
+  }
+
+private:
+  struct impl;
+  history_db(store_options opts, std::unique_ptr<impl> ptr);
+  store_options opts_;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace optischema

@@ -1,0 +1,432 @@
+#include "optischema/store/history_db.hpp"
+
+#include "optischema/analysis/deltas.hpp"
+#include "optischema/analysis/workload.hpp"
+#include "codec.hpp"
+
+#include <fmt/format.h>
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/options_util.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace optischema {
+
+namespace {
+
+constexpr int64_t hour_ms = 3'600'000;
+constexpr const char* format_key = "format";
+constexpr const char* format_version = "1";
+constexpr int64_t catalogue_refresh_ms = hour_ms;
+
+/// Column families, in the order of impl::cf.
+enum cf_id : size_t {
+  cf_meta,       ///< format version, per-target roll-up progress
+  cf_snapshots,  ///< target -> latest metrics_snapshot
+  cf_baselines,  ///< target -> collector's last raw counters
+  cf_statements, ///< target\0fp -> text, flags, last seen
+  cf_raw,        ///< target\0fp\0ts -> history_point
+  cf_hourly,     ///< target\0fp\0hour -> history_point
+  cf_db_raw,     ///< target\0ts -> database_point
+  cf_db_hourly,  ///< target\0hour -> database_point
+  cf_count,
+};
+
+const char* cf_names[cf_count] = {
+  rocksdb::kDefaultColumnFamilyName.c_str(),
+  "snapshots",
+  "baselines",
+  "statements",
+  "raw",
+  "hourly",
+  "db_raw",
+  "db_hourly",
+};
+
+std::string series_prefix(const std::string& target, const std::string& fp) {
+  std::string k = target;
+  k += '\0';
+  k += fp;
+  k += '\0';
+  return k;
+}
+
+std::string target_prefix(const std::string& target) {
+  std::string k = target;
+  k += '\0';
+  return k;
+}
+
+int64_t floor_hour(int64_t ts) {
+  return ts - ((ts % hour_ms) + hour_ms) % hour_ms;
+}
+
+failure store_failure(const rocksdb::Status& st, const std::string& what) {
+  return {ec::store_error, fmt::format("{}: {}", what, st.ToString())};
+}
+
+} // namespace
+
+struct history_db::impl {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  /// When each statement's catalogue entry was last written.
+  std::unordered_map<std::string, int64_t> catalogue_written;
+  uint64_t snapshots_written = 0;
+  int64_t last_maintenance_ms = 0;
+  std::string last_error;
+
+  ~impl() {
+    for (auto* h : cf)
+      if (h != nullptr)
+        db->DestroyColumnFamilyHandle(h);
+    if (db)
+      db->Close();
+  }
+
+  rocksdb::ColumnFamilyHandle* h(cf_id id) {
+    return cf[id];
+  }
+
+  template <class F>
+  void scan(cf_id id, const std::string& from, const std::string& to, F f) {
+    std::unique_ptr<rocksdb::Iterator> it{
+      db->NewIterator(rocksdb::ReadOptions{}, h(id))};
+    for (it->Seek(from); it->Valid() && it->key().compare(to) < 0; it->Next())
+      f(it->key().ToStringView(), it->value().ToStringView());
+  }
+
+  template <class F>
+  void scan_prefix(cf_id id, const std::string& prefix, F f) {
+    std::unique_ptr<rocksdb::Iterator> it{
+      db->NewIterator(rocksdb::ReadOptions{}, h(id))};
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next())
+      f(it->key().ToStringView(), it->value().ToStringView());
+  }
+
+  std::vector<std::string> fingerprints(const std::string& target) {
+    std::vector<std::string> out;
+    auto prefix = target_prefix(target);
+    scan_prefix(cf_statements, prefix,
+                [&](std::string_view k, std::string_view) {
+                  out.emplace_back(k.substr(prefix.size()));
+                });
+    return out;
+  }
+
+  std::vector<history_point> raw_points(cf_id id, const std::string& target,
+                                        const std::string& fp, int64_t from,
+                                        int64_t to) {
+    std::vector<history_point> out;
+    auto prefix = series_prefix(target, fp);
+    scan(id, prefix + codec::be64(from), prefix + codec::be64(to),
+         [&](std::string_view k, std::string_view v) {
+           auto ts = codec::from_be64(k.substr(prefix.size()));
+           if (auto p = codec::decode_history_point(v, ts))
+             out.push_back(*p);
+         });
+    return out;
+  }
+
+  std::vector<database_point> db_points(cf_id id, const std::string& target,
+                                        int64_t from, int64_t to) {
+    std::vector<database_point> out;
+    auto prefix = target_prefix(target);
+    scan(id, prefix + codec::be64(from), prefix + codec::be64(to),
+         [&](std::string_view k, std::string_view v) {
+           auto ts = codec::from_be64(k.substr(prefix.size()));
+           if (auto p = codec::decode_database_point(v, ts))
+             out.push_back(*p);
+         });
+    return out;
+  }
+
+  int64_t rolled_until(const std::string& target) {
+    std::string v;
+    if (db->Get(rocksdb::ReadOptions{}, h(cf_meta), "rolled/" + target, &v)
+          .ok())
+      return codec::from_be64(v);
+    return -1;
+  }
+};
+
+history_db::history_db(store_options opts, std::unique_ptr<impl> ptr)
+  : opts_(std::move(opts)), impl_(std::move(ptr)) {
+  // nop
+}
+
+history_db::~history_db() = default;
+
+expected<std::unique_ptr<history_db>>
+history_db::open(const store_options& opts) {
+  namespace fs = std::filesystem;
+  std::error_code err;
+  fs::create_directories(opts.dir, err);
+  if (err)
+    return failure{ec::store_error,
+                   fmt::format("cannot create data dir {}: {}; pass a writable "
+                               "--data-dir",
+                               opts.dir, err.message())};
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.keep_log_file_num = 3;
+  options.max_log_file_size = 4 << 20;
+  options.compression = rocksdb::kLZ4Compression;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (auto* name : cf_names)
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{options});
+  auto x = std::make_unique<impl>();
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(options, opts.dir, cfs, &x->cf, &raw);
+  if (!st.ok()) {
+    auto msg = st.ToString();
+    if (st.IsIOError() && msg.find("lock") != std::string::npos)
+      return failure{ec::store_error,
+                     fmt::format("data dir {} is in use by another process "
+                                 "(its LOCK is held: {}); stop the other "
+                                 "optischema or pass another --data-dir",
+                                 opts.dir, msg)};
+    if (st.IsCorruption())
+      return failure{
+        ec::store_error,
+        fmt::format("data dir {} is corrupt ({}); move it aside to "
+                    "start with empty history, or restore a backup",
+                    opts.dir, msg)};
+    return failure{
+      ec::store_error,
+      fmt::format("cannot open data dir {}: {}; check the path and "
+                  "its permissions, or pass another --data-dir",
+                  opts.dir, msg)};
+  }
+  x->db.reset(raw);
+  std::string version;
+  auto got = x->db->Get(rocksdb::ReadOptions{}, x->h(cf_meta), format_key,
+                        &version);
+  if (got.IsNotFound()) {
+    x->db->Put(rocksdb::WriteOptions{}, x->h(cf_meta), format_key,
+               format_version);
+  } else if (!got.ok() || version != format_version) {
+    return failure{ec::store_error,
+                   fmt::format("data dir {} holds history in format '{}', this "
+                               "engine reads format {}; use a matching "
+                               "optischema or another --data-dir",
+                               opts.dir, version, format_version)};
+  }
+  return std::unique_ptr<history_db>{new history_db(opts, std::move(x))};
+}
+
+expected<ok> history_db::put_snapshot(const metrics_snapshot& x,
+                                      const raw_sample* base) {
+  rocksdb::WriteBatch batch;
+  auto& d = *impl_;
+  if (!x.baseline && x.interval_ms > 0) {
+    auto ts = codec::be64(x.ts_ms);
+    for (auto& st : x.statements) {
+      if (st.interval.calls == 0 && st.interval.exec_time_ms == 0)
+        continue;
+      history_point p{x.ts_ms, x.interval_ms, st.interval};
+      batch.Put(d.h(cf_raw), series_prefix(x.target, st.fingerprint) + ts,
+                codec::encode(p));
+    }
+    batch.Put(d.h(cf_db_raw), target_prefix(x.target) + ts,
+              codec::encode(to_database_point(x)));
+  }
+  for (auto& st : x.statements) {
+    auto key = series_prefix(x.target, st.fingerprint);
+    key.pop_back(); // target\0fp
+    auto& written = d.catalogue_written[key];
+    if (x.ts_ms - written < catalogue_refresh_ms)
+      continue;
+    written = x.ts_ms;
+    codec::encoder e;
+    e.u8(1);
+    e.str(st.query);
+    e.u8(st.parse_error ? 1 : 0);
+    e.i64(x.ts_ms);
+    batch.Put(d.h(cf_statements), key, e.data());
+  }
+  batch.Put(d.h(cf_snapshots), x.target, codec::encode(x));
+  if (base != nullptr)
+    batch.Put(d.h(cf_baselines), x.target, codec::encode(*base));
+  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
+  if (!st.ok()) {
+    d.last_error = st.ToString();
+    return store_failure(st, "writing a snapshot");
+  }
+  ++d.snapshots_written;
+  return ok{};
+}
+
+std::optional<metrics_snapshot> history_db::latest(const std::string& target) {
+  std::string v;
+  if (!impl_->db
+         ->Get(rocksdb::ReadOptions{}, impl_->h(cf_snapshots), target, &v)
+         .ok())
+    return std::nullopt;
+  return codec::decode_snapshot(v);
+}
+
+std::vector<std::string> history_db::targets() {
+  std::vector<std::string> out;
+  impl_->scan(cf_snapshots, "", std::string(1, '\xff'),
+              [&](std::string_view k, std::string_view) {
+                out.emplace_back(k);
+              });
+  return out;
+}
+
+std::optional<raw_sample> history_db::baseline(const std::string& target) {
+  std::string v;
+  if (!impl_->db
+         ->Get(rocksdb::ReadOptions{}, impl_->h(cf_baselines), target, &v)
+         .ok())
+    return std::nullopt;
+  return codec::decode_raw_sample(v);
+}
+
+std::vector<history_point>
+history_db::history(const std::string& target, const std::string& fingerprint,
+                    int64_t from_ms, int64_t to_ms, resolution res) {
+  auto& d = *impl_;
+  if (res == resolution::raw)
+    return d.raw_points(cf_raw, target, fingerprint, from_ms, to_ms);
+  auto rolled = std::max<int64_t>(d.rolled_until(target), floor_hour(from_ms));
+  auto out = d.raw_points(cf_hourly, target, fingerprint, floor_hour(from_ms),
+                          std::min(to_ms, rolled));
+  if (to_ms > rolled) {
+    // Hours not rolled up yet: sum their raw points on the fly.
+    auto tail = downsample(
+      d.raw_points(cf_raw, target, fingerprint, rolled, to_ms), hour_ms);
+    out.insert(out.end(), tail.begin(), tail.end());
+  }
+  return out;
+}
+
+std::vector<database_point>
+history_db::database_history(const std::string& target, int64_t from_ms,
+                             int64_t to_ms, resolution res) {
+  auto& d = *impl_;
+  if (res == resolution::raw)
+    return d.db_points(cf_db_raw, target, from_ms, to_ms);
+  auto rolled = std::max<int64_t>(d.rolled_until(target), floor_hour(from_ms));
+  auto out = d.db_points(cf_db_hourly, target, floor_hour(from_ms),
+                         std::min(to_ms, rolled));
+  if (to_ms > rolled) {
+    auto tail = downsample(d.db_points(cf_db_raw, target, rolled, to_ms),
+                           hour_ms);
+    out.insert(out.end(), tail.begin(), tail.end());
+  }
+  return out;
+}
+
+std::optional<std::string> history_db::statement_text(const std::string& target,
+                                                      const std::string& fp) {
+  auto key = series_prefix(target, fp);
+  key.pop_back();
+  std::string v;
+  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->h(cf_statements), key, &v)
+         .ok())
+    return std::nullopt;
+  codec::decoder dec{v};
+  uint8_t fmt = 0;
+  std::string text;
+  if (!dec.u8(fmt) || !dec.str(text))
+    return std::nullopt;
+  return text;
+}
+
+expected<maintenance_report> history_db::maintain(int64_t now_ms) {
+  auto& d = *impl_;
+  maintenance_report report;
+  rocksdb::WriteBatch batch;
+  auto end = floor_hour(now_ms);
+  auto raw_cutoff = now_ms - opts_.raw_retention.count();
+  auto hourly_cutoff = now_ms - opts_.hourly_retention.count();
+  for (auto& target : targets()) {
+    auto rolled = d.rolled_until(target);
+    if (rolled < 0) // first run: roll up whatever raw points are kept
+      rolled = floor_hour(hourly_cutoff);
+    auto fps = d.fingerprints(target);
+    if (end > rolled) {
+      report.hours_rolled += static_cast<uint64_t>((end - rolled) / hour_ms);
+      for (auto& fp : fps) {
+        auto prefix = series_prefix(target, fp);
+        for (auto& p : downsample(d.raw_points(cf_raw, target, fp, rolled, end),
+                                  hour_ms)) {
+          batch.Put(d.h(cf_hourly), prefix + codec::be64(p.ts_ms),
+                    codec::encode(p));
+          ++report.hourly_points_written;
+        }
+      }
+      auto prefix = target_prefix(target);
+      for (auto& p :
+           downsample(d.db_points(cf_db_raw, target, rolled, end), hour_ms))
+        batch.Put(d.h(cf_db_hourly), prefix + codec::be64(p.ts_ms),
+                  codec::encode(p));
+      batch.Put(d.h(cf_meta), "rolled/" + target, codec::be64(end));
+      rolled = end;
+    }
+    // Never delete raw points that are not rolled up yet.
+    auto raw_until = std::min(raw_cutoff, rolled);
+    auto lowest = codec::be64(std::numeric_limits<int64_t>::min());
+    for (auto& fp : fps) {
+      auto prefix = series_prefix(target, fp);
+      batch.DeleteRange(d.h(cf_raw), prefix + lowest,
+                        prefix + codec::be64(raw_until));
+      batch.DeleteRange(d.h(cf_hourly), prefix + lowest,
+                        prefix + codec::be64(hourly_cutoff));
+    }
+    auto prefix = target_prefix(target);
+    batch.DeleteRange(d.h(cf_db_raw), prefix + lowest,
+                      prefix + codec::be64(raw_until));
+    batch.DeleteRange(d.h(cf_db_hourly), prefix + lowest,
+                      prefix + codec::be64(hourly_cutoff));
+    // Forget statements not seen for the whole hourly retention.
+    d.scan_prefix(
+      cf_statements, prefix, [&](std::string_view k, std::string_view v) {
+        codec::decoder dec{v};
+        uint8_t fmt = 0;
+        uint8_t pe = 0;
+        std::string text;
+        int64_t last_seen = 0;
+        if (dec.u8(fmt) && dec.str(text) && dec.u8(pe) && dec.i64(last_seen)
+            && last_seen < hourly_cutoff) {
+          batch.Delete(d.h(cf_statements), rocksdb::Slice{k.data(), k.size()});
+          d.catalogue_written.erase(std::string{k});
+          ++report.statements_forgotten;
+        }
+      });
+  }
+  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
+  if (!st.ok()) {
+    d.last_error = st.ToString();
+    return store_failure(st, "maintaining history");
+  }
+  d.last_maintenance_ms = now_ms;
+  return report;
+}
+
+store_stats history_db::stats() {
+  auto& d = *impl_;
+  store_stats s;
+  s.dir = opts_.dir;
+  s.snapshots_written = d.snapshots_written;
+  s.last_maintenance_ms = d.last_maintenance_ms;
+  s.last_error = d.last_error;
+  uint64_t v = 0;
+  if (d.db->GetIntProperty(d.h(cf_raw), "rocksdb.estimate-num-keys", &v))
+    s.raw_points = v;
+  if (d.db->GetIntProperty(d.h(cf_hourly), "rocksdb.estimate-num-keys", &v))
+    s.hourly_points = v;
+  std::error_code err;
+  for (auto& e : std::filesystem::directory_iterator(opts_.dir, err))
+    if (e.is_regular_file(err))
+      s.size_bytes += e.file_size(err);
+  return s;
+}
+
+} // namespace optischema

@@ -1,0 +1,61 @@
+#pragma once
+
+// A deterministic actor system for protocol tests, plus a sink that records
+// events. Timers fire only when a test says so (sched.trigger_timeout()):
+// run() would spin forever on periodic ticks.
+
+#include "optischema/messages/actors.hpp"
+#include "optischema/messages/error.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include <unistd.h>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace optischema::test {
+
+struct recorded_events {
+  recorded_events() = default; // not an aggregate (C++20 + CAF 0.17)
+  static inline const char* name = "recording-sink";
+  std::vector<event> events;
+};
+
+inline event_sink_actor::behavior_type
+recording_sink(event_sink_actor::stateful_pointer<recorded_events> self) {
+  return {
+    [self](atom::publish, const event& ev) {
+      self->state.events.push_back(ev);
+    },
+  };
+}
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    optischema::add_error_category(*this);
+  }
+};
+
+struct actor_fixture : test_coordinator_fixture<test_config> {
+  std::filesystem::path dir;
+
+  actor_fixture() {
+    static int n = 0;
+    dir = std::filesystem::temp_directory_path()
+      / ("optischema-actor-test-" + std::to_string(getpid()) + "-"
+         + std::to_string(n++));
+    std::filesystem::remove_all(dir);
+  }
+
+  ~actor_fixture() override {
+    std::filesystem::remove_all(dir);
+  }
+
+  std::vector<event>& events_of(const event_sink_actor& sink) {
+    return deref<event_sink_actor::stateful_base<recorded_events>>(sink)
+      .state.events;
+  }
+};
+
+} // namespace optischema::test

@@ -1,0 +1,166 @@
+#include "optischema/store/history_db.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
+using namespace optischema;
+
+namespace {
+
+constexpr int64_t hour = 3'600'000;
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    static int n = 0;
+    path = std::filesystem::temp_directory_path()
+      / ("optischema-store-test-" + std::to_string(getpid()) + "-"
+         + std::to_string(n++));
+    std::filesystem::remove_all(path);
+  }
+  ~temp_dir() {
+    std::filesystem::remove_all(path);
+  }
+};
+
+metrics_snapshot snapshot(int64_t ts, int64_t calls, std::string fp = "aaaa") {
+  metrics_snapshot s;
+  s.target = "db1";
+  s.ts_ms = ts;
+  s.interval_ms = 60'000;
+  s.db.xact_commit = calls;
+  auto& st = s.statements.emplace_back();
+  st.fingerprint = std::move(fp);
+  st.query = "SELECT * FROM t WHERE a = $1";
+  st.queryids = {42, -7};
+  st.total.calls = calls * 10;
+  st.interval.calls = calls;
+  st.interval.exec_time_ms = static_cast<double>(calls) * 2;
+  return s;
+}
+
+std::unique_ptr<history_db> open(const temp_dir& dir, store_options opts = {}) {
+  opts.dir = dir.path.string();
+  auto db = history_db::open(opts);
+  REQUIRE(db);
+  return std::move(*db);
+}
+
+} // namespace
+
+TEST_CASE("snapshots and history survive reopening", "[store]") {
+  temp_dir dir;
+  {
+    auto db = open(dir);
+    for (int i = 0; i < 4; ++i)
+      REQUIRE(db->put_snapshot(snapshot(10 * hour + i * 60'000, i + 1)));
+    raw_sample base;
+    base.ts_ms = 123;
+    base.rows.push_back({{1, 2, 3, true}, "", {}});
+    base.rows.back().total.calls = 77;
+    REQUIRE(db->put_snapshot(snapshot(10 * hour + 4 * 60'000, 5), &base));
+  }
+  auto db = open(dir);
+  auto latest = db->latest("db1");
+  REQUIRE(latest);
+  CHECK(latest->ts_ms == 10 * hour + 4 * 60'000);
+  REQUIRE(latest->statements.size() == 1);
+  CHECK(latest->statements[0].queryids == std::vector<int64_t>{42, -7});
+  CHECK(latest->statements[0].total.calls == 50);
+  CHECK(db->targets() == std::vector<std::string>{"db1"});
+  auto pts = db->history("db1", "aaaa", 0, 11 * hour, resolution::raw);
+  REQUIRE(pts.size() == 5);
+  CHECK(pts[2].delta.calls == 3);
+  CHECK(pts[2].delta.exec_time_ms == Approx(6));
+  // A range selects its points only.
+  CHECK(db->history("db1", "aaaa", 10 * hour + 60'000, 10 * hour + 180'000,
+                    resolution::raw)
+          .size()
+        == 2);
+  CHECK(db->history("db1", "bbbb", 0, 11 * hour, resolution::raw).empty());
+  CHECK(db->database_history("db1", 0, 11 * hour, resolution::raw).size() == 5);
+  auto base = db->baseline("db1");
+  REQUIRE(base);
+  CHECK(base->ts_ms == 123);
+  REQUIRE(base->rows.size() == 1);
+  CHECK(base->rows[0].total.calls == 77);
+  CHECK(base->rows[0].key.queryid == 3);
+  CHECK(db->statement_text("db1", "aaaa")
+        == std::string{"SELECT * FROM t WHERE a = $1"});
+}
+
+TEST_CASE("a baseline snapshot writes no history point", "[store]") {
+  temp_dir dir;
+  auto db = open(dir);
+  auto s = snapshot(hour, 5);
+  s.baseline = true;
+  s.interval_ms = 0;
+  REQUIRE(db->put_snapshot(s));
+  CHECK(db->history("db1", "aaaa", 0, 2 * hour, resolution::raw).empty());
+  CHECK(db->latest("db1"));
+}
+
+TEST_CASE("maintenance rolls raw points into hours and expires them",
+          "[store]") {
+  temp_dir dir;
+  store_options opts;
+  opts.raw_retention = std::chrono::hours{2};
+  opts.hourly_retention = std::chrono::hours{5};
+  auto db = open(dir, opts);
+  // Points every 20 minutes from 00:00 to 05:40.
+  for (int i = 0; i < 18; ++i)
+    REQUIRE(db->put_snapshot(snapshot(i * 20 * 60'000, 1)));
+  auto now = 6 * hour + 10 * 60'000;
+  auto report = db->maintain(now);
+  REQUIRE(report);
+  CHECK(report->hourly_points_written > 0);
+  // Raw points older than 2 h are gone, newer ones stay.
+  auto raw = db->history("db1", "aaaa", 0, now, resolution::raw);
+  REQUIRE_FALSE(raw.empty());
+  CHECK(raw.front().ts_ms >= now - 2 * hour - hour); // only complete hours roll
+  // Hourly sums exist for hours within 5 h; each holds three points.
+  auto hourly = db->history("db1", "aaaa", 0, now, resolution::hourly);
+  REQUIRE(hourly.size() >= 4);
+  for (auto& p : hourly) {
+    CHECK(p.ts_ms >= now - 5 * hour - hour);
+    CHECK(p.delta.calls == 3);
+  }
+  CHECK(db->database_history("db1", 0, now, resolution::hourly).size()
+        == hourly.size());
+  // Running it again changes nothing.
+  auto again = db->maintain(now);
+  REQUIRE(again);
+  CHECK(again->hourly_points_written == 0);
+  CHECK(db->history("db1", "aaaa", 0, now, resolution::hourly).size()
+        == hourly.size());
+}
+
+TEST_CASE("a data dir held by another process is refused clearly", "[store]") {
+  temp_dir dir;
+  auto first = open(dir);
+  store_options opts;
+  opts.dir = dir.path.string();
+  auto second = history_db::open(opts);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == ec::store_error);
+  CHECK_THAT(second.error().message, Catch::Contains("in use"));
+  CHECK_THAT(second.error().message, Catch::Contains("--data-dir"));
+}
+
+TEST_CASE("a corrupt data dir is refused clearly", "[store]") {
+  temp_dir dir;
+  { open(dir); }
+  {
+    std::ofstream out{dir.path / "CURRENT", std::ios::trunc};
+    out << "garbage-that-names-no-manifest\n";
+  }
+  store_options opts;
+  opts.dir = dir.path.string();
+  auto db = history_db::open(opts);
+  REQUIRE_FALSE(db);
+  CHECK(db.error().code == ec::store_error);
+  CHECK_THAT(db.error().message, Catch::Contains(dir.path.string()));
+}

@@ -1,0 +1,53 @@
+#include "optischema/util/duration.hpp"
+#include "optischema/util/redact.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace optischema;
+using namespace std::chrono_literals;
+
+TEST_CASE("passwords in key=value connection strings are redacted",
+          "[redact]") {
+  CHECK(redact_secrets("host=db password=hunter2 user=app")
+        == "host=db password=*** user=app");
+  // libpq quotes values with '…' and escapes with a backslash.
+  CHECK(redact_secrets(R"(host=db password = 'it\'s secret' dbname=x)")
+        == "host=db password = *** dbname=x");
+  CHECK(redact_secrets("PASSWORD=abc") == "PASSWORD=***");
+}
+
+TEST_CASE("passwords in URIs are redacted", "[redact]") {
+  CHECK(redact_secrets("postgresql://app:hunter2@db:5432/shop")
+        == "postgresql://app:***@db:5432/shop");
+  CHECK(redact_secrets("nats://u:p4ss@broker:4222 and more")
+        == "nats://u:***@broker:4222 and more");
+  CHECK(redact_secrets("postgres://db/x?sslmode=require&password=zz")
+        == "postgres://db/x?sslmode=require&password=***");
+  // No password, nothing to hide.
+  CHECK(redact_secrets("postgresql://app@db/shop")
+        == "postgresql://app@db/shop");
+}
+
+TEST_CASE("bearer tokens are redacted", "[redact]") {
+  CHECK(redact_secrets("Authorization: Bearer abc.def")
+        == "Authorization: Bearer ***");
+}
+
+TEST_CASE("durations parse with units", "[duration]") {
+  CHECK(*parse_duration("250ms") == 250ms);
+  CHECK(*parse_duration("30s") == 30s);
+  CHECK(*parse_duration("30") == 30s);
+  CHECK(*parse_duration("5m") == 5min);
+  CHECK(*parse_duration("1h") == 1h);
+  CHECK(*parse_duration("7d") == std::chrono::hours{168});
+  CHECK(*parse_duration("1.5s") == 1500ms);
+  for (auto bad : {"", "s", "-1s", "10x", "ten"}) {
+    auto d = parse_duration(bad);
+    REQUIRE_FALSE(d);
+    CHECK(d.error().code == ec::invalid_configuration);
+    CHECK(d.error().message.find("e.g. 500ms") != std::string::npos);
+  }
+  CHECK(to_string(std::chrono::milliseconds{30'000}) == "30s");
+  CHECK(to_string(std::chrono::milliseconds{3'600'000}) == "1h");
+  CHECK(to_string(std::chrono::milliseconds{1500}) == "1500ms");
+}

@@ -1,0 +1,87 @@
+#pragma once
+
+// The REST API's pure parts: parameter parsing and answer rendering. No
+// actors and no I/O, so every answer shape is unit-tested; the EDGE actor
+// only fetches data and calls these.
+
+#include "optischema/analysis/metrics.hpp"
+#include "optischema/analysis/workload.hpp"
+#include "optischema/util/error.hpp"
+#include "optischema/web/server.hpp"
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace optischema::web {
+
+/// A JSON error answer: {"error": {"code": …, "message": …}}.
+http_response error_response(unsigned status, ec code,
+                             const std::string& message);
+/// Maps a failure to its HTTP status (400, 404, 503, …) and renders it.
+http_response error_response(const failure& f);
+http_response json_response(std::string body, unsigned status = 200);
+
+/// One documented route.
+struct route {
+  const char* method;
+  const char* path;
+};
+/// Every route the EDGE serves; /api/openapi.json documents exactly these.
+const std::vector<route>& routes();
+/// Methods allowed on `path`, empty if the path is unknown.
+std::vector<std::string> methods_of(const std::string& path);
+
+/// The OpenAPI 3 document (web/openapi.json, embedded at build time).
+const std::string& openapi_document();
+
+/// Query of /api/metrics/hot.
+struct hot_query {
+  std::optional<std::string> target;
+  size_t limit = 20;
+  hot_sort sort = hot_sort::total_time;
+  metrics_window window = metrics_window::cumulative;
+};
+expected<hot_query>
+parse_hot_query(const std::map<std::string, std::string>& q);
+
+/// Query of /api/metrics/raw.
+struct raw_query {
+  std::optional<std::string> target;
+  size_t limit = 1000;
+  size_t offset = 0;
+};
+expected<raw_query>
+parse_raw_query(const std::map<std::string, std::string>& q);
+
+/// Query of /api/metrics/history.
+struct history_query {
+  std::optional<std::string> target;
+  std::string fingerprint; ///< empty: the database-level series
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+  /// Raw points when the range fits in raw retention, hourly otherwise,
+  /// unless `resolution` says.
+  bool hourly = false;
+};
+expected<history_query>
+parse_history_query(const std::map<std::string, std::string>& q, int64_t now_ms,
+                    int64_t raw_retention_ms);
+
+/// Answers. Snapshots of several targets are merged where the query names
+/// none; each statement then carries its "target".
+std::string render_hot(const std::vector<const metrics_snapshot*>& snaps,
+                       const hot_query& q);
+std::string render_raw(const std::vector<const metrics_snapshot*>& snaps,
+                       const raw_query& q);
+std::string render_summary(const std::vector<const metrics_snapshot*>& snaps,
+                           const std::vector<std::string>& targets);
+std::string render_history(const history_query& q, const std::string& target,
+                           const std::string& query,
+                           const std::vector<history_point>& points,
+                           const std::vector<database_point>& db_points);
+
+} // namespace optischema::web

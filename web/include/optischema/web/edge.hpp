@@ -1,0 +1,37 @@
+#pragma once
+
+#include "optischema/messages/actors.hpp"
+#include "optischema/web/server.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace optischema {
+
+/// What the EDGE needs to know about the engine.
+struct edge_config {
+  std::vector<std::string> targets;
+  int64_t raw_retention_ms = 86'400'000;
+};
+
+struct edge_state {
+  edge_state() = default; // not an aggregate: see CMakeLists.txt
+  static inline const char* name = "edge";
+  std::shared_ptr<web::server> server;
+  store_actor store;
+  supervisor_actor supervisor;
+  edge_config config;
+  uint64_t events = 0;
+};
+
+/// The EDGE: answers REST requests handed over by the web server's io
+/// threads (never blocking them: answers go back through the responder) and
+/// relays events to WebSocket clients.
+edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
+                               std::shared_ptr<web::server> server,
+                               store_actor store, supervisor_actor supervisor,
+                               edge_config config);
+
+} // namespace optischema

@@ -1,0 +1,414 @@
+#include "optischema/web/api.hpp"
+
+#include "optischema/analysis/json.hpp"
+#include "optischema/util/duration.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace optischema::web {
+
+// -- answers
+// ---------------------------------------------------------------------
+
+http_response json_response(std::string body, unsigned status) {
+  http_response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+http_response error_response(unsigned status, ec code,
+                             const std::string& message) {
+  return json_response(fmt::format(R"({{"error":{{"code":{},"message":{}}}}})",
+                                   json::quote(to_string(code)),
+                                   json::quote(message)),
+                       status);
+}
+
+http_response error_response(const failure& f) {
+  unsigned status = 500;
+  switch (f.code) {
+    case ec::bad_request:
+    case ec::invalid_configuration:
+    case ec::parse_error: status = 400; break;
+    case ec::permission_denied: status = 403; break;
+    case ec::not_found: status = 404; break;
+    case ec::timeout:
+    case ec::db_unreachable:
+    case ec::broker_error:
+    case ec::missing_extension: status = 503; break;
+    default: status = 500;
+  }
+  return error_response(status, f.code, f.message);
+}
+
+// -- routes
+// ------------------------------------------------------------------------
+
+const std::vector<route>& routes() {
+  static const std::vector<route> xs = {
+    {"GET", "/health"},
+    {"GET", "/api/status"},
+    {"GET", "/api/targets"},
+    {"GET", "/api/metrics/raw"},
+    {"GET", "/api/metrics/summary"},
+    {"GET", "/api/metrics/hot"},
+    {"GET", "/api/metrics/history"},
+    {"POST", "/api/collect"},
+    {"GET", "/api/openapi.json"},
+  };
+  return xs;
+}
+
+std::vector<std::string> methods_of(const std::string& path) {
+  std::vector<std::string> out;
+  for (auto& r : routes())
+    if (path == r.path)
+      out.emplace_back(r.method);
+  return out;
+}
+
+// -- parameters
+// ------------------------------------------------------------------
+
+namespace {
+
+failure bad(std::string msg) {
+  return {ec::bad_request, std::move(msg)};
+}
+
+std::optional<int64_t> to_int(const std::string& x) {
+  int64_t v = 0;
+  auto [end, err] = std::from_chars(x.data(), x.data() + x.size(), v);
+  if (err != std::errc{} || end != x.data() + x.size())
+    return std::nullopt;
+  return v;
+}
+
+const std::string* find(const std::map<std::string, std::string>& q,
+                        const char* key) {
+  auto i = q.find(key);
+  return i != q.end() ? &i->second : nullptr;
+}
+
+expected<std::optional<std::string>>
+parse_target(const std::map<std::string, std::string>& q) {
+  auto* t = find(q, "target");
+  if (t == nullptr || t->empty())
+    return std::optional<std::string>{};
+  if (t->size() > 64 || !std::all_of(t->begin(), t->end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '_' || c == '-';
+      }))
+    return bad(fmt::format("target must be a target name (letters, digits, _ "
+                           "and -), got '{}'; GET /api/targets lists them",
+                           *t));
+  return std::optional<std::string>{*t};
+}
+
+expected<size_t> parse_count(const std::map<std::string, std::string>& q,
+                             const char* key, size_t fallback, size_t lo,
+                             size_t hi) {
+  auto* v = find(q, key);
+  if (v == nullptr)
+    return fallback;
+  auto n = to_int(*v);
+  if (!n || *n < static_cast<int64_t>(lo) || *n > static_cast<int64_t>(hi))
+    return bad(fmt::format("{} must be an integer from {} to {}, got '{}'", key,
+                           lo, hi, *v));
+  return static_cast<size_t>(*n);
+}
+
+} // namespace
+
+expected<hot_query>
+parse_hot_query(const std::map<std::string, std::string>& q) {
+  hot_query r;
+  auto target = parse_target(q);
+  if (!target)
+    return target.error();
+  r.target = *target;
+  auto limit = parse_count(q, "limit", 20, 1, 1000);
+  if (!limit)
+    return limit.error();
+  r.limit = *limit;
+  if (auto* s = find(q, "sort")) {
+    auto sort = parse_hot_sort(*s);
+    if (!sort)
+      return bad(fmt::format("sort must be total_time, mean_time, calls or "
+                             "rows, got '{}'",
+                             *s));
+    r.sort = *sort;
+  }
+  if (auto* w = find(q, "window")) {
+    auto window = parse_window(*w);
+    if (!window)
+      return bad(fmt::format("window must be cumulative (since the last "
+                             "pg_stat_statements reset) or interval (the last "
+                             "poll), got '{}'",
+                             *w));
+    r.window = *window;
+  }
+  return r;
+}
+
+expected<raw_query>
+parse_raw_query(const std::map<std::string, std::string>& q) {
+  raw_query r;
+  auto target = parse_target(q);
+  if (!target)
+    return target.error();
+  r.target = *target;
+  auto limit = parse_count(q, "limit", 1000, 1, 10'000);
+  if (!limit)
+    return limit.error();
+  r.limit = *limit;
+  auto offset = parse_count(q, "offset", 0, 0, 10'000'000);
+  if (!offset)
+    return offset.error();
+  r.offset = *offset;
+  return r;
+}
+
+expected<history_query>
+parse_history_query(const std::map<std::string, std::string>& q, int64_t now_ms,
+                    int64_t raw_retention_ms) {
+  history_query r;
+  auto target = parse_target(q);
+  if (!target)
+    return target.error();
+  r.target = *target;
+  if (auto* fp = find(q, "fingerprint")) {
+    if (fp->empty() || fp->size() > 32
+        || !std::all_of(fp->begin(), fp->end(),
+                        [](unsigned char c) { return std::isxdigit(c); }))
+      return bad(fmt::format("fingerprint must be the hex fingerprint of a "
+                             "statement (see /api/metrics/hot), got '{}'",
+                             *fp));
+    r.fingerprint = *fp;
+  }
+  constexpr int64_t max_range = 90LL * 86'400'000;
+  r.to_ms = now_ms;
+  if (auto* to = find(q, "to")) {
+    auto v = to_int(*to);
+    if (!v || *v <= 0)
+      return bad(fmt::format("to must be epoch milliseconds, got '{}'", *to));
+    r.to_ms = *v;
+  }
+  if (auto* from = find(q, "from")) {
+    auto v = to_int(*from);
+    if (!v || *v < 0 || *v >= r.to_ms)
+      return bad(fmt::format("from must be epoch milliseconds before to, got "
+                             "'{}'",
+                             *from));
+    r.from_ms = *v;
+  } else {
+    auto* range = find(q, "range");
+    auto len = parse_duration(range != nullptr ? *range : "1h");
+    if (!len || len->count() <= 0 || len->count() > max_range)
+      return bad(fmt::format("range must be a duration up to 90d such as 15m, "
+                             "1h, 24h or 7d, got '{}'",
+                             range != nullptr ? *range : ""));
+    r.from_ms = r.to_ms - len->count();
+  }
+  auto* res = find(q, "resolution");
+  if (res == nullptr || *res == "auto")
+    r.hourly = r.from_ms < now_ms - raw_retention_ms;
+  else if (*res == "raw" || *res == "hourly")
+    r.hourly = *res == "hourly";
+  else
+    return bad(
+      fmt::format("resolution must be raw, hourly or auto, got '{}'", *res));
+  return r;
+}
+
+// -- rendering
+// --------------------------------------------------------------------
+
+namespace {
+
+std::string done(rapidjson::StringBuffer& buf) {
+  return {buf.GetString(), buf.GetSize()};
+}
+
+} // namespace
+
+std::string render_hot(const std::vector<const metrics_snapshot*>& snaps,
+                       const hot_query& q) {
+  struct entry {
+    const metrics_snapshot* snap;
+    const statement_metrics* st;
+    double workload_ms;
+  };
+  std::vector<entry> xs;
+  for (auto* snap : snaps) {
+    auto total = summarize(*snap);
+    auto ms = q.window == metrics_window::interval ? total.interval.exec_time_ms
+                                                   : total.total.exec_time_ms;
+    for (auto* st : rank_hot(*snap, q.sort, q.window, q.limit))
+      xs.push_back({snap, st, ms});
+  }
+  std::stable_sort(xs.begin(), xs.end(), [&](const entry& x, const entry& y) {
+    return sort_key(*x.st, q.sort, q.window)
+      > sort_key(*y.st, q.sort, q.window);
+  });
+  if (xs.size() > q.limit)
+    xs.resize(q.limit);
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "sort");
+  w.String(to_string(q.sort));
+  json::key(w, "window");
+  w.String(to_string(q.window));
+  json::key(w, "limit");
+  w.Uint64(q.limit);
+  json::key(w, "polled");
+  w.StartObject();
+  for (auto* snap : snaps) {
+    json::key(w, snap->target);
+    w.Int64(snap->ts_ms);
+  }
+  w.EndObject();
+  json::key(w, "statements");
+  w.StartArray();
+  for (auto& e : xs) {
+    // Render the statement, then splice in its target as the first field.
+    rapidjson::StringBuffer one;
+    json::writer ow{one};
+    json::write(ow, *e.st, q.window, e.workload_ms);
+    std::string text{one.GetString(), one.GetSize()};
+    text.insert(1, fmt::format(R"("target":{},)", json::quote(e.snap->target)));
+    w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+  }
+  w.EndArray();
+  w.EndObject();
+  return done(buf);
+}
+
+std::string render_raw(const std::vector<const metrics_snapshot*>& snaps,
+                       const raw_query& q) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  size_t total = 0;
+  for (auto* snap : snaps)
+    total += snap->statements.size();
+  w.StartObject();
+  json::key(w, "total");
+  w.Uint64(total);
+  json::key(w, "offset");
+  w.Uint64(q.offset);
+  json::key(w, "limit");
+  w.Uint64(q.limit);
+  json::key(w, "statements");
+  w.StartArray();
+  size_t index = 0;
+  size_t written = 0;
+  for (auto* snap : snaps) {
+    auto workload = summarize(*snap).total.exec_time_ms;
+    for (auto& st : snap->statements) {
+      if (index++ < q.offset)
+        continue;
+      if (written == q.limit)
+        break;
+      ++written;
+      rapidjson::StringBuffer one;
+      json::writer ow{one};
+      json::write(ow, st, metrics_window::cumulative, workload);
+      std::string text{one.GetString(), one.GetSize()};
+      text.insert(1, fmt::format(R"("target":{},)", json::quote(snap->target)));
+      w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+    }
+  }
+  w.EndArray();
+  w.EndObject();
+  return done(buf);
+}
+
+std::string render_summary(const std::vector<const metrics_snapshot*>& snaps,
+                           const std::vector<std::string>& targets) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "targets");
+  w.StartArray();
+  for (auto& name : targets) {
+    auto i = std::find_if(snaps.begin(), snaps.end(),
+                          [&](auto* s) { return s->target == name; });
+    w.StartObject();
+    json::key(w, "target");
+    json::str(w, name);
+    if (i == snaps.end()) {
+      json::key(w, "polled");
+      w.Null();
+      json::key(w, "message");
+      w.String("no poll has completed yet; see /api/status for why");
+      w.EndObject();
+      continue;
+    }
+    auto& snap = **i;
+    json::key(w, "polled");
+    w.Int64(snap.ts_ms);
+    json::key(w, "interval_ms");
+    w.Int64(snap.interval_ms);
+    json::key(w, "baseline");
+    w.Bool(snap.baseline);
+    json::key(w, "reset_detected");
+    w.Bool(snap.reset_detected);
+    json::key(w, "evicted");
+    w.Int64(snap.evicted);
+    json::key(w, "hidden_rows");
+    w.Int64(snap.hidden_rows);
+    json::key(w, "summary");
+    json::write(w, summarize(snap));
+    json::key(w, "database");
+    json::write(w, snap.db);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return done(buf);
+}
+
+std::string render_history(const history_query& q, const std::string& target,
+                           const std::string& query,
+                           const std::vector<history_point>& points,
+                           const std::vector<database_point>& db_points) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "target");
+  json::str(w, target);
+  json::key(w, "fingerprint");
+  if (q.fingerprint.empty())
+    w.Null();
+  else
+    json::str(w, q.fingerprint);
+  json::key(w, "query");
+  if (query.empty())
+    w.Null();
+  else
+    json::str(w, query);
+  json::key(w, "from");
+  w.Int64(q.from_ms);
+  json::key(w, "to");
+  w.Int64(q.to_ms);
+  json::key(w, "resolution");
+  w.String(q.hourly ? "hourly" : "raw");
+  json::key(w, "points");
+  w.StartArray();
+  if (q.fingerprint.empty())
+    for (auto& p : db_points)
+      json::write(w, p);
+  else
+    for (auto& p : points)
+      json::write(w, p);
+  w.EndArray();
+  w.EndObject();
+  return done(buf);
+}
+
+} // namespace optischema::web

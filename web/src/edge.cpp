@@ -1,0 +1,243 @@
+#include "optischema/web/edge.hpp"
+
+#include "optischema/analysis/json.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/web/api.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace optischema {
+
+namespace {
+
+using self_ptr = edge_actor::stateful_pointer<edge_state>;
+using web::error_response;
+using web::json_response;
+
+constexpr auto ask_timeout = std::chrono::seconds{10};
+constexpr auto poll_timeout = std::chrono::seconds{60};
+
+/// Answers with the failure inside a CAF error.
+void reply_error(const std::shared_ptr<web::responder>& out,
+                 const caf::error& err) {
+  out->respond(error_response(failure{error_code(err), error_message(err)}));
+}
+
+bool known_target(self_ptr self, const std::string& name) {
+  auto& ts = self->state.config.targets;
+  return std::find(ts.begin(), ts.end(), name) != ts.end();
+}
+
+/// Resolves the target of a request: the one named, or the only one.
+expected<std::string> single_target(self_ptr self,
+                                    const std::optional<std::string>& named) {
+  auto& ts = self->state.config.targets;
+  if (named) {
+    if (!known_target(self, *named))
+      return failure{ec::not_found,
+                     fmt::format("no target named '{}'; GET /api/targets lists "
+                                 "them",
+                                 *named)};
+    return *named;
+  }
+  if (ts.size() == 1)
+    return ts.front();
+  return failure{ec::bad_request,
+                 "several targets are monitored: add ?target=NAME (GET "
+                 "/api/targets lists them)"};
+}
+
+/// Fetches the latest snapshots (all, or the named target's) and renders.
+template <class Render>
+void with_snapshots(self_ptr self, const std::optional<std::string>& target,
+                    std::shared_ptr<web::responder> out, Render render) {
+  if (target && !known_target(self, *target)) {
+    out->respond(error_response(
+      404, ec::not_found,
+      fmt::format("no target named '{}'; GET /api/targets lists them",
+                  *target)));
+    return;
+  }
+  self->request(self->state.store, ask_timeout, atom::get_v, atom::latest_v)
+    .then(
+      [target, out, render](const snapshot_list& all) {
+        std::vector<const metrics_snapshot*> snaps;
+        for (auto& s : all)
+          if (s && (!target || s->target == *target))
+            snaps.push_back(s.get());
+        std::sort(snaps.begin(), snaps.end(),
+                  [](auto* x, auto* y) { return x->target < y->target; });
+        out->respond(json_response(render(snaps)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+void handle(self_ptr self, web_request& r) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto allowed = web::methods_of(req.path);
+  if (allowed.empty()) {
+    out->respond(
+      error_response(404, ec::not_found,
+                     fmt::format("no route for {} {}; the API is described at "
+                                 "/api/openapi.json",
+                                 req.method, req.path)));
+    return;
+  }
+  auto method = req.method == "HEAD" ? std::string{"GET"} : req.method;
+  if (std::find(allowed.begin(), allowed.end(), method) == allowed.end()) {
+    std::string allow;
+    for (auto& m : allowed)
+      allow += (allow.empty() ? "" : ", ") + m;
+    auto res = error_response(405, ec::bad_request,
+                              fmt::format("{} does not accept {}; use {}",
+                                          req.path, req.method, allow));
+    res.headers.emplace_back("Allow", allow);
+    out->respond(std::move(res));
+    return;
+  }
+  auto& path = req.path;
+  auto& st = self->state;
+  if (path == "/health") {
+    out->respond(
+      json_response(fmt::format(R"({{"status":"ok","version":{},"time":{}}})",
+                                json::quote(OPTISCHEMA_VERSION), now_ms())));
+  } else if (path == "/api/openapi.json") {
+    out->respond(json_response(web::openapi_document()));
+  } else if (path == "/api/targets") {
+    rapidjson::StringBuffer buf;
+    json::writer w{buf};
+    w.StartObject();
+    json::key(w, "targets");
+    w.StartArray();
+    for (auto& t : st.config.targets)
+      json::str(w, t);
+    w.EndArray();
+    w.EndObject();
+    out->respond(json_response({buf.GetString(), buf.GetSize()}));
+  } else if (path == "/api/status") {
+    self->request(st.supervisor, ask_timeout, atom::status_v)
+      .then(
+        [out](const std::string& text) { out->respond(json_response(text)); },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/metrics/hot") {
+    auto q = web::parse_hot_query(req.query);
+    if (!q)
+      return out->respond(error_response(q.error()));
+    with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
+      return web::render_hot(snaps, q);
+    });
+  } else if (path == "/api/metrics/raw") {
+    auto q = web::parse_raw_query(req.query);
+    if (!q)
+      return out->respond(error_response(q.error()));
+    with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
+      return web::render_raw(snaps, q);
+    });
+  } else if (path == "/api/metrics/summary") {
+    std::optional<std::string> target;
+    if (auto i = req.query.find("target"); i != req.query.end())
+      target = i->second;
+    auto names = st.config.targets;
+    if (target)
+      names = {*target};
+    with_snapshots(self, target, out, [names](const auto& snaps) {
+      return web::render_summary(snaps, names);
+    });
+  } else if (path == "/api/metrics/history") {
+    auto q = web::parse_history_query(req.query, now_ms(),
+                                      st.config.raw_retention_ms);
+    if (!q)
+      return out->respond(error_response(q.error()));
+    auto target = single_target(self, q->target);
+    if (!target)
+      return out->respond(error_response(target.error()));
+    history_request hr{*target, q->fingerprint, q->from_ms, q->to_ms,
+                       q->hourly ? resolution::hourly : resolution::raw};
+    self->request(st.store, ask_timeout, atom::history_v, std::move(hr))
+      .then(
+        [out, q = *q, target = *target](const history_reply_ptr& h) {
+          out->respond(json_response(
+            web::render_history(q, target, h->query, h->points, h->db_points)));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/collect") {
+    std::optional<std::string> named;
+    if (auto i = req.query.find("target"); i != req.query.end())
+      named = i->second;
+    auto target = single_target(self, named);
+    if (!target)
+      return out->respond(error_response(target.error()));
+    self->request(st.supervisor, poll_timeout, atom::poll_v, *target)
+      .then(
+        [out, target = *target](int64_t statements) {
+          out->respond(
+            json_response(fmt::format(R"({{"target":{},"statements":{}}})",
+                                      json::quote(target), statements)));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else {
+    out->respond(error_response(500, ec::internal,
+                                "route declared but not handled: " + path));
+  }
+}
+
+} // namespace
+
+edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
+                               std::shared_ptr<web::server> server,
+                               store_actor store, supervisor_actor supervisor,
+                               edge_config config) {
+  auto& st = self->state;
+  st.server = std::move(server);
+  st.store = std::move(store);
+  st.supervisor = std::move(supervisor);
+  st.config = std::move(config);
+  // Io threads hand requests over by message; a dead EDGE drops them, and
+  // the dropped responder answers 500 so no client hangs.
+  st.server->set_handler(
+    [hdl = caf::actor_cast<edge_actor>(self)](
+      web::http_request req, std::shared_ptr<web::responder> out) {
+      caf::anon_send(hdl, atom::http_v,
+                     web_request{std::move(req), std::move(out)});
+    });
+  return {
+    [self](atom::http, web_request& r) { handle(self, r); },
+    [self](atom::publish, const event& ev) {
+      ++self->state.events;
+      self->state.server->broadcast(
+        ev.target, ev.type, std::make_shared<const std::string>(to_json(ev)));
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      auto s = st.server->stats();
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartObject();
+      json::key(w, "state");
+      w.String("ok");
+      json::key(w, "url");
+      json::str(w, st.server->url());
+      json::key(w, "requests");
+      w.Uint64(s.requests);
+      json::key(w, "events");
+      w.Uint64(st.events);
+      json::key(w, "ws_clients");
+      w.Uint64(s.ws_clients);
+      json::key(w, "ws_frames_sent");
+      w.Uint64(s.ws_frames_sent);
+      json::key(w, "ws_frames_dropped");
+      w.Uint64(s.ws_frames_dropped);
+      w.EndObject();
+      return json::text(buf);
+    },
+  };
+}
+
+} // namespace optischema

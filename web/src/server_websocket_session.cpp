@@ -1,0 +1,305 @@
+#include "server_websocket_session.hpp"
+
+#include "server_json.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <utility>
+
+namespace optischema::web {
+
+namespace {
+
+/// The topics the engine broadcasts; announced in the hello frame.
+constexpr std::array<std::string_view, 5> known_topics{
+  "metrics", "status", "recommendation", "alert", "analysis"};
+
+/// Client frames above this size are answered with an error and discarded
+/// chunk by chunk, never buffered whole.
+constexpr size_t max_client_frame = 64 * 1024;
+
+/// Bytes read per step; bounds the buffer beyond max_client_frame.
+constexpr size_t read_chunk = 16 * 1024;
+
+/// Frames above this close the connection (1009): not worth draining.
+constexpr size_t max_message = 16 * 1024 * 1024;
+
+const std::shared_ptr<const std::string>& hello_frame() {
+  static const auto frame = [] {
+    std::vector<std::string> topics{known_topics.begin(), known_topics.end()};
+    return std::make_shared<const std::string>(
+      ws_lists_frame("hello", {{"topics", std::move(topics)}}));
+  }();
+  return frame;
+}
+
+const std::shared_ptr<const std::string>& pong_frame() {
+  static const auto frame
+    = std::make_shared<const std::string>(R"({"type":"pong"})");
+  return frame;
+}
+
+bool contains(const std::vector<std::string>& xs, const std::string& x) {
+  return std::find(xs.begin(), xs.end(), x) != xs.end();
+}
+
+/// Reads `doc[key]` as a list of distinct strings into `out`; absent or null
+/// means the empty list ("all"). Returns an error message otherwise.
+std::optional<std::string> read_list(const rapidjson::Value& doc,
+                                     const char* key,
+                                     std::vector<std::string>& out) {
+  auto i = doc.FindMember(key);
+  if (i == doc.MemberEnd() || i->value.IsNull())
+    return std::nullopt;
+  auto error = fmt::format("\"{}\" must be an array of strings", key);
+  if (!i->value.IsArray())
+    return error;
+  for (auto& x : i->value.GetArray()) {
+    if (!x.IsString())
+      return error;
+    std::string item{x.GetString(), x.GetStringLength()};
+    if (!contains(out, item))
+      out.push_back(std::move(item));
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+websocket_session::websocket_session(tcp::socket socket,
+                                     std::shared_ptr<hub> state)
+  : executor_(socket.get_executor()), ws_(std::move(socket)),
+    hub_(std::move(state)),
+    queue_limit_(std::max<size_t>(hub_->options().ws_queue_limit, 1)) {
+  // nop
+}
+
+websocket_session::~websocket_session() {
+  hub_->unsubscribe(this);
+  hub_->remove(this);
+  if (accepted_)
+    --hub_->stats().ws_clients;
+}
+
+void websocket_session::run(http::request<http::string_body> req) {
+  // We are on the strand already: the HTTP session shared this socket's.
+  if (!hub_->add(this, weak_from_this()))
+    return do_close();
+  // Pings after 30 s of silence, close after 60 s: dead peers (laptop lid
+  // shut, NAT timeout) free their session.
+  websocket::stream_base::timeout timeouts;
+  timeouts.handshake_timeout = std::chrono::seconds{30};
+  timeouts.idle_timeout = std::chrono::seconds{60};
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
+  ws_.set_option(
+    websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(http::field::server, "optischema");
+    }));
+  ws_.read_message_max(max_message);
+  ws_.async_accept(req,
+                   beast::bind_front_handler(&websocket_session::on_accept,
+                                             shared_from_this()));
+}
+
+void websocket_session::close() {
+  net::post(executor_,
+            beast::bind_front_handler(&websocket_session::do_close,
+                                      shared_from_this()));
+}
+
+bool websocket_session::wants(const std::string& target,
+                              const std::string& topic) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return (targets_.empty() || contains(targets_, target))
+    && (topics_.empty() || contains(topics_, topic));
+}
+
+void websocket_session::send(std::shared_ptr<const std::string> frame) {
+  enqueue(std::move(frame), true);
+}
+
+void websocket_session::on_accept(beast::error_code ec) {
+  if (ec) {
+    mark_dead();
+    return fail(ec, "ws accept");
+  }
+  accepted_ = true;
+  ++hub_->stats().ws_clients;
+  if (closing_)
+    return;
+  if (!hub_->subscribe(this, weak_from_this()))
+    return do_close();
+  enqueue(hello_frame(), false);
+  do_read();
+}
+
+void websocket_session::do_read() {
+  ws_.async_read_some(buffer_, read_chunk,
+                      beast::bind_front_handler(&websocket_session::on_read,
+                                                shared_from_this()));
+}
+
+void websocket_session::on_read(beast::error_code ec, size_t) {
+  if (ec) {
+    mark_dead();
+    return fail(ec, "ws read");
+  }
+  if (buffer_.size() > max_client_frame) {
+    // Keep reading the message, but not keeping it.
+    oversized_ = true;
+    buffer_.clear();
+  }
+  if (ws_.is_message_done()) {
+    if (oversized_)
+      reply(ws_error_frame(
+        fmt::format("frame larger than {} bytes; ignored", max_client_frame)));
+    else if (!ws_.got_text())
+      reply(ws_error_frame("expected a text frame with a JSON object"));
+    else
+      on_message(
+        {static_cast<const char*>(buffer_.data().data()), buffer_.size()});
+    buffer_.clear();
+    oversized_ = false;
+  }
+  if (!closing_)
+    do_read();
+}
+
+void websocket_session::on_message(std::string_view text) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError() || !doc.IsObject())
+    return reply(
+      ws_error_frame(R"(expected a JSON object such as {"type":"ping"})"));
+  auto type = doc.FindMember("type");
+  if (type == doc.MemberEnd() || !type->value.IsString())
+    return reply(ws_error_frame(R"(missing string field "type")"));
+  std::string_view kind{type->value.GetString(), type->value.GetStringLength()};
+  if (kind == "ping")
+    return enqueue(pong_frame(), false);
+  if (kind != "subscribe")
+    return reply(ws_error_frame(
+      fmt::format("unknown message type '{}'; expected subscribe or ping",
+                  kind.substr(0, 64))));
+  std::vector<std::string> targets;
+  std::vector<std::string> topics;
+  if (auto err = read_list(doc, "targets", targets))
+    return reply(ws_error_frame(*err));
+  if (auto err = read_list(doc, "topics", topics))
+    return reply(ws_error_frame(*err));
+  for (auto& topic : topics)
+    if (std::find(known_topics.begin(), known_topics.end(), topic)
+        == known_topics.end())
+      return reply(ws_error_frame(fmt::format(
+        "unknown topic '{}'; known topics: {}",
+        std::string_view{topic}.substr(0, 64), fmt::join(known_topics, ", "))));
+  auto frame = ws_lists_frame("subscribed",
+                              {{"targets", targets}, {"topics", topics}});
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    targets_ = std::move(targets);
+    topics_ = std::move(topics);
+  }
+  reply(std::move(frame));
+}
+
+void websocket_session::reply(std::string text) {
+  enqueue(std::make_shared<const std::string>(std::move(text)), false);
+}
+
+void websocket_session::enqueue(std::shared_ptr<const std::string> text,
+                                bool droppable) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (dead_)
+      return;
+    if (queue_.size() >= queue_limit_) {
+      // Drop the oldest broadcast frame: the client sees a gap in
+      // slow-moving data, never a stale backlog or a blocked server.
+      auto victim = std::find_if(queue_.begin(), queue_.end(),
+                                 [](const queued& x) { return x.droppable; });
+      if (victim == queue_.end())
+        victim = queue_.begin();
+      queue_.erase(victim);
+      ++hub_->stats().ws_frames_dropped;
+    }
+    queue_.push_back({std::move(text), droppable});
+    if (writing_)
+      return;
+    writing_ = true;
+  }
+  // Post outside the lock; the strand then drains the queue.
+  net::post(executor_,
+            beast::bind_front_handler(&websocket_session::do_write,
+                                      shared_from_this()));
+}
+
+void websocket_session::do_write() {
+  if (closing_ || in_flight_)
+    return;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (dead_ || queue_.empty()) {
+      writing_ = false;
+      return;
+    }
+    in_flight_ = std::move(queue_.front().text);
+    queue_.pop_front();
+  }
+  ws_.text(true);
+  ws_.async_write(net::buffer(*in_flight_),
+                  beast::bind_front_handler(&websocket_session::on_write,
+                                            shared_from_this()));
+}
+
+void websocket_session::on_write(beast::error_code ec, size_t) {
+  in_flight_.reset();
+  if (ec) {
+    mark_dead();
+    return fail(ec, "ws write");
+  }
+  ++hub_->stats().ws_frames_sent;
+  do_write();
+}
+
+void websocket_session::do_close() {
+  if (closing_)
+    return;
+  closing_ = true;
+  mark_dead();
+  if (!accepted_ || in_flight_) {
+    // A close frame cannot overtake the handshake or a pending write, and
+    // a client that stopped reading would never let either finish.
+    beast::error_code ec;
+    auto& socket = beast::get_lowest_layer(ws_).socket();
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+    return;
+  }
+  // Bound the close handshake: shutdown must not wait for a silent peer.
+  websocket::stream_base::timeout timeouts;
+  ws_.get_option(timeouts);
+  timeouts.handshake_timeout = std::chrono::seconds{1};
+  ws_.set_option(timeouts);
+  ws_.async_close(websocket::close_code::going_away,
+                  beast::bind_front_handler(&websocket_session::on_close,
+                                            shared_from_this()));
+}
+
+void websocket_session::on_close(beast::error_code ec) {
+  if (ec)
+    fail(ec, "ws close");
+}
+
+void websocket_session::mark_dead() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  dead_ = true;
+  queue_.clear();
+}
+
+} // namespace optischema::web
