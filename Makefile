@@ -40,7 +40,7 @@ test: build
 demo: build demo-stop
 	@DSN=$$(scripts/demo.sh up) && \
 	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p') && \
-	STATIC=""; [[ -f web/dashboard/out/index.html ]] && STATIC="--static-dir web/dashboard/out"; \
+	STATIC="--static-dir web/static"; [[ -f web/dashboard/out/index.html ]] && STATIC="--static-dir web/dashboard/out"; \
 	echo "demo: starting the engine (log: $(ENGINE_LOG))" >&2; \
 	setsid $(BUILD_DIR)/optischema serve --dsn "$$DSN" --listen $(LISTEN) \
 	  --data-dir $(DEMO_DIR)/data --poll-interval $(POLL) $${NATS:+--nats $$NATS} $$STATIC \
