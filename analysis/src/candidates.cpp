@@ -1,0 +1,1 @@
+#include "optischema/analysis/candidates.hpp"
