@@ -25,9 +25,30 @@ struct serve_flags {
   std::string retention_raw = "24h";
   std::string retention_hourly = "30d";
   std::string maintenance_interval = "10m";
+  std::string analysis_interval = "60s";
+  double min_confidence = 0.5;
   std::string log_level = "info";
   std::string log_file;
 };
+
+/// `advise` flags (Dexter's vocabulary where it has one).
+struct advise_flags {
+  std::string dsn;
+  bool pg_stat_statements = false;
+  std::vector<std::string> statements;
+  std::vector<std::string> files;
+  int64_t min_calls = 0;
+  double min_time_ms = 0;
+  double budget_mb = 0;
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  std::string format = "text";
+  double min_confidence = 0.5;
+  std::string log_level = "warn";
+};
+
+/// Runs the advisor once and prints its report; returns the exit code.
+int advise(const advise_flags& flags);
 
 /// Turns flags into a validated engine configuration. Targets come from
 /// --target NAME=DSN and --dsn (named after their database), else from

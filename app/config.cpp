@@ -126,6 +126,18 @@ expected<engine_config> to_config(const serve_flags& flags) {
                              std::chrono::seconds{1});
   if (!maint)
     return maint.error();
+  // 0 turns periodic analysis off (ad-hoc analysis still works).
+  auto analysis = flags.analysis_interval == "0"
+    ? expected<std::chrono::milliseconds>{std::chrono::milliseconds{0}}
+    : duration_flag("--analysis-interval", flags.analysis_interval,
+                    std::chrono::seconds{1});
+  if (!analysis)
+    return analysis.error();
+  if (flags.min_confidence < 0 || flags.min_confidence > 1)
+    return failure{ec::invalid_configuration,
+                   "--min-confidence takes a number from 0 to 1"};
+  cfg.analysis_interval = *analysis;
+  cfg.min_confidence = flags.min_confidence;
   if (!flags.nats.empty() && flags.nats.rfind("nats://", 0) != 0
       && flags.nats.rfind("tls://", 0) != 0)
     return failure{ec::invalid_configuration,

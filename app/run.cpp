@@ -65,6 +65,17 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_MAINTENANCE_INTERVAL")
     ->capture_default_str();
   cmd
+    .add_option("--analysis-interval", f.analysis_interval,
+                "How often each workload is analysed for index advice (0: "
+                "only on request)")
+    ->envname("OPTISCHEMA_ANALYSIS_INTERVAL")
+    ->capture_default_str();
+  cmd
+    .add_option("--min-confidence", f.min_confidence,
+                "Recommendations below this confidence are ideas, not actions")
+    ->envname("OPTISCHEMA_MIN_CONFIDENCE")
+    ->capture_default_str();
+  cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->envname("OPTISCHEMA_LOG_LEVEL")
     ->capture_default_str();
@@ -72,6 +83,36 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     .add_option("--log-file", f.log_file,
                 "Append logs to this file instead of stderr")
     ->envname("OPTISCHEMA_LOG_FILE");
+}
+
+void add_advise_flags(CLI::App& cmd, advise_flags& f) {
+  cmd
+    .add_option("--dsn", f.dsn,
+                "Database to advise: libpq URI or key=value string")
+    ->envname("OPTISCHEMA_DSN");
+  cmd.add_flag("--pg-stat-statements", f.pg_stat_statements,
+               "Take the workload from pg_stat_statements (the default when "
+               "no statement is given)");
+  cmd.add_option("--statement,-s", f.statements,
+                 "A statement to advise on (repeatable)");
+  cmd.add_option("--file", f.files,
+                 "A file of statements separated by ; (repeatable)");
+  cmd.add_option("--min-calls", f.min_calls,
+                 "Leave out statements with fewer calls");
+  cmd.add_option("--min-time-ms", f.min_time_ms,
+                 "Leave out statements with less total execution time");
+  cmd.add_option("--budget-mb", f.budget_mb, "Storage budget for new indexes");
+  cmd.add_option("--include", f.include,
+                 "Only these tables (schema.table; repeatable)");
+  cmd.add_option("--exclude", f.exclude, "Never these tables (repeatable)");
+  cmd.add_option("--format", f.format, "text or json")->capture_default_str();
+  cmd
+    .add_option("--min-confidence", f.min_confidence,
+                "Actions below this confidence are reported, not proposed")
+    ->capture_default_str();
+  cmd
+    .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
+    ->capture_default_str();
 }
 
 } // namespace
@@ -88,6 +129,10 @@ int run(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand(
     "serve", "Watch databases and serve the API, WebSocket and dashboard");
   add_serve_flags(*serve_cmd, flags);
+  advise_flags aflags;
+  auto* advise_cmd = app.add_subcommand(
+    "advise", "Analyse a database's workload once and print index advice");
+  add_advise_flags(*advise_cmd, aflags);
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   try {
     app.parse(argc, argv);
@@ -97,6 +142,15 @@ int run(int argc, char** argv) {
   if (version_cmd->parsed()) {
     std::printf("optischema %s\n", OPTISCHEMA_VERSION);
     return 0;
+  }
+  if (advise_cmd->parsed()) {
+    if (!init_logging(aflags.log_level)) {
+      std::fprintf(stderr,
+                   "optischema: --log-level must be trace, debug, "
+                   "info, warn or error\n");
+      return 2;
+    }
+    return advise(aflags);
   }
   if (!init_logging(flags.log_level, flags.log_file)) {
     std::fprintf(stderr,

@@ -215,9 +215,10 @@ int main(int argc, char** argv) {
                     "--data-dir", edata.str(), "--poll-interval", "200ms"}};
   auto url = e.wait_ready();
   ws_client ws{url};
-  (void)ws.read(5s); // hello
-  ws.send(R"({"type":"subscribe","topics":["metrics"]})");
-  (void)ws.read(5s); // subscribed
+  if (!subscribe(ws, R"({"type":"subscribe","topics":["metrics"]})")) {
+    fmt::print("no WebSocket subscription\n");
+    return 1;
+  }
   std::vector<double> latency;
   auto deadline = clock_type::now() + std::chrono::seconds{5 + polls / 2};
   while (static_cast<int>(latency.size()) < polls

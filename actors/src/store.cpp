@@ -5,6 +5,8 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <algorithm>
+
 namespace optischema {
 
 store_actor::behavior_type
@@ -63,6 +65,38 @@ store(store_actor::stateful_pointer<store_state> self,
           reply->query = std::move(*text);
       }
       return reply;
+    },
+    [self, fail](atom::put, analysis_ptr& a) -> analysis_ptr {
+      if (auto res = self->state.db->put_analysis(
+            a->target, a->ts_ms, a->report_json, a->recommendations);
+          !res)
+        fail(res.error());
+      return a;
+    },
+    [self](atom::get, atom::suggest, const std::string& target) {
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartArray();
+      auto recs = self->state.db->recommendations(target);
+      // Best first: actions before ideas, then by estimated benefit.
+      std::sort(recs.begin(), recs.end(),
+                [](const recommendation& x, const recommendation& y) {
+                  if (x.confidence != y.confidence)
+                    return x.confidence > y.confidence;
+                  return x.benefit_ms_per_day > y.benefit_ms_per_day;
+                });
+      for (auto& r : recs)
+        write(w, r);
+      w.EndArray();
+      return json::text(buf);
+    },
+    [self](atom::get, atom::suggest, atom::by_id,
+           const std::string& id) -> caf::result<std::string> {
+      if (auto r = self->state.db->recommendation_by_id(id))
+        return to_json(*r);
+      return make_error(ec::not_found,
+                        "no recommendation with id '" + id
+                          + "'; GET /api/suggestions/latest lists them");
     },
     [self, fail](atom::maintain) {
       auto& st = self->state;

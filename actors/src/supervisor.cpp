@@ -1,5 +1,6 @@
 #include "optischema/actors/supervisor.hpp"
 
+#include "optischema/actors/advisor.hpp"
 #include "optischema/actors/collector.hpp"
 #include "optischema/actors/fingerprinter.hpp"
 #include "optischema/actors/store.hpp"
@@ -33,6 +34,10 @@ constexpr auto status_timeout = std::chrono::seconds{5};
 
 std::string collector_name(const std::string& target) {
   return "collector/" + target;
+}
+
+std::string advisor_name(const std::string& target) {
+  return "advisor/" + target;
 }
 
 void start(self_ptr self, component& c) {
@@ -130,8 +135,24 @@ void restart(self_ptr self, const std::string& name) {
   refresh_peers(self);
 }
 
-/// Collects every component's status into the engine's status document.
-caf::result<std::string> engine_status(self_ptr self) {
+/// The ADVISOR of `target`, or the error that says why there is none.
+caf::expected<advisor_actor> running_advisor(self_ptr self,
+                                             const std::string& target) {
+  auto& st = self->state;
+  auto i = st.components.find(advisor_name(target));
+  if (i == st.components.end())
+    return make_error(ec::not_found,
+                      fmt::format("no target named '{}'", target));
+  if (!i->second.handle)
+    return make_error(ec::db_unreachable,
+                      fmt::format("the advisor of '{}' is restarting", target));
+  return caf::actor_cast<advisor_actor>(i->second.handle);
+}
+
+/// Collects every component's status into the engine's status document;
+/// with a `prefix`, only those components, as {"name": status, …}.
+caf::result<std::string> engine_status(self_ptr self,
+                                       const std::string& prefix) {
   auto& st = self->state;
   struct gather {
     std::map<std::string, std::string> replies;
@@ -140,10 +161,20 @@ caf::result<std::string> engine_status(self_ptr self) {
   };
   auto g = std::make_shared<gather>();
   g->rp = self->make_response_promise<std::string>();
-  auto finish = [self, g] {
+  auto finish = [self, g, prefix] {
     auto& st = self->state;
     rapidjson::StringBuffer buf;
     json::writer w{buf};
+    if (!prefix.empty()) {
+      w.StartObject();
+      for (auto& [name, text] : g->replies) {
+        json::key(w, name.substr(prefix.size()));
+        w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+      }
+      w.EndObject();
+      g->rp.deliver(json::text(buf));
+      return;
+    }
     auto raw = [&](const std::string& name, const char* fallback) {
       auto i = g->replies.find(name);
       auto body = i != g->replies.end() && !i->second.empty()
@@ -190,6 +221,11 @@ caf::result<std::string> engine_status(self_ptr self) {
     raw("fingerprinter", R"({"state":"unknown"})");
     json::key(w, "web");
     raw("edge", R"({"state":"disabled"})");
+    json::key(w, "advisors");
+    w.StartArray();
+    for (auto& t : st.config.targets)
+      raw(advisor_name(t.name), R"({"state":"unknown"})");
+    w.EndArray();
     json::key(w, "components");
     w.StartArray();
     for (auto& [name, c] : st.components) {
@@ -209,6 +245,8 @@ caf::result<std::string> engine_status(self_ptr self) {
     g->rp.deliver(json::text(buf));
   };
   for (auto& [name, c] : st.components) {
+    if (name.rfind(prefix, 0) != 0)
+      continue;
     if (!c.handle) {
       g->replies[name] = fmt::format(
         R"({{"state":"down","error":{{"code":"internal","message":{}}}}})",
@@ -300,6 +338,17 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           : sys.spawn(collector, target, interval, top_n, peers));
     });
     start(self, st.components[collector_name(target.name)]);
+    add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
+      auto& st = self->state;
+      advisor_peers peers{st.store, st.sinks};
+      auto interval = st.config.analysis_interval;
+      auto min_conf = st.config.min_confidence;
+      return caf::actor_cast<caf::actor>(
+        opts == caf::detached
+          ? sys.spawn<caf::detached>(advisor, target, interval, min_conf, peers)
+          : sys.spawn(advisor, target, interval, min_conf, peers));
+    });
+    start(self, st.components[advisor_name(target.name)]);
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   // Children are monitored, not linked: stop them when we stop.
@@ -329,8 +378,25 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return self->delegate(caf::actor_cast<collector_actor>(i->second.handle),
                             atom::poll_v);
     },
+    [self](atom::analyze,
+           const std::string& target) -> caf::result<std::string> {
+      auto hdl = running_advisor(self, target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::analyze_v);
+    },
+    [self](atom::analyze, const std::string& target,
+           const std::string& sql) -> caf::result<std::string> {
+      auto hdl = running_advisor(self, target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::analyze_v, sql);
+    },
+    [self](atom::status, atom::analyze) {
+      return engine_status(self, "advisor/");
+    },
     [self](atom::restart, const std::string& name) { restart(self, name); },
-    [self](atom::status) { return engine_status(self); },
+    [self](atom::status) { return engine_status(self, ""); },
   };
 }
 

@@ -1,1 +1,265 @@
 #include "optischema/analysis/plan.hpp"
+
+#include "optischema/analysis/json.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+
+namespace optischema {
+
+namespace {
+
+using value = rapidjson::Value;
+
+// Real plans are a few dozen levels deep; a cap turns a hostile or corrupt
+// document into an error instead of a stack overflow in our recursion.
+constexpr int max_plan_depth = 1000;
+
+failure parse_failure(std::string msg) {
+  return failure{ec::parse_error, std::move(msg)};
+}
+
+std::string get_string(const value& obj, const char* key) {
+  auto i = obj.FindMember(key);
+  if (i == obj.MemberEnd() || !i->value.IsString())
+    return {};
+  return {i->value.GetString(), i->value.GetStringLength()};
+}
+
+std::optional<double> get_number(const value& obj, const char* key) {
+  auto i = obj.FindMember(key);
+  if (i == obj.MemberEnd() || !i->value.IsNumber())
+    return std::nullopt;
+  return i->value.GetDouble();
+}
+
+// "Sort Key", "Group Key" and "Output" are arrays of strings; a lone string
+// is accepted too (hand-written plans, other tools' exports).
+std::vector<std::string> get_strings(const value& obj, const char* key) {
+  std::vector<std::string> out;
+  auto i = obj.FindMember(key);
+  if (i == obj.MemberEnd())
+    return out;
+  if (i->value.IsString()) {
+    out.emplace_back(i->value.GetString(), i->value.GetStringLength());
+  } else if (i->value.IsArray()) {
+    for (auto& x : i->value.GetArray())
+      if (x.IsString())
+        out.emplace_back(x.GetString(), x.GetStringLength());
+  }
+  return out;
+}
+
+void read_fields(const value& v, plan_node& n) {
+  n.node_type = get_string(v, "Node Type");
+  n.relation = get_string(v, "Relation Name");
+  n.schema = get_string(v, "Schema");
+  n.alias = get_string(v, "Alias");
+  n.index_name = get_string(v, "Index Name");
+  n.parent_relationship = get_string(v, "Parent Relationship");
+  n.subplan_name = get_string(v, "Subplan Name");
+  n.join_type = get_string(v, "Join Type");
+  n.strategy = get_string(v, "Strategy");
+  n.scan_direction = get_string(v, "Scan Direction");
+  n.startup_cost = get_number(v, "Startup Cost").value_or(0);
+  n.total_cost = get_number(v, "Total Cost").value_or(0);
+  n.plan_rows = get_number(v, "Plan Rows").value_or(0);
+  n.plan_width = static_cast<int>(get_number(v, "Plan Width").value_or(0));
+  n.filter = get_string(v, "Filter");
+  n.index_cond = get_string(v, "Index Cond");
+  n.recheck_cond = get_string(v, "Recheck Cond");
+  n.hash_cond = get_string(v, "Hash Cond");
+  n.merge_cond = get_string(v, "Merge Cond");
+  n.join_filter = get_string(v, "Join Filter");
+  n.sort_key = get_strings(v, "Sort Key");
+  n.group_key = get_strings(v, "Group Key");
+  n.output = get_strings(v, "Output");
+  n.actual_rows = get_number(v, "Actual Rows");
+  n.actual_total_time_ms = get_number(v, "Actual Total Time");
+  n.actual_loops = get_number(v, "Actual Loops");
+  n.rows_removed_by_filter = get_number(v, "Rows Removed by Filter");
+  n.sort_method = get_string(v, "Sort Method");
+  n.sort_space_type = get_string(v, "Sort Space Type");
+  // "Hash Batches" is the final count, "Original Hash Batches" the planned
+  // one; either above 1 means the hash table did not fit in memory.
+  auto batches = get_number(v, "Hash Batches");
+  auto original = get_number(v, "Original Hash Batches");
+  if (batches || original)
+    n.hash_batches = std::max(batches.value_or(0), original.value_or(0));
+}
+
+expected<plan_node> parse_node(const value& v, int& next_id, int depth) {
+  if (!v.IsObject())
+    return parse_failure("a plan node is not a JSON object");
+  if (depth > max_plan_depth)
+    return parse_failure(
+      fmt::format("the plan is nested deeper than {} levels", max_plan_depth));
+  plan_node n;
+  n.id = next_id++;
+  read_fields(v, n);
+  if (n.node_type.empty())
+    return parse_failure(
+      fmt::format("plan node {} has no \"Node Type\"", n.id));
+  auto plans = v.FindMember("Plans");
+  if (plans == v.MemberEnd())
+    return n;
+  if (!plans->value.IsArray())
+    return parse_failure(
+      fmt::format("\"Plans\" of node {} is not an array", n.id));
+  for (auto& child : plans->value.GetArray()) {
+    auto c = parse_node(child, next_id, depth + 1);
+    if (!c)
+      return c.error();
+    n.children.push_back(std::move(*c));
+  }
+  return n;
+}
+
+// EXPLAIN (FORMAT JSON) prints a one-element array; tools and people often
+// keep only the object inside.
+const value* top_object(const rapidjson::Document& doc) {
+  if (doc.IsObject())
+    return &doc;
+  if (doc.IsArray() && !doc.Empty() && doc[0].IsObject())
+    return &doc[0];
+  return nullptr;
+}
+
+void collect(const plan_node& n, std::vector<const plan_node*>& out) {
+  out.push_back(&n);
+  for (auto& c : n.children)
+    collect(c, out);
+}
+
+void write_string_field(json::writer& w, std::string_view k,
+                        const std::string& v) {
+  if (v.empty())
+    return;
+  json::key(w, k);
+  json::str(w, v);
+}
+
+void write_strings_field(json::writer& w, std::string_view k,
+                         const std::vector<std::string>& v) {
+  if (v.empty())
+    return;
+  json::key(w, k);
+  w.StartArray();
+  for (auto& x : v)
+    json::str(w, x);
+  w.EndArray();
+}
+
+void write_number_field(json::writer& w, std::string_view k,
+                        const std::optional<double>& v) {
+  if (!v)
+    return;
+  json::key(w, k);
+  w.Double(*v);
+}
+
+void write_node(json::writer& w, const plan_node& n) {
+  w.StartObject();
+  json::key(w, "id");
+  w.Int(n.id);
+  json::key(w, "node_type");
+  json::str(w, n.node_type);
+  write_string_field(w, "relation", n.relation);
+  write_string_field(w, "schema", n.schema);
+  write_string_field(w, "alias", n.alias);
+  write_string_field(w, "index_name", n.index_name);
+  write_string_field(w, "parent_relationship", n.parent_relationship);
+  write_string_field(w, "subplan_name", n.subplan_name);
+  write_string_field(w, "join_type", n.join_type);
+  write_string_field(w, "strategy", n.strategy);
+  write_string_field(w, "scan_direction", n.scan_direction);
+  json::key(w, "startup_cost");
+  w.Double(n.startup_cost);
+  json::key(w, "total_cost");
+  w.Double(n.total_cost);
+  json::key(w, "plan_rows");
+  w.Double(n.plan_rows);
+  json::key(w, "plan_width");
+  w.Int(n.plan_width);
+  write_string_field(w, "filter", n.filter);
+  write_string_field(w, "index_cond", n.index_cond);
+  write_string_field(w, "recheck_cond", n.recheck_cond);
+  write_string_field(w, "hash_cond", n.hash_cond);
+  write_string_field(w, "merge_cond", n.merge_cond);
+  write_string_field(w, "join_filter", n.join_filter);
+  write_strings_field(w, "sort_key", n.sort_key);
+  write_strings_field(w, "group_key", n.group_key);
+  write_strings_field(w, "output", n.output);
+  write_number_field(w, "actual_rows", n.actual_rows);
+  write_number_field(w, "actual_total_time_ms", n.actual_total_time_ms);
+  write_number_field(w, "actual_loops", n.actual_loops);
+  write_number_field(w, "rows_removed_by_filter", n.rows_removed_by_filter);
+  write_string_field(w, "sort_method", n.sort_method);
+  write_string_field(w, "sort_space_type", n.sort_space_type);
+  write_number_field(w, "hash_batches", n.hash_batches);
+  json::key(w, "children");
+  w.StartArray();
+  for (auto& c : n.children)
+    write_node(w, c);
+  w.EndArray();
+  w.EndObject();
+}
+
+} // namespace
+
+std::vector<const plan_node*> plan::nodes() const {
+  std::vector<const plan_node*> out;
+  collect(root, out);
+  return out;
+}
+
+std::vector<std::string> plan::indexes_used() const {
+  std::vector<std::string> out;
+  for (auto* n : nodes())
+    if (!n->index_name.empty()
+        && std::find(out.begin(), out.end(), n->index_name) == out.end())
+      out.push_back(n->index_name);
+  return out;
+}
+
+expected<plan> parse_plan(std::string_view text) {
+  rapidjson::Document doc;
+  // Iterative parsing: no recursion depth to exhaust on hostile input.
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+  if (doc.HasParseError())
+    return parse_failure(fmt::format(
+      "the plan is not valid JSON: {} at offset {}",
+      rapidjson::GetParseError_En(doc.GetParseError()), doc.GetErrorOffset()));
+  auto* top = top_object(doc);
+  if (top == nullptr)
+    return parse_failure("expected the output of EXPLAIN (FORMAT JSON): "
+                         "[{\"Plan\": {…}}] or {\"Plan\": {…}}");
+  auto root = top->FindMember("Plan");
+  if (root == top->MemberEnd())
+    return parse_failure("the EXPLAIN output has no \"Plan\" member");
+  int next_id = 0;
+  auto node = parse_node(root->value, next_id, 0);
+  if (!node)
+    return node.error();
+  plan result;
+  result.root = std::move(*node);
+  result.planning_time_ms = get_number(*top, "Planning Time");
+  result.execution_time_ms = get_number(*top, "Execution Time");
+  return result;
+}
+
+void write_plan(rapidjson::Writer<rapidjson::StringBuffer>& w, const plan& p) {
+  w.StartObject();
+  json::key(w, "total_cost");
+  w.Double(p.total_cost());
+  write_number_field(w, "planning_time_ms", p.planning_time_ms);
+  write_number_field(w, "execution_time_ms", p.execution_time_ms);
+  json::key(w, "root");
+  write_node(w, p.root);
+  w.EndObject();
+}
+
+} // namespace optischema

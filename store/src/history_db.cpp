@@ -23,14 +23,16 @@ constexpr int64_t catalogue_refresh_ms = hour_ms;
 
 /// Column families, in the order of impl::cf.
 enum cf_id : size_t {
-  cf_meta,       ///< format version, per-target roll-up progress
-  cf_snapshots,  ///< target -> latest metrics_snapshot
-  cf_baselines,  ///< target -> collector's last raw counters
-  cf_statements, ///< target\0fp -> text, flags, last seen
-  cf_raw,        ///< target\0fp\0ts -> history_point
-  cf_hourly,     ///< target\0fp\0hour -> history_point
-  cf_db_raw,     ///< target\0ts -> database_point
-  cf_db_hourly,  ///< target\0hour -> database_point
+  cf_meta,            ///< format version, per-target roll-up progress
+  cf_snapshots,       ///< target -> latest metrics_snapshot
+  cf_baselines,       ///< target -> collector's last raw counters
+  cf_statements,      ///< target\0fp -> text, flags, last seen
+  cf_raw,             ///< target\0fp\0ts -> history_point
+  cf_hourly,          ///< target\0fp\0hour -> history_point
+  cf_db_raw,          ///< target\0ts -> database_point
+  cf_db_hourly,       ///< target\0hour -> database_point
+  cf_recommendations, ///< id -> recommendation (JSON)
+  cf_analyses,        ///< target -> ts + analysis report (JSON)
   cf_count,
 };
 
@@ -43,6 +45,8 @@ const char* cf_names[cf_count] = {
   "hourly",
   "db_raw",
   "db_hourly",
+  "recommendations",
+  "analyses",
 };
 
 std::string series_prefix(const std::string& target, const std::string& fp) {
@@ -337,6 +341,77 @@ std::optional<std::string> history_db::statement_text(const std::string& target,
   if (!dec.u8(fmt) || !dec.str(text))
     return std::nullopt;
   return text;
+}
+
+expected<ok> history_db::put_analysis(const std::string& target, int64_t ts_ms,
+                                      const std::string& report_json,
+                                      std::vector<recommendation>& recs) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  for (auto& r : recs) {
+    if (auto old = recommendation_by_id(r.id)) {
+      r.created_ms = old->created_ms;
+      // A decision a person made (dismissed, applied, …) outlives
+      // re-analysis; only "new" advice takes the new figures' status.
+      if (old->status != "new")
+        r.status = old->status;
+    }
+    batch.Put(d.h(cf_recommendations), r.id, to_json(r));
+  }
+  codec::encoder e;
+  e.u8(1);
+  e.i64(ts_ms);
+  e.str(report_json);
+  batch.Put(d.h(cf_analyses), target, e.data());
+  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
+  if (!st.ok())
+    return store_failure(st, "writing an analysis");
+  return ok{};
+}
+
+std::optional<std::pair<int64_t, std::string>>
+history_db::analysis(const std::string& target) {
+  std::string v;
+  if (!impl_->db->Get(rocksdb::ReadOptions{}, impl_->h(cf_analyses), target, &v)
+         .ok())
+    return std::nullopt;
+  codec::decoder dec{v};
+  uint8_t fmt = 0;
+  int64_t ts = 0;
+  std::string json;
+  if (!dec.u8(fmt) || !dec.i64(ts) || !dec.str(json))
+    return std::nullopt;
+  return std::make_pair(ts, std::move(json));
+}
+
+std::optional<recommendation>
+history_db::recommendation_by_id(const std::string& id) {
+  std::string v;
+  if (!impl_->db
+         ->Get(rocksdb::ReadOptions{}, impl_->h(cf_recommendations), id, &v)
+         .ok())
+    return std::nullopt;
+  return recommendation_from_json(v);
+}
+
+std::vector<recommendation>
+history_db::recommendations(const std::string& target) {
+  std::vector<recommendation> out;
+  impl_->scan(cf_recommendations, "", std::string(1, '\xff'),
+              [&](std::string_view, std::string_view v) {
+                if (auto r = recommendation_from_json(v))
+                  if (target.empty() || r->target == target)
+                    out.push_back(std::move(*r));
+              });
+  return out;
+}
+
+expected<ok> history_db::put_recommendation(const recommendation& x) {
+  auto st = impl_->db->Put(rocksdb::WriteOptions{},
+                           impl_->h(cf_recommendations), x.id, to_json(x));
+  if (!st.ok())
+    return store_failure(st, "writing a recommendation");
+  return ok{};
 }
 
 expected<maintenance_report> history_db::maintain(int64_t now_ms) {

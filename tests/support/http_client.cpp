@@ -174,4 +174,20 @@ std::optional<std::string> ws_client::read(std::chrono::milliseconds timeout) {
   return text;
 }
 
+bool subscribe(ws_client& ws, const std::string& subscribe,
+               std::chrono::milliseconds timeout) {
+  ws.send(subscribe);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto frame = ws.read(std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now()));
+    if (!frame)
+      return false;
+    // The confirmation is the only frame of this type.
+    if (frame->find(R"("type":"subscribed")") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
 } // namespace optischema::test

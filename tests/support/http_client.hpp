@@ -45,4 +45,11 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// Reads the hello frame, sends `subscribe` (a subscribe message) and reads
+/// until the server confirms it; frames broadcast before the confirmation
+/// (under the default subscribe-to-everything) are skipped. False on
+/// timeout.
+bool subscribe(ws_client& ws, const std::string& subscribe,
+               std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
 } // namespace optischema::test

@@ -86,6 +86,12 @@ TEST_CASE("fingerprint data files", "[fingerprint]") {
           CHECK(fingerprint_statement(b.lines[i]).normalized
                 == b.lines[i + 1].substr(3));
         }
+      } else if (b.directive == "reparse") {
+        for (size_t i = 0; i + 1 < b.lines.size(); i += 2) {
+          INFO(b.lines[i]);
+          REQUIRE(b.lines[i + 1].rfind("=> ", 0) == 0);
+          CHECK(reparsable_sql(b.lines[i]) == b.lines[i + 1].substr(3));
+        }
       } else if (b.directive == "error") {
         for (auto& l : b.lines) {
           INFO(l);

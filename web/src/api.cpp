@@ -1,9 +1,11 @@
 #include "optischema/web/api.hpp"
 
+#include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/util/duration.hpp"
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <charconv>
@@ -59,17 +61,14 @@ const std::vector<route>& routes() {
     {"GET", "/api/metrics/hot"},
     {"GET", "/api/metrics/history"},
     {"POST", "/api/collect"},
+    {"GET", "/api/suggestions/latest"},
+    {"GET", "/api/suggestions/{id}"},
+    {"POST", "/api/analysis/query"},
+    {"POST", "/api/analysis/run"},
+    {"GET", "/api/analysis/status"},
     {"GET", "/api/openapi.json"},
   };
   return xs;
-}
-
-std::vector<std::string> methods_of(const std::string& path) {
-  std::vector<std::string> out;
-  for (auto& r : routes())
-    if (path == r.path)
-      out.emplace_back(r.method);
-  return out;
 }
 
 // -- parameters
@@ -223,6 +222,96 @@ parse_history_query(const std::map<std::string, std::string>& q, int64_t now_ms,
     return bad(
       fmt::format("resolution must be raw, hourly or auto, got '{}'", *res));
   return r;
+}
+
+// -- routes with parameters, analysis requests -------------------------------
+
+namespace {
+
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    auto next = path.find('/', pos);
+    if (next == std::string::npos)
+      next = path.size();
+    out.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+route_match match_route(const std::string& path) {
+  auto want = segments(path);
+  route_match best;
+  // Literal routes win over templates ("/latest" over "/{id}").
+  bool best_literal = false;
+  for (auto& r : routes()) {
+    auto have = segments(r.path);
+    if (have.size() != want.size())
+      continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    bool literal = true;
+    for (size_t i = 0; i < have.size() && ok; ++i) {
+      auto& h = have[i];
+      if (h.size() > 2 && h.front() == '{' && h.back() == '}') {
+        literal = false;
+        ok = !want[i].empty();
+        params[h.substr(1, h.size() - 2)] = want[i];
+      } else {
+        ok = h == want[i];
+      }
+    }
+    if (!ok)
+      continue;
+    if (best.path == r.path) {
+      best.methods.emplace_back(r.method);
+      continue;
+    }
+    if (!best.path.empty() && (best_literal || !literal))
+      continue;
+    best = route_match{r.path, {r.method}, params};
+    best_literal = literal;
+  }
+  return best;
+}
+
+expected<analysis_query> parse_analysis_query(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str(), body.size());
+  if (d.HasParseError() || !d.IsObject())
+    return bad(
+      R"(the body must be a JSON object: {"sql": "SELECT …", "target": "name"})");
+  if (!d.HasMember("sql") || !d["sql"].IsString())
+    return bad(R"("sql" is required and must be a string)");
+  analysis_query q;
+  q.sql = d["sql"].GetString();
+  if (q.sql.empty() || q.sql.size() > 100'000)
+    return bad(
+      R"("sql" must hold one statement of at most 100,000 characters)");
+  if (d.HasMember("target")) {
+    if (!d["target"].IsString())
+      return bad(R"("target" must be a string naming a target)");
+    std::map<std::string, std::string> named{
+      {"target", d["target"].GetString()}};
+    auto t = parse_target(named);
+    if (!t)
+      return t.error();
+    q.target = *t;
+  }
+  auto type = single_statement_type(q.sql);
+  if (!type)
+    return failure{ec::bad_request, type.error().message};
+  if (*type != "SelectStmt" && *type != "InsertStmt" && *type != "UpdateStmt"
+      && *type != "DeleteStmt")
+    return bad(
+      fmt::format("only SELECT, INSERT, UPDATE and DELETE are analysed; "
+                  "this is a {}",
+                  *type));
+  return q;
 }
 
 // -- rendering

@@ -22,6 +22,8 @@ using web::json_response;
 
 constexpr auto ask_timeout = std::chrono::seconds{10};
 constexpr auto poll_timeout = std::chrono::seconds{60};
+/// An analysis plans every statement and tries candidate indexes.
+constexpr auto analysis_timeout = std::chrono::seconds{120};
 
 /// Answers with the failure inside a CAF error.
 void reply_error(const std::shared_ptr<web::responder>& out,
@@ -53,6 +55,13 @@ expected<std::string> single_target(self_ptr self,
                  "/api/targets lists them)"};
 }
 
+/// The ?target= of a request, if any.
+std::optional<std::string> query_target(const web::http_request& req) {
+  if (auto i = req.query.find("target"); i != req.query.end())
+    return i->second;
+  return std::nullopt;
+}
+
 /// Fetches the latest snapshots (all, or the named target's) and renders.
 template <class Render>
 void with_snapshots(self_ptr self, const std::optional<std::string>& target,
@@ -81,7 +90,8 @@ void with_snapshots(self_ptr self, const std::optional<std::string>& target,
 void handle(self_ptr self, web_request& r) {
   auto& req = r.req;
   auto out = r.out;
-  auto allowed = web::methods_of(req.path);
+  auto route = web::match_route(req.path);
+  auto& allowed = route.methods;
   if (allowed.empty()) {
     out->respond(
       error_response(404, ec::not_found,
@@ -102,7 +112,7 @@ void handle(self_ptr self, web_request& r) {
     out->respond(std::move(res));
     return;
   }
-  auto& path = req.path;
+  auto& path = route.path;
   auto& st = self->state;
   if (path == "/health") {
     out->respond(
@@ -168,10 +178,7 @@ void handle(self_ptr self, web_request& r) {
         },
         [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/collect") {
-    std::optional<std::string> named;
-    if (auto i = req.query.find("target"); i != req.query.end())
-      named = i->second;
-    auto target = single_target(self, named);
+    auto target = single_target(self, query_target(req));
     if (!target)
       return out->respond(error_response(target.error()));
     self->request(st.supervisor, poll_timeout, atom::poll_v, *target)
@@ -180,6 +187,61 @@ void handle(self_ptr self, web_request& r) {
           out->respond(
             json_response(fmt::format(R"({{"target":{},"statements":{}}})",
                                       json::quote(target), statements)));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/suggestions/latest") {
+    std::string target;
+    if (auto i = req.query.find("target"); i != req.query.end()) {
+      if (!known_target(self, i->second))
+        return out->respond(error_response(
+          404, ec::not_found,
+          fmt::format("no target named '{}'; GET /api/targets lists them",
+                      i->second)));
+      target = i->second;
+    }
+    self->request(st.store, ask_timeout, atom::get_v, atom::suggest_v, target)
+      .then(
+        [out](const std::string& list) {
+          out->respond(json_response(R"({"suggestions":)" + list + "}"));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/suggestions/{id}") {
+    auto& id = route.params["id"];
+    self
+      ->request(st.store, ask_timeout, atom::get_v, atom::suggest_v,
+                atom::by_id_v, id)
+      .then([out](const std::string& rec) { out->respond(json_response(rec)); },
+            [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/analysis/query") {
+    auto q = web::parse_analysis_query(req.body);
+    if (!q)
+      return out->respond(error_response(q.error()));
+    auto target = single_target(self, q->target);
+    if (!target)
+      return out->respond(error_response(target.error()));
+    self
+      ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target,
+                q->sql)
+      .then(
+        [out](const std::string& report) {
+          out->respond(json_response(report));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/analysis/run") {
+    auto target = single_target(self, query_target(req));
+    if (!target)
+      return out->respond(error_response(target.error()));
+    self->request(st.supervisor, analysis_timeout, atom::analyze_v, *target)
+      .then(
+        [out](const std::string& summary) {
+          out->respond(json_response(summary));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/analysis/status") {
+    self->request(st.supervisor, ask_timeout, atom::status_v, atom::analyze_v)
+      .then(
+        [out](const std::string& text) {
+          out->respond(json_response(R"({"advisors":)" + text + "}"));
         },
         [out](const caf::error& err) { reply_error(out, err); });
   } else {

@@ -1,10 +1,13 @@
 #pragma once
 
+#include "optischema/util/error.hpp"
+
 #include <cstddef>
 #include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace optischema {
 
@@ -28,6 +31,21 @@ struct fingerprint_result {
 
 /// Fingerprints and normalises one SQL text with libpg_query.
 fingerprint_result fingerprint_statement(std::string_view sql);
+
+/// Splits SQL text into its statements with libpg_query's parser (comments,
+/// strings and dollar quotes handled); a parse error is a failure.
+expected<std::vector<std::string>> split_statements(std::string_view sql);
+
+/// Rewrites what pg_stat_statements' normalisation produces but PostgreSQL
+/// cannot parse: typed literals whose constant became a parameter
+/// (`timestamptz $3`, `date $1`, `interval $2`) become casts
+/// (`$3::timestamptz`). Other text is returned unchanged.
+std::string reparsable_sql(std::string_view normalized);
+
+/// The parse node type of the single statement in `sql` ("SelectStmt",
+/// "InsertStmt", "UpdateStmt", "DeleteStmt", "VariableSetStmt", …); a
+/// failure when it does not parse or holds more or less than one statement.
+expected<std::string> single_statement_type(std::string_view sql);
 
 /// A bounded least-recently-used cache of fingerprint results by text.
 class fingerprint_cache {

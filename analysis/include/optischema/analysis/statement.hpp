@@ -78,6 +78,8 @@ struct statement_analysis {
   kind what = kind::other;
   std::vector<table_ref> tables;
   std::vector<column_use> uses;
+  /// The table an INSERT, UPDATE or DELETE writes ("schema.table").
+  std::string written;
   /// Columns an UPDATE sets, per table ("schema.table.column"): indexes on
   /// them cost HOT updates.
   std::vector<std::string> updated_columns;

@@ -52,6 +52,14 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::latest>::with<snapshot_list>,
   // Returns history points of a statement or of a database.
   caf::replies_to<atom::history, history_request>::with<history_reply_ptr>,
+  // Keeps an analysis and its recommendations; replies with the
+  // recommendations as stored (statuses people set survive re-analysis).
+  caf::replies_to<atom::put, analysis_ptr>::with<analysis_ptr>,
+  // Returns the recommendations of a target ("" for all) as a JSON array.
+  caf::replies_to<atom::get, atom::suggest, std::string>::with<std::string>,
+  // Returns one recommendation as JSON (error not_found).
+  caf::replies_to<atom::get, atom::suggest, atom::by_id,
+                  std::string>::with<std::string>,
   // INTERNAL: rolls up and expires history (timer).
   caf::reacts_to<atom::maintain>>::extend_with<status_client_actor>;
 
@@ -61,6 +69,18 @@ using collector_actor = caf::typed_actor<
   caf::reacts_to<atom::tick, uint64_t>,
   // Polls now; replies with the number of statements seen.
   caf::replies_to<atom::poll>::with<int64_t>>::extend_with<status_client_actor>;
+
+/// An ADVISOR: analyses one target's workload every analysis interval
+/// (plans, findings, index candidates, hypopg what-if, selection, drops),
+/// stores the recommendations and announces them.
+using advisor_actor = caf::typed_actor<
+  // INTERNAL: the analysis timer fired; stale generations are ignored.
+  caf::reacts_to<atom::tick, uint64_t>,
+  // Analyses the workload now; replies with a summary (JSON).
+  caf::replies_to<atom::analyze>::with<std::string>,
+  // Analyses one statement: plan, findings and index advice (JSON).
+  caf::replies_to<atom::analyze, std::string>::with<std::string>>::
+  extend_with<status_client_actor>;
 
 /// The BROKER bridge: publishes events to NATS.
 using broker_actor = event_sink_actor::extend_with<status_client_actor>;
@@ -77,6 +97,12 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::targets>::with<std::vector<std::string>>,
   // Polls one target now; replies with its number of statements.
   caf::replies_to<atom::poll, std::string>::with<int64_t>,
+  // Analyses one target's workload now (its ADVISOR's summary).
+  caf::replies_to<atom::analyze, std::string>::with<std::string>,
+  // Analyses one statement on a target (its ADVISOR's answer).
+  caf::replies_to<atom::analyze, std::string, std::string>::with<std::string>,
+  // Returns the status of every ADVISOR as a JSON object.
+  caf::replies_to<atom::status, atom::analyze>::with<std::string>,
   // INTERNAL: restarts the named component after its backoff.
   caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
 

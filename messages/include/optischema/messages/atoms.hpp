@@ -36,6 +36,12 @@ OPTISCHEMA_ATOM(http, "http")
 OPTISCHEMA_ATOM(targets, "targets")
 /// INTERNAL: roll up and expire history.
 OPTISCHEMA_ATOM(maintain, "maintain")
+/// Analyse a workload or a statement.
+OPTISCHEMA_ATOM(analyze, "analyze")
+/// Recommendations (suggestions in the API's words).
+OPTISCHEMA_ATOM(suggest, "suggest")
+/// Select one item by its id.
+OPTISCHEMA_ATOM(by_id, "by_id")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

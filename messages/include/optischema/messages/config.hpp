@@ -30,6 +30,10 @@ struct engine_config {
   std::vector<std::string> cors_origins;
   store_options store;
   std::chrono::milliseconds maintenance_interval{std::chrono::minutes{10}};
+  /// How often each target's workload is analysed; 0 turns analysis off.
+  std::chrono::milliseconds analysis_interval{std::chrono::seconds{60}};
+  /// Recommendations below this confidence are kept out of the actions.
+  double min_confidence = 0.5;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = 50;
   /// Spawn collectors on their own threads (libpq blocks). Off in

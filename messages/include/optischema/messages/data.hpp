@@ -6,6 +6,7 @@
 
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/metrics.hpp"
+#include "optischema/analysis/recommendation.hpp"
 #include "optischema/store/history_db.hpp"
 #include "optischema/web/server.hpp"
 
@@ -44,6 +45,17 @@ using history_reply_ptr = std::shared_ptr<const history_reply>;
 using fingerprint_list = std::vector<fingerprint_result>;
 using text_list = std::vector<std::string>;
 
+/// One finished analysis of a target's workload.
+struct analysis_result {
+  std::string target;
+  int64_t ts_ms = 0;
+  /// The advisor's report (JSON, without plans).
+  std::string report_json;
+  /// Actions first, then the other recommendations.
+  std::vector<recommendation> recommendations;
+};
+using analysis_ptr = std::shared_ptr<analysis_result>;
+
 /// An HTTP request handed from a web io thread to the EDGE, with the object
 /// that writes the answer back on the connection's strand.
 struct web_request {
@@ -60,3 +72,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_reply_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fingerprint_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)

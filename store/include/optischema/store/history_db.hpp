@@ -1,6 +1,7 @@
 #pragma once
 
 #include "optischema/analysis/metrics.hpp"
+#include "optischema/analysis/recommendation.hpp"
 #include "optischema/util/error.hpp"
 
 #include <chrono>
@@ -85,6 +86,27 @@ public:
   /// The text of a statement seen before (also after it left the snapshot).
   std::optional<std::string> statement_text(const std::string& target,
                                             const std::string& fingerprint);
+
+  /// Keeps an analysis of `target`: its report (JSON) and its
+  /// recommendations. A recommendation seen before keeps its status and
+  /// creation time (re-analysis updates, never duplicates); `recs` is
+  /// updated with what was kept. One atomic write.
+  expected<ok> put_analysis(const std::string& target, int64_t ts_ms,
+                            const std::string& report_json,
+                            std::vector<recommendation>& recs);
+
+  /// The last analysis report of `target` (JSON) and when it ran.
+  std::optional<std::pair<int64_t, std::string>>
+  analysis(const std::string& target);
+
+  /// One recommendation by id.
+  std::optional<recommendation> recommendation_by_id(const std::string& id);
+
+  /// Every stored recommendation of `target` (all targets when empty).
+  std::vector<recommendation> recommendations(const std::string& target);
+
+  /// Replaces a stored recommendation (status changes).
+  expected<ok> put_recommendation(const recommendation& x);
 
   /// Rolls finished hours of raw points into hourly sums, then deletes raw
   /// points and hourly sums past their retention.

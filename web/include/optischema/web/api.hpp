@@ -31,9 +31,28 @@ struct route {
   const char* path;
 };
 /// Every route the EDGE serves; /api/openapi.json documents exactly these.
+/// Paths may hold parameters in braces: "/api/suggestions/{id}".
 const std::vector<route>& routes();
-/// Methods allowed on `path`, empty if the path is unknown.
-std::vector<std::string> methods_of(const std::string& path);
+
+/// A request path matched against the routes.
+struct route_match {
+  /// The route's path template; empty when no route matches.
+  std::string path;
+  /// Methods allowed on it.
+  std::vector<std::string> methods;
+  /// Values of the template's {parameters}.
+  std::map<std::string, std::string> params;
+};
+route_match match_route(const std::string& path);
+
+/// The body of POST /api/analysis/query.
+struct analysis_query {
+  std::string sql;
+  std::optional<std::string> target;
+};
+/// Checks the body: JSON {"sql": "…", "target": "…"} with one SELECT,
+/// INSERT, UPDATE or DELETE ($n parameters allowed).
+expected<analysis_query> parse_analysis_query(const std::string& body);
 
 /// The OpenAPI 3 document (web/openapi.json, embedded at build time).
 const std::string& openapi_document();

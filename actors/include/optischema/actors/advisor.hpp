@@ -1,0 +1,58 @@
+#pragma once
+
+#include "optischema/advice/advisor.hpp"
+#include "optischema/messages/actors.hpp"
+#include "optischema/messages/config.hpp"
+#include "optischema/pg/session.hpp"
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace optischema {
+
+struct advisor_peers {
+  store_actor store;
+  std::vector<event_sink_actor> sinks;
+};
+
+struct advisor_state {
+  advisor_state() = default; // not an aggregate: see CMakeLists.txt
+  static inline const char* name = "advisor";
+  std::string target;
+  std::chrono::milliseconds interval{};
+  double min_confidence = 0.5;
+  advisor_peers peers;
+  /// Its own connection: hypothetical indexes live in one session.
+  std::unique_ptr<pg::session> session;
+  uint64_t tick_generation = 0;
+  bool misconfigured = false;
+  // -- status --
+  std::string state = "starting";
+  std::optional<failure> last_error;
+  int64_t last_run_ms = 0;
+  double last_elapsed_ms = 0;
+  uint64_t runs = 0;
+  uint64_t failures = 0;
+  size_t last_actions = 0;
+  size_t last_statements = 0;
+  size_t last_whatif_calls = 0;
+  std::vector<std::string> warnings;
+  /// What each recommendation looked like when last announced, so only new
+  /// or changed advice makes an event.
+  std::map<std::string, std::string> announced;
+};
+
+/// An ADVISOR: runs the advisor pipeline on its target's workload every
+/// `interval` (and on request), hands the recommendations to the STORE and
+/// announces new or changed ones as `recommendation` events plus an
+/// `analysis` event per run. Blocks on the database: spawn it detached.
+advisor_actor::behavior_type
+advisor(advisor_actor::stateful_pointer<advisor_state> self,
+        target_config target, std::chrono::milliseconds interval,
+        double min_confidence, advisor_peers peers);
+
+} // namespace optischema

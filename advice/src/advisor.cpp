@@ -1,0 +1,961 @@
+#include "optischema/advice/advisor.hpp"
+
+#include "optischema/analysis/candidates.hpp"
+#include "optischema/analysis/deltas.hpp"
+#include "optischema/analysis/drops.hpp"
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/analysis/plan.hpp"
+#include "optischema/analysis/selection.hpp"
+#include "optischema/analysis/statement.hpp"
+#include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/stats_reader.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace optischema {
+
+namespace {
+
+constexpr double day_ms = 86'400'000.0;
+/// Milliseconds one index entry adds to a row write (btree insert, WAL): a
+/// rough figure; the point is the order of magnitude against read savings.
+constexpr double index_entry_write_ms = 0.01;
+
+/// One statement of the workload, before analysis.
+struct workload_item {
+  std::string fingerprint;
+  std::string query;
+  int64_t calls = 0;
+  double total_time_ms = 0;
+  double time_ms_per_day = 0;
+};
+
+/// A candidate merged across statements.
+struct merged_candidate {
+  index_candidate c;
+  std::vector<size_t> statements;
+  int64_t size_bytes = 0;
+  double write_ms_per_day = 0;
+  /// hypopg cannot build it (GIN, GiST): costed by heuristics only.
+  bool costable = true;
+};
+
+bool matches_table(const std::string& pattern, const std::string& schema,
+                   const std::string& table) {
+  return pattern == table || pattern == schema + "." + table;
+}
+
+/// Estimated bytes of an index: entries of about 16 bytes of overhead plus
+/// the key and INCLUDE widths, pages 90% full.
+int64_t estimate_size(const index_candidate& c, const table_info& t) {
+  double width = 16;
+  auto add_width = [&](const std::string& element) {
+    // The column name is the first identifier of a key element.
+    std::string name;
+    for (char ch : element) {
+      if (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')
+        name += ch;
+      else if (!name.empty())
+        break;
+    }
+    auto* col = t.column(name);
+    if (col == nullptr) {
+      for (auto& cc : t.columns) // expressions: the column inside
+        if (element.find(cc.name) != std::string::npos) {
+          col = &cc;
+          break;
+        }
+    }
+    width += col != nullptr && col->avg_width > 0 ? col->avg_width : 8;
+  };
+  for (auto& k : c.keys)
+    add_width(k);
+  for (auto& k : c.include)
+    add_width(k);
+  width = std::ceil(width / 8) * 8;
+  auto rows = t.rows();
+  if (!c.predicate.empty())
+    rows *= 0.3; // without a selectivity estimate, a partial index is smaller
+  if (c.method == "brin")
+    return 8192 * std::max<int64_t>(2, t.relpages / 128 / 100);
+  return static_cast<int64_t>(rows * width / 0.9) + 8192;
+}
+
+/// Time per day an index on its table would add to writes. Index
+/// maintenance is measured against the writes' own time in
+/// pg_stat_statements (the same window as the reads it saves), not against
+/// row counters, which also hold one-off bulk loads: a new index costs
+/// about its share of the table's write path — one of (existing indexes +
+/// the heap + itself) — and twice that if it covers a column UPDATEs set
+/// (those updates stop being HOT).
+double write_cost(const merged_candidate& m, const table_info& t,
+                  double write_ms_per_day,
+                  const std::vector<std::string>& updated_columns) {
+  bool breaks_hot = false;
+  for (auto& col : updated_columns)
+    for (auto& k : m.c.keys)
+      if (k.find(col) != std::string::npos)
+        breaks_hot = true;
+  auto share = 1.0 / static_cast<double>(t.indexes.size() + 2);
+  return write_ms_per_day * share * (breaks_hot ? 2.0 : 1.0);
+}
+
+std::string strip_keyword(const std::string& key) {
+  auto out = key;
+  for (auto* suffix : {" DESC", " ASC"})
+    if (out.size() > std::string{suffix}.size()
+        && out.compare(out.size() - std::string{suffix}.size(),
+                       std::string::npos, suffix)
+          == 0)
+      out.erase(out.size() - std::string{suffix}.size());
+  return out;
+}
+
+/// Keeps the hypothetical indexes of the session equal to a wanted set, so
+/// the selection can ask for any configuration without rebuilding all.
+class whatif_session {
+public:
+  whatif_session(pg::session& s, std::vector<merged_candidate>& cands,
+                 const pg::explain_options& opts)
+    : s_(s), cands_(cands), opts_(opts) {
+    // nop
+  }
+
+  ~whatif_session() {
+    (void)pg::hypo_reset(s_);
+  }
+
+  /// Makes exactly `config` exist; false if one of them cannot be built.
+  bool apply(const std::vector<size_t>& config) {
+    std::set<size_t> want{config.begin(), config.end()};
+    for (auto it = live_.begin(); it != live_.end();) {
+      if (want.count(it->first) == 0) {
+        (void)pg::hypo_drop(s_, it->second.oid);
+        it = live_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto c : want) {
+      if (live_.count(c) != 0)
+        continue;
+      auto h = pg::hypo_create(s_, cands_[c].c.ddl());
+      if (!h) {
+        cands_[c].costable = false;
+        OPTISCHEMA_DEBUG("advisor: hypopg cannot build {}: {}",
+                         cands_[c].c.ddl(), h.error().message);
+        return false;
+      }
+      live_[c] = *h;
+    }
+    return true;
+  }
+
+  std::optional<pg::hypothetical_index> live(size_t c) const {
+    auto i = live_.find(c);
+    if (i == live_.end())
+      return std::nullopt;
+    return i->second;
+  }
+
+  /// The plan of `sql` with `config`; nullopt if it cannot be made.
+  std::optional<plan> plan_with(const std::string& sql,
+                                const std::vector<size_t>& config) {
+    if (!apply(config))
+      return std::nullopt;
+    auto json = pg::explain_json(s_, sql, opts_);
+    if (!json)
+      return std::nullopt;
+    auto p = parse_plan(*json);
+    if (!p)
+      return std::nullopt;
+    last_json_ = *json;
+    return *p;
+  }
+
+  const std::string& last_json() const {
+    return last_json_;
+  }
+
+private:
+  pg::session& s_;
+  std::vector<merged_candidate>& cands_;
+  const pg::explain_options& opts_;
+  std::map<size_t, pg::hypothetical_index> live_;
+  std::string last_json_;
+};
+
+std::string qualified(const std::string& schema, const std::string& table) {
+  return quote_ident(schema) + "." + quote_ident(table);
+}
+
+/// The CONCURRENTLY form of an index definition from pg_get_indexdef.
+std::string concurrently(const std::string& definition) {
+  for (auto* head : {"CREATE UNIQUE INDEX ", "CREATE INDEX "}) {
+    std::string h = head;
+    if (definition.rfind(h, 0) == 0)
+      return h + "CONCURRENTLY " + definition.substr(h.size());
+  }
+  return definition;
+}
+
+recommendation create_recommendation(const merged_candidate& m,
+                                     const table_info& t, const catalog& cat,
+                                     const advise_options& opts) {
+  recommendation r;
+  r.kind = "create_index";
+  r.target = opts.target;
+  r.schema = m.c.schema;
+  r.table = m.c.table;
+  for (auto& k : m.c.keys)
+    r.columns.push_back(k);
+  r.include = m.c.include;
+  r.where = m.c.predicate;
+  r.using_method = m.c.method;
+  auto suffix = !m.c.predicate.empty() ? "partial_idx"
+    : !m.c.include.empty()             ? "covering_idx"
+                                       : "idx";
+  r.index_name = index_name_for(m.c.table, m.c.keys, suffix);
+  // Never the name of an index the schema already has.
+  auto taken = [&](const std::string& name) {
+    for (auto& other : cat.tables)
+      if (other.schema == m.c.schema)
+        for (auto& ix : other.indexes)
+          if (ix.name == name)
+            return true;
+    return false;
+  };
+  for (int n = 2; taken(r.index_name); ++n)
+    r.index_name = index_name_for(m.c.table, m.c.keys,
+                                  fmt::format("{}{}", suffix, n));
+  // CREATE INDEX ON s.t … → CREATE INDEX CONCURRENTLY name ON s.t …; a
+  // partitioned parent cannot build concurrently (PostgreSQL's rule).
+  auto body = m.c.ddl().substr(std::string{"CREATE INDEX "}.size());
+  auto partitioned = t.kind == 'p';
+  r.ddl = fmt::format("CREATE INDEX {}{} {}",
+                      partitioned ? "" : "CONCURRENTLY ",
+                      quote_ident(r.index_name), body);
+  r.rollback_ddl = fmt::format("DROP INDEX {}IF EXISTS {}",
+                               partitioned ? "" : "CONCURRENTLY ",
+                               qualified(r.schema, r.index_name));
+  r.title = fmt::format("Create index {} on {}.{} ({})", r.index_name, r.schema,
+                        r.table, fmt::join(r.columns, ", "));
+  r.id = recommendation_id(opts.target, r.kind, m.c.key());
+  r.reasons = m.c.reasons;
+  if (partitioned)
+    r.reasons.push_back(
+      "partitioned table: built without CONCURRENTLY, which "
+      "locks writes; build it per partition off-peak instead");
+  if (m.c.needs_pg_trgm)
+    r.reasons.push_back(
+      "needs the pg_trgm extension: CREATE EXTENSION pg_trgm;");
+  return r;
+}
+
+double stats_age_days(int64_t reset_ms, int64_t now) {
+  if (reset_ms <= 0 || reset_ms >= now)
+    return 1.0;
+  return std::max(1.0 / 1440, static_cast<double>(now - reset_ms) / day_ms);
+}
+
+} // namespace
+
+expected<advice_report> advise(pg::session& s, const advise_options& opts) {
+  auto started = std::chrono::steady_clock::now();
+  auto now = now_ms();
+  advice_report report;
+  auto facts = s.connect();
+  if (!facts)
+    return facts.error();
+  report.target = opts.target.empty() ? facts->database : opts.target;
+  auto o = opts;
+  o.target = report.target;
+  auto cat = pg::read_catalog(s);
+  if (!cat)
+    return cat.error();
+  if (!cat->hypopg_installed)
+    report.warnings.push_back(
+      "hypopg is not installed in this database, so indexes cannot be costed "
+      "with what-if plans: install the package (postgresql-15-hypopg on "
+      "Debian) and run CREATE EXTENSION hypopg; advice below is heuristic and "
+      "marked with lower confidence");
+  // -- the workload
+  std::vector<workload_item> items;
+  double pgss_days = 1;
+  fingerprint_cache fps;
+  if (o.use_pg_stat_statements) {
+    auto sample = pg::read_sample(s);
+    if (!sample)
+      return sample.error();
+    if (sample->info.available)
+      pgss_days = stats_age_days(sample->info.stats_reset_ms, now);
+    auto deltas = compute_deltas(nullptr, *sample);
+    auto snap
+      = build_snapshot(report.target, *sample, deltas,
+                       compute_database_metrics(nullptr, *sample),
+                       [&](const pgss_row& r) -> const fingerprint_result& {
+                         return fps.get(r.query);
+                       });
+    for (auto& st : snap.statements) {
+      workload_item w;
+      w.fingerprint = st.fingerprint;
+      w.query = st.query;
+      w.calls = st.total.calls;
+      w.total_time_ms = st.total.exec_time_ms;
+      w.time_ms_per_day = st.total.exec_time_ms / pgss_days;
+      items.push_back(std::move(w));
+    }
+  }
+  for (auto& sql : o.statements) {
+    auto fp = fps.get(sql);
+    auto known = std::find_if(items.begin(), items.end(),
+                              [&](const workload_item& w) {
+                                return w.fingerprint == fp.fingerprint;
+                              });
+    if (known != items.end()) {
+      known->query = sql; // concrete constants plan better than $n
+      continue;
+    }
+    workload_item w;
+    w.fingerprint = fp.fingerprint;
+    w.query = sql;
+    w.calls = 1;
+    // Given statements without history weigh as much as the average one.
+    double sum = 0;
+    for (auto& x : items)
+      sum += x.time_ms_per_day;
+    w.time_ms_per_day = items.empty() ? 1000.0
+                                      : sum / static_cast<double>(items.size());
+    items.push_back(std::move(w));
+  }
+  // The workload gains are judged against: statements indexes can matter
+  // to. CREATE INDEX, VACUUM and other utility statements can dwarf a short
+  // observation window and are no query load to tune; they are reported as
+  // skipped with the reason.
+  std::vector<statement_result> not_dml;
+  std::set<std::string> given;
+  for (auto& sql : o.statements)
+    given.insert(fps.get(sql).fingerprint);
+  std::erase_if(items, [&](const workload_item& w) {
+    auto type = single_statement_type(w.query);
+    if (type
+        && (*type == "SelectStmt" || *type == "InsertStmt"
+            || *type == "UpdateStmt" || *type == "DeleteStmt"))
+      return false;
+    if (!o.only_given_statements || given.count(w.fingerprint) != 0) {
+      statement_result sr;
+      sr.fingerprint = w.fingerprint;
+      sr.query = w.query;
+      sr.calls = w.calls;
+      sr.total_time_ms = w.total_time_ms;
+      sr.time_ms_per_day = w.time_ms_per_day;
+      sr.skipped = !type
+        ? type.error().message
+        : "utility statement: EXPLAIN and indexes do not apply";
+      not_dml.push_back(std::move(sr));
+    }
+    return true;
+  });
+  if (o.only_given_statements)
+    std::erase_if(items, [&](const workload_item& w) {
+      return given.count(w.fingerprint) == 0;
+    });
+  for (auto& w : items)
+    report.workload_ms_per_day += w.time_ms_per_day;
+  std::sort(items.begin(), items.end(),
+            [](const workload_item& x, const workload_item& y) {
+              return x.time_ms_per_day > y.time_ms_per_day;
+            });
+  // Which table each writing statement writes, for the write cost of
+  // candidate indexes (given statements have no measured time: skipped).
+  std::vector<std::pair<std::string, double>> write_items;
+  for (auto& w : items) {
+    if (w.total_time_ms <= 0)
+      continue;
+    auto type = single_statement_type(w.query);
+    if (!type || *type == "SelectStmt")
+      continue;
+    if (auto an = analyze_statement(w.query, *cat); an && !an->written.empty())
+      write_items.emplace_back(an->written, w.time_ms_per_day);
+  }
+  // -- per statement: analysis, plan, findings, candidates
+  std::vector<statement_result> results;
+  std::vector<statement_analysis> analyses;
+  std::vector<merged_candidate> cands;
+  std::map<std::string, size_t> cand_index;
+  std::vector<std::vector<std::string>> statement_skips;
+  size_t analysed = 0;
+  for (auto& w : items) {
+    statement_result sr;
+    sr.fingerprint = w.fingerprint;
+    sr.query = w.query;
+    sr.calls = w.calls;
+    sr.total_time_ms = w.total_time_ms;
+    sr.mean_time_ms
+      = w.calls > 0 ? w.total_time_ms / static_cast<double>(w.calls) : 0;
+    sr.time_ms_per_day = w.time_ms_per_day;
+    auto skip = [&](std::string why) {
+      sr.skipped = std::move(why);
+      results.push_back(sr);
+      analyses.emplace_back();
+      statement_skips.emplace_back();
+    };
+    if (w.calls < o.min_calls) {
+      skip(fmt::format("{} calls, below --min-calls {}", w.calls, o.min_calls));
+      continue;
+    }
+    if (w.total_time_ms < o.min_time_ms && w.calls > 0
+        && o.use_pg_stat_statements) {
+      skip(fmt::format("{:.1f} ms in total, below --min-time-ms {}",
+                       w.total_time_ms, o.min_time_ms));
+      continue;
+    }
+    if (analysed >= o.max_statements) {
+      skip(fmt::format("outside the {} most expensive statements",
+                       o.max_statements));
+      continue;
+    }
+    auto an = analyze_statement(w.query, *cat);
+    if (!an) {
+      skip(an.error().message);
+      continue;
+    }
+    using sk = statement_analysis::kind;
+    if (an->what == sk::utility || an->what == sk::other) {
+      skip("utility statement: EXPLAIN and indexes do not apply");
+      continue;
+    }
+    if (!an->unresolved.empty()) {
+      skip(fmt::format("refers to {} which the database does not have (or the "
+                       "role cannot see)",
+                       fmt::join(an->unresolved, ", ")));
+      continue;
+    }
+    if (an->tables.empty()) {
+      skip("reads no user table");
+      continue;
+    }
+    auto excluded = std::any_of(
+      an->tables.begin(), an->tables.end(), [&](const table_ref& t) {
+        return std::any_of(o.exclude_tables.begin(), o.exclude_tables.end(),
+                           [&](const std::string& p) {
+                             return matches_table(p, t.schema, t.table);
+                           });
+      });
+    auto included = o.include_tables.empty()
+      || std::any_of(an->tables.begin(), an->tables.end(),
+                     [&](const table_ref& t) {
+                       return std::any_of(
+                         o.include_tables.begin(), o.include_tables.end(),
+                         [&](const std::string& p) {
+                           return matches_table(p, t.schema, t.table);
+                         });
+                     });
+    if (excluded || !included) {
+      skip("its tables are excluded by --include/--exclude");
+      continue;
+    }
+    // pg_stat_statements writes `timestamptz $1` for typed literals, which
+    // PostgreSQL itself cannot parse; plan the equivalent cast.
+    w.query = reparsable_sql(w.query);
+    sr.query = w.query;
+    auto json = pg::explain_json(s, w.query, o.explain);
+    if (!json) {
+      skip("cannot EXPLAIN it: " + json.error().message);
+      continue;
+    }
+    auto p = parse_plan(*json);
+    if (!p) {
+      skip("cannot read its plan: " + p.error().message);
+      continue;
+    }
+    ++analysed;
+    sr.plan_before = *json;
+    sr.cost_before = sr.cost_after = p->total_cost();
+    for (auto& f : plan_findings(*p, *an, *cat, w.fingerprint))
+      report.findings.push_back(f);
+    if (p->total_cost() < o.min_cost) {
+      auto used = p->indexes_used();
+      sr.skipped = fmt::format(
+        "its plan costs {:.1f}, under {:.0f}: already cheap{}", p->total_cost(),
+        o.min_cost,
+        used.empty() ? std::string{}
+                     : fmt::format(" with {}", fmt::join(used, ", ")));
+      results.push_back(sr);
+      analyses.push_back(std::move(*an));
+      statement_skips.emplace_back();
+      continue;
+    }
+    std::vector<std::string> skipped_lines;
+    auto found = generate_candidates(*an, *cat, &skipped_lines);
+    auto q = results.size();
+    for (auto& c : found) {
+      auto key = c.key();
+      auto [it, added] = cand_index.emplace(key, cands.size());
+      if (added) {
+        merged_candidate m;
+        m.c = c;
+        cands.push_back(std::move(m));
+      } else {
+        auto& reasons = cands[it->second].c.reasons;
+        for (auto& r : c.reasons)
+          if (std::find(reasons.begin(), reasons.end(), r) == reasons.end())
+            reasons.push_back(r);
+      }
+      cands[it->second].statements.push_back(q);
+    }
+    results.push_back(sr);
+    analyses.push_back(std::move(*an));
+    statement_skips.push_back(std::move(skipped_lines));
+  }
+  // -- sizes and write costs: the time INSERT, UPDATE and DELETE spend on
+  // each table (pg_stat_statements), which new indexes would add to.
+  std::map<std::string, double> write_time;
+  for (auto& w : write_items)
+    write_time[w.first] += w.second;
+  for (auto& m : cands) {
+    auto* t = cat->find(m.c.schema, m.c.table);
+    if (t == nullptr)
+      continue;
+    std::vector<std::string> updated;
+    for (auto& a : analyses)
+      for (auto& col : a.updated_columns)
+        if (col.rfind(m.c.schema + "." + m.c.table + ".", 0) == 0)
+          updated.push_back(
+            col.substr(m.c.schema.size() + m.c.table.size() + 2));
+    m.size_bytes = estimate_size(m.c, *t);
+    m.write_ms_per_day = write_cost(m, *t, write_time[t->qualified()], updated);
+    m.costable = m.c.method == "btree" || m.c.method == "brin"
+      || m.c.method == "hash";
+  }
+  // -- selection
+  std::vector<selection_statement> sel_stmts(results.size());
+  for (size_t q = 0; q < results.size(); ++q) {
+    sel_stmts[q].weight_ms_per_day = results[q].time_ms_per_day;
+    sel_stmts[q].base_cost = results[q].cost_before;
+  }
+  for (size_t c = 0; c < cands.size(); ++c)
+    if (cands[c].costable)
+      for (auto q : cands[c].statements)
+        sel_stmts[q].candidates.push_back(c);
+  std::vector<selection_candidate> sel_cands(cands.size());
+  for (size_t c = 0; c < cands.size(); ++c)
+    sel_cands[c] = {cands[c].size_bytes, cands[c].write_ms_per_day};
+  selection_options sopts;
+  sopts.workload_ms_per_day = report.workload_ms_per_day;
+  if (o.budget_mb)
+    sopts.budget_bytes = static_cast<int64_t>(*o.budget_mb * 1024 * 1024);
+  selection_result sel;
+  std::optional<whatif_session> whatif;
+  if (cat->hypopg_installed) {
+    whatif.emplace(s, cands, o.explain);
+    sel = select_indexes(
+      sel_stmts, sel_cands,
+      [&](size_t q,
+          const std::vector<size_t>& config) -> std::optional<double> {
+        auto p = whatif->plan_with(results[q].query, config);
+        if (!p)
+          return std::nullopt;
+        return p->total_cost();
+      },
+      sopts);
+    report.whatif_calls = sel.oracle_calls;
+  }
+  // -- recommendations for the chosen indexes
+  for (size_t i = 0; i < sel.chosen.size(); ++i) {
+    auto c = sel.chosen[i];
+    auto& m = cands[c];
+    auto* t = cat->find(m.c.schema, m.c.table);
+    if (t == nullptr)
+      continue;
+    auto r = create_recommendation(m, *t, *cat, o);
+    r.benefit_ms_per_day = sel.benefit_ms_per_day[i];
+    r.size_bytes = m.size_bytes;
+    r.write_overhead_ms_per_day = m.write_ms_per_day;
+    double best_gain = 0;
+    for (auto q : sel.serves[i]) {
+      auto& sr = results[q];
+      served_statement ss;
+      ss.fingerprint = sr.fingerprint;
+      ss.query = sr.query;
+      ss.cost_before = sr.cost_before;
+      ss.cost_after = sel.cost_after[q];
+      ss.time_ms_per_day = sr.time_ms_per_day;
+      r.statements.push_back(ss);
+      r.cost_before += ss.cost_before;
+      r.cost_after += ss.cost_after;
+      if (ss.cost_before > 0)
+        best_gain = std::max(best_gain, 1.0 - ss.cost_after / ss.cost_before);
+      sr.served_by.push_back(r.id);
+    }
+    // Confidence: what-if costed with the planner (generic plans), the size
+    // of the gain, and how much writing the table takes.
+    double confidence = 0.7;
+    if (best_gain >= 0.5)
+      confidence += 0.15;
+    if (m.write_ms_per_day > 0.25 * r.benefit_ms_per_day)
+      confidence -= 0.2;
+    r.confidence = std::clamp(confidence, 0.05, 0.95);
+    r.reasons.push_back(fmt::format(
+      "hypopg what-if: the planner's cost of the {} statement(s) it serves "
+      "goes "
+      "from {:.0f} to {:.0f} ({:.0f}% less)",
+      r.statements.size(), r.cost_before, r.cost_after,
+      r.cost_before > 0 ? 100 * (1 - r.cost_after / r.cost_before) : 0.0));
+    r.reasons.push_back(fmt::format(
+      "estimated to save {:.0f} ms/day of query time ({:.1f}% of the workload)",
+      r.benefit_ms_per_day,
+      report.workload_ms_per_day > 0
+        ? 100 * r.benefit_ms_per_day / report.workload_ms_per_day
+        : 0.0));
+    if (m.write_ms_per_day > 0)
+      r.reasons.push_back(fmt::format(
+        "costs about {:.0f} ms/day of index maintenance on writes to {}.{}",
+        m.write_ms_per_day, m.c.schema, m.c.table));
+    r.evidence.push_back(
+      fmt::format("estimated size {:.1f} MB",
+                  static_cast<double>(r.size_bytes) / 1048576.0));
+    r.created_ms = r.updated_ms = now;
+    (r.confidence >= o.min_confidence ? report.actions : report.other)
+      .push_back(std::move(r));
+  }
+  // Plans with the recommended indexes, for the report and the dashboard.
+  if (whatif && !sel.chosen.empty()) {
+    for (size_t q = 0; q < results.size(); ++q) {
+      if (results[q].served_by.empty())
+        continue;
+      std::vector<size_t> config;
+      for (auto c : sel.chosen)
+        if (std::find(sel_stmts[q].candidates.begin(),
+                      sel_stmts[q].candidates.end(), c)
+            != sel_stmts[q].candidates.end())
+          config.push_back(c);
+      if (auto p = whatif->plan_with(results[q].query, config)) {
+        results[q].plan_after = whatif->last_json();
+        results[q].cost_after = p->total_cost();
+      }
+    }
+  }
+  // Without hypopg (or for indexes hypopg cannot simulate), propose the
+  // statement's first candidate for its most expensive statements, clearly
+  // marked as not costed.
+  for (size_t c = 0; c < cands.size(); ++c) {
+    auto& m = cands[c];
+    if (cat->hypopg_installed && m.costable)
+      continue;
+    double time = 0;
+    for (auto q : m.statements)
+      if (results[q].served_by.empty())
+        time += results[q].time_ms_per_day;
+    if (time < sopts.min_gain_share * 4 * report.workload_ms_per_day)
+      continue;
+    auto* t = cat->find(m.c.schema, m.c.table);
+    if (t == nullptr)
+      continue;
+    auto r = create_recommendation(m, *t, *cat, o);
+    r.size_bytes = m.size_bytes;
+    r.write_overhead_ms_per_day = m.write_ms_per_day;
+    r.confidence = 0.3;
+    r.reasons.push_back(
+      m.costable ? "not costed: hypopg is not installed; the statement's shape "
+                   "suggests it"
+                 : "not costed: hypopg cannot simulate a " + m.c.method
+          + " index; verify it in the sandbox before applying");
+    for (auto q : m.statements) {
+      served_statement ss;
+      ss.fingerprint = results[q].fingerprint;
+      ss.query = results[q].query;
+      ss.cost_before = ss.cost_after = results[q].cost_before;
+      ss.time_ms_per_day = results[q].time_ms_per_day;
+      r.statements.push_back(ss);
+    }
+    r.created_ms = r.updated_ms = now;
+    report.other.push_back(std::move(r));
+  }
+  // Why each statement without advice got none.
+  std::map<size_t, std::vector<std::string>> rejected_by_stmt;
+  for (auto& [c, reason] : sel.rejected)
+    for (auto q : cands[c].statements)
+      rejected_by_stmt[q].push_back(
+        fmt::format("({}) {}", fmt::join(cands[c].c.keys, ", "), reason));
+  for (size_t q = 0; q < results.size(); ++q) {
+    auto& sr = results[q];
+    if (!sr.skipped.empty() || !sr.served_by.empty())
+      continue;
+    // What the candidate generator ruled out (served by an existing index,
+    // unsupported types…) comes first: it is the more direct answer.
+    std::vector<std::string> why = statement_skips[q];
+    if (auto i = rejected_by_stmt.find(q); i != rejected_by_stmt.end()) {
+      auto& xs = i->second;
+      auto line = "no new index pays off: " + xs.front();
+      if (xs.size() > 1)
+        line += fmt::format(" (and {} more candidates)", xs.size() - 1);
+      why.push_back(line);
+    }
+    if (why.empty())
+      why.push_back(sel_stmts[q].candidates.empty()
+                      ? "no predicate, join or sort an index could serve"
+                      : "no candidate index lowers its cost");
+    sr.skipped = fmt::format("{}", fmt::join(why, "; "));
+  }
+  // -- existing indexes the recommended ones make redundant: a btree whose
+  // keys lead a new btree index (same predicate) answers nothing the new one
+  // cannot; it goes once the new index exists.
+  std::set<std::string> superseded;
+  for (auto& r : report.actions) {
+    if (r.kind != "create_index" || r.using_method != "btree")
+      continue;
+    auto* t = cat->find(r.schema, r.table);
+    if (t == nullptr)
+      continue;
+    for (auto& ix : t->indexes) {
+      if (ix.am != "btree" || ix.primary || ix.unique || ix.constraint_backed
+          || !ix.include.empty() || ix.keys.size() > r.columns.size()
+          || normalize_key(ix.predicate) != normalize_key(r.where))
+        continue;
+      bool prefix = true;
+      for (size_t k = 0; k < ix.keys.size() && prefix; ++k)
+        prefix = normalize_key(strip_keyword(ix.keys[k]))
+            == normalize_key(strip_keyword(r.columns[k]))
+          && (ix.keys[k].find(" DESC") != std::string::npos)
+            == (r.columns[k].find(" DESC") != std::string::npos);
+      if (!prefix || !superseded.insert(ix.schema + "." + ix.name).second)
+        continue;
+      recommendation d;
+      d.kind = "drop_index";
+      d.target = report.target;
+      d.schema = ix.schema;
+      d.table = t->name;
+      d.index_name = ix.name;
+      d.columns = ix.keys;
+      d.using_method = ix.am;
+      d.ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
+        + qualified(ix.schema, ix.name);
+      d.rollback_ddl = concurrently(ix.definition);
+      d.size_bytes = -ix.size_bytes;
+      d.title = fmt::format("Drop {} once {} exists", ix.name, r.index_name);
+      d.reasons
+        = {fmt::format("its columns ({}) lead the recommended {} ({}), which "
+                       "serves the same lookups",
+                       fmt::join(ix.keys, ", "), r.index_name,
+                       fmt::join(r.columns, ", ")),
+           "apply after creating " + r.index_name};
+      d.confidence = std::min(0.7, r.confidence);
+      d.id = recommendation_id(report.target, d.kind,
+                               ix.schema + "." + ix.name);
+      d.created_ms = d.updated_ms = now;
+      report.actions.push_back(std::move(d));
+    }
+  }
+  // -- drops
+  drop_options dopts;
+  dopts.now_ms = now;
+  dopts.stats_age_ms = cat->stats_reset_ms > 0 ? now - cat->stats_reset_ms : 0;
+  for (auto& d : drop_candidates(*cat, dopts)) {
+    if (superseded.count(d.schema + "." + d.index.name) != 0)
+      continue;
+    recommendation r;
+    r.kind = "drop_index";
+    r.target = report.target;
+    r.schema = d.schema;
+    r.table = d.table;
+    r.index_name = d.index.name;
+    r.columns = d.index.keys;
+    r.include = d.index.include;
+    r.where = d.index.predicate;
+    r.using_method = d.index.am;
+    r.ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
+      + qualified(d.schema, d.index.name);
+    r.rollback_ddl = concurrently(d.index.definition);
+    r.size_bytes = -d.index.size_bytes;
+    r.title = fmt::format("Drop {} index {} on {}.{}", d.reason, d.index.name,
+                          d.schema, d.table);
+    r.reasons = d.reasons;
+    r.confidence = d.confidence;
+    r.write_overhead_ms_per_day = -d.writes_per_day * index_entry_write_ms;
+    r.evidence.push_back(fmt::format(
+      "{} scans since the statistics reset, {:.1f} MB", d.index.scans,
+      static_cast<double>(d.index.size_bytes) / 1048576.0));
+    r.id = recommendation_id(report.target, r.kind,
+                             d.schema + "." + d.index.name);
+    r.created_ms = r.updated_ms = now;
+    (r.confidence >= o.min_confidence ? report.actions : report.other)
+      .push_back(std::move(r));
+  }
+  // -- workload findings (N+1, foreign keys, statistics)
+  std::vector<statement_metrics> metrics;
+  std::vector<const statement_analysis*> aps;
+  for (size_t q = 0; q < results.size(); ++q) {
+    statement_metrics m;
+    m.fingerprint = results[q].fingerprint;
+    m.query = results[q].query;
+    m.total.calls = results[q].calls;
+    m.total.exec_time_ms = results[q].total_time_ms;
+    metrics.push_back(std::move(m));
+    aps.push_back(analyses[q].tables.empty() ? nullptr : &analyses[q]);
+  }
+  for (auto& f : workload_findings(metrics, aps, *cat))
+    report.findings.push_back(f);
+  for (auto& f : report.findings) {
+    if (f.kind != "n_plus_one")
+      continue;
+    recommendation r;
+    r.kind = "n_plus_one";
+    r.target = report.target;
+    r.title = f.title;
+    r.reasons = {f.suggestion};
+    r.evidence = {f.evidence};
+    r.confidence = 0.6;
+    r.id = recommendation_id(report.target, r.kind, f.fingerprint);
+    r.created_ms = r.updated_ms = now;
+    report.other.push_back(std::move(r));
+  }
+  results.insert(results.end(), not_dml.begin(), not_dml.end());
+  report.statements = std::move(results);
+  report.elapsed_ms = std::chrono::duration<double, std::milli>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+  return report;
+}
+
+std::string to_json(const advice_report& x, bool plans) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "target");
+  json::str(w, x.target);
+  json::key(w, "actions");
+  w.StartArray();
+  for (auto& r : x.actions)
+    write(w, r);
+  w.EndArray();
+  json::key(w, "other");
+  w.StartArray();
+  for (auto& r : x.other)
+    write(w, r);
+  w.EndArray();
+  json::key(w, "findings");
+  w.StartArray();
+  for (auto& f : x.findings)
+    write(w, f);
+  w.EndArray();
+  json::key(w, "skipped");
+  w.StartArray();
+  for (auto& s : x.statements) {
+    if (s.skipped.empty())
+      continue;
+    w.StartObject();
+    json::key(w, "statement");
+    json::str(w, s.query);
+    json::key(w, "fingerprint");
+    json::str(w, s.fingerprint);
+    json::key(w, "reason");
+    json::str(w, s.skipped);
+    w.EndObject();
+  }
+  w.EndArray();
+  json::key(w, "statements");
+  w.StartArray();
+  for (auto& s : x.statements) {
+    w.StartObject();
+    json::key(w, "fingerprint");
+    json::str(w, s.fingerprint);
+    json::key(w, "query");
+    json::str(w, s.query);
+    json::key(w, "calls");
+    w.Int64(s.calls);
+    json::key(w, "total_time_ms");
+    w.Double(s.total_time_ms);
+    json::key(w, "mean_time_ms");
+    w.Double(s.mean_time_ms);
+    json::key(w, "time_ms_per_day");
+    w.Double(s.time_ms_per_day);
+    json::key(w, "cost_before");
+    w.Double(s.cost_before);
+    json::key(w, "cost_after");
+    w.Double(s.cost_after);
+    json::key(w, "served_by");
+    w.StartArray();
+    for (auto& id : s.served_by)
+      json::str(w, id);
+    w.EndArray();
+    json::key(w, "skipped");
+    if (s.skipped.empty())
+      w.Null();
+    else
+      json::str(w, s.skipped);
+    if (plans) {
+      for (auto [name, text] : {std::pair{"plan_before", &s.plan_before},
+                                std::pair{"plan_after", &s.plan_after}}) {
+        json::key(w, name);
+        auto p = text->empty() ? expected<plan>{failure{}} : parse_plan(*text);
+        if (p)
+          write_plan(w, *p);
+        else
+          w.Null();
+      }
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  json::key(w, "warnings");
+  w.StartArray();
+  for (auto& s : x.warnings)
+    json::str(w, s);
+  w.EndArray();
+  json::key(w, "workload_ms_per_day");
+  w.Double(x.workload_ms_per_day);
+  json::key(w, "whatif_calls");
+  w.Uint64(x.whatif_calls);
+  json::key(w, "elapsed_ms");
+  w.Double(x.elapsed_ms);
+  w.EndObject();
+  return json::text(buf);
+}
+
+std::string to_text(const advice_report& x) {
+  std::string out;
+  for (auto& w : x.warnings)
+    out += "warning: " + w + "\n";
+  out += fmt::format("{} index action(s) for {}\n", x.actions.size(), x.target);
+  for (auto& r : x.actions) {
+    out += fmt::format("\n  {}\n    {};\n    rollback: {};\n", r.title, r.ddl,
+                       r.rollback_ddl);
+    out += fmt::format("    confidence {:.2f}", r.confidence);
+    if (r.kind == "create_index")
+      out += fmt::format(", saves ~{:.0f} ms/day, ~{:.1f} MB",
+                         r.benefit_ms_per_day,
+                         static_cast<double>(r.size_bytes) / 1048576.0);
+    out += "\n";
+    for (auto& why : r.reasons)
+      out += "    - " + why + "\n";
+  }
+  if (!x.other.empty()) {
+    out += fmt::format("\n{} other recommendation(s):\n", x.other.size());
+    for (auto& r : x.other)
+      out += fmt::format("  [{:.2f}] {}\n", r.confidence, r.title);
+  }
+  if (!x.findings.empty()) {
+    out += fmt::format("\n{} finding(s):\n", x.findings.size());
+    for (auto& f : x.findings)
+      out += fmt::format("  [{}] {}\n      {}\n", to_string(f.level), f.title,
+                         f.suggestion);
+  }
+  out += "\nStatements without index advice:\n";
+  for (auto& s : x.statements)
+    if (!s.skipped.empty())
+      out += fmt::format("  {:.60}\n      {}\n", s.query, s.skipped);
+  return out;
+}
+
+} // namespace optischema

@@ -1,0 +1,83 @@
+#pragma once
+
+// The one recommendation model: what the advisor proposes, why, what it is
+// worth and how to undo it. Stored in RocksDB, sent as events, shown by the
+// dashboard and printed by `optischema advise`.
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace optischema {
+
+/// A statement a recommendation serves, with its costs.
+struct served_statement {
+  std::string fingerprint;
+  std::string query;
+  double cost_before = 0;
+  double cost_after = 0;
+  /// Its time per day now (ms/day).
+  double time_ms_per_day = 0;
+};
+
+struct recommendation {
+  /// Stable for the same advice on the same target: re-analysis updates a
+  /// recommendation instead of duplicating it.
+  std::string id;
+  /// create_index, drop_index, rewrite, config, schema, n_plus_one.
+  std::string kind;
+  std::string target;
+  std::string title;
+  // -- index details (create_index, drop_index) --
+  std::string schema;
+  std::string table;
+  std::string index_name;
+  std::vector<std::string> columns;
+  std::vector<std::string> include;
+  std::string where;
+  std::string using_method;
+  // -- what to run --
+  std::string ddl;
+  std::string rollback_ddl;
+  // -- worth --
+  std::vector<served_statement> statements;
+  /// Sum of the served statements' planner costs, before and after.
+  double cost_before = 0;
+  double cost_after = 0;
+  double benefit_ms_per_day = 0;
+  int64_t size_bytes = 0;
+  double write_overhead_ms_per_day = 0;
+  // -- trust --
+  /// In [0, 1]; `reasons` say what it rests on and what was checked.
+  double confidence = 0;
+  std::vector<std::string> reasons;
+  std::vector<std::string> evidence;
+  /// new, tested, applied, dismissed, failed.
+  std::string status = "new";
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+/// A stable id from the target, the kind and what the advice changes.
+std::string recommendation_id(const std::string& target,
+                              const std::string& kind,
+                              const std::string& identity);
+
+/// A valid index name for an index on `table` over `columns` (at most 63
+/// bytes; a short hash keeps truncated names distinct).
+std::string index_name_for(const std::string& table,
+                           const std::vector<std::string>& columns,
+                           const std::string& suffix = "idx");
+
+void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
+           const recommendation& x);
+std::string to_json(const recommendation& x);
+/// Reads what to_json wrote (the STORE keeps recommendations as JSON).
+std::optional<recommendation> recommendation_from_json(std::string_view text);
+
+} // namespace optischema

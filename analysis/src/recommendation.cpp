@@ -1,0 +1,207 @@
+#include "optischema/analysis/recommendation.hpp"
+
+#include "optischema/analysis/json.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <cctype>
+
+namespace optischema {
+
+namespace {
+
+uint64_t fnv1a(std::string_view x) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : x)
+    h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+} // namespace
+
+std::string recommendation_id(const std::string& target,
+                              const std::string& kind,
+                              const std::string& identity) {
+  return fmt::format("{:016x}", fnv1a(target + '\n' + kind + '\n' + identity));
+}
+
+std::string index_name_for(const std::string& table,
+                           const std::vector<std::string>& columns,
+                           const std::string& suffix) {
+  std::string name = table;
+  for (auto& c : columns) {
+    name += '_';
+    // Expressions and operator classes reduce to their identifier characters.
+    bool last_us = true;
+    for (unsigned char ch : c) {
+      if (std::isalnum(ch)) {
+        name += static_cast<char>(std::tolower(ch));
+        last_us = false;
+      } else if (!last_us) {
+        name += '_';
+        last_us = true;
+      }
+    }
+    while (!name.empty() && name.back() == '_')
+      name.pop_back();
+  }
+  name += "_" + suffix;
+  if (name.size() > 63)
+    name = name.substr(0, 54)
+      + fmt::format("_{:08x}", fnv1a(name) & 0xffffffff);
+  return name;
+}
+
+void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
+           const recommendation& x) {
+  using json::key;
+  using json::str;
+  auto strings = [&](const char* k, const std::vector<std::string>& xs) {
+    key(w, k);
+    w.StartArray();
+    for (auto& s : xs)
+      str(w, s);
+    w.EndArray();
+  };
+  w.StartObject();
+  key(w, "id");
+  str(w, x.id);
+  key(w, "kind");
+  str(w, x.kind);
+  key(w, "target");
+  str(w, x.target);
+  key(w, "title");
+  str(w, x.title);
+  key(w, "schema");
+  str(w, x.schema);
+  key(w, "table");
+  str(w, x.table);
+  key(w, "index_name");
+  str(w, x.index_name);
+  strings("columns", x.columns);
+  strings("include", x.include);
+  key(w, "where");
+  str(w, x.where);
+  key(w, "using");
+  str(w, x.using_method);
+  key(w, "ddl");
+  str(w, x.ddl);
+  key(w, "rollback_ddl");
+  str(w, x.rollback_ddl);
+  key(w, "statements");
+  w.StartArray();
+  for (auto& s : x.statements) {
+    w.StartObject();
+    key(w, "fingerprint");
+    str(w, s.fingerprint);
+    key(w, "query");
+    str(w, s.query);
+    key(w, "cost_before");
+    w.Double(s.cost_before);
+    key(w, "cost_after");
+    w.Double(s.cost_after);
+    key(w, "time_ms_per_day");
+    w.Double(s.time_ms_per_day);
+    w.EndObject();
+  }
+  w.EndArray();
+  key(w, "cost_before");
+  w.Double(x.cost_before);
+  key(w, "cost_after");
+  w.Double(x.cost_after);
+  key(w, "cost_improvement");
+  w.Double(x.cost_before > 0 ? 1.0 - x.cost_after / x.cost_before : 0.0);
+  key(w, "benefit_ms_per_day");
+  w.Double(x.benefit_ms_per_day);
+  key(w, "size_bytes");
+  w.Int64(x.size_bytes);
+  key(w, "write_overhead_ms_per_day");
+  w.Double(x.write_overhead_ms_per_day);
+  key(w, "confidence");
+  w.Double(x.confidence);
+  strings("reasons", x.reasons);
+  strings("evidence", x.evidence);
+  key(w, "status");
+  str(w, x.status);
+  key(w, "created");
+  w.Int64(x.created_ms);
+  key(w, "updated");
+  w.Int64(x.updated_ms);
+  w.EndObject();
+}
+
+std::string to_json(const recommendation& x) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  write(w, x);
+  return json::text(buf);
+}
+
+std::optional<recommendation> recommendation_from_json(std::string_view text) {
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  if (d.HasParseError() || !d.IsObject())
+    return std::nullopt;
+  recommendation r;
+  auto str = [&](const char* k, std::string& out) {
+    if (d.HasMember(k) && d[k].IsString())
+      out = d[k].GetString();
+  };
+  auto num = [&](const rapidjson::Value& v, const char* k, double& out) {
+    if (v.HasMember(k) && v[k].IsNumber())
+      out = v[k].GetDouble();
+  };
+  auto strings = [&](const char* k, std::vector<std::string>& out) {
+    if (d.HasMember(k) && d[k].IsArray())
+      for (auto& x : d[k].GetArray())
+        if (x.IsString())
+          out.emplace_back(x.GetString());
+  };
+  str("id", r.id);
+  str("kind", r.kind);
+  str("target", r.target);
+  str("title", r.title);
+  str("schema", r.schema);
+  str("table", r.table);
+  str("index_name", r.index_name);
+  strings("columns", r.columns);
+  strings("include", r.include);
+  str("where", r.where);
+  str("using", r.using_method);
+  str("ddl", r.ddl);
+  str("rollback_ddl", r.rollback_ddl);
+  if (d.HasMember("statements") && d["statements"].IsArray())
+    for (auto& x : d["statements"].GetArray()) {
+      if (!x.IsObject())
+        continue;
+      served_statement s;
+      if (x.HasMember("fingerprint") && x["fingerprint"].IsString())
+        s.fingerprint = x["fingerprint"].GetString();
+      if (x.HasMember("query") && x["query"].IsString())
+        s.query = x["query"].GetString();
+      num(x, "cost_before", s.cost_before);
+      num(x, "cost_after", s.cost_after);
+      num(x, "time_ms_per_day", s.time_ms_per_day);
+      r.statements.push_back(std::move(s));
+    }
+  num(d, "cost_before", r.cost_before);
+  num(d, "cost_after", r.cost_after);
+  num(d, "benefit_ms_per_day", r.benefit_ms_per_day);
+  num(d, "write_overhead_ms_per_day", r.write_overhead_ms_per_day);
+  num(d, "confidence", r.confidence);
+  if (d.HasMember("size_bytes") && d["size_bytes"].IsInt64())
+    r.size_bytes = d["size_bytes"].GetInt64();
+  strings("reasons", r.reasons);
+  strings("evidence", r.evidence);
+  str("status", r.status);
+  if (d.HasMember("created") && d["created"].IsInt64())
+    r.created_ms = d["created"].GetInt64();
+  if (d.HasMember("updated") && d["updated"].IsInt64())
+    r.updated_ms = d["updated"].GetInt64();
+  if (r.id.empty() || r.kind.empty())
+    return std::nullopt;
+  return r;
+}
+
+} // namespace optischema
