@@ -227,9 +227,14 @@ TEST_CASE("a NATS subscriber receives metrics events as JSON",
                     "optischema." + db + ".status")
           != got.subjects.end());
   }
-  auto status = parse_json(http_get(url, "/api/status").body);
-  CHECK(status["nats"]["connection"] == "connected");
-  CHECK(status["nats"]["published"].GetUint64() >= 2);
+  // The status is read a moment later than the events flow: allow for it.
+  CHECK(eventually(
+    [&] {
+      auto status = parse_json(http_get(url, "/api/status").body);
+      return status["nats"]["connection"] == "connected"
+             && status["nats"]["published"].GetUint64() >= 2;
+    },
+    5s));
   natsSubscription_Destroy(sub);
   natsConnection_Destroy(conn);
 }
