@@ -2,6 +2,7 @@
 
 #include "optischema/actors/advisor.hpp"
 #include "optischema/actors/collector.hpp"
+#include "optischema/actors/explainer.hpp"
 #include "optischema/actors/fingerprinter.hpp"
 #include "optischema/actors/store.hpp"
 #include "optischema/analysis/json.hpp"
@@ -38,6 +39,10 @@ std::string collector_name(const std::string& target) {
 
 std::string advisor_name(const std::string& target) {
   return "advisor/" + target;
+}
+
+std::string explain_name(const std::string& target) {
+  return "explain/" + target;
 }
 
 void start(self_ptr self, component& c) {
@@ -349,6 +354,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
           : sys.spawn(advisor, target, interval, min_conf, peers));
     });
     start(self, st.components[advisor_name(target.name)]);
+    add(self, explain_name(target.name), false, [&sys, target, opts] {
+      return caf::actor_cast<caf::actor>(
+        opts == caf::detached ? sys.spawn<caf::detached>(explainer, target)
+                              : sys.spawn(explainer, target));
+    });
+    start(self, st.components[explain_name(target.name)]);
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   // Children are monitored, not linked: stop them when we stop.
@@ -391,6 +402,20 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       if (!hdl)
         return hdl.error();
       return self->delegate(*hdl, atom::analyze_v, sql);
+    },
+    [self](atom::explain, const std::string& target,
+           const std::string& sql) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = st.components.find(explain_name(target));
+      if (i == st.components.end())
+        return make_error(ec::not_found,
+                          fmt::format("no target named '{}'", target));
+      if (!i->second.handle)
+        return make_error(ec::db_unreachable,
+                          fmt::format("the explain actor of '{}' is restarting",
+                                      target));
+      return self->delegate(caf::actor_cast<explain_actor>(i->second.handle),
+                            atom::explain_v, sql);
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

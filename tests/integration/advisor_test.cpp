@@ -431,3 +431,50 @@ TEST_CASE(
     }
   CHECK(idea);
 }
+
+TEST_CASE("GET /api/analysis/plan: the plan of a statement the target ran",
+          "[advisor][engine]") {
+  auto& h = harness::shared();
+  auto db = h.create_database("plans");
+  h.exec(db,
+         "CREATE TABLE visits (id int PRIMARY KEY, page int NOT NULL, at "
+         "timestamptz NOT NULL); INSERT INTO visits SELECT g, g % 1000, now() "
+         "FROM generate_series(1, 100000) g");
+  h.exec(db, "VACUUM ANALYZE");
+  temp_dir data;
+  engine_process e{{"serve", "--dsn", h.dsn(db), "--listen", "127.0.0.1:0",
+                    "--data-dir", data.str(), "--poll-interval", "300ms",
+                    "--analysis-interval", "0"}};
+  auto url = e.wait_ready();
+  {
+    pqxx::connection c{h.dsn(db)};
+    pqxx::nontransaction tx{c};
+    tx.exec("SELECT count(*) FROM visits WHERE page = 7");
+  }
+  std::string fp;
+  REQUIRE(eventually(
+    [&] {
+      auto hot = parse_json(http_get(url, "/api/metrics/hot?limit=50").body);
+      for (auto& st : hot["statements"].GetArray())
+        if (std::string{st["query"].GetString()}.find("FROM visits")
+            != std::string::npos)
+          fp = st["fingerprint"].GetString();
+      return !fp.empty();
+    },
+    10s));
+  auto r = http_get(url, "/api/analysis/plan?fingerprint=" + fp, 60s);
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  auto d = parse_json(r.body);
+  CHECK(d["query"] == "SELECT count(*) FROM visits WHERE page = $1");
+  // Aggregate over a scan of the 100,000 rows with the page filter.
+  std::string plan = r.body;
+  CHECK_THAT(plan, Catch::Contains("Seq Scan"));
+  bool seq_finding = false;
+  for (auto& f : d["findings"].GetArray())
+    seq_finding = seq_finding || f["kind"] == "seq_scan_large_table";
+  CHECK(seq_finding);
+  CHECK(http_get(url, "/api/analysis/plan?fingerprint=0123456789abcdef").status
+        == 404);
+  CHECK(http_get(url, "/api/analysis/plan").status == 400);
+}

@@ -66,6 +66,7 @@ const std::vector<route>& routes() {
     {"POST", "/api/analysis/query"},
     {"POST", "/api/analysis/run"},
     {"GET", "/api/analysis/status"},
+    {"GET", "/api/analysis/plan"},
     {"GET", "/api/openapi.json"},
   };
   return xs;

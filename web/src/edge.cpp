@@ -237,6 +237,45 @@ void handle(self_ptr self, web_request& r) {
           out->respond(json_response(summary));
         },
         [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/analysis/plan") {
+    auto fp = req.query.find("fingerprint");
+    if (fp == req.query.end() || fp->second.empty())
+      return out->respond(error_response(
+        400, ec::bad_request,
+        "fingerprint is required: the statement's fingerprint from "
+        "/api/metrics/hot"));
+    auto target = single_target(self, query_target(req));
+    if (!target)
+      return out->respond(error_response(target.error()));
+    auto sup = st.supervisor;
+    // The text comes from the latest snapshot: only statements the target
+    // really ran are planned, never text from the request.
+    self->request(st.store, ask_timeout, atom::get_v, atom::latest_v, *target)
+      .then(
+        [self, out, sup, target = *target,
+         fp = fp->second](const snapshot_ptr& snap) {
+          const statement_metrics* found = nullptr;
+          if (snap)
+            for (auto& x : snap->statements)
+              if (x.fingerprint == fp)
+                found = &x;
+          if (found == nullptr)
+            return out->respond(error_response(
+              404, ec::not_found,
+              fmt::format(
+                "no statement with fingerprint '{}' in the latest poll "
+                "of {}",
+                fp, target)));
+          self
+            ->request(sup, analysis_timeout, atom::explain_v, target,
+                      found->query)
+            .then(
+              [out](const std::string& plan) {
+                out->respond(json_response(plan));
+              },
+              [out](const caf::error& err) { reply_error(out, err); });
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/analysis/status") {
     self->request(st.supervisor, ask_timeout, atom::status_v, atom::analyze_v)
       .then(

@@ -70,6 +70,14 @@ using collector_actor = caf::typed_actor<
   // Polls now; replies with the number of statements seen.
   caf::replies_to<atom::poll>::with<int64_t>>::extend_with<status_client_actor>;
 
+/// An EXPLAIN actor: plans statements of one target on demand (EXPLAIN
+/// FORMAT JSON in a read-only, rolled-back transaction with timeouts; generic
+/// plans for $n statements) and reads the findings off each plan.
+using explain_actor = caf::typed_actor<
+  // Returns {"plan": tree, "findings": [...]} for one statement (JSON).
+  caf::replies_to<atom::explain, std::string>::with<std::string>>::
+  extend_with<status_client_actor>;
+
 /// An ADVISOR: analyses one target's workload every analysis interval
 /// (plans, findings, index candidates, hypopg what-if, selection, drops),
 /// stores the recommendations and announces them.
@@ -101,6 +109,8 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::analyze, std::string>::with<std::string>,
   // Analyses one statement on a target (its ADVISOR's answer).
   caf::replies_to<atom::analyze, std::string, std::string>::with<std::string>,
+  // Plans one statement on a target (its EXPLAIN actor's answer).
+  caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
   // Returns the status of every ADVISOR as a JSON object.
   caf::replies_to<atom::status, atom::analyze>::with<std::string>,
   // INTERNAL: restarts the named component after its backoff.

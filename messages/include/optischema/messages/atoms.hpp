@@ -38,6 +38,8 @@ OPTISCHEMA_ATOM(targets, "targets")
 OPTISCHEMA_ATOM(maintain, "maintain")
 /// Analyse a workload or a statement.
 OPTISCHEMA_ATOM(analyze, "analyze")
+/// Plan a statement (EXPLAIN, never ANALYZE on a target).
+OPTISCHEMA_ATOM(explain, "explain")
 /// Recommendations (suggestions in the API's words).
 OPTISCHEMA_ATOM(suggest, "suggest")
 /// Select one item by its id.

@@ -1,0 +1,113 @@
+#include "optischema/actors/explainer.hpp"
+
+#include "optischema/analysis/findings.hpp"
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/analysis/plan.hpp"
+#include "optischema/analysis/statement.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/explain.hpp"
+
+namespace optischema {
+
+namespace {
+
+/// Findings need the catalog; reading it costs a few queries, so it is
+/// reused for this long (schema changes show up within it).
+constexpr auto catalog_ttl = std::chrono::minutes{5};
+
+using self_ptr = explain_actor::stateful_pointer<explainer_state>;
+
+caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
+  auto& st = self->state;
+  if (st.misconfigured)
+    return make_error(*st.misconfigured);
+  auto fail = [&](const failure& f) {
+    ++st.failures;
+    st.last_error = f;
+    return make_error(f);
+  };
+  auto now = std::chrono::steady_clock::now();
+  if (!st.cat || now - st.cat_read > catalog_ttl) {
+    auto cat = pg::read_catalog(*st.session);
+    if (!cat)
+      return fail(cat.error());
+    st.cat = std::move(*cat);
+    st.cat_read = now;
+  }
+  // pg_stat_statements texts may hold `timestamptz $1`, which only
+  // libpg_query accepts: plan the equivalent cast.
+  auto text = reparsable_sql(sql);
+  auto json = pg::explain_json(*st.session, text);
+  if (!json)
+    return fail(json.error());
+  auto p = parse_plan(*json);
+  if (!p)
+    return fail(p.error());
+  ++st.plans;
+  st.last_error.reset();
+  auto an = analyze_statement(text, *st.cat);
+  auto fp = fingerprint_statement(sql).fingerprint;
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "target");
+  json::str(w, st.target);
+  json::key(w, "fingerprint");
+  json::str(w, fp);
+  json::key(w, "query");
+  json::str(w, text);
+  json::key(w, "plan");
+  write_plan(w, *p);
+  json::key(w, "findings");
+  w.StartArray();
+  if (an)
+    for (auto& f : plan_findings(*p, *an, *st.cat, fp))
+      write(w, f);
+  w.EndArray();
+  w.EndObject();
+  return json::text(buf);
+}
+
+} // namespace
+
+explain_actor::behavior_type
+explainer(explain_actor::stateful_pointer<explainer_state> self,
+          target_config target) {
+  auto& st = self->state;
+  st.target = target.name;
+  auto ci = pg::parse_conninfo(target.dsn);
+  if (ci) {
+    st.session = std::make_unique<pg::session>(std::move(*ci));
+  } else {
+    st.misconfigured = ci.error();
+    st.session = std::make_unique<pg::session>(pg::conninfo{});
+  }
+  return {
+    [self](atom::explain, const std::string& sql) {
+      return plan_statement(self, sql);
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartObject();
+      json::key(w, "state");
+      w.String(st.misconfigured || st.last_error ? "degraded" : "ok");
+      json::key(w, "plans");
+      w.Uint64(st.plans);
+      json::key(w, "failures");
+      w.Uint64(st.failures);
+      json::key(w, "error");
+      if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)
+        json::write(w, *e);
+      else
+        w.Null();
+      w.EndObject();
+      return json::text(buf);
+    },
+  };
+}
+
+} // namespace optischema
