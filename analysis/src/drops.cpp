@@ -196,6 +196,33 @@ std::vector<drop_candidate> drop_candidates(const catalog& cat,
           "its table took {} row writes in that time, each maintaining it",
           writes));
       }
+      // The only index leading with a foreign key's columns checks every
+      // DELETE or key UPDATE of the referenced table: unused by queries is
+      // not unused.
+      for (auto& fk : t.foreign_keys) {
+        auto leads = [&](const index_info& x) {
+          auto k = keys_of(x);
+          if (k.size() < fk.columns.size())
+            return false;
+          for (size_t i = 0; i < fk.columns.size(); ++i)
+            if (k[i] != normalize_key(fk.columns[i]))
+              return false;
+          return x.valid;
+        };
+        if (!leads(ix))
+          continue;
+        auto others
+          = std::count_if(t.indexes.begin(), t.indexes.end(), [&](auto& o) {
+              return &o != &ix && leads(o) && dropped.count(o.name) == 0;
+            });
+        if (others == 0) {
+          confidence = std::min(confidence, 0.3);
+          reasons.push_back(fmt::format(
+            "it is the only index for foreign key {} ({}): without it every "
+            "DELETE or key UPDATE on {}.{} scans this table",
+            fk.name, fmt::join(fk.columns, ", "), fk.ref_schema, fk.ref_table));
+        }
+      }
       add(ix, "unused", "", std::min(confidence, 0.95), std::move(reasons));
     }
   }

@@ -918,12 +918,21 @@ void describe_pattern(const context& c, finding& f, const std::string& detail,
       "The predicate applies {} to the column, so a plain index on {} of {} "
       "cannot serve it: every row is read and the function evaluated.",
       detail, cols, f.relation);
-    f.suggestion = fmt::format(
-      "Create an expression index matching the predicate: CREATE INDEX ON {} "
-      "({}); (the expression must be IMMUTABLE), or rewrite the predicate to "
-      "compare the bare column (store the normalised value, or turn "
-      "date_trunc()/::date into a range on the column).",
-      rel, expression_index_key(detail));
+    // An expression holding a parameter ($n) differs per call: no index
+    // can be built on it, only the rewrite helps.
+    bool parameterised = detail.find('$') != std::string::npos;
+    f.suggestion = parameterised
+      ? fmt::format("Rewrite the predicate to compare the bare column: the "
+                    "expression {} takes a parameter, so no expression "
+                    "index can match it (turn date_trunc()/::date into a "
+                    "range on {}).",
+                    detail, cols)
+      : fmt::format(
+        "Create an expression index matching the predicate: CREATE INDEX "
+        "ON {} ({}); (the expression must be IMMUTABLE), or rewrite the "
+        "predicate to compare the bare column (store the normalised value, "
+        "or turn date_trunc()/::date into a range on the column).",
+        rel, expression_index_key(detail));
   } else if (f.kind == "leading_wildcard_like") {
     f.title = fmt::format("LIKE pattern starts with a wildcard: {}", detail);
     f.evidence = fmt::format(

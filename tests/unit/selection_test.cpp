@@ -181,6 +181,29 @@ TEST_CASE("drop advice: duplicates, prefixes, invalid and unused", "[drops]") {
   CHECK(caveat);
 }
 
+TEST_CASE("an unused index backing a foreign key is not confidently dropped",
+          "[drops]") {
+  catalog cat;
+  table_info t;
+  t.schema = "s";
+  t.name = "payment";
+  t.n_tup_ins = 100;
+  t.indexes = {idx("payment_staff_idx", {"staff_id"}, 0, 1)};
+  t.foreign_keys.push_back(
+    {"payment_staff_fkey", {"staff_id"}, "s", "staff", {"id"}});
+  cat.tables.push_back(t);
+  drop_options opts;
+  opts.stats_age_ms = 30LL * 86'400'000;
+  auto d = by_name(drop_candidates(cat, opts));
+  REQUIRE(d.count("payment_staff_idx") == 1);
+  CHECK(d.at("payment_staff_idx").confidence <= 0.3);
+  // With a second index leading with the key, this one may go.
+  cat.tables[0].indexes.push_back(
+    idx("payment_staff_at_idx", {"staff_id", "at"}, 4, 2));
+  auto d2 = by_name(drop_candidates(cat, opts));
+  CHECK(d2.at("payment_staff_idx").reason == "redundant_prefix");
+}
+
 TEST_CASE("index keys compare without cosmetic differences", "[drops]") {
   CHECK(normalize_key("(lower(email))") == normalize_key("lower( email )"));
   CHECK(normalize_key("\"Order Date\"") != normalize_key("\"order date\""));
