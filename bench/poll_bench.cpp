@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   std::unordered_map<int64_t, fingerprint_result> by_queryid;
   std::optional<raw_sample> prev;
   std::vector<double> cold, warm, read_only, fp_ms;
+  std::vector<double> phase_process, phase_store, phase_render;
   for (int i = 0; i <= polls; ++i) {
     auto t = clock_type::now();
     auto sample = pg::read_sample(session);
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
       if (!by_queryid.count(row.key.queryid))
         by_queryid.emplace(row.key.queryid, cache.get(row.query));
     auto fingerprint_ms = ms_since(tf);
+    auto tp = clock_type::now();
     auto deltas = compute_deltas(prev ? &*prev : nullptr, *sample);
     auto dbm = compute_database_metrics(prev ? &*prev : nullptr, *sample);
     auto snap
@@ -166,9 +168,19 @@ int main(int argc, char** argv) {
                        [&](const pgss_row& r) -> const fingerprint_result& {
                          return by_queryid.at(r.key.queryid);
                        });
+    auto process_ms = ms_since(tp);
+    auto ts = clock_type::now();
     (void)(*store)->put_snapshot(snap, &*sample);
+    auto store_ms = ms_since(ts);
+    auto tj = clock_type::now();
     auto payload = json::metrics_payload(snap, 50);
+    auto render_ms = ms_since(tj);
     auto total = ms_since(t);
+    if (i > 0) {
+      phase_process.push_back(process_ms);
+      phase_store.push_back(store_ms);
+      phase_render.push_back(render_ms);
+    }
     if (i == 0) {
       cold.push_back(total);
       fp_ms.push_back(fingerprint_ms);
@@ -204,6 +216,10 @@ int main(int argc, char** argv) {
     percentile(warm, 0.9), percentile(warm, 0.9) / bare_med);
   fmt::print("  of which the pg_stat_statements read   {:8.2f} ms (median)\n",
              percentile(read_only, 0.5));
+  fmt::print("  of which deltas + grouping / store / event JSON {:.2f} / "
+             "{:.2f} / {:.2f} ms\n",
+             percentile(phase_process, 0.5), percentile(phase_store, 0.5),
+             percentile(phase_render, 0.5));
   fmt::print("  fingerprints per second (cold)         {:8.0f}  ({} texts in "
              "{:.1f} ms)\n",
              static_cast<double>(texts.size()) / (fp_total / 1000),

@@ -111,8 +111,11 @@ build_snapshot(const std::string& target, const raw_sample& cur,
   s.evicted = deltas.evicted;
   s.hidden_rows = cur.hidden_rows;
   s.db = db;
-  std::unordered_map<std::string, size_t> index;
+  // Fingerprints live in the lookup's storage for the whole call, so views
+  // of them can key the index without copying.
+  std::unordered_map<std::string_view, size_t> index;
   index.reserve(cur.rows.size());
+  s.statements.reserve(cur.rows.size());
   for (size_t idx = 0; idx < cur.rows.size(); ++idx) {
     auto& row = cur.rows[idx];
     auto& fp = lookup(row);
@@ -124,15 +127,19 @@ build_snapshot(const std::string& target, const raw_sample& cur,
       st.parse_error = fp.parse_error;
     }
     auto& st = s.statements[i->second];
-    if (std::find(st.queryids.begin(), st.queryids.end(), row.key.queryid)
-        == st.queryids.end())
-      st.queryids.push_back(row.key.queryid);
+    st.queryids.push_back(row.key.queryid);
     st.total += row.total;
     if (idx < deltas.deltas.size())
       st.interval += deltas.deltas[idx];
   }
-  for (auto& st : s.statements)
+  // One queryid can appear for several roles: list it once. (Sorting at the
+  // end keeps this linear where a search per row would be quadratic for a
+  // fingerprint with thousands of IN-list variants.)
+  for (auto& st : s.statements) {
     std::sort(st.queryids.begin(), st.queryids.end());
+    st.queryids.erase(std::unique(st.queryids.begin(), st.queryids.end()),
+                      st.queryids.end());
+  }
   std::sort(s.statements.begin(), s.statements.end(),
             [](const statement_metrics& x, const statement_metrics& y) {
               if (x.total.exec_time_ms != y.total.exec_time_ms)

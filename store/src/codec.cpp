@@ -162,6 +162,10 @@ bool get(decoder& d, database_metrics& x) {
 
 std::string encode(const metrics_snapshot& x) {
   encoder e;
+  size_t bytes = 256;
+  for (auto& st : x.statements)
+    bytes += st.fingerprint.size() + 8 * st.queryids.size() + 80;
+  e.reserve(bytes);
   e.u8(format_v1);
   e.str(x.target);
   e.i64(x.ts_ms);
@@ -173,7 +177,9 @@ std::string encode(const metrics_snapshot& x) {
   e.i64(static_cast<int64_t>(x.statements.size()));
   for (auto& st : x.statements) {
     e.str(st.fingerprint);
-    e.str(st.query);
+    // The text lives in the statement catalogue (written when first seen);
+    // leaving it out halves what every poll writes.
+    e.str({});
     e.u8(st.parse_error ? 1 : 0);
     e.i64(static_cast<int64_t>(st.queryids.size()));
     for (auto id : st.queryids)
@@ -216,6 +222,7 @@ std::optional<metrics_snapshot> decode_snapshot(std::string_view x) {
 
 std::string encode(const raw_sample& x) {
   encoder e;
+  e.reserve(256 + 64 * x.rows.size());
   e.u8(format_v1);
   e.i64(x.ts_ms);
   e.u8(x.info.available ? 1 : 0);

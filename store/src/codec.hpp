@@ -14,6 +14,9 @@ namespace optischema::codec {
 
 class encoder {
 public:
+  void reserve(size_t n) {
+    out_.reserve(n);
+  }
   void u8(uint8_t x) {
     out_.push_back(static_cast<char>(x));
   }

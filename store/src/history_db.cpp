@@ -271,7 +271,12 @@ std::optional<metrics_snapshot> history_db::latest(const std::string& target) {
          ->Get(rocksdb::ReadOptions{}, impl_->h(cf_snapshots), target, &v)
          .ok())
     return std::nullopt;
-  return codec::decode_snapshot(v);
+  auto snap = codec::decode_snapshot(v);
+  if (snap)
+    for (auto& st : snap->statements)
+      if (auto text = statement_text(target, st.fingerprint))
+        st.query = std::move(*text);
+  return snap;
 }
 
 std::vector<std::string> history_db::targets() {
