@@ -27,6 +27,24 @@ struct serve_flags {
   std::string maintenance_interval = "10m";
   std::string analysis_interval = "60s";
   double min_confidence = 0.5;
+  // -- the LLM --
+  std::string llm_api_key;
+  std::string llm_base_url;
+  std::string llm_model = "gpt-4o";
+  std::string llm_organization;
+  std::string llm_timeout = "30s";
+  int64_t llm_daily_tokens = 2'000'000;
+  double llm_daily_usd = 10.0;
+  double llm_price_input = 2.5;
+  double llm_price_output = 10.0;
+  int llm_rpm = 60;
+  int llm_tpm = 90'000;
+  size_t llm_concurrency = 2;
+  std::string llm_cache_ttl = "7d";
+  double llm_cache_mb = 64;
+  bool llm_redact_literals = false;
+  std::string llm_prompt_dir;
+  size_t llm_per_cycle = 3;
   std::string log_level = "info";
   std::string log_file;
 };

@@ -137,6 +137,41 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{ec::invalid_configuration,
                    "--min-confidence takes a number from 0 to 1"};
   cfg.analysis_interval = *analysis;
+  auto& llm = cfg.llm;
+  llm.api_key = flags.llm_api_key;
+  if (!flags.llm_base_url.empty())
+    llm.base_url = flags.llm_base_url;
+  // A key, or a base URL of a local server that needs none, turns it on.
+  llm.enabled = !flags.llm_api_key.empty() || !flags.llm_base_url.empty();
+  llm.model = flags.llm_model;
+  llm.organization = flags.llm_organization;
+  auto llm_timeout = duration_flag("--llm-timeout", flags.llm_timeout,
+                                   std::chrono::milliseconds{100});
+  if (!llm_timeout)
+    return llm_timeout.error();
+  llm.timeout = *llm_timeout;
+  auto ttl = duration_flag("--llm-cache-ttl", flags.llm_cache_ttl,
+                           std::chrono::seconds{1});
+  if (!ttl)
+    return ttl.error();
+  llm.cache_ttl = *ttl;
+  if (flags.llm_daily_tokens < 0 || flags.llm_daily_usd < 0
+      || flags.llm_price_input < 0 || flags.llm_price_output < 0
+      || flags.llm_cache_mb <= 0)
+    return failure{
+      ec::invalid_configuration,
+      "LLM budgets, prices and the cache size must not be negative"};
+  llm.daily_tokens = flags.llm_daily_tokens;
+  llm.daily_usd = flags.llm_daily_usd;
+  llm.usd_per_million_input = flags.llm_price_input;
+  llm.usd_per_million_output = flags.llm_price_output;
+  llm.requests_per_minute = flags.llm_rpm;
+  llm.tokens_per_minute = flags.llm_tpm;
+  llm.max_concurrency = std::max<size_t>(1, flags.llm_concurrency);
+  llm.cache_max_bytes = static_cast<int64_t>(flags.llm_cache_mb * 1024 * 1024);
+  llm.redact_literals = flags.llm_redact_literals;
+  llm.prompt_dir = flags.llm_prompt_dir;
+  llm.statements_per_cycle = flags.llm_per_cycle;
   cfg.min_confidence = flags.min_confidence;
   if (!flags.nats.empty() && flags.nats.rfind("nats://", 0) != 0
       && flags.nats.rfind("tls://", 0) != 0)

@@ -10,6 +10,69 @@ namespace optischema::app {
 
 namespace {
 
+void add_llm_flags(CLI::App& cmd, serve_flags& f) {
+  auto* g
+    = cmd.add_option_group("LLM",
+                           "An OpenAI-compatible endpoint (off without a key "
+                           "or a base URL)");
+  g->add_option("--llm-api-key", f.llm_api_key, "API key (prefer the variable)")
+    ->envname("OPENAI_API_KEY");
+  g->add_option("--llm-base-url", f.llm_base_url,
+                "Endpoint up to /v1 (default https://api.openai.com/v1; e.g. "
+                "http://127.0.0.1:11434/v1 for Ollama)")
+    ->envname("OPTISCHEMA_LLM_BASE_URL");
+  g->add_option("--llm-model", f.llm_model, "Model")
+    ->envname("OPTISCHEMA_LLM_MODEL")
+    ->capture_default_str();
+  g->add_option("--llm-organization", f.llm_organization, "OpenAI organisation")
+    ->envname("OPENAI_ORG_ID");
+  g->add_option("--llm-timeout", f.llm_timeout, "Per request")
+    ->envname("OPTISCHEMA_LLM_TIMEOUT")
+    ->capture_default_str();
+  g->add_option("--llm-daily-tokens", f.llm_daily_tokens, "Tokens per UTC day")
+    ->envname("OPTISCHEMA_LLM_DAILY_TOKENS")
+    ->capture_default_str();
+  g->add_option("--llm-daily-usd", f.llm_daily_usd, "Estimated USD per UTC day")
+    ->envname("OPTISCHEMA_LLM_DAILY_USD")
+    ->capture_default_str();
+  g->add_option("--llm-price-input", f.llm_price_input,
+                "USD per million prompt tokens")
+    ->envname("OPTISCHEMA_LLM_PRICE_INPUT")
+    ->capture_default_str();
+  g->add_option("--llm-price-output", f.llm_price_output,
+                "USD per million completion tokens")
+    ->envname("OPTISCHEMA_LLM_PRICE_OUTPUT")
+    ->capture_default_str();
+  g->add_option("--llm-rpm", f.llm_rpm, "Requests per minute (0: no limit)")
+    ->envname("OPTISCHEMA_LLM_RPM")
+    ->capture_default_str();
+  g->add_option("--llm-tpm", f.llm_tpm, "Tokens per minute (0: no limit)")
+    ->envname("OPTISCHEMA_LLM_TPM")
+    ->capture_default_str();
+  g->add_option("--llm-concurrency", f.llm_concurrency, "Requests in flight")
+    ->envname("OPTISCHEMA_LLM_CONCURRENCY")
+    ->capture_default_str();
+  g->add_option("--llm-cache-ttl", f.llm_cache_ttl,
+                "How long answers are reused")
+    ->envname("OPTISCHEMA_LLM_CACHE_TTL")
+    ->capture_default_str();
+  g->add_option("--llm-cache-mb", f.llm_cache_mb,
+                "Size cap of the answer cache")
+    ->envname("OPTISCHEMA_LLM_CACHE_MB")
+    ->capture_default_str();
+  g->add_flag("--llm-redact-literals", f.llm_redact_literals,
+              "Replace every literal by $n before anything is sent")
+    ->envname("OPTISCHEMA_LLM_REDACT_LITERALS");
+  g->add_option("--llm-prompt-dir", f.llm_prompt_dir,
+                "Directory overriding the prompt templates (<kind>.md, "
+                "<kind>.schema.json)")
+    ->envname("OPTISCHEMA_LLM_PROMPT_DIR");
+  g->add_option("--llm-statements-per-cycle", f.llm_per_cycle,
+                "Statements and recommendations per analysis the LLM sees")
+    ->envname("OPTISCHEMA_LLM_STATEMENTS_PER_CYCLE")
+    ->capture_default_str();
+}
+
 void add_serve_flags(CLI::App& cmd, serve_flags& f) {
   cmd.add_option("--dsn", f.dsns,
                  "Database to watch: libpq URI or key=value string (repeat "
@@ -75,6 +138,7 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
                 "Recommendations below this confidence are ideas, not actions")
     ->envname("OPTISCHEMA_MIN_CONFIDENCE")
     ->capture_default_str();
+  add_llm_flags(cmd, f);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->envname("OPTISCHEMA_LOG_LEVEL")

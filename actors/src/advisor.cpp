@@ -1,12 +1,15 @@
 #include "optischema/actors/advisor.hpp"
 
+#include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/messages/error.hpp"
+#include "optischema/pg/catalog_reader.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
 #include <fmt/format.h>
+#include <rapidjson/document.h>
 
 namespace optischema {
 
@@ -63,6 +66,346 @@ std::string summary_json(const advisor_state& st) {
   return json::text(buf);
 }
 
+/// Announces recommendations that are new or whose figures changed.
+void announce(self_ptr self, const analysis_result& stored) {
+  auto& st = self->state;
+  for (auto& r : stored.recommendations) {
+    auto fingerprint = fmt::format("{}|{}|{:.0f}|{}|{}|{}", r.ddl,
+                                   r.rewrite_sql, r.benefit_ms_per_day,
+                                   r.status, r.confidence, r.narrative.size());
+    auto& seen = st.announced[r.id];
+    if (seen != fingerprint) {
+      seen = fingerprint;
+      publish(self, event_type::recommendation, to_json(r));
+    }
+  }
+}
+
+/// The catalog rewrites are checked against; reread after a while so
+/// schema changes count.
+const catalog* current_catalog(self_ptr self) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  if (!st.cat || now - st.cat_read > std::chrono::minutes{5}) {
+    auto cat = pg::read_catalog(*st.session);
+    if (!cat)
+      return st.cat ? &*st.cat : nullptr;
+    st.cat = std::move(*cat);
+    st.cat_read = now;
+  }
+  return &*st.cat;
+}
+
+/// What an LLM review of one statement found: its explanation and its
+/// rewrites, each checked before it counts.
+struct llm_review {
+  std::string status = "ok"; ///< ok, disabled, error
+  std::string message;
+  std::string explanation; ///< the answer's content (JSON), or empty
+  struct rewrite {
+    std::string sql;
+    std::string rationale;
+    rewrite_check check;
+  };
+  std::vector<rewrite> rewrites;
+  bool cached = true;
+};
+
+std::string to_json(const llm_review& r) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "status");
+  json::str(w, r.status);
+  if (!r.message.empty()) {
+    json::key(w, "message");
+    json::str(w, r.message);
+  }
+  json::key(w, "explanation");
+  if (r.explanation.empty())
+    w.Null();
+  else
+    w.RawValue(r.explanation.data(), r.explanation.size(),
+               rapidjson::kObjectType);
+  json::key(w, "rewrites");
+  w.StartArray();
+  for (auto& x : r.rewrites) {
+    w.StartObject();
+    json::key(w, "sql");
+    json::str(w, x.sql);
+    json::key(w, "rationale");
+    json::str(w, x.rationale);
+    json::key(w, "verified");
+    w.Bool(x.check.verified);
+    json::key(w, "reason");
+    json::str(w, x.check.reason);
+    json::key(w, "steps");
+    w.StartArray();
+    for (auto& step : x.check.steps)
+      json::str(w, step);
+    w.EndArray();
+    json::key(w, "cost_before");
+    w.Double(x.check.cost_before);
+    json::key(w, "cost_after");
+    w.Double(x.check.cost_after);
+    w.EndObject();
+  }
+  w.EndArray();
+  json::key(w, "source");
+  w.String("llm");
+  w.EndObject();
+  return json::text(buf);
+}
+
+/// The "content" object of an LLM actor answer.
+std::optional<rapidjson::Document> content_of(const std::string& answer,
+                                              bool& cached) {
+  rapidjson::Document d;
+  d.Parse(answer.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("content"))
+    return std::nullopt;
+  cached = cached && d.HasMember("cached") && d["cached"].GetBool();
+  rapidjson::Document c;
+  c.CopyFrom(d["content"], c.GetAllocator());
+  return c;
+}
+
+/// Asks the LLM to explain a statement and to propose rewrites, checks each
+/// rewrite (parse, parameters, cost, same rows), then calls `done`.
+void review_statement(self_ptr self, const statement_result& sr,
+                      std::function<void(llm_review)> done) {
+  auto& st = self->state;
+  if (!st.peers.llm) {
+    llm_review r;
+    r.status = "disabled";
+    r.message = "no LLM actor runs";
+    done(std::move(r));
+    return;
+  }
+  llm_request base;
+  base.fingerprint = sr.fingerprint;
+  base.statement = sr.query;
+  base.plan_json = sr.plan_before;
+  base.schema_text = sr.schema_text;
+  base.findings = sr.findings_text;
+  auto explain = base;
+  explain.kind = "explain_plan";
+  auto rewrite = base;
+  rewrite.kind = "rewrite_query";
+  auto review = std::make_shared<llm_review>();
+  auto timeout = std::chrono::seconds{180};
+  auto original = sr.query;
+  auto fp = sr.fingerprint;
+  auto plan = sr.plan_before;
+  self->request(st.peers.llm, timeout, atom::ask_v, explain)
+    .then(
+      [=](const std::string& answer) {
+        if (auto c = content_of(answer, review->cached))
+          review->explanation = json::text([&] {
+            rapidjson::StringBuffer b;
+            json::writer w{b};
+            c->Accept(w);
+            return b;
+          }());
+        self->request(self->state.peers.llm, timeout, atom::ask_v, rewrite)
+          .then(
+            [=](const std::string& answer) {
+              auto c = content_of(answer, review->cached);
+              auto* cat = current_catalog(self);
+              if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray()
+                  && cat != nullptr)
+                for (auto& x : (*c)["rewrites"].GetArray()) {
+                  llm_review::rewrite rw;
+                  rw.sql = x["sql"].GetString();
+                  rw.rationale = x["rationale"].GetString();
+                  // Nothing the LLM says counts until checked; a check is
+                  // reused for an hour while the plan stays the same.
+                  auto& st = self->state;
+                  auto key = fmt::format("{}\n{}\n{}", fp, rw.sql, plan);
+                  auto now = std::chrono::steady_clock::now();
+                  auto hit = st.checked.find(key);
+                  if (hit != st.checked.end()
+                      && now - hit->second.first < std::chrono::hours{1}) {
+                    rw.check = hit->second.second;
+                  } else {
+                    rw.check = check_rewrite(*st.session, *cat, original,
+                                             rw.sql);
+                    ++(rw.check.verified ? st.rewrites_verified
+                                         : st.rewrites_rejected);
+                    st.checked[key] = {now, rw.check};
+                  }
+                  review->rewrites.push_back(std::move(rw));
+                }
+              done(std::move(*review));
+            },
+            [=](const caf::error& err) {
+              review->status = "error";
+              review->message = error_message(err);
+              done(std::move(*review));
+            });
+      },
+      [=](const caf::error& err) {
+        review->status
+          = error_code(err) == ec::invalid_configuration ? "disabled" : "error";
+        review->message = error_message(err);
+        done(std::move(*review));
+      });
+}
+
+/// Splices `"llm": <review>` into a report object.
+std::string with_review(std::string report, const llm_review& r) {
+  if (!report.empty() && report.back() == '}')
+    report.pop_back();
+  return report + R"(,"llm":)" + to_json(r) + "}";
+}
+
+/// The facts of a recommendation an LLM narrative rests on, without the
+/// figures that drift from cycle to cycle (time per day), so an unchanged
+/// recommendation hits the cache.
+std::string stable_context(const recommendation& r) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "kind");
+  json::str(w, r.kind);
+  json::key(w, "ddl");
+  json::str(w, r.ddl);
+  json::key(w, "rollback_ddl");
+  json::str(w, r.rollback_ddl);
+  json::key(w, "size_mb");
+  w.Double(std::round(static_cast<double>(r.size_bytes) / 1048576.0 * 10) / 10);
+  json::key(w, "statements");
+  w.StartArray();
+  for (auto& s : r.statements) {
+    w.StartObject();
+    json::key(w, "query");
+    json::str(w, s.query);
+    json::key(w, "cost_before");
+    w.Double(std::round(s.cost_before));
+    json::key(w, "cost_after");
+    w.Double(std::round(s.cost_after));
+    w.EndObject();
+  }
+  w.EndArray();
+  json::key(w, "confidence");
+  w.Double(r.confidence);
+  w.EndObject();
+  return json::text(buf);
+}
+
+/// After an analysis is stored: LLM explanations and checked rewrites for
+/// the most expensive statements, narratives for the top actions. The
+/// result is stored again and new or changed recommendations announced.
+void enrich(self_ptr self, std::vector<statement_result> statements,
+            analysis_ptr stored) {
+  auto& st = self->state;
+  if (!st.peers.llm || st.llm_per_cycle == 0)
+    return;
+  struct job {
+    analysis_ptr result;
+    size_t pending = 0;
+  };
+  auto j = std::make_shared<job>();
+  j->result = std::make_shared<analysis_result>(*stored);
+  auto finish = [self, j] {
+    if (--j->pending > 0)
+      return;
+    self
+      ->request(self->state.peers.store, std::chrono::seconds{30}, atom::put_v,
+                j->result)
+      .then([self](const analysis_ptr& a) { announce(self, *a); },
+            [](const caf::error&) {
+              // nop: the plain analysis is stored already
+            });
+  };
+  ++j->pending; // released below, after every request is out
+  std::sort(statements.begin(), statements.end(), [](auto& x, auto& y) {
+    return x.time_ms_per_day > y.time_ms_per_day;
+  });
+  size_t reviewed = 0;
+  for (auto& sr : statements) {
+    if (reviewed == st.llm_per_cycle)
+      break;
+    if (sr.plan_before.empty())
+      continue;
+    ++reviewed;
+    ++j->pending;
+    review_statement(self, sr, [self, j, finish, sr](llm_review r) {
+      for (auto& rw : r.rewrites) {
+        recommendation rec;
+        rec.kind = "rewrite";
+        rec.target = self->state.target;
+        rec.title = fmt::format("Rewrite {:.60}", sr.query);
+        rec.rewrite_sql = rw.sql;
+        rec.verified = rw.check.verified;
+        rec.verification = rw.check.reason;
+        rec.narrative = rw.rationale;
+        rec.narrative_source = "llm";
+        rec.cost_before = rw.check.cost_before;
+        rec.cost_after = rw.check.cost_after;
+        rec.statements.push_back({sr.fingerprint, sr.query,
+                                  rw.check.cost_before, rw.check.cost_after,
+                                  sr.time_ms_per_day});
+        // Checked rewrites are advice; failed ones stay as ideas with the
+        // reason, never as advice.
+        rec.confidence = rw.check.verified ? 0.7 : 0.1;
+        rec.reasons = rw.check.steps;
+        rec.reasons.insert(
+          rec.reasons.begin(),
+          rw.check.verified
+            ? "proposed by the LLM, then verified by the engine"
+            : "proposed by the LLM; NOT verified: " + rw.check.reason);
+        if (sr.cost_before > 0 && rw.check.verified)
+          rec.benefit_ms_per_day = sr.time_ms_per_day
+            * (1 - rw.check.cost_after / rw.check.cost_before);
+        rec.id = recommendation_id(rec.target, rec.kind,
+                                   sr.fingerprint + "\n" + rw.sql);
+        rec.created_ms = rec.updated_ms = now_ms();
+        j->result->recommendations.push_back(std::move(rec));
+      }
+      finish();
+    });
+  }
+  size_t narrated = 0;
+  for (size_t i = 0; i < j->result->recommendations.size(); ++i) {
+    auto& rec = j->result->recommendations[i];
+    if (narrated == st.llm_per_cycle)
+      break;
+    if (rec.kind != "create_index" && rec.kind != "drop_index")
+      continue;
+    ++narrated;
+    ++j->pending;
+    llm_request q;
+    q.kind = "generate_recommendation";
+    q.fingerprint = rec.id;
+    q.context = stable_context(rec);
+    for (auto& sr : statements)
+      for (auto& id : sr.served_by)
+        if (id == rec.id && q.schema_text.empty())
+          q.schema_text = sr.schema_text;
+    self->request(st.peers.llm, std::chrono::seconds{180}, atom::ask_v, q)
+      .then(
+        [j, i, finish](const std::string& answer) {
+          bool cached = true;
+          if (auto c = content_of(answer, cached);
+              c && c->HasMember("narrative")) {
+            auto& rec = j->result->recommendations[i];
+            rec.narrative = (*c)["narrative"].GetString();
+            rapidjson::Document d;
+            d.Parse(answer.c_str());
+            rec.narrative_source = d.HasMember("model") ? d["model"].GetString()
+                                                        : "llm";
+            if (c->HasMember("verification"))
+              rec.evidence.push_back(std::string{"to verify after applying: "}
+                                     + (*c)["verification"].GetString());
+          }
+          finish();
+        },
+        [finish](const caf::error&) { finish(); });
+  }
+  finish();
+}
+
 /// One analysis of the workload; the result goes to the STORE and out.
 caf::result<std::string> run(self_ptr self) {
   auto& st = self->state;
@@ -99,23 +442,13 @@ caf::result<std::string> run(self_ptr self) {
   auto rp = self->make_response_promise<std::string>();
   self->request(st.peers.store, std::chrono::seconds{30}, atom::put_v, result)
     .then(
-      [self, rp](const analysis_ptr& stored) mutable {
-        auto& st = self->state;
-        for (auto& r : stored->recommendations) {
-          // Announce advice that is new or whose figures changed.
-          auto text = to_json(r);
-          auto fingerprint = fmt::format("{}|{:.0f}|{}|{}", r.ddl,
-                                         r.benefit_ms_per_day, r.status,
-                                         r.confidence);
-          auto& seen = st.announced[r.id];
-          if (seen != fingerprint) {
-            seen = fingerprint;
-            publish(self, event_type::recommendation, text);
-          }
-        }
-        auto summary = summary_json(st);
+      [self, rp,
+       statements = report->statements](const analysis_ptr& stored) mutable {
+        announce(self, *stored);
+        auto summary = summary_json(self->state);
         publish(self, event_type::analysis, summary);
         rp.deliver(summary);
+        enrich(self, std::move(statements), stored);
       },
       [self, rp](const caf::error& err) mutable {
         OPTISCHEMA_WARN("advisor {}: storing the analysis failed: {}",
@@ -130,11 +463,12 @@ caf::result<std::string> run(self_ptr self) {
 advisor_actor::behavior_type
 advisor(advisor_actor::stateful_pointer<advisor_state> self,
         target_config target, std::chrono::milliseconds interval,
-        double min_confidence, advisor_peers peers) {
+        double min_confidence, size_t llm_per_cycle, advisor_peers peers) {
   auto& st = self->state;
   st.target = target.name;
   st.interval = interval;
   st.min_confidence = min_confidence;
+  st.llm_per_cycle = llm_per_cycle;
   st.peers = std::move(peers);
   auto ci = pg::parse_conninfo(target.dsn);
   if (!ci) {
@@ -160,7 +494,8 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       schedule(self, st.interval);
     },
     [self](atom::analyze) { return run(self); },
-    [self](atom::analyze, const std::string& sql) -> caf::result<std::string> {
+    [self](atom::analyze, const std::string& sql,
+           bool with_llm) -> caf::result<std::string> {
       auto& st = self->state;
       if (st.misconfigured)
         return make_error(*st.last_error);
@@ -174,7 +509,16 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       auto report = advise(*st.session, opts);
       if (!report)
         return make_error(report.error());
-      return to_json(*report, true);
+      auto text = to_json(*report, true);
+      if (!with_llm || report->statements.empty()
+          || report->statements.front().plan_before.empty())
+        return text;
+      auto rp = self->make_response_promise<std::string>();
+      review_statement(self, report->statements.front(),
+                       [rp, text](llm_review r) mutable {
+                         rp.deliver(with_review(text, r));
+                       });
+      return rp;
     },
     [self](atom::status) { return summary_json(self->state); },
   };

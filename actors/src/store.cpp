@@ -98,6 +98,25 @@ store(store_actor::stateful_pointer<store_state> self,
                         "no recommendation with id '" + id
                           + "'; GET /api/suggestions/latest lists them");
     },
+    [self](atom::get, atom::cache, const std::string& key) {
+      return self->state.db->cache_get(key, now_ms()).value_or(std::string{});
+    },
+    [self, fail](atom::put, atom::cache, const std::string& key,
+                 const std::string& value, int64_t ttl_ms, int64_t max_bytes) {
+      if (auto res = self->state.db->cache_put(key, value, now_ms(), ttl_ms,
+                                               max_bytes);
+          !res)
+        fail(res.error());
+    },
+    [self](atom::get, atom::spend, const std::string& day) {
+      auto s = self->state.db->spent(day);
+      return caf::make_result(s.tokens, s.usd);
+    },
+    [self, fail](atom::put, atom::spend, const std::string& day, int64_t tokens,
+                 double usd) {
+      if (auto res = self->state.db->add_spend(day, tokens, usd); !res)
+        fail(res.error());
+    },
     [self, fail](atom::maintain) {
       auto& st = self->state;
       if (auto res = st.db->maintain(now_ms()); !res)
@@ -135,6 +154,22 @@ store(store_actor::stateful_pointer<store_state> self,
       w.Int64(st.db->options().raw_retention.count());
       json::key(w, "hourly_retention_ms");
       w.Int64(st.db->options().hourly_retention.count());
+      auto c = st.db->llm_cache_stats();
+      json::key(w, "llm_cache");
+      w.StartObject();
+      json::key(w, "entries");
+      w.Uint64(c.entries);
+      json::key(w, "bytes");
+      w.Uint64(c.bytes);
+      json::key(w, "hits");
+      w.Uint64(c.hits);
+      json::key(w, "misses");
+      w.Uint64(c.misses);
+      json::key(w, "evictions");
+      w.Uint64(c.evictions);
+      json::key(w, "expired");
+      w.Uint64(c.expired);
+      w.EndObject();
       if (!st.last_error.empty()) {
         json::key(w, "last_error");
         json::str(w, st.last_error);

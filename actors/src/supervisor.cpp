@@ -4,6 +4,7 @@
 #include "optischema/actors/collector.hpp"
 #include "optischema/actors/explainer.hpp"
 #include "optischema/actors/fingerprinter.hpp"
+#include "optischema/actors/llm.hpp"
 #include "optischema/actors/store.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/broker/broker_bridge.hpp"
@@ -78,6 +79,7 @@ void refresh_peers(self_ptr self) {
   st.store = caf::actor_cast<store_actor>(handle("store"));
   st.fingerprinter
     = caf::actor_cast<fingerprinter_actor>(handle("fingerprinter"));
+  st.llm = caf::actor_cast<llm_actor>(handle("llm"));
   st.sinks.clear();
   for (auto* name : {"edge", "broker"})
     if (auto h = handle(name))
@@ -226,6 +228,8 @@ caf::result<std::string> engine_status(self_ptr self,
     raw("fingerprinter", R"({"state":"unknown"})");
     json::key(w, "web");
     raw("edge", R"({"state":"disabled"})");
+    json::key(w, "llm");
+    raw("llm", R"({"state":"unknown"})");
     json::key(w, "advisors");
     w.StartArray();
     for (auto& t : st.config.targets)
@@ -302,6 +306,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                                    st.config.maintenance_interval)
         : sys.spawn(store, st.resources.db, st.config.maintenance_interval));
   });
+  add(self, "llm", true, [self, &sys, opts] {
+    auto& st = self->state;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(llm_service, st.config.llm, st.store)
+        : sys.spawn(llm_service, st.config.llm, st.store));
+  });
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(
       sys.spawn(fingerprinter, size_t{100'000}));
@@ -326,7 +337,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                   caf::actor_cast<supervisor_actor>(self), std::move(cfg)));
     });
   // Start order matters: collectors and the EDGE need the shared handles.
-  for (auto* name : {"store", "fingerprinter", "broker", "edge"})
+  for (auto* name : {"store", "llm", "fingerprinter", "broker", "edge"})
     if (auto i = st.components.find(name); i != st.components.end()) {
       start(self, i->second);
       refresh_peers(self);
@@ -345,13 +356,15 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     start(self, st.components[collector_name(target.name)]);
     add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
       auto& st = self->state;
-      advisor_peers peers{st.store, st.sinks};
+      advisor_peers peers{st.store, st.sinks, st.llm};
       auto interval = st.config.analysis_interval;
       auto min_conf = st.config.min_confidence;
+      auto per_cycle = st.config.llm.statements_per_cycle;
       return caf::actor_cast<caf::actor>(
         opts == caf::detached
-          ? sys.spawn<caf::detached>(advisor, target, interval, min_conf, peers)
-          : sys.spawn(advisor, target, interval, min_conf, peers));
+          ? sys.spawn<caf::detached>(advisor, target, interval, min_conf,
+                                     per_cycle, peers)
+          : sys.spawn(advisor, target, interval, min_conf, per_cycle, peers));
     });
     start(self, st.components[advisor_name(target.name)]);
     add(self, explain_name(target.name), false, [&sys, target, opts] {
@@ -396,12 +409,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         return hdl.error();
       return self->delegate(*hdl, atom::analyze_v);
     },
-    [self](atom::analyze, const std::string& target,
-           const std::string& sql) -> caf::result<std::string> {
+    [self](atom::analyze, const std::string& target, const std::string& sql,
+           bool with_llm) -> caf::result<std::string> {
       auto hdl = running_advisor(self, target);
       if (!hdl)
         return hdl.error();
-      return self->delegate(*hdl, atom::analyze_v, sql);
+      return self->delegate(*hdl, atom::analyze_v, sql, with_llm);
     },
     [self](atom::explain, const std::string& target,
            const std::string& sql) -> caf::result<std::string> {

@@ -118,6 +118,16 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   w.Int64(x.size_bytes);
   key(w, "write_overhead_ms_per_day");
   w.Double(x.write_overhead_ms_per_day);
+  key(w, "narrative");
+  str(w, x.narrative);
+  key(w, "narrative_source");
+  str(w, x.narrative_source);
+  key(w, "rewrite_sql");
+  str(w, x.rewrite_sql);
+  key(w, "verified");
+  w.Bool(x.verified);
+  key(w, "verification");
+  str(w, x.verification);
   key(w, "confidence");
   w.Double(x.confidence);
   strings("reasons", x.reasons);
@@ -195,6 +205,12 @@ std::optional<recommendation> recommendation_from_json(std::string_view text) {
   strings("reasons", r.reasons);
   strings("evidence", r.evidence);
   str("status", r.status);
+  str("narrative", r.narrative);
+  str("narrative_source", r.narrative_source);
+  str("rewrite_sql", r.rewrite_sql);
+  str("verification", r.verification);
+  if (d.HasMember("verified") && d["verified"].IsBool())
+    r.verified = d["verified"].GetBool();
   if (d.HasMember("created") && d["created"].IsInt64())
     r.created_ms = d["created"].GetInt64();
   if (d.HasMember("updated") && d["updated"].IsInt64())

@@ -33,6 +33,7 @@ enum cf_id : size_t {
   cf_db_hourly,       ///< target\0hour -> database_point
   cf_recommendations, ///< id -> recommendation (JSON)
   cf_analyses,        ///< target -> ts + analysis report (JSON)
+  cf_llm_cache,       ///< key -> created, expires, answer
   cf_count,
 };
 
@@ -47,6 +48,7 @@ const char* cf_names[cf_count] = {
   "db_hourly",
   "recommendations",
   "analyses",
+  "llm_cache",
 };
 
 std::string series_prefix(const std::string& target, const std::string& fp) {
@@ -81,6 +83,7 @@ struct history_db::impl {
   uint64_t snapshots_written = 0;
   int64_t last_maintenance_ms = 0;
   std::string last_error;
+  history_db::cache_stats cache;
 
   ~impl() {
     for (auto* h : cf)
@@ -207,6 +210,11 @@ history_db::open(const store_options& opts) {
                   opts.dir, msg)};
   }
   x->db.reset(raw);
+  x->scan(cf_llm_cache, "", std::string(1, '\xff'),
+          [&](std::string_view, std::string_view v) {
+            ++x->cache.entries;
+            x->cache.bytes += v.size();
+          });
   std::string version;
   auto got = x->db->Get(rocksdb::ReadOptions{}, x->h(cf_meta), format_key,
                         &version);
@@ -417,6 +425,128 @@ expected<ok> history_db::put_recommendation(const recommendation& x) {
   if (!st.ok())
     return store_failure(st, "writing a recommendation");
   return ok{};
+}
+
+namespace {
+
+struct cache_entry {
+  int64_t created = 0;
+  int64_t expires = 0;
+  std::string value;
+};
+
+std::string encode_entry(const cache_entry& x) {
+  codec::encoder e;
+  e.u8(1);
+  e.i64(x.created);
+  e.i64(x.expires);
+  e.str(x.value);
+  return std::move(e.data());
+}
+
+std::optional<cache_entry> decode_entry(std::string_view v) {
+  codec::decoder d{v};
+  uint8_t fmt = 0;
+  cache_entry x;
+  if (!d.u8(fmt) || !d.i64(x.created) || !d.i64(x.expires) || !d.str(x.value))
+    return std::nullopt;
+  return x;
+}
+
+} // namespace
+
+std::optional<std::string> history_db::cache_get(const std::string& key,
+                                                 int64_t now_ms) {
+  auto& d = *impl_;
+  std::string v;
+  if (!d.db->Get(rocksdb::ReadOptions{}, d.h(cf_llm_cache), key, &v).ok()) {
+    ++d.cache.misses;
+    return std::nullopt;
+  }
+  auto x = decode_entry(v);
+  if (!x || x->expires <= now_ms) {
+    d.db->Delete(rocksdb::WriteOptions{}, d.h(cf_llm_cache), key);
+    ++d.cache.expired;
+    ++d.cache.misses;
+    if (d.cache.entries > 0)
+      --d.cache.entries;
+    d.cache.bytes -= std::min<uint64_t>(d.cache.bytes, v.size());
+    return std::nullopt;
+  }
+  ++d.cache.hits;
+  return std::move(x->value);
+}
+
+expected<ok> history_db::cache_put(const std::string& key,
+                                   const std::string& value, int64_t now_ms,
+                                   int64_t ttl_ms, int64_t max_bytes) {
+  auto& d = *impl_;
+  auto encoded = encode_entry({now_ms, now_ms + ttl_ms, value});
+  auto st = d.db->Put(rocksdb::WriteOptions{}, d.h(cf_llm_cache), key, encoded);
+  if (!st.ok())
+    return store_failure(st, "writing the LLM cache");
+  ++d.cache.entries;
+  d.cache.bytes += encoded.size();
+  if (static_cast<int64_t>(d.cache.bytes) <= max_bytes)
+    return ok{};
+  // Over the cap: drop expired entries, then the oldest, until it fits.
+  std::vector<std::tuple<int64_t, std::string, size_t>> all;
+  d.scan(cf_llm_cache, "", std::string(1, '\xff'),
+         [&](std::string_view k, std::string_view v) {
+           auto x = decode_entry(v);
+           auto created = x && x->expires > now_ms ? x->created : INT64_MIN;
+           all.emplace_back(created, std::string{k}, v.size());
+         });
+  std::sort(all.begin(), all.end());
+  uint64_t bytes = 0;
+  for (auto& e : all)
+    bytes += std::get<2>(e);
+  rocksdb::WriteBatch batch;
+  size_t i = 0;
+  while (static_cast<int64_t>(bytes) > max_bytes && i < all.size()) {
+    batch.Delete(d.h(cf_llm_cache), std::get<1>(all[i]));
+    bytes -= std::get<2>(all[i]);
+    ++d.cache.evictions;
+    ++i;
+  }
+  d.db->Write(rocksdb::WriteOptions{}, &batch);
+  d.cache.entries = all.size() - i;
+  d.cache.bytes = bytes;
+  return ok{};
+}
+
+history_db::cache_stats history_db::llm_cache_stats() const {
+  return impl_->cache;
+}
+
+history_db::spend history_db::spent(const std::string& day) {
+  std::string v;
+  spend s;
+  if (impl_->db
+        ->Get(rocksdb::ReadOptions{}, impl_->h(cf_meta), "llm_spend/" + day, &v)
+        .ok()) {
+    codec::decoder dec{v};
+    uint8_t fmt = 0;
+    if (!dec.u8(fmt) || !dec.i64(s.tokens) || !dec.f64(s.usd))
+      return {};
+  }
+  return s;
+}
+
+expected<history_db::spend> history_db::add_spend(const std::string& day,
+                                                  int64_t tokens, double usd) {
+  auto s = spent(day);
+  s.tokens += tokens;
+  s.usd += usd;
+  codec::encoder e;
+  e.u8(1);
+  e.i64(s.tokens);
+  e.f64(s.usd);
+  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_meta),
+                           "llm_spend/" + day, e.data());
+  if (!st.ok())
+    return store_failure(st, "recording LLM spend");
+  return s;
 }
 
 expected<maintenance_report> history_db::maintain(int64_t now_ms) {

@@ -16,6 +16,8 @@ const char* to_string(ec x) {
     case ec::bad_request: return "bad_request";
     case ec::not_found: return "not_found";
     case ec::timeout: return "timeout";
+    case ec::llm_error: return "llm_error";
+    case ec::budget_exhausted: return "budget_exhausted";
     case ec::internal: return "internal";
   }
   return "unknown";

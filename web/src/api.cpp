@@ -303,6 +303,11 @@ expected<analysis_query> parse_analysis_query(const std::string& body) {
       return t.error();
     q.target = *t;
   }
+  if (d.HasMember("llm")) {
+    if (!d["llm"].IsBool())
+      return bad(R"("llm" must be true or false)");
+    q.llm = d["llm"].GetBool();
+  }
   auto type = single_statement_type(q.sql);
   if (!type)
     return failure{ec::bad_request, type.error().message};

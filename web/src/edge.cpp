@@ -221,7 +221,7 @@ void handle(self_ptr self, web_request& r) {
       return out->respond(error_response(target.error()));
     self
       ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target,
-                q->sql)
+                q->sql, q->llm)
       .then(
         [out](const std::string& report) {
           out->respond(json_response(report));

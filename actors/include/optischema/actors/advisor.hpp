@@ -1,11 +1,15 @@
 #pragma once
 
 #include "optischema/advice/advisor.hpp"
+#include "optischema/advice/rewrite_check.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
 #include "optischema/pg/session.hpp"
 
+#include "optischema/analysis/catalog.hpp"
+
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -17,6 +21,8 @@ namespace optischema {
 struct advisor_peers {
   store_actor store;
   std::vector<event_sink_actor> sinks;
+  /// Explanations, narratives and rewrite ideas (may be disabled).
+  llm_actor llm;
 };
 
 struct advisor_state {
@@ -41,6 +47,19 @@ struct advisor_state {
   size_t last_statements = 0;
   size_t last_whatif_calls = 0;
   std::vector<std::string> warnings;
+  /// Statements per cycle that get LLM explanations, rewrites, narratives.
+  size_t llm_per_cycle = 3;
+  /// The catalog rewrites are checked against, reread every few minutes.
+  std::optional<catalog> cat;
+  std::chrono::steady_clock::time_point cat_read;
+  /// Checks of rewrites already made, by statement, rewrite and plan: a
+  /// check runs both statements on the target, so it is not repeated every
+  /// cycle for the same (cached) LLM answer.
+  std::map<std::string,
+           std::pair<std::chrono::steady_clock::time_point, rewrite_check>>
+    checked;
+  uint64_t rewrites_verified = 0;
+  uint64_t rewrites_rejected = 0;
   /// What each recommendation looked like when last announced, so only new
   /// or changed advice makes an event.
   std::map<std::string, std::string> announced;
@@ -53,6 +72,6 @@ struct advisor_state {
 advisor_actor::behavior_type
 advisor(advisor_actor::stateful_pointer<advisor_state> self,
         target_config target, std::chrono::milliseconds interval,
-        double min_confidence, advisor_peers peers);
+        double min_confidence, size_t llm_per_cycle, advisor_peers peers);
 
 } // namespace optischema

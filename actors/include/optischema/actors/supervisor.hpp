@@ -57,6 +57,7 @@ struct supervisor_state {
   // Current handles of the shared components, the peers of the others.
   store_actor store;
   fingerprinter_actor fingerprinter;
+  llm_actor llm;
   std::vector<event_sink_actor> sinks;
 };
 

@@ -6,8 +6,10 @@
 // advice. Pure decisions live in the analysis library; this file adds the
 // I/O. Used by `optischema advise` and by the ADVISOR actor.
 
+#include "optischema/analysis/catalog.hpp"
 #include "optischema/analysis/findings.hpp"
 #include "optischema/analysis/recommendation.hpp"
+#include "optischema/analysis/statement.hpp"
 #include "optischema/pg/explain.hpp"
 #include "optischema/pg/session.hpp"
 #include "optischema/util/error.hpp"
@@ -61,6 +63,11 @@ struct statement_result {
   /// EXPLAIN (FORMAT JSON) before, and with the recommended indexes.
   std::string plan_before;
   std::string plan_after;
+  /// Its tables, columns, indexes and statistics as text for an LLM prompt
+  /// (definitions and figures only: never data values).
+  std::string schema_text;
+  /// Its findings, one per line.
+  std::string findings_text;
   /// Ids of the recommendations that serve it.
   std::vector<std::string> served_by;
   /// Why it gets no index advice (empty when it gets some).
@@ -83,6 +90,11 @@ struct advice_report {
   size_t whatif_calls = 0;
   double elapsed_ms = 0;
 };
+
+/// Describes the tables of `an` for a prompt: rows, columns with types and
+/// pg_stats shape (n_distinct, null fraction, correlation — never the most
+/// common values, which are data), indexes with definitions and use.
+std::string describe_tables(const statement_analysis& an, const catalog& cat);
 
 /// Runs the pipeline on the connected target. Never writes to it: plans are
 /// EXPLAINed in read-only, rolled-back transactions and hypothetical indexes

@@ -52,6 +52,16 @@ struct recommendation {
   double benefit_ms_per_day = 0;
   int64_t size_bytes = 0;
   double write_overhead_ms_per_day = 0;
+  // -- LLM parts (marked as such wherever shown) --
+  /// Prose explaining the change, written by an LLM from the figures above.
+  std::string narrative;
+  /// Which model wrote `narrative` ("" when none).
+  std::string narrative_source;
+  /// kind == rewrite: the proposed statement and whether it was checked
+  /// (parses, same parameters, cheaper, same rows on samples).
+  std::string rewrite_sql;
+  bool verified = false;
+  std::string verification;
   // -- trust --
   /// In [0, 1]; `reasons` say what it rests on and what was checked.
   double confidence = 0;

@@ -60,6 +60,15 @@ using store_actor = caf::typed_actor<
   // Returns one recommendation as JSON (error not_found).
   caf::replies_to<atom::get, atom::suggest, atom::by_id,
                   std::string>::with<std::string>,
+  // Returns a cached LLM answer ("" when absent or expired).
+  caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
+  // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
+  caf::reacts_to<atom::put, atom::cache, std::string, std::string, int64_t,
+                 int64_t>,
+  // Returns the LLM spend of a UTC day ("2026-11-25"): tokens, USD.
+  caf::replies_to<atom::get, atom::spend, std::string>::with<int64_t, double>,
+  // Adds to the LLM spend of a day: tokens, USD.
+  caf::reacts_to<atom::put, atom::spend, std::string, int64_t, double>,
   // INTERNAL: rolls up and expires history (timer).
   caf::reacts_to<atom::maintain>>::extend_with<status_client_actor>;
 
@@ -86,8 +95,18 @@ using advisor_actor = caf::typed_actor<
   caf::reacts_to<atom::tick, uint64_t>,
   // Analyses the workload now; replies with a summary (JSON).
   caf::replies_to<atom::analyze>::with<std::string>,
-  // Analyses one statement: plan, findings and index advice (JSON).
-  caf::replies_to<atom::analyze, std::string>::with<std::string>>::
+  // Analyses one statement: plan, findings and index advice (JSON); with
+  // `true`, also the LLM's explanation and checked rewrites.
+  caf::replies_to<atom::analyze, std::string,
+                  bool>::with<std::string>>::extend_with<status_client_actor>;
+
+/// The LLM actor: asks an OpenAI-compatible endpoint, with versioned
+/// prompts, strict JSON answers (validated, asked once more with the error,
+/// else dropped), a cache in the STORE, rate limits and a daily budget.
+using llm_actor = caf::typed_actor<
+  // Answers one question; replies {"kind", "cached", "content", "tokens",
+  // "model", "prompt_version"} (JSON), or an error (disabled, budget…).
+  caf::replies_to<atom::ask, llm_request>::with<std::string>>::
   extend_with<status_client_actor>;
 
 /// The BROKER bridge: publishes events to NATS.
@@ -107,8 +126,10 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::poll, std::string>::with<int64_t>,
   // Analyses one target's workload now (its ADVISOR's summary).
   caf::replies_to<atom::analyze, std::string>::with<std::string>,
-  // Analyses one statement on a target (its ADVISOR's answer).
-  caf::replies_to<atom::analyze, std::string, std::string>::with<std::string>,
+  // Analyses one statement on a target (its ADVISOR's answer), with the
+  // LLM's explanation and checked rewrites when the flag is set.
+  caf::replies_to<atom::analyze, std::string, std::string,
+                  bool>::with<std::string>,
   // Plans one statement on a target (its EXPLAIN actor's answer).
   caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
   // Returns the status of every ADVISOR as a JSON object.

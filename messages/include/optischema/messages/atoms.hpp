@@ -44,6 +44,12 @@ OPTISCHEMA_ATOM(explain, "explain")
 OPTISCHEMA_ATOM(suggest, "suggest")
 /// Select one item by its id.
 OPTISCHEMA_ATOM(by_id, "by_id")
+/// The LLM answer cache.
+OPTISCHEMA_ATOM(cache, "cache")
+/// LLM spend (tokens, USD) per day.
+OPTISCHEMA_ATOM(spend, "spend")
+/// Ask the LLM.
+OPTISCHEMA_ATOM(ask, "ask")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

@@ -17,6 +17,38 @@ struct target_config {
   std::string dsn;
 };
 
+/// The LLM endpoint and what the engine may spend on it.
+struct llm_config {
+  /// On with an API key, or with a base URL of a local endpoint (Ollama,
+  /// vLLM, llama.cpp server) that needs none.
+  bool enabled = false;
+  std::string base_url = "https://api.openai.com/v1";
+  /// A secret: never logged, never shown.
+  std::string api_key;
+  std::string model = "gpt-4o";
+  std::string organization;
+  std::chrono::milliseconds timeout{30'000};
+  int max_retries = 3;
+  size_t max_concurrency = 2;
+  int requests_per_minute = 60;
+  int tokens_per_minute = 90'000;
+  /// Per UTC day; calls stop when either is reached.
+  int64_t daily_tokens = 2'000'000;
+  double daily_usd = 10.0;
+  /// Prices per million tokens (gpt-4o list prices by default).
+  double usd_per_million_input = 2.5;
+  double usd_per_million_output = 10.0;
+  std::chrono::milliseconds cache_ttl{std::chrono::hours{24 * 7}};
+  int64_t cache_max_bytes = 64LL << 20;
+  /// Replace every literal by $n before anything leaves for the endpoint.
+  bool redact_literals = false;
+  /// Overrides of the embedded prompt templates (<kind>.md + .schema.json).
+  std::string prompt_dir;
+  /// Statements per analysis cycle that get an explanation and rewrites,
+  /// recommendations that get a narrative.
+  size_t statements_per_cycle = 3;
+};
+
 /// Everything the engine needs to run, validated by the CLI before any actor
 /// starts (see app/config.cpp for flags, file and environment variables).
 struct engine_config {
@@ -34,6 +66,7 @@ struct engine_config {
   std::chrono::milliseconds analysis_interval{std::chrono::seconds{60}};
   /// Recommendations below this confidence are kept out of the actions.
   double min_confidence = 0.5;
+  llm_config llm;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = 50;
   /// Spawn collectors on their own threads (libpq blocks). Off in

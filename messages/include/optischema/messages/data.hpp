@@ -56,6 +56,21 @@ struct analysis_result {
 };
 using analysis_ptr = std::shared_ptr<analysis_result>;
 
+/// A question for the LLM about one statement or recommendation. Inputs are
+/// the normalised statement, its plan (estimates), table and index
+/// definitions with statistics: never data rows.
+struct llm_request {
+  /// explain_plan, rewrite_query or generate_recommendation.
+  std::string kind;
+  std::string fingerprint;
+  std::string statement;
+  std::string plan_json;
+  std::string schema_text;
+  std::string findings;
+  /// generate_recommendation: the recommendation's stable facts (JSON).
+  std::string context;
+};
+
 /// An HTTP request handed from a web io thread to the EDGE, with the object
 /// that writes the answer back on the connection's strand.
 struct web_request {
@@ -73,3 +88,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_reply_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fingerprint_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_request)

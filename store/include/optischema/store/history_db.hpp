@@ -108,6 +108,39 @@ public:
   /// Replaces a stored recommendation (status changes).
   expected<ok> put_recommendation(const recommendation& x);
 
+  // -- the LLM cache ---------------------------------------------------------
+
+  /// A cached LLM answer, or nullopt when absent or expired (an expired
+  /// entry is removed).
+  std::optional<std::string> cache_get(const std::string& key, int64_t now_ms);
+
+  /// Keeps an answer until `now_ms + ttl_ms`; evicts the oldest entries
+  /// while the cache is over `max_bytes`.
+  expected<ok> cache_put(const std::string& key, const std::string& value,
+                         int64_t now_ms, int64_t ttl_ms, int64_t max_bytes);
+
+  struct cache_stats {
+    uint64_t entries = 0;
+    uint64_t bytes = 0;
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+    uint64_t evictions = 0;
+    uint64_t expired = 0;
+  };
+  cache_stats llm_cache_stats() const;
+
+  // -- LLM spend per UTC day
+  // ---------------------------------------------------
+
+  struct spend {
+    int64_t tokens = 0;
+    double usd = 0;
+  };
+  /// What was spent on `day` ("2026-11-25").
+  spend spent(const std::string& day);
+  /// Adds to the spend of `day` and returns the new total.
+  expected<spend> add_spend(const std::string& day, int64_t tokens, double usd);
+
   /// Rolls finished hours of raw points into hourly sums, then deletes raw
   /// points and hourly sums past their retention.
   expected<maintenance_report> maintain(int64_t now_ms);

@@ -34,6 +34,10 @@ enum class ec : uint8_t {
   not_found,
   /// A deadline passed before an answer arrived.
   timeout,
+  /// The LLM endpoint failed, refused, or answered something unusable.
+  llm_error,
+  /// A configured limit (LLM budget, rate) is used up for now.
+  budget_exhausted,
   /// An internal invariant failed; a bug.
   internal,
 };

@@ -49,6 +49,8 @@ route_match match_route(const std::string& path);
 struct analysis_query {
   std::string sql;
   std::optional<std::string> target;
+  /// Also ask the LLM for an explanation and rewrites (checked).
+  bool llm = false;
 };
 /// Checks the body: JSON {"sql": "…", "target": "…"} with one SELECT,
 /// INSERT, UPDATE or DELETE ($n parameters allowed).

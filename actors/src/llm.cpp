@@ -1,0 +1,343 @@
+#include "optischema/actors/llm.hpp"
+
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/analysis/json_schema.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/prompts/prompts.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <ctime>
+
+namespace optischema {
+
+namespace {
+
+using self_ptr = llm_actor::stateful_pointer<llm_state>;
+
+uint64_t fnv1a(std::string_view x, uint64_t h = 0xcbf29ce484222325ULL) {
+  for (unsigned char c : x)
+    h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+/// Replaces every quoted literal ('…') by '?': with redaction on, no
+/// constant from a plan's conditions leaves the engine.
+std::string mask_literals(const std::string& text) {
+  std::string out;
+  bool in = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = text[i];
+    if (!in && c == '\'') {
+      in = true;
+      out += "'?";
+    } else if (in && c == '\'') {
+      if (i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i; // an escaped quote inside the literal
+        continue;
+      }
+      in = false;
+      out += '\'';
+    } else if (!in) {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// Keeps today's spend in step with the STORE when the UTC day changes.
+void roll_day(self_ptr self) {
+  auto& st = self->state;
+  auto today = utc_day(now_ms());
+  if (today == st.day)
+    return;
+  st.day = today;
+  st.tokens_today = 0;
+  st.usd_today = 0;
+}
+
+std::optional<failure> over_budget(const llm_state& st) {
+  if (st.tokens_today >= st.config.daily_tokens
+      || st.usd_today >= st.config.daily_usd)
+    return failure{
+      ec::budget_exhausted,
+      fmt::format("the daily LLM budget is used up ({} of {} tokens, "
+                  "${:.2f} of ${:.2f}); calls resume at 00:00 UTC, or "
+                  "raise --llm-daily-tokens / --llm-daily-usd",
+                  st.tokens_today, st.config.daily_tokens, st.usd_today,
+                  st.config.daily_usd)};
+  return std::nullopt;
+}
+
+std::string answer_json(const std::string& kind, bool cached,
+                        const std::string& content, const llm::usage& tokens,
+                        const std::string& model, int version) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "kind");
+  json::str(w, kind);
+  json::key(w, "cached");
+  w.Bool(cached);
+  json::key(w, "content");
+  w.RawValue(content.data(), content.size(), rapidjson::kObjectType);
+  json::key(w, "tokens");
+  w.StartObject();
+  json::key(w, "prompt");
+  w.Int64(tokens.prompt_tokens);
+  json::key(w, "completion");
+  w.Int64(tokens.completion_tokens);
+  w.EndObject();
+  json::key(w, "model");
+  json::str(w, model);
+  json::key(w, "prompt_version");
+  w.Int(version);
+  w.EndObject();
+  return json::text(buf);
+}
+
+/// Asks the endpoint; an answer failing its schema is asked for once more
+/// with the error, then dropped with the reason.
+expected<std::pair<llm::chat_response, llm::usage>>
+ask_endpoint(self_ptr self, const prompt_template& t, const std::string& user) {
+  auto& st = self->state;
+  llm::chat_request req;
+  req.messages = {{"system", t.system}, {"user", user}};
+  req.json_schema = strict_schema(t.schema);
+  req.schema_name = t.kind;
+  llm::usage spent;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    ++st.calls;
+    auto res = st.client->chat(req);
+    if (!res)
+      return res.error();
+    st.latency_ms_total += res->latency_ms;
+    spent.prompt_tokens += res->tokens.prompt_tokens;
+    spent.completion_tokens += res->tokens.completion_tokens;
+    spent.total_tokens += res->tokens.total_tokens;
+    auto valid = validate_json(res->content, t.schema);
+    if (valid)
+      return std::make_pair(*res, spent);
+    ++st.invalid_answers;
+    if (attempt == 1) {
+      ++st.dropped;
+      return failure{ec::llm_error,
+                     "the LLM's answer was dropped after a second try: "
+                       + valid.error().message};
+    }
+    req.messages.push_back({"assistant", res->content});
+    req.messages.push_back(
+      {"user",
+       "Your answer failed validation: " + valid.error().message
+         + ". Answer again with JSON that matches the schema exactly."});
+  }
+  return failure{ec::internal, "unreachable"};
+}
+
+caf::result<std::string> ask(self_ptr self, const llm_request& q) {
+  auto& st = self->state;
+  ++st.asked;
+  if (!st.disabled.empty())
+    return make_error(ec::invalid_configuration, st.disabled);
+  auto t = load_prompt(q.kind, st.config.prompt_dir);
+  if (!t)
+    return make_error(t.error());
+  // What the answer depends on: the statement, its plan and the schema it
+  // was planned against. A new plan or schema is a new key, so stale
+  // answers are never served (and expire by TTL).
+  auto key = fmt::format(
+    "{:016x}",
+    fnv1a(fmt::format("{}|{}|{}|{}|{:x}|{:x}|{:x}|{}", q.fingerprint, q.kind,
+                      st.config.model, t->version, fnv1a(q.plan_json),
+                      fnv1a(q.schema_text), fnv1a(q.context),
+                      st.config.redact_literals)));
+  auto rp = self->make_response_promise<std::string>();
+  self
+    ->request(st.store, std::chrono::seconds{10}, atom::get_v, atom::cache_v,
+              key)
+    .then(
+      [self, rp, q, t = *t, key](const std::string& cached) mutable {
+        auto& st = self->state;
+        if (!cached.empty()) {
+          ++st.cache_hits;
+          rp.deliver(
+            answer_json(q.kind, true, cached, {}, st.config.model, t.version));
+          return;
+        }
+        ++st.cache_misses;
+        roll_day(self);
+        if (auto f = over_budget(st)) {
+          ++st.budget_refusals;
+          rp.deliver(make_error(*f));
+          return;
+        }
+        auto redact = st.config.redact_literals;
+        std::map<std::string, std::string> vars{
+          {"statement",
+           redact ? fingerprint_statement(q.statement).normalized
+                  : q.statement},
+          {"plan", redact ? mask_literals(q.plan_json) : q.plan_json},
+          {"schema", q.schema_text},
+          {"findings",
+           q.findings.empty()
+             ? "(none)"
+             : (redact ? mask_literals(q.findings) : q.findings)},
+          {"recommendation", redact ? mask_literals(q.context) : q.context},
+        };
+        auto answer = ask_endpoint(self, t, render(t.user, vars));
+        if (!answer) {
+          ++st.failures;
+          st.last_error = answer.error().message;
+          OPTISCHEMA_WARN("llm: {}", answer.error().message);
+          rp.deliver(make_error(answer.error()));
+          return;
+        }
+        auto& [res, used] = *answer;
+        auto usd = static_cast<double>(used.prompt_tokens)
+            * st.config.usd_per_million_input / 1e6
+          + static_cast<double>(used.completion_tokens)
+            * st.config.usd_per_million_output / 1e6;
+        st.tokens_today += used.total_tokens;
+        st.usd_today += usd;
+        st.last_error.clear();
+        self->send(st.store, atom::put_v, atom::spend_v, st.day,
+                   used.total_tokens, usd);
+        self->send(st.store, atom::put_v, atom::cache_v, key, res.content,
+                   static_cast<int64_t>(st.config.cache_ttl.count()),
+                   st.config.cache_max_bytes);
+        rp.deliver(
+          answer_json(q.kind, false, res.content, used, res.model, t.version));
+      },
+      [self, rp](const caf::error& err) mutable {
+        rp.deliver(
+          make_error(ec::store_error,
+                     "the LLM cache is unavailable: " + error_message(err)));
+      });
+  return rp;
+}
+
+} // namespace
+
+std::string utc_day(int64_t epoch_ms) {
+  std::time_t secs = epoch_ms / 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday);
+}
+
+llm_actor::behavior_type
+llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
+            store_actor store) {
+  auto& st = self->state;
+  st.config = std::move(config);
+  st.store = std::move(store);
+  if (!st.config.enabled) {
+    st.disabled
+      = "the LLM is disabled: set OPENAI_API_KEY (or --llm-api-key), or "
+        "--llm-base-url for a local OpenAI-compatible server such as "
+        "Ollama; the engine's own analysis works without it";
+  } else {
+    llm::llm_options o;
+    o.base_url = st.config.base_url;
+    o.api_key = st.config.api_key;
+    o.model = st.config.model;
+    o.organization = st.config.organization;
+    o.timeout = st.config.timeout;
+    o.max_retries = st.config.max_retries;
+    o.max_concurrency = st.config.max_concurrency;
+    o.requests_per_minute = st.config.requests_per_minute;
+    o.tokens_per_minute = st.config.tokens_per_minute;
+    auto c = llm::client::create(o);
+    if (c)
+      st.client = std::move(*c);
+    else
+      st.disabled = c.error().message;
+  }
+  // Today's spend survives restarts.
+  st.day = utc_day(now_ms());
+  self
+    ->request(st.store, std::chrono::seconds{10}, atom::get_v, atom::spend_v,
+              st.day)
+    .then(
+      [self, day = st.day](int64_t tokens, double usd) {
+        if (self->state.day == day) {
+          self->state.tokens_today += tokens;
+          self->state.usd_today += usd;
+        }
+      },
+      [](const caf::error&) {
+        // nop: a fresh day's count starts at zero
+      });
+  return {
+    [self](atom::ask, const llm_request& q) { return ask(self, q); },
+    [self](atom::status) {
+      auto& st = self->state;
+      roll_day(self);
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartObject();
+      json::key(w, "state");
+      w.String(!st.disabled.empty()       ? "disabled"
+                 : over_budget(st)        ? "degraded"
+                 : !st.last_error.empty() ? "degraded"
+                                          : "ok");
+      if (!st.disabled.empty()) {
+        json::key(w, "message");
+        json::str(w, st.disabled);
+      }
+      json::key(w, "model");
+      json::str(w, st.config.model);
+      json::key(w, "asked");
+      w.Uint64(st.asked);
+      json::key(w, "calls");
+      w.Uint64(st.calls);
+      json::key(w, "cache_hits");
+      w.Uint64(st.cache_hits);
+      json::key(w, "cache_misses");
+      w.Uint64(st.cache_misses);
+      json::key(w, "cache_hit_ratio");
+      auto looked = st.cache_hits + st.cache_misses;
+      w.Double(looked > 0 ? static_cast<double>(st.cache_hits)
+                   / static_cast<double>(looked)
+                          : 0.0);
+      json::key(w, "invalid_answers");
+      w.Uint64(st.invalid_answers);
+      json::key(w, "dropped_answers");
+      w.Uint64(st.dropped);
+      json::key(w, "failures");
+      w.Uint64(st.failures);
+      json::key(w, "budget_refusals");
+      w.Uint64(st.budget_refusals);
+      json::key(w, "mean_latency_ms");
+      w.Double(st.calls > 0
+                 ? st.latency_ms_total / static_cast<double>(st.calls)
+                 : 0.0);
+      json::key(w, "budget");
+      w.StartObject();
+      json::key(w, "day");
+      json::str(w, st.day);
+      json::key(w, "tokens");
+      w.Int64(st.tokens_today);
+      json::key(w, "tokens_limit");
+      w.Int64(st.config.daily_tokens);
+      json::key(w, "usd");
+      w.Double(st.usd_today);
+      json::key(w, "usd_limit");
+      w.Double(st.config.daily_usd);
+      w.EndObject();
+      if (!st.last_error.empty()) {
+        json::key(w, "last_error");
+        json::str(w, st.last_error);
+      }
+      w.EndObject();
+      return json::text(buf);
+    },
+  };
+}
+
+} // namespace optischema

@@ -1,0 +1,1063 @@
+#include "optischema/advice/rewrite_check.hpp"
+
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/plan.hpp"
+#include "optischema/analysis/statement.hpp"
+#include "optischema/pg/rows.hpp"
+
+#include <fmt/format.h>
+#include <pg_query.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+
+// How it works: both texts are parsed with libpg_query; the parameter lists
+// are the ParamRef numbers of the parse trees; costs come from EXPLAIN
+// (generic plans for $n). For the rows, each $n of the original is traced
+// to the column it is compared with (through the FROM items and aliases of
+// its SELECT, resolved in the catalog), sample values come from that
+// column's pg_stats or its own rows, and both texts are run with those
+// values spliced in as typed literals at the ParamRef locations.
+
+namespace optischema {
+
+namespace {
+
+using node = rapidjson::Value;
+using row = std::vector<std::optional<std::string>>;
+
+// -- reading libpg_query's JSON -----------------------------------------------
+
+const node* get(const node* obj, const char* key) {
+  if (obj == nullptr || !obj->IsObject())
+    return nullptr;
+  auto i = obj->FindMember(key);
+  return i != obj->MemberEnd() ? &i->value : nullptr;
+}
+
+std::string str(const node* x) {
+  return x != nullptr && x->IsString()
+    ? std::string{x->GetString(), x->GetStringLength()}
+    : std::string{};
+}
+
+// libpg_query leaves out fields that are zero.
+int integer(const node* x) {
+  return x != nullptr && x->IsInt() ? x->GetInt() : 0;
+}
+
+const node* items(const node* list) {
+  return list != nullptr && list->IsArray() ? list : nullptr;
+}
+
+// The sval of every String node of a list; nullopt when another node (an
+// A_Star) is among them.
+std::optional<std::vector<std::string>> names(const node* list) {
+  std::vector<std::string> out;
+  if (items(list) == nullptr)
+    return out;
+  for (auto& x : list->GetArray()) {
+    auto* s = get(&x, "String");
+    if (s == nullptr)
+      return std::nullopt;
+    out.push_back(str(get(s, "sval")));
+  }
+  return out;
+}
+
+// -- one parsed statement -----------------------------------------------------
+
+struct statement {
+  /// The one statement, as PostgreSQL can parse it (see reparsable_sql).
+  std::string text;
+  /// Its parse node type: "SelectStmt", "UpdateStmt", …
+  std::string type;
+  rapidjson::Document tree;
+
+  /// {"SelectStmt": {…}}: the statement node with its type wrapper.
+  const node* wrapped() const {
+    auto* stmts = items(get(&tree, "stmts"));
+    if (stmts == nullptr || stmts->Empty())
+      return nullptr;
+    return get(&(*stmts)[0], "stmt");
+  }
+  /// The statement's fields.
+  const node* body() const {
+    return get(wrapped(), type.c_str());
+  }
+};
+
+expected<statement> parse_one(const std::string& sql, const char* who) {
+  // pg_stat_statements texts can hold `timestamptz $1`, which PostgreSQL
+  // itself does not parse; everything after this sees `$1::timestamptz`.
+  auto text = reparsable_sql(sql);
+  auto parts = split_statements(text);
+  if (!parts)
+    return failure{ec::parse_error,
+                   fmt::format("{} does not parse: {}", who,
+                               parts.error().message)};
+  if (parts->size() != 1)
+    return failure{ec::parse_error,
+                   fmt::format("{} holds {} statements, not one", who,
+                               parts->size())};
+  statement out;
+  out.text = parts->front();
+  auto type = single_statement_type(out.text);
+  if (!type)
+    return failure{ec::parse_error,
+                   fmt::format("{} does not parse: {}", who,
+                               type.error().message)};
+  out.type = *type;
+  auto r = pg_query_parse(out.text.c_str());
+  if (r.error == nullptr && r.parse_tree != nullptr)
+    out.tree.Parse(r.parse_tree);
+  pg_query_free_parse_result(r);
+  if (out.tree.HasParseError() || out.body() == nullptr)
+    return failure{ec::parse_error,
+                   fmt::format("{} does not parse: libpg_query gave no tree",
+                               who)};
+  return out;
+}
+
+/// "SelectStmt" → "a SELECT", for people.
+std::string kind_name(const std::string& type) {
+  static const std::map<std::string, std::string> known{
+    {"SelectStmt", "a SELECT"},  {"InsertStmt", "an INSERT"},
+    {"UpdateStmt", "an UPDATE"}, {"DeleteStmt", "a DELETE"},
+    {"MergeStmt", "a MERGE"},
+  };
+  auto i = known.find(type);
+  return i != known.end() ? i->second : "a " + type;
+}
+
+// -- parameters ---------------------------------------------------------------
+
+struct param_ref {
+  int number = 0;
+  /// Byte offset of the `$n` token in the statement text.
+  int location = 0;
+};
+
+void collect_params(const node& n, std::vector<param_ref>& out) {
+  if (n.IsArray()) {
+    for (auto& x : n.GetArray())
+      collect_params(x, out);
+    return;
+  }
+  if (!n.IsObject())
+    return;
+  if (auto* p = get(&n, "ParamRef"))
+    out.push_back({integer(get(p, "number")), integer(get(p, "location"))});
+  for (auto& m : n.GetObject())
+    collect_params(m.value, out);
+}
+
+std::vector<param_ref> params_of(const statement& st) {
+  std::vector<param_ref> out;
+  collect_params(st.tree, out);
+  return out;
+}
+
+std::set<int> numbers(const std::vector<param_ref>& refs) {
+  std::set<int> out;
+  for (auto& r : refs)
+    out.insert(r.number);
+  return out;
+}
+
+/// "$1..$3" when contiguous, "$1, $4" otherwise.
+std::string list_params(const std::set<int>& ns) {
+  if (ns.empty())
+    return "no parameters";
+  if (ns.size() > 1 && *ns.rbegin() - *ns.begin() + 1 == int(ns.size()))
+    return fmt::format("${}..${}", *ns.begin(), *ns.rbegin());
+  std::string out;
+  for (auto n : ns)
+    out += fmt::format("{}${}", out.empty() ? "" : ", ", n);
+  return out;
+}
+
+std::set<int> minus(const std::set<int>& a, const std::set<int>& b) {
+  std::set<int> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(),
+                      std::inserter(out, out.end()));
+  return out;
+}
+
+/// What the rewrite adds or drops; empty when the lists are equal.
+std::string parameter_mismatch(const std::set<int>& before,
+                               const std::set<int>& after) {
+  auto added = minus(after, before);
+  auto dropped = minus(before, after);
+  if (added.empty() && dropped.empty())
+    return {};
+  std::string out = "the rewrite";
+  if (!added.empty())
+    out += " adds " + list_params(added);
+  if (!added.empty() && !dropped.empty())
+    out += " and";
+  if (!dropped.empty())
+    out += " drops " + list_params(dropped);
+  return out;
+}
+
+// -- costs --------------------------------------------------------------------
+
+expected<double> plan_cost(pg::session& s, const std::string& sql,
+                           const pg::explain_options& opts) {
+  auto json = pg::explain_json(s, sql, opts);
+  if (!json)
+    return json.error();
+  auto p = parse_plan(*json);
+  if (!p)
+    return p.error();
+  return p->total_cost();
+}
+
+/// 1234.5 → "1234.5", 56.00 → "56".
+std::string show_cost(double x) {
+  auto out = fmt::format("{:.2f}", x);
+  while (out.back() == '0')
+    out.pop_back();
+  if (out.back() == '.')
+    out.pop_back();
+  return out;
+}
+
+// -- where sample values come from --------------------------------------------
+
+struct param_source {
+  enum class kind { none, column, limit, offset };
+  kind what = kind::none;
+  const table_info* table = nullptr;
+  const column_info* column = nullptr;
+  /// Position in an IN list: its members get different values.
+  int offset = 0;
+};
+
+/// The parameter number of `$n` or `$n::type`.
+std::optional<int> param_number(const node* n) {
+  if (auto* tc = get(n, "TypeCast"))
+    n = get(tc, "arg");
+  if (auto* p = get(n, "ParamRef"))
+    return integer(get(p, "number"));
+  return std::nullopt;
+}
+
+/// Collects the ColumnRefs under `n` (stopping at subqueries).
+void column_refs_under(const node* n, std::vector<const node*>& out) {
+  if (n == nullptr)
+    return;
+  if (n->IsArray()) {
+    for (auto& x : n->GetArray())
+      column_refs_under(&x, out);
+    return;
+  }
+  if (!n->IsObject() || n->HasMember("SubLink"))
+    return;
+  if (auto* c = get(n, "ColumnRef")) {
+    out.push_back(c);
+    return;
+  }
+  for (auto& m : n->GetObject())
+    column_refs_under(&m.value, out);
+}
+
+/// The ColumnRef of `col`, `col::type`, or of an expression over exactly
+/// one column (`region + 0`, `lower(email)`): that column's values are the
+/// best samples there are for a parameter compared with it.
+const node* column_ref(const node* n) {
+  if (auto* tc = get(n, "TypeCast"))
+    n = get(tc, "arg");
+  if (auto* c = get(n, "ColumnRef"))
+    return c;
+  std::vector<const node*> refs;
+  column_refs_under(n, refs);
+  return refs.size() == 1 ? refs.front() : nullptr;
+}
+
+/// Traces every parameter of a statement to what it is compared with: a
+/// column (resolved through the FROM items of the enclosing SELECTs, the
+/// innermost first, as PostgreSQL resolves names) or LIMIT/OFFSET.
+class binder {
+public:
+  explicit binder(const catalog& cat) : cat_(cat) {
+    // nop
+  }
+
+  std::map<int, param_source> bind(const node& wrapped) {
+    walk(wrapped);
+    return std::move(out_);
+  }
+
+private:
+  /// One FROM item: a table (or view) of the catalog, or something whose
+  /// columns are not known here (a subquery, a CTE, a function).
+  struct item {
+    std::string schema;
+    std::string name;
+    std::string alias;
+    const table_info* table = nullptr;
+  };
+
+  void walk(const node& n) {
+    if (n.IsArray()) {
+      for (auto& x : n.GetArray())
+        walk(x);
+      return;
+    }
+    if (!n.IsObject())
+      return;
+    for (auto& m : n.GetObject()) {
+      std::string_view key{m.name.GetString(), m.name.GetStringLength()};
+      if (key == "SelectStmt") {
+        select(m.value);
+        continue;
+      }
+      if (key == "A_Expr")
+        expr(m.value);
+      walk(m.value);
+    }
+  }
+
+  void select(const node& body) {
+    std::set<std::string> ctes;
+    if (auto* list = items(get(get(&body, "withClause"), "ctes")))
+      for (auto& c : list->GetArray())
+        ctes.insert(str(get(get(&c, "CommonTableExpr"), "ctename")));
+    ctes_.push_back(std::move(ctes));
+    std::vector<item> scope;
+    if (auto* from = get(&body, "fromClause"))
+      add_items(*from, scope);
+    scopes_.push_back(std::move(scope));
+    limit(get(&body, "limitCount"), param_source::kind::limit);
+    limit(get(&body, "limitOffset"), param_source::kind::offset);
+    for (auto& m : body.GetObject()) {
+      std::string_view key{m.name.GetString(), m.name.GetStringLength()};
+      // The arms of UNION/INTERSECT/EXCEPT are SELECT bodies without the
+      // type wrapper.
+      if (key == "larg" || key == "rarg")
+        select(m.value);
+      else
+        walk(m.value);
+    }
+    scopes_.pop_back();
+    ctes_.pop_back();
+  }
+
+  bool is_cte(const std::string& name) const {
+    return std::any_of(ctes_.begin(), ctes_.end(),
+                       [&](auto& names) { return names.contains(name); });
+  }
+
+  void add_items(const node& n, std::vector<item>& out) {
+    if (n.IsArray()) {
+      for (auto& x : n.GetArray())
+        add_items(x, out);
+      return;
+    }
+    if (auto* rv = get(&n, "RangeVar")) {
+      item x{str(get(rv, "schemaname")), str(get(rv, "relname")),
+             str(get(get(rv, "alias"), "aliasname"))};
+      if (!x.schema.empty() || !is_cte(x.name))
+        x.table = cat_.find(x.schema, x.name);
+      out.push_back(std::move(x));
+    } else if (auto* j = get(&n, "JoinExpr")) {
+      if (auto* l = get(j, "larg"))
+        add_items(*l, out);
+      if (auto* r = get(j, "rarg"))
+        add_items(*r, out);
+    } else if (auto* sub = get(&n, "RangeSubselect")) {
+      out.push_back({{}, {}, str(get(get(sub, "alias"), "aliasname"))});
+    } else if (auto* fn = get(&n, "RangeFunction")) {
+      out.push_back({{}, {}, str(get(get(fn, "alias"), "aliasname"))});
+    }
+  }
+
+  /// The table and column a ColumnRef names, if they are in the catalog.
+  std::optional<std::pair<const table_info*, const column_info*>>
+  resolve(const node& ref) const {
+    auto fields = names(get(&ref, "fields"));
+    if (!fields || fields->empty())
+      return std::nullopt;
+    auto& col = fields->back();
+    auto n = fields->size();
+    auto qualifier = n >= 2 ? (*fields)[n - 2] : std::string{};
+    auto schema = n >= 3 ? (*fields)[n - 3] : std::string{};
+    for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
+      for (auto& x : *scope) {
+        if (qualifier.empty()) {
+          if (x.table != nullptr && x.table->column(col) != nullptr)
+            return std::pair{x.table, x.table->column(col)};
+          continue;
+        }
+        auto named = x.alias.empty()
+          ? x.name == qualifier && (schema.empty() || x.schema == schema)
+          : x.alias == qualifier;
+        if (!named)
+          continue;
+        // The FROM item the qualifier names: its column or nothing.
+        if (x.table == nullptr || x.table->column(col) == nullptr)
+          return std::nullopt;
+        return std::pair{x.table, x.table->column(col)};
+      }
+    }
+    return std::nullopt;
+  }
+
+  void limit(const node* n, param_source::kind k) {
+    if (auto p = param_number(n); p && !out_.contains(*p))
+      out_[*p] = param_source{k};
+  }
+
+  /// `col op $n` (or `$n op col`): $n takes values of col.
+  void pair(const node* col, const node* param, int offset = 0) {
+    auto p = param_number(param);
+    auto* ref = column_ref(col);
+    if (!p || ref == nullptr || out_.contains(*p))
+      return;
+    if (auto c = resolve(*ref))
+      out_[*p] = param_source{param_source::kind::column, c->first, c->second,
+                              offset};
+  }
+
+  /// The parameters of a pattern built with ||, e.g. '%' || $1 || '%'.
+  void concatenated(const node* n, std::vector<const node*>& out) {
+    if (param_number(n)) {
+      out.push_back(n);
+      return;
+    }
+    auto* e = get(n, "A_Expr");
+    auto ops = names(get(e, "name"));
+    if (e == nullptr || !ops || *ops != std::vector<std::string>{"||"})
+      return;
+    concatenated(get(e, "lexpr"), out);
+    concatenated(get(e, "rexpr"), out);
+  }
+
+  void expr(const node& e) {
+    auto kind = str(get(&e, "kind"));
+    auto* l = get(&e, "lexpr");
+    auto* r = get(&e, "rexpr");
+    if (l == nullptr || r == nullptr)
+      return;
+    // IN (…) and BETWEEN … AND … hold their operands in a List.
+    if (auto* list = items(get(get(r, "List"), "items"))) {
+      int position = 0;
+      for (auto& x : list->GetArray())
+        pair(l, &x, kind == "AEXPR_IN" ? position++ : 0);
+      return;
+    }
+    // (a, b) = ($1, $2)
+    auto* la = items(get(get(l, "RowExpr"), "args"));
+    auto* ra = items(get(get(r, "RowExpr"), "args"));
+    if (la != nullptr && ra != nullptr && la->Size() == ra->Size()) {
+      for (rapidjson::SizeType i = 0; i < la->Size(); ++i) {
+        pair(&(*la)[i], &(*ra)[i]);
+        pair(&(*ra)[i], &(*la)[i]);
+      }
+      return;
+    }
+    pair(l, r);
+    // `$1 = ANY(col)` compares $1 with the elements of an array column,
+    // whose values (whole arrays) would not fit.
+    if (kind != "AEXPR_OP_ANY" && kind != "AEXPR_OP_ALL")
+      pair(r, l);
+    if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
+      std::vector<const node*> pattern;
+      concatenated(r, pattern);
+      for (auto* p : pattern)
+        pair(l, p);
+    }
+  }
+
+  const catalog& cat_;
+  std::vector<std::vector<item>> scopes_;
+  std::vector<std::set<std::string>> ctes_;
+  std::map<int, param_source> out_;
+};
+
+// -- sample values ------------------------------------------------------------
+
+/// Up to `k` of the column's most common values, preferring those whose
+/// estimated row count fits under `row_limit` (the most common value of a
+/// status column can match more rows than are compared).
+std::vector<std::string> pick_common(const table_info& t, const column_info& c,
+                                     int k, int64_t row_limit) {
+  auto rows_of = [&](size_t i) {
+    return i < c.most_common_freqs.size() ? c.most_common_freqs[i] * t.rows()
+                                          : 0.0;
+  };
+  std::vector<size_t> order(c.most_common_vals.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto fits = std::stable_partition(order.begin(), order.end(), [&](size_t i) {
+    return rows_of(i) <= static_cast<double>(row_limit);
+  });
+  std::stable_sort(fits, order.end(),
+                   [&](size_t a, size_t b) { return rows_of(a) < rows_of(b); });
+  std::vector<std::string> out;
+  for (auto i : order)
+    if (static_cast<int>(out.size()) < k)
+      out.push_back(c.most_common_vals[i]);
+  return out;
+}
+
+std::string column_name(const table_info& t, const column_info& c) {
+  return t.qualified() + "." + c.name;
+}
+
+/// Up to `k` distinct values of the column from its first rows: a bounded
+/// read (at most 1000 rows), unlike a DISTINCT over the whole table.
+expected<std::vector<std::string>>
+read_values(pg::session& s, const table_info& t, const column_info& c, int k,
+            const rewrite_check_options& opts) {
+  auto col = quote_ident(c.name);
+  auto sql = fmt::format("SELECT DISTINCT v FROM (SELECT {0} AS v FROM {1}.{2} "
+                         "WHERE {0} IS NOT NULL LIMIT 1000) s LIMIT {3}",
+                         col, quote_ident(t.schema), quote_ident(t.name), k);
+  auto r = pg::fetch_rows(
+    s, sql, {opts.statement_timeout, opts.explain.lock_timeout, k});
+  if (!r)
+    return r.error();
+  std::vector<std::string> out;
+  for (auto& x : r->rows)
+    if (!x.empty() && x[0])
+      out.push_back(*x[0]);
+  return out;
+}
+
+struct sample_values {
+  std::vector<std::string> values;
+  /// For the steps: where they came from.
+  std::string origin;
+};
+
+sample_values values_for(pg::session& s, const param_source& src,
+                         const rewrite_check_options& opts) {
+  auto k = std::max(opts.samples, 1);
+  switch (src.what) {
+    case param_source::kind::limit: return {{"10"}, "LIMIT: 10"};
+    case param_source::kind::offset: return {{"0"}, "OFFSET: 0"};
+    case param_source::kind::none:
+      return {{}, "compared with no column of a known table: NULL"};
+    case param_source::kind::column: break;
+  }
+  auto& t = *src.table;
+  auto& c = *src.column;
+  auto name = column_name(t, c);
+  if (!c.most_common_vals.empty()) {
+    auto vs = pick_common(t, c, k, opts.row_limit);
+    auto n = vs.size();
+    return {std::move(vs),
+            fmt::format("{} of the most common values of {} (pg_stats)", n,
+                        name)};
+  }
+  auto vs = read_values(s, t, c, k, opts);
+  if (!vs)
+    return {{},
+            fmt::format("cannot read values of {}: {}; NULL", name,
+                        vs.error().message)};
+  if (vs->empty())
+    return {{}, fmt::format("{} holds no values: NULL", name)};
+  auto n = vs->size();
+  return {std::move(*vs), fmt::format("{} values read from {}", n, name)};
+}
+
+/// One value per parameter number; nullopt is NULL.
+using sample = std::map<int, std::optional<std::string>>;
+
+/// `count` parameter sets: set i takes value i (plus the parameter's offset
+/// in an IN list) of each list, so parameters on the same column (BETWEEN
+/// $1 AND $2) get the same value and match rows. Duplicates are dropped.
+std::vector<sample> build_samples(const std::set<int>& params,
+                                  const std::map<int, param_source>& sources,
+                                  const std::map<int, sample_values>& values,
+                                  int count) {
+  std::vector<sample> out;
+  for (int i = 0; i < std::max(count, 1); ++i) {
+    sample x;
+    for (auto n : params) {
+      auto& vs = values.at(n).values;
+      auto offset = sources.contains(n) ? sources.at(n).offset : 0;
+      if (vs.empty())
+        x[n] = std::nullopt;
+      else
+        x[n] = vs[static_cast<size_t>(i + offset) % vs.size()];
+    }
+    if (std::find(out.begin(), out.end(), x) == out.end())
+      out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// -- splicing values into the text --------------------------------------------
+
+/// A string constant; E'' only when a backslash needs escaping (the plain
+/// form depends on standard_conforming_strings for backslashes).
+std::string sql_literal(const std::string& x) {
+  auto escape = x.find('\\') != std::string::npos;
+  std::string out = escape ? "E'" : "'";
+  for (char c : x) {
+    if (c == '\'' || (escape && c == '\\'))
+      out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+/// {"x"}: one element, for `col = ANY($1)` with an array parameter.
+std::string array_of(const std::string& x) {
+  std::string out = "{\"";
+  for (char c : x) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"}";
+}
+
+bool is_array_type(const std::string& type) {
+  return type.size() > 2 && type.ends_with("[]");
+}
+
+/// The typed literal that replaces $n: ('value'::type) or (NULL::type).
+std::string typed_value(const std::optional<std::string>& v,
+                        const std::string& type, const param_source* src) {
+  std::string value = "NULL";
+  if (v) {
+    auto element_of_array = src != nullptr && src->column != nullptr
+      && is_array_type(type) && !is_array_type(src->column->type);
+    value = sql_literal(element_of_array ? array_of(*v) : *v);
+  }
+  return "(" + value + (type.empty() ? "" : "::" + type) + ")";
+}
+
+/// `text` with each $n token replaced by `literals[n]`, right to left so
+/// earlier offsets stay valid (as reparsable_sql does with casts).
+std::string splice(std::string text, std::vector<param_ref> refs,
+                   const std::map<int, std::string>& literals) {
+  std::sort(refs.begin(), refs.end(),
+            [](auto& a, auto& b) { return a.location > b.location; });
+  auto last = -1;
+  for (auto& r : refs) {
+    auto token = "$" + std::to_string(r.number);
+    auto at = static_cast<size_t>(r.location);
+    auto i = literals.find(r.number);
+    if (r.location == last || i == literals.end() || at >= text.size()
+        || text.compare(at, token.size(), token) != 0)
+      continue;
+    last = r.location;
+    text.replace(at, token.size(), i->second);
+  }
+  return text;
+}
+
+std::map<int, std::string>
+literals_of(const sample& x, const std::vector<std::string>& types,
+            const std::map<int, param_source>& sources) {
+  std::map<int, std::string> out;
+  for (auto& [n, v] : x) {
+    auto type = n >= 1 && static_cast<size_t>(n) <= types.size()
+      ? types[static_cast<size_t>(n) - 1]
+      : std::string{};
+    auto i = sources.find(n);
+    out[n] = typed_value(v, type, i != sources.end() ? &i->second : nullptr);
+  }
+  return out;
+}
+
+// -- comparing rows -----------------------------------------------------------
+
+std::string truncated(const std::string& x) {
+  constexpr size_t max = 80;
+  return x.size() <= max ? x : x.substr(0, max) + "…";
+}
+
+/// A row for the reason (it stays in the engine: values are data).
+std::string show_row(const row& r) {
+  std::string out;
+  for (auto& v : r)
+    out += (out.empty() ? "" : ", ") + (v ? truncated(*v) : "NULL");
+  return "(" + out + ")";
+}
+
+std::string show_sample(const sample& x) {
+  std::string out;
+  for (auto& [n, v] : x)
+    out += fmt::format("{}${} = {}", out.empty() ? "" : ", ", n,
+                       v ? sql_literal(truncated(*v)) : "NULL");
+  return out;
+}
+
+std::string count_rows(size_t n) {
+  return fmt::format("{} row{}", n, n == 1 ? "" : "s");
+}
+
+/// Differences as multisets; empty when equal.
+std::string multiset_difference(std::vector<row> a, std::vector<row> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a == b)
+    return {};
+  std::vector<row> only_a;
+  std::vector<row> only_b;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(),
+                      std::back_inserter(only_a));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(),
+                      std::back_inserter(only_b));
+  auto example = !only_a.empty()
+    ? "only the original returns " + show_row(only_a.front())
+    : "only the rewrite returns " + show_row(only_b.front());
+  return fmt::format("rows differ: the original returns {}, the rewrite {}; "
+                     "{}",
+                     count_rows(a.size()),
+                     a.size() == b.size() ? "as many" : count_rows(b.size()),
+                     example);
+}
+
+/// How the original orders its rows at the top level.
+struct ordering {
+  bool ordered = false;
+  bool has_limit = false;
+  bool has_offset = false;
+  /// The ORDER BY items (SortBy.node), to map onto result columns.
+  std::vector<const node*> keys;
+};
+
+bool present(const node* limit) {
+  // LIMIT ALL and LIMIT NULL arrive as a NULL constant.
+  auto* isnull = get(get(limit, "A_Const"), "isnull");
+  return limit != nullptr && !(isnull != nullptr && isnull->IsTrue());
+}
+
+ordering ordering_of(const statement& st) {
+  ordering out;
+  auto* body = st.body();
+  if (auto* sort = items(get(body, "sortClause")))
+    for (auto& x : sort->GetArray())
+      out.keys.push_back(get(get(&x, "SortBy"), "node"));
+  out.ordered = !out.keys.empty();
+  out.has_limit = present(get(body, "limitCount"));
+  out.has_offset = present(get(body, "limitOffset"));
+  return out;
+}
+
+/// The result columns the ORDER BY items are, when each is a position or a
+/// name that appears exactly once among the columns.
+std::optional<std::vector<size_t>>
+key_columns(const ordering& o, const std::vector<std::string>& columns) {
+  std::vector<size_t> out;
+  for (auto* k : o.keys) {
+    if (auto* c = get(k, "A_Const"); c != nullptr && get(c, "ival")) {
+      auto pos = integer(get(get(c, "ival"), "ival"));
+      if (pos < 1 || static_cast<size_t>(pos) > columns.size())
+        return std::nullopt;
+      out.push_back(static_cast<size_t>(pos) - 1);
+      continue;
+    }
+    auto fields = names(get(get(k, "ColumnRef"), "fields"));
+    if (!fields || fields->empty()
+        || std::count(columns.begin(), columns.end(), fields->back()) != 1)
+      return std::nullopt;
+    out.push_back(static_cast<size_t>(
+      std::find(columns.begin(), columns.end(), fields->back())
+      - columns.begin()));
+  }
+  return out;
+}
+
+row key_of(const row& r, const std::vector<size_t>& keys) {
+  row out;
+  for (auto k : keys)
+    out.push_back(k < r.size() ? r[k] : std::nullopt);
+  return out;
+}
+
+/// True when `b` is `a` with rows that tie on the sort keys in another
+/// order. Under LIMIT (OFFSET) the last (first) run of ties may hold other
+/// members: PostgreSQL may pick any of the tying rows.
+bool same_but_ties(const std::vector<row>& a, const std::vector<row>& b,
+                   const std::vector<size_t>& keys, const ordering& o) {
+  if (a.size() != b.size())
+    return false;
+  size_t i = 0;
+  while (i < a.size()) {
+    auto key = key_of(a[i], keys);
+    auto j = i + 1;
+    while (j < a.size() && key_of(a[j], keys) == key)
+      ++j;
+    for (auto k = i; k < j; ++k)
+      if (key_of(b[k], keys) != key)
+        return false;
+    auto free_members = (j == a.size() && o.has_limit)
+      || (i == 0 && o.has_offset);
+    if (!free_members
+        && !multiset_difference({a.begin() + i, a.begin() + j},
+                                {b.begin() + i, b.begin() + j})
+              .empty())
+      return false;
+    i = j;
+  }
+  return true;
+}
+
+/// How the rows were compared, for the reason.
+std::string how_compared(const ordering& o, bool ties) {
+  if (!o.ordered)
+    return "unordered";
+  if (ties)
+    return "ordered; rows that tie on the ORDER BY keys come in another order";
+  return "ordered";
+}
+
+struct row_verdict {
+  /// Empty when the rows count as the same.
+  std::string difference;
+  bool ties_reordered = false;
+};
+
+row_verdict compare_rows(const pg::result_set& a, const pg::result_set& b,
+                         const ordering& o) {
+  if (a.columns != b.columns)
+    return {fmt::format("columns differ: the original returns ({}), the "
+                        "rewrite ({})",
+                        fmt::join(a.columns, ", "),
+                        fmt::join(b.columns, ", "))};
+  if (!o.ordered) {
+    auto d = multiset_difference(a.rows, b.rows);
+    if (!d.empty() && o.has_limit)
+      d += " (the original has LIMIT without ORDER BY: which rows it returns "
+           "is not determined)";
+    return {d};
+  }
+  if (a.rows == b.rows)
+    return {};
+  if (auto keys = key_columns(o, a.columns);
+      keys && same_but_ties(a.rows, b.rows, *keys, o))
+    return {{}, true};
+  if (auto d = multiset_difference(a.rows, b.rows); !d.empty())
+    return {d};
+  size_t i = 0;
+  while (a.rows[i] == b.rows[i])
+    ++i;
+  return {fmt::format("rows in another order (the original orders them): row "
+                      "{} is {} in the original, {} in the rewrite",
+                      i + 1, show_row(a.rows[i]), show_row(b.rows[i]))};
+}
+
+// -- the check ----------------------------------------------------------------
+
+class checker {
+public:
+  checker(pg::session& s, const catalog& cat, const rewrite_check_options& opts,
+          rewrite_check& out)
+    : s_(s), cat_(cat), opts_(opts), out_(out) {
+    // nop
+  }
+
+  void run(const std::string& original, const std::string& rewrite) {
+    auto before = parse_one(original, "the original");
+    if (!before)
+      return fail("parses", "the original does not parse",
+                  before.error().message);
+    auto after = parse_one(rewrite, "the rewrite");
+    if (!after)
+      return fail("parses", "no", after.error().message);
+    if (after->type != before->type)
+      return fail("parses", "yes, but as " + kind_name(after->type),
+                  fmt::format("the rewrite is {}, the original {}",
+                              kind_name(after->type), kind_name(before->type)));
+    step("parses", "yes, one " + after->type);
+    auto params = check_parameters(*before, *after);
+    check_cost(*before, *after);
+    if (before->type != "SelectStmt") {
+      out_.reason = "not verifiable: only SELECT rewrites are checked by their "
+                    "results; an UPDATE/DELETE/INSERT rewrite is never "
+                    "executed";
+      if (!failed_.empty())
+        out_.reason += "; also " + failed_;
+      return;
+    }
+    if (!failed_.empty()) {
+      out_.reason = failed_;
+      return;
+    }
+    auto rows = check_rows(*before, *after, params);
+    if (!rows)
+      return;
+    out_.verified = true;
+    out_.reason = fmt::format(
+      "verified: parses, {}, cost {} -> {}, {}",
+      params.empty() ? "no parameters" : "keeps " + list_params(params),
+      show_cost(out_.cost_before), show_cost(out_.cost_after), *rows);
+  }
+
+private:
+  void step(const std::string& name, const std::string& outcome) {
+    out_.steps.push_back(name + ": " + outcome);
+  }
+
+  void fail(const std::string& name, const std::string& outcome,
+            const std::string& reason) {
+    step(name, outcome);
+    out_.reason = reason;
+  }
+
+  /// Remembers the first failed step; later steps still report.
+  void failed(const std::string& reason) {
+    if (failed_.empty())
+      failed_ = reason;
+  }
+
+  std::set<int> check_parameters(const statement& before,
+                                 const statement& after) {
+    auto a = numbers(params_of(before));
+    auto b = numbers(params_of(after));
+    if (auto d = parameter_mismatch(a, b); !d.empty()) {
+      step("parameters", d);
+      failed("parameters differ: " + d);
+    } else {
+      step("parameters", a.empty() ? "none" : list_params(a) + " kept");
+    }
+    return a;
+  }
+
+  void check_cost(const statement& before, const statement& after) {
+    auto a = plan_cost(s_, before.text, opts_.explain);
+    if (!a) {
+      step("cost", "the original cannot be planned");
+      return failed("the original cannot be planned: " + a.error().message);
+    }
+    out_.cost_before = *a;
+    auto b = plan_cost(s_, after.text, opts_.explain);
+    if (!b) {
+      step("cost", "the rewrite cannot be planned");
+      return failed("the rewrite cannot be planned: " + b.error().message);
+    }
+    out_.cost_after = *b;
+    step("cost", show_cost(*a) + " -> " + show_cost(*b));
+    if (*b >= *a)
+      failed(fmt::format("slower: cost {} vs {} for the original{}",
+                         show_cost(*b), show_cost(*a),
+                         *b == *a ? " (not cheaper)" : ""));
+  }
+
+  /// Sample parameter sets for the original's parameters, with the steps
+  /// saying where each value comes from.
+  std::vector<sample> samples(const statement& before,
+                              const std::set<int>& params,
+                              std::map<int, param_source>& sources) {
+    sources = binder{cat_}.bind(*before.wrapped());
+    std::map<int, sample_values> values;
+    for (auto n : params) {
+      auto i = sources.find(n);
+      values[n] = values_for(
+        s_, i != sources.end() ? i->second : param_source{}, opts_);
+      step(fmt::format("sample ${}", n), values[n].origin);
+    }
+    return build_samples(params, sources, values,
+                         params.empty() ? 1 : opts_.samples);
+  }
+
+  /// Runs both on every sample; the summary for the reason, or nullopt
+  /// after setting the reason.
+  std::optional<std::string> check_rows(const statement& before,
+                                        const statement& after,
+                                        const std::set<int>& params) {
+    std::vector<std::string> types;
+    if (!params.empty()) {
+      auto t = pg::parameter_types(s_, before.text, opts_.explain);
+      if (!t) {
+        fail("rows", "not compared",
+             "cannot read the parameter types: " + t.error().message);
+        return std::nullopt;
+      }
+      types = std::move(*t);
+    }
+    std::map<int, param_source> sources;
+    auto sets = samples(before, params, sources);
+    auto order = ordering_of(before);
+    auto refs_a = params_of(before);
+    auto refs_b = params_of(after);
+    pg::fetch_options fetch{opts_.statement_timeout, opts_.explain.lock_timeout,
+                            opts_.row_limit};
+    auto ties = false;
+    for (size_t k = 0; k < sets.size(); ++k) {
+      auto literals = literals_of(sets[k], types, sources);
+      auto where = params.empty()
+        ? std::string{}
+        : fmt::format(" (sample {} of {}: {})", k + 1, sets.size(),
+                      show_sample(sets[k]));
+      auto r = pg::fetch_rows(
+        s_,
+        {{"the original", splice(before.text, refs_a, literals)},
+         {"the rewrite", splice(after.text, refs_b, literals)}},
+        fetch);
+      if (!r) {
+        fail("rows", "not compared", r.error().message + where);
+        return std::nullopt;
+      }
+      auto& a = r->at(0);
+      auto& b = r->at(1);
+      if (a.more || b.more) {
+        fail("rows", "not compared",
+             fmt::format("too many rows to compare (> {}){}", opts_.row_limit,
+                         where));
+        return std::nullopt;
+      }
+      auto verdict = compare_rows(a, b, order);
+      if (!verdict.difference.empty()) {
+        fail("rows", "differ", verdict.difference + where);
+        return std::nullopt;
+      }
+      ties = ties || verdict.ties_reordered;
+      out_.samples_compared += 1;
+      out_.rows_compared += static_cast<int64_t>(a.rows.size());
+    }
+    if (out_.rows_compared == 0 && out_.samples_compared > 0) {
+      // Two empty results agree whatever the rewrite does: no evidence.
+      fail("rows", "inconclusive",
+           fmt::format(
+             "inconclusive: none of the {} sample{} returned a row, so "
+             "equal results prove nothing",
+             out_.samples_compared, out_.samples_compared == 1 ? "" : "s"));
+      return std::nullopt;
+    }
+    auto detail = fmt::format(
+      "on {} sample{} ({}, {})", out_.samples_compared,
+      out_.samples_compared == 1 ? "" : "s", how_compared(order, ties),
+      count_rows(static_cast<size_t>(out_.rows_compared)));
+    step("rows", "same " + detail);
+    return "same rows " + detail;
+  }
+
+  pg::session& s_;
+  const catalog& cat_;
+  const rewrite_check_options& opts_;
+  rewrite_check& out_;
+  std::string failed_;
+};
+
+} // namespace
+
+rewrite_check
+check_rewrite(pg::session& s, const catalog& cat, const std::string& original,
+              const std::string& rewrite, const rewrite_check_options& opts) {
+  rewrite_check out;
+  try {
+    checker{s, cat, opts, out}.run(original, rewrite);
+  } catch (const std::exception& e) {
+    // Never throws: whatever escaped is a reason, not a crash.
+    out.verified = false;
+    out.reason = std::string{"internal error while checking: "} + e.what();
+  }
+  return out;
+}
+
+} // namespace optischema
