@@ -197,59 +197,64 @@ void review_statement(self_ptr self, const statement_result& sr,
   auto original = sr.query;
   auto fp = sr.fingerprint;
   auto plan = sr.plan_before;
+  // The explanation and the rewrites are asked independently: one failing
+  // does not cost the other. The review completes when both are in.
+  auto pending = std::make_shared<int>(2);
+  auto finished = [review, pending, done] {
+    if (--*pending == 0)
+      done(std::move(*review));
+  };
+  auto failed = [review, finished](const caf::error& err) {
+    review->status = error_code(err) == ec::invalid_configuration ? "disabled"
+                                                                  : "error";
+    if (!review->message.empty())
+      review->message += "; ";
+    review->message += error_message(err);
+    finished();
+  };
   self->request(st.peers.llm, timeout, atom::ask_v, explain)
     .then(
-      [=](const std::string& answer) {
-        if (auto c = content_of(answer, review->cached))
-          review->explanation = json::text([&] {
-            rapidjson::StringBuffer b;
-            json::writer w{b};
-            c->Accept(w);
-            return b;
-          }());
-        self->request(self->state.peers.llm, timeout, atom::ask_v, rewrite)
-          .then(
-            [=](const std::string& answer) {
-              auto c = content_of(answer, review->cached);
-              auto* cat = current_catalog(self);
-              if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray()
-                  && cat != nullptr)
-                for (auto& x : (*c)["rewrites"].GetArray()) {
-                  llm_review::rewrite rw;
-                  rw.sql = x["sql"].GetString();
-                  rw.rationale = x["rationale"].GetString();
-                  // Nothing the LLM says counts until checked; a check is
-                  // reused for an hour while the plan stays the same.
-                  auto& st = self->state;
-                  auto key = fmt::format("{}\n{}\n{}", fp, rw.sql, plan);
-                  auto now = std::chrono::steady_clock::now();
-                  auto hit = st.checked.find(key);
-                  if (hit != st.checked.end()
-                      && now - hit->second.first < std::chrono::hours{1}) {
-                    rw.check = hit->second.second;
-                  } else {
-                    rw.check = check_rewrite(*st.session, *cat, original,
-                                             rw.sql);
-                    ++(rw.check.verified ? st.rewrites_verified
-                                         : st.rewrites_rejected);
-                    st.checked[key] = {now, rw.check};
-                  }
-                  review->rewrites.push_back(std::move(rw));
-                }
-              done(std::move(*review));
-            },
-            [=](const caf::error& err) {
-              review->status = "error";
-              review->message = error_message(err);
-              done(std::move(*review));
-            });
+      [review, finished](const std::string& answer) {
+        if (auto c = content_of(answer, review->cached)) {
+          rapidjson::StringBuffer b;
+          json::writer w{b};
+          c->Accept(w);
+          review->explanation = json::text(b);
+        }
+        finished();
       },
-      [=](const caf::error& err) {
-        review->status
-          = error_code(err) == ec::invalid_configuration ? "disabled" : "error";
-        review->message = error_message(err);
-        done(std::move(*review));
-      });
+      failed);
+  self->request(st.peers.llm, timeout, atom::ask_v, rewrite)
+    .then(
+      [=](const std::string& answer) {
+        auto c = content_of(answer, review->cached);
+        auto* cat = current_catalog(self);
+        if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray()
+            && cat != nullptr)
+          for (auto& x : (*c)["rewrites"].GetArray()) {
+            llm_review::rewrite rw;
+            rw.sql = x["sql"].GetString();
+            rw.rationale = x["rationale"].GetString();
+            // Nothing the LLM says counts until checked; a check is reused
+            // for an hour while the plan stays the same.
+            auto& st = self->state;
+            auto key = fmt::format("{}\n{}\n{}", fp, rw.sql, plan);
+            auto now = std::chrono::steady_clock::now();
+            auto hit = st.checked.find(key);
+            if (hit != st.checked.end()
+                && now - hit->second.first < std::chrono::hours{1}) {
+              rw.check = hit->second.second;
+            } else {
+              rw.check = check_rewrite(*st.session, *cat, original, rw.sql);
+              ++(rw.check.verified ? st.rewrites_verified
+                                   : st.rewrites_rejected);
+              st.checked[key] = {now, rw.check};
+            }
+            review->rewrites.push_back(std::move(rw));
+          }
+        finished();
+      },
+      failed);
 }
 
 /// Splices `"llm": <review>` into a report object.

@@ -11,7 +11,8 @@
 #include <cpprest/http_client.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cctype>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <semaphore>
@@ -284,6 +285,11 @@ attempt client_impl::send(const std::string& body) {
       || code == std::errc::connection_reset
       || code == std::errc::connection_aborted;
     out.what = clean(e.what());
+    // cpprest says no more than "Error in SSL handshake", also when the
+    // certificate is not trusted.
+    if (out.what.find("SSL") != std::string::npos)
+      out.what += " (if the certificate is signed by a private CA, add it "
+                  "to the system store or point SSL_CERT_FILE at it)";
   } catch (const std::exception& e) {
     out.kind = attempt::unreachable;
     out.what = clean(e.what());
@@ -531,8 +537,11 @@ expected<std::unique_ptr<client>> client::create(llm_options opts) {
     return bad("the backoff must satisfy 0 <= base <= max, got "
                + std::to_string(opts.backoff_base.count()) + " ms and "
                + std::to_string(opts.backoff_max.count()) + " ms");
-  if (opts.max_concurrency < 1)
-    return bad("max_concurrency must be at least 1");
+  // The upper bound keeps the semaphore's count in range; no endpoint
+  // takes that many parallel requests from one client anyway.
+  if (opts.max_concurrency < 1 || opts.max_concurrency > 10'000)
+    return bad("max_concurrency must be from 1 to 10000, got "
+               + std::to_string(opts.max_concurrency));
   if (opts.requests_per_minute < 0 || opts.tokens_per_minute < 0)
     return bad("requests_per_minute and tokens_per_minute must be 0 (no "
                "limit) or more");

@@ -9,6 +9,7 @@
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <pqxx/pqxx>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -310,4 +311,86 @@ TEST_CASE("redaction keeps literals away from the endpoint", "[llm][engine]") {
   REQUIRE(ai.calls() >= 1);
   for (auto& req : ai.requests())
     CHECK(req.body.find("Secret Owner 77") == std::string::npos);
+}
+
+TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
+          "[llm][engine]") {
+  auto& h = harness::shared();
+  auto db = h.create_database("llmcycle");
+  h.exec(
+    db,
+    "CREATE TABLE accounts (id int PRIMARY KEY, region int NOT NULL, score int "
+    "NOT NULL); INSERT INTO accounts SELECT g, g % 50, g % 997 FROM "
+    "generate_series(1, 60000) g; CREATE INDEX accounts_region_idx ON "
+    "accounts (region)");
+  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
+  {
+    pqxx::connection c{h.dsn(db)};
+    pqxx::nontransaction tx{c};
+    // pg_stat_statements keeps `region IS NOT DISTINCT FROM $1`: no
+    // index serves it; `region = $1` is the same on a NOT NULL column.
+    for (int i = 0; i < 20; ++i) {
+      tx.exec("SELECT id FROM accounts WHERE region IS NOT DISTINCT FROM "
+              + std::to_string(i));
+      tx.exec("SELECT id FROM accounts WHERE score = " + std::to_string(i));
+    }
+  }
+  fake_openai ai;
+  ai.set_handler([](const auto& r) {
+    return good(r, {good_rewrite, wrong_rewrite});
+  });
+  temp_dir data;
+  engine_process e{{"serve", "--dsn", h.dsn(db), "--listen", "127.0.0.1:0",
+                    "--data-dir", data.str(), "--analysis-interval", "0",
+                    "--llm-base-url", ai.base_url(), "--llm-api-key", api_key}};
+  auto url = e.wait_ready();
+  auto suggestions = [&] {
+    return parse_json(http_get(url, "/api/suggestions/latest").body);
+  };
+  REQUIRE(http_request(url, "POST", "/api/analysis/run", "", {}, 120s).status
+          == 200);
+  INFO(e.log());
+  // Enrichment follows the analysis: wait for the rewrites to be stored.
+  bool narrated = false;
+  std::string verified_rewrite;
+  CHECK(eventually(
+    [&] {
+      auto d = suggestions();
+      narrated = false;
+      verified_rewrite.clear();
+      for (auto& r : d["suggestions"].GetArray()) {
+        if (std::string{r["kind"].GetString()} == "create_index"
+            && std::string{r["narrative"].GetString()}.size() > 0)
+          narrated = true;
+        if (std::string{r["kind"].GetString()} == "rewrite"
+            && r["verified"].GetBool())
+          verified_rewrite = r["rewrite_sql"].GetString();
+      }
+      return narrated && !verified_rewrite.empty();
+    },
+    30s));
+  INFO("LLM calls: " << ai.calls());
+  INFO(http_get(url, "/api/status").body);
+  CHECK(verified_rewrite == good_rewrite);
+  // The rewrite that loses rows is kept as an unverified idea, never advice.
+  bool idea = false;
+  for (auto& r : suggestions()["suggestions"].GetArray())
+    if (std::string{r["rewrite_sql"].GetString()} == wrong_rewrite) {
+      idea = true;
+      CHECK_FALSE(r["verified"].GetBool());
+      CHECK(r["confidence"].GetDouble() < 0.5);
+    }
+  CHECK(idea);
+  // An unchanged workload: the next cycle is answered by the cache.
+  auto calls = ai.calls();
+  REQUIRE(calls >= 3);
+  REQUIRE(http_request(url, "POST", "/api/analysis/run", "", {}, 120s).status
+          == 200);
+  REQUIRE(eventually(
+    [&] {
+      auto s = parse_json(http_get(url, "/api/status").body);
+      return s["llm"]["cache_hits"].GetUint64() >= calls - 1;
+    },
+    30s));
+  CHECK(ai.calls() == calls);
 }

@@ -62,7 +62,9 @@ public:
   void push(reply r);
 
   /// Answers chat-completions requests when the queue is empty; by default
-  /// a 500 that says "no scripted reply". Runs on the server's thread.
+  /// a 500 that says "no scripted reply". Runs on the server's one I/O
+  /// thread: it must not block (slow answers use reply::delay); what it
+  /// throws becomes a 500.
   void set_handler(handler_type f);
 
   /// An OpenAI-style success body (id, object, created, model,
