@@ -3,6 +3,7 @@
 #include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
+#include "optischema/analysis/plan.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/pg/catalog_reader.hpp"
 #include "optischema/util/clock.hpp"
@@ -188,6 +189,11 @@ void review_statement(self_ptr self, const statement_result& sr,
   base.plan_json = sr.plan_before;
   base.schema_text = sr.schema_text;
   base.findings = sr.findings_text;
+  // The answer depends on the statement, its plan's shape and the schema's
+  // definitions: drifting estimates and statistics keep the cached answer.
+  auto shape = parse_plan(sr.plan_before);
+  base.identity = sr.fingerprint + "\n"
+    + (shape ? shape->shape() : sr.plan_before) + "\n" + sr.schema_signature;
   auto explain = base;
   explain.kind = "explain_plan";
   auto rewrite = base;
@@ -384,6 +390,7 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
     q.kind = "generate_recommendation";
     q.fingerprint = rec.id;
     q.context = stable_context(rec);
+    q.identity = rec.id + "\n" + rec.ddl;
     for (auto& sr : statements)
       for (auto& id : sr.served_by)
         if (id == rec.id && q.schema_text.empty())

@@ -146,15 +146,14 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
   auto t = load_prompt(q.kind, st.config.prompt_dir);
   if (!t)
     return make_error(t.error());
-  // What the answer depends on: the statement, its plan and the schema it
-  // was planned against. A new plan or schema is a new key, so stale
-  // answers are never served (and expire by TTL).
+  // What the answer depends on (the caller's identity: fingerprint, plan
+  // shape, schema definitions), the model and the prompt version. A new
+  // plan or schema is a new key, so stale answers are never served (old
+  // ones expire by TTL or make room under the size cap).
   auto key = fmt::format(
     "{:016x}",
-    fnv1a(fmt::format("{}|{}|{}|{}|{:x}|{:x}|{:x}|{}", q.fingerprint, q.kind,
-                      st.config.model, t->version, fnv1a(q.plan_json),
-                      fnv1a(q.schema_text), fnv1a(q.context),
-                      st.config.redact_literals)));
+    fnv1a(fmt::format("{}|{}|{}|{}|{}", q.kind, st.config.model, t->version,
+                      st.config.redact_literals, q.identity)));
   auto rp = self->make_response_promise<std::string>();
   self
     ->request(st.store, std::chrono::seconds{10}, atom::get_v, atom::cache_v,

@@ -270,30 +270,38 @@ double stats_age_days(int64_t reset_ms, int64_t now) {
 
 } // namespace
 
-std::string describe_tables(const statement_analysis& an, const catalog& cat) {
+std::string describe_tables(const statement_analysis& an, const catalog& cat,
+                            bool figures) {
   std::string out;
   std::set<std::string> seen;
   for (auto& ref : an.tables) {
     auto* t = cat.find(ref.schema, ref.table);
     if (t == nullptr || !seen.insert(t->qualified()).second)
       continue;
-    out += fmt::format("table {} (~{:.0f} rows, {:.1f} MB{}):\n",
-                       t->qualified(), t->rows(),
-                       static_cast<double>(t->size_bytes) / 1048576.0,
-                       t->kind == 'p' ? ", partitioned" : "");
+    if (figures)
+      out += fmt::format("table {} (~{:.0f} rows, {:.1f} MB{}):\n",
+                         t->qualified(), t->rows(),
+                         static_cast<double>(t->size_bytes) / 1048576.0,
+                         t->kind == 'p' ? ", partitioned" : "");
+    else
+      out += fmt::format("table {}{}:\n", t->qualified(),
+                         t->kind == 'p' ? " (partitioned)" : "");
     for (auto& c : t->columns) {
       out += fmt::format("  {} {}{}", c.name, c.type,
                          c.not_null ? " not null" : "");
-      if (c.has_stats)
+      if (figures && c.has_stats)
         out += fmt::format(
           " (n_distinct {:g}, null_frac {:.2f}, correlation {:.2f})",
           c.n_distinct, c.null_frac, c.correlation);
       out += "\n";
     }
-    for (auto& ix : t->indexes)
-      out += fmt::format("  {}{}; -- {} scans, {:.1f} MB\n", ix.definition,
-                         ix.valid ? "" : " (INVALID)", ix.scans,
-                         static_cast<double>(ix.size_bytes) / 1048576.0);
+    for (auto& ix : t->indexes) {
+      out += "  " + ix.definition + (ix.valid ? "" : " (INVALID)");
+      if (figures)
+        out += fmt::format("; -- {} scans, {:.1f} MB", ix.scans,
+                           static_cast<double>(ix.size_bytes) / 1048576.0);
+      out += "\n";
+    }
   }
   return out;
 }
@@ -511,6 +519,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     sr.plan_before = *json;
     sr.cost_before = sr.cost_after = p->total_cost();
     sr.schema_text = describe_tables(*an, *cat);
+    sr.schema_signature = describe_tables(*an, *cat, false);
     for (auto& f : plan_findings(*p, *an, *cat, w.fingerprint)) {
       sr.findings_text += fmt::format("[{}] {}: {}\n", to_string(f.level),
                                       f.title, f.evidence);

@@ -263,3 +263,27 @@ void write_plan(rapidjson::Writer<rapidjson::StringBuffer>& w, const plan& p) {
 }
 
 } // namespace optischema
+
+namespace optischema {
+
+std::string plan::shape() const {
+  std::string out;
+  for (auto* n : nodes()) {
+    out += n->node_type;
+    for (auto* part :
+         {&n->relation, &n->index_name, &n->join_type, &n->strategy, &n->filter,
+          &n->index_cond, &n->recheck_cond, &n->hash_cond, &n->merge_cond,
+          &n->join_filter}) {
+      out += '|';
+      out += *part;
+    }
+    for (auto& k : n->sort_key)
+      out += "|s:" + k;
+    for (auto& k : n->group_key)
+      out += "|g:" + k;
+    out += '\n';
+  }
+  return out;
+}
+
+} // namespace optischema

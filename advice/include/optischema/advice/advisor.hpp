@@ -66,6 +66,8 @@ struct statement_result {
   /// Its tables, columns, indexes and statistics as text for an LLM prompt
   /// (definitions and figures only: never data values).
   std::string schema_text;
+  /// The same without statistics: what an LLM answer's cache key rests on.
+  std::string schema_signature;
   /// Its findings, one per line.
   std::string findings_text;
   /// Ids of the recommendations that serve it.
@@ -94,7 +96,10 @@ struct advice_report {
 /// Describes the tables of `an` for a prompt: rows, columns with types and
 /// pg_stats shape (n_distinct, null fraction, correlation — never the most
 /// common values, which are data), indexes with definitions and use.
-std::string describe_tables(const statement_analysis& an, const catalog& cat);
+/// With `figures` false, only the definitions: a signature of the schema
+/// that changes when the schema does, not when statistics drift.
+std::string describe_tables(const statement_analysis& an, const catalog& cat,
+                            bool figures = true);
 
 /// Runs the pipeline on the connected target. Never writes to it: plans are
 /// EXPLAINed in read-only, rolled-back transactions and hypothetical indexes

@@ -19,16 +19,16 @@ namespace optischema {
 struct plan_node {
   /// Position in a pre-order walk from the root (root = 0).
   int id = 0;
-  std::string node_type;        ///< "Seq Scan", "Index Scan", "Hash Join"…
-  std::string relation;         ///< "Relation Name"
-  std::string schema;           ///< "Schema" (EXPLAIN VERBOSE) or resolved
-  std::string alias;            ///< "Alias"
-  std::string index_name;       ///< "Index Name"
+  std::string node_type;           ///< "Seq Scan", "Index Scan", "Hash Join"…
+  std::string relation;            ///< "Relation Name"
+  std::string schema;              ///< "Schema" (EXPLAIN VERBOSE) or resolved
+  std::string alias;               ///< "Alias"
+  std::string index_name;          ///< "Index Name"
   std::string parent_relationship; ///< "Outer", "Inner", "SubPlan"…
   std::string subplan_name;
-  std::string join_type;        ///< "Inner", "Left", "Semi"…
-  std::string strategy;         ///< "Sorted", "Hashed", "Plain"
-  std::string scan_direction;   ///< "Forward", "Backward"
+  std::string join_type;      ///< "Inner", "Left", "Semi"…
+  std::string strategy;       ///< "Sorted", "Hashed", "Plain"
+  std::string scan_direction; ///< "Forward", "Backward"
   double startup_cost = 0;
   double total_cost = 0;
   double plan_rows = 0;
@@ -47,8 +47,8 @@ struct plan_node {
   std::optional<double> actual_total_time_ms;
   std::optional<double> actual_loops;
   std::optional<double> rows_removed_by_filter;
-  std::string sort_method;      ///< "quicksort", "external merge"…
-  std::string sort_space_type;  ///< "Memory", "Disk"
+  std::string sort_method;     ///< "quicksort", "external merge"…
+  std::string sort_space_type; ///< "Memory", "Disk"
   std::optional<double> hash_batches;
   std::vector<plan_node> children;
 };
@@ -59,11 +59,17 @@ struct plan {
   std::optional<double> planning_time_ms;
   std::optional<double> execution_time_ms;
 
-  double total_cost() const { return root.total_cost; }
+  double total_cost() const {
+    return root.total_cost;
+  }
   /// Every node, pre-order (index = node id).
   std::vector<const plan_node*> nodes() const;
   /// Names of the indexes the plan uses ("Index Name" of any node).
   std::vector<std::string> indexes_used() const;
+  /// The plan's shape without its figures: node types, relations, indexes,
+  /// conditions and keys, pre-order. Equal while the plan only drifts in
+  /// costs and row estimates; different when the planner changes its mind.
+  std::string shape() const;
 };
 
 /// Parses the output of EXPLAIN (FORMAT JSON): `[{"Plan": {…}, …}]`.

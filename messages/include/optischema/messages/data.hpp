@@ -67,8 +67,12 @@ struct llm_request {
   std::string plan_json;
   std::string schema_text;
   std::string findings;
-  /// generate_recommendation: the recommendation's stable facts (JSON).
+  /// generate_recommendation: the recommendation's facts (JSON).
   std::string context;
+  /// What the answer depends on, for the cache: the statement's fingerprint
+  /// with its plan shape and schema definitions, or the recommendation's
+  /// identity — not figures that drift from cycle to cycle.
+  std::string identity;
 };
 
 /// An HTTP request handed from a web io thread to the EDGE, with the object
