@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <pthread.h>
@@ -49,6 +50,21 @@ int serve(const engine_config& cfg) {
     supervisor_resources res{std::shared_ptr<history_db>{std::move(*db)},
                              *server};
     auto sup = sys.spawn(supervisor, cfg, res);
+    // Actors start asynchronously: the EDGE installs its request handler
+    // when it first runs. The engine's status passes through every
+    // component, so once it answers, requests are served (not "starting").
+    {
+      caf::scoped_actor self{sys};
+      self->request(sup, std::chrono::seconds{15}, atom::status_v)
+        .receive(
+          [](const std::string&) {
+            // nop: ready
+          },
+          [](const caf::error& err) {
+            OPTISCHEMA_WARN("the engine's status did not answer at start: {}",
+                            error_message(err));
+          });
+    }
     for (auto& t : cfg.targets) {
       auto ci = pg::parse_conninfo(t.dsn);
       OPTISCHEMA_INFO("watching target {} at {}", t.name,
