@@ -182,6 +182,18 @@ int main(int argc, char** argv) {
              "cycles 2..{}: {:.1f}% (goal >= 95%)\n",
              cycles, 100 * hit_ratio, f.hits, f.misses, cycles,
              100 * later_hits);
+  // The stand-in's usage figures are fixed; what the engine really sends is
+  // in the requests it recorded.
+  size_t chars = 0;
+  auto reqs = ai.requests();
+  for (auto& r : reqs)
+    chars += r.body.size();
+  if (!reqs.empty())
+    fmt::print(
+      "  prompt size: {:.0f} characters per request (~{:.0f} tokens at 4 "
+      "characters per token)\n",
+      static_cast<double>(chars) / static_cast<double>(reqs.size()),
+      static_cast<double>(chars) / static_cast<double>(reqs.size()) / 4);
   fmt::print("  recommendations with an LLM narrative: {}\n", narrated);
   if (narrated > 0)
     fmt::print(
