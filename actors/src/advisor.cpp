@@ -53,6 +53,10 @@ std::string summary_json(const advisor_state& st) {
   w.Uint64(st.last_statements);
   json::key(w, "whatif_calls");
   w.Uint64(st.last_whatif_calls);
+  json::key(w, "rewrites_verified");
+  w.Uint64(st.rewrites_verified);
+  json::key(w, "rewrites_rejected");
+  w.Uint64(st.rewrites_rejected);
   json::key(w, "error");
   if (st.last_error)
     json::write(w, *st.last_error);
