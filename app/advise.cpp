@@ -49,6 +49,7 @@ int advise(const advise_flags& f) {
   opts.include_tables = f.include;
   opts.exclude_tables = f.exclude;
   opts.min_confidence = f.min_confidence;
+  opts.target = f.target.empty() ? name_from(ci->dbname) : f.target;
   pg::session session{*ci};
   auto report = optischema::advise(session, opts);
   if (!report) {
@@ -57,7 +58,15 @@ int advise(const advise_flags& f) {
   }
   auto out = f.format == "json" ? to_json(*report) + "\n" : to_text(*report);
   std::fwrite(out.data(), 1, out.size(), stdout);
-  return 0;
+  if (!f.create)
+    return 0;
+  // Like Dexter's --create: build the proposed indexes (drops stay advice).
+  auto failed = 0;
+  for (auto& r : report->actions)
+    if (r.kind == "create_index"
+        && !apply_recommendation(*ci, r, false, pg::ddl_options{}))
+      ++failed;
+  return failed == 0 ? 0 : 1;
 }
 
 } // namespace optischema::app

@@ -3,7 +3,10 @@
 // The command line: `optischema serve …`, `optischema --version`. Parsing
 // and validation live here so `main` stays a dispatcher.
 
+#include "optischema/analysis/recommendation.hpp"
 #include "optischema/messages/config.hpp"
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/pg/ddl.hpp"
 #include "optischema/util/error.hpp"
 
 #include <string>
@@ -45,6 +48,21 @@ struct serve_flags {
   bool llm_redact_literals = false;
   std::string llm_prompt_dir;
   size_t llm_per_cycle = 3;
+  // -- applying changes --
+  std::string api_token;
+  std::vector<std::string> apply_dsns;
+  std::string apply_lock_timeout = "2s";
+  std::string apply_statement_timeout = "1h";
+  int apply_attempts = 3;
+  std::string apply_retry_delay = "1s";
+  double apply_max_index_mb = 0;
+  // -- the sandbox --
+  std::string sandbox_dsn;
+  std::string pg_bin_dir;
+  double sandbox_full_copy_mb = 1024;
+  double sandbox_sample_percent = 0;
+  int sandbox_runs = 5;
+  size_t sandbox_auto_test = 3;
   std::string log_level = "info";
   std::string log_file;
 };
@@ -62,11 +80,39 @@ struct advise_flags {
   std::vector<std::string> exclude;
   std::string format = "text";
   double min_confidence = 0.5;
+  /// Name of the target in recommendation ids (default: the database).
+  std::string target;
+  bool create = false;
   std::string log_level = "warn";
 };
 
-/// Runs the advisor once and prints its report; returns the exit code.
+/// `apply` flags.
+struct apply_flags {
+  std::string dsn;
+  std::string id;
+  std::string target;
+  bool rollback = false;
+  std::string lock_timeout = "2s";
+  int attempts = 3;
+  std::string log_level = "info";
+};
+
+/// Runs the advisor once and prints its report; with `create`, applies its
+/// actions (CREATE INDEX CONCURRENTLY) as Dexter's --create does. Returns
+/// the exit code.
 int advise(const advise_flags& flags);
+
+/// Re-derives the recommendation `--id` from a fresh analysis of the target
+/// (ids are stable) and applies or rolls it back. Returns the exit code.
+int apply(const apply_flags& flags);
+
+/// The target name `serve` gives a database (recommendation ids use it).
+std::string name_from(const std::string& dbname);
+
+/// Applies (or, with `undo`, rolls back) one recommendation to `target`
+/// with the engine's safety rules, printing what happened; true on success.
+bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
+                          bool undo, const pg::ddl_options& opts);
 
 /// Turns flags into a validated engine configuration. Targets come from
 /// --target NAME=DSN and --dsn (named after their database), else from

@@ -19,6 +19,8 @@ std::string env(const char* name) {
   return v != nullptr ? v : "";
 }
 
+} // namespace
+
 /// A target name from a database name: invalid characters become '_'.
 std::string name_from(const std::string& dbname) {
   std::string out;
@@ -29,6 +31,8 @@ std::string name_from(const std::string& dbname) {
     out = "default";
   return out.substr(0, 64);
 }
+
+namespace {
 
 expected<std::chrono::milliseconds>
 duration_flag(const char* flag, const std::string& text,
@@ -69,7 +73,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
         name = fmt::format("{}-{}", name_from(ci->dbname), i);
     }
     names.insert(name);
-    cfg.targets.push_back({name, dsn});
+    cfg.targets.push_back({name, dsn, {}});
     return std::nullopt;
   };
   for (auto& t : flags.targets) {
@@ -137,6 +141,76 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{ec::invalid_configuration,
                    "--min-confidence takes a number from 0 to 1"};
   cfg.analysis_interval = *analysis;
+  // -- applying
+  auto& ap = cfg.apply;
+  ap.api_token = flags.api_token;
+  for (size_t i = 0; i < flags.apply_dsns.size(); ++i) {
+    auto& x = flags.apply_dsns[i];
+    auto eq = x.find('=');
+    auto named = eq != std::string::npos
+      && std::any_of(cfg.targets.begin(), cfg.targets.end(),
+                     [&](auto& t) { return t.name == x.substr(0, eq); });
+    auto dsn = named ? x.substr(eq + 1) : x;
+    if (auto ci = pg::parse_conninfo(dsn); !ci)
+      return failure{ec::invalid_configuration,
+                     "--apply-dsn: " + ci.error().message};
+    if (named) {
+      for (auto& t : cfg.targets)
+        if (t.name == x.substr(0, eq))
+          t.apply_dsn = dsn;
+    } else if (i < cfg.targets.size()) {
+      cfg.targets[i].apply_dsn = dsn;
+    } else {
+      return failure{ec::invalid_configuration,
+                     "more --apply-dsn than targets; name them: "
+                     "--apply-dsn NAME=DSN"};
+    }
+  }
+  auto lock = duration_flag("--apply-lock-timeout", flags.apply_lock_timeout,
+                            std::chrono::milliseconds{10});
+  if (!lock)
+    return lock.error();
+  ap.lock_timeout = *lock;
+  auto build = duration_flag("--apply-statement-timeout",
+                             flags.apply_statement_timeout,
+                             std::chrono::milliseconds{100});
+  if (!build)
+    return build.error();
+  ap.statement_timeout = *build;
+  auto delay = duration_flag("--apply-retry-delay", flags.apply_retry_delay,
+                             std::chrono::milliseconds{0});
+  if (!delay)
+    return delay.error();
+  ap.retry_delay = *delay;
+  if (flags.apply_attempts < 1 || flags.apply_attempts > 100)
+    return failure{ec::invalid_configuration,
+                   "--apply-attempts takes 1 to 100"};
+  ap.attempts = flags.apply_attempts;
+  if (flags.apply_max_index_mb < 0)
+    return failure{ec::invalid_configuration,
+                   "--apply-max-index-mb must not be negative"};
+  ap.max_index_bytes
+    = static_cast<int64_t>(flags.apply_max_index_mb * 1024 * 1024);
+  // -- the sandbox
+  auto& sb = cfg.sandbox;
+  sb.dsn = flags.sandbox_dsn;
+  if (!sb.dsn.empty())
+    if (auto ci = pg::parse_conninfo(sb.dsn); !ci)
+      return failure{ec::invalid_configuration,
+                     "--sandbox-dsn: " + ci.error().message};
+  sb.pg_bin_dir = flags.pg_bin_dir;
+  if (flags.sandbox_full_copy_mb < 0 || flags.sandbox_sample_percent < 0
+      || flags.sandbox_sample_percent > 100 || flags.sandbox_runs < 1
+      || flags.sandbox_runs > 100)
+    return failure{ec::invalid_configuration,
+                   "--sandbox-full-copy-mb must not be negative, "
+                   "--sandbox-sample-percent takes 0 to 100 and "
+                   "--sandbox-runs 1 to 100"};
+  sb.full_copy_max_bytes
+    = static_cast<int64_t>(flags.sandbox_full_copy_mb * 1024 * 1024);
+  sb.sample_percent = flags.sandbox_sample_percent;
+  sb.runs = flags.sandbox_runs;
+  sb.auto_test = flags.sandbox_auto_test;
   auto& llm = cfg.llm;
   llm.api_key = flags.llm_api_key;
   if (!flags.llm_base_url.empty())

@@ -73,6 +73,67 @@ void add_llm_flags(CLI::App& cmd, serve_flags& f) {
     ->capture_default_str();
 }
 
+void add_apply_flags(CLI::App& cmd, serve_flags& f) {
+  auto* g = cmd.add_option_group(
+    "Apply", "Applying recommendations to targets (off without a token)");
+  g->add_option("--api-token", f.api_token,
+                "Bearer token of POST /api/suggestions/apply and /rollback "
+                "(prefer the variable)")
+    ->envname("OPTISCHEMA_API_TOKEN");
+  g->add_option("--apply-dsn", f.apply_dsns,
+                "Role that owns the tables (creating an index needs it): "
+                "NAME=DSN, or a DSN for the targets in order (default: the "
+                "target's DSN)")
+    ->envname("OPTISCHEMA_APPLY_DSN");
+  g->add_option("--apply-lock-timeout", f.apply_lock_timeout,
+                "Longest wait for a table lock per attempt")
+    ->envname("OPTISCHEMA_APPLY_LOCK_TIMEOUT")
+    ->capture_default_str();
+  g->add_option("--apply-statement-timeout", f.apply_statement_timeout,
+                "Longest index build")
+    ->envname("OPTISCHEMA_APPLY_STATEMENT_TIMEOUT")
+    ->capture_default_str();
+  g->add_option("--apply-attempts", f.apply_attempts,
+                "Attempts when a lock is busy")
+    ->envname("OPTISCHEMA_APPLY_ATTEMPTS")
+    ->capture_default_str();
+  g->add_option("--apply-retry-delay", f.apply_retry_delay,
+                "Wait before a retry (grows with each attempt)")
+    ->envname("OPTISCHEMA_APPLY_RETRY_DELAY")
+    ->capture_default_str();
+  g->add_option("--apply-max-index-mb", f.apply_max_index_mb,
+                "Refuse builds estimated above this size (0: no limit)")
+    ->envname("OPTISCHEMA_APPLY_MAX_INDEX_MB")
+    ->capture_default_str();
+  auto* s = cmd.add_option_group(
+    "Sandbox", "A separate PostgreSQL where advice is proven on a copy");
+  s->add_option("--sandbox-dsn", f.sandbox_dsn,
+                "Sandbox server (any database there; the role needs CREATEDB); "
+                "off when empty")
+    ->envname("OPTISCHEMA_SANDBOX_DSN");
+  s->add_option("--sandbox-full-copy-mb", f.sandbox_full_copy_mb,
+                "Targets up to this size are copied whole, larger ones sampled "
+                "to it")
+    ->envname("OPTISCHEMA_SANDBOX_FULL_COPY_MB")
+    ->capture_default_str();
+  s->add_option("--sandbox-sample-percent", f.sandbox_sample_percent,
+                "Copy this percentage of each table's rows (0: by size)")
+    ->envname("OPTISCHEMA_SANDBOX_SAMPLE_PERCENT")
+    ->capture_default_str();
+  s->add_option("--sandbox-runs", f.sandbox_runs,
+                "Timed runs per statement before and after")
+    ->envname("OPTISCHEMA_SANDBOX_RUNS")
+    ->capture_default_str();
+  s->add_option("--sandbox-auto-test", f.sandbox_auto_test,
+                "Untested index actions each analysis sends to the sandbox")
+    ->envname("OPTISCHEMA_SANDBOX_AUTO_TEST")
+    ->capture_default_str();
+  s->add_option("--pg-bin-dir", f.pg_bin_dir,
+                "Where pg_dump and psql live (default: the newest "
+                "/usr/lib/postgresql/*/bin)")
+    ->envname("OPTISCHEMA_PG_BIN_DIR");
+}
+
 void add_serve_flags(CLI::App& cmd, serve_flags& f) {
   cmd.add_option("--dsn", f.dsns,
                  "Database to watch: libpq URI or key=value string (repeat "
@@ -139,6 +200,7 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_MIN_CONFIDENCE")
     ->capture_default_str();
   add_llm_flags(cmd, f);
+  add_apply_flags(cmd, f);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->envname("OPTISCHEMA_LOG_LEVEL")
@@ -174,6 +236,34 @@ void add_advise_flags(CLI::App& cmd, advise_flags& f) {
     .add_option("--min-confidence", f.min_confidence,
                 "Actions below this confidence are reported, not proposed")
     ->capture_default_str();
+  cmd.add_option("--target", f.target,
+                 "Name of the target in recommendation ids (default: the "
+                 "database name, as `serve` names it)");
+  cmd.add_flag("--create", f.create,
+               "Create the recommended indexes (CREATE INDEX CONCURRENTLY, "
+               "with lock timeouts and retries)");
+  cmd
+    .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
+    ->capture_default_str();
+}
+
+void add_apply_cli_flags(CLI::App& cmd, apply_flags& f) {
+  cmd
+    .add_option("--dsn", f.dsn,
+                "Database to change, as a role that owns the tables")
+    ->envname("OPTISCHEMA_DSN")
+    ->required();
+  cmd.add_option("--id", f.id, "Recommendation id (from the API or advise)")
+    ->required();
+  cmd.add_option("--target", f.target,
+                 "Name of the target in recommendation ids (default: the "
+                 "database name)");
+  cmd.add_flag("--rollback", f.rollback, "Undo the recommendation instead");
+  cmd.add_option("--lock-timeout", f.lock_timeout,
+                 "Longest wait for a table lock per attempt")
+    ->capture_default_str();
+  cmd.add_option("--attempts", f.attempts, "Attempts when a lock is busy")
+    ->capture_default_str();
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->capture_default_str();
@@ -197,6 +287,10 @@ int run(int argc, char** argv) {
   auto* advise_cmd = app.add_subcommand(
     "advise", "Analyse a database's workload once and print index advice");
   add_advise_flags(*advise_cmd, aflags);
+  apply_flags pflags;
+  auto* apply_cmd = app.add_subcommand(
+    "apply", "Apply (or roll back) one recommendation to a database");
+  add_apply_cli_flags(*apply_cmd, pflags);
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   try {
     app.parse(argc, argv);
@@ -215,6 +309,15 @@ int run(int argc, char** argv) {
       return 2;
     }
     return advise(aflags);
+  }
+  if (apply_cmd->parsed()) {
+    if (!init_logging(pflags.log_level)) {
+      std::fprintf(stderr,
+                   "optischema: --log-level must be trace, debug, "
+                   "info, warn or error\n");
+      return 2;
+    }
+    return apply(pflags);
   }
   if (!init_logging(flags.log_level, flags.log_file)) {
     std::fprintf(stderr,

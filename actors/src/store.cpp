@@ -98,6 +98,24 @@ store(store_actor::stateful_pointer<store_state> self,
                         "no recommendation with id '" + id
                           + "'; GET /api/suggestions/latest lists them");
     },
+    [self](atom::put, atom::suggest,
+           recommendation& r) -> caf::result<std::string> {
+      if (auto res = self->state.db->put_recommendation(r); !res)
+        return make_error(res.error().code, res.error().message);
+      return to_json(r);
+    },
+    [self, fail](atom::put, atom::audit, const std::string& entry) {
+      if (auto res = self->state.db->append_audit(now_ms(), entry); !res)
+        fail(res.error());
+    },
+    [self](atom::get, atom::audit, int64_t limit) {
+      std::string out = "[";
+      auto entries
+        = self->state.db->audit(static_cast<size_t>(std::max<int64_t>(limit, 0)));
+      for (size_t i = 0; i < entries.size(); ++i)
+        out += (i == 0 ? "" : ",") + entries[i];
+      return out + "]";
+    },
     [self](atom::get, atom::cache, const std::string& key) {
       return self->state.db->cache_get(key, now_ms()).value_or(std::string{});
     },

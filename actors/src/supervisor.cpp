@@ -1,10 +1,12 @@
 #include "optischema/actors/supervisor.hpp"
 
 #include "optischema/actors/advisor.hpp"
+#include "optischema/actors/applier.hpp"
 #include "optischema/actors/collector.hpp"
 #include "optischema/actors/explainer.hpp"
 #include "optischema/actors/fingerprinter.hpp"
 #include "optischema/actors/llm.hpp"
+#include "optischema/actors/sandbox.hpp"
 #include "optischema/actors/store.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/broker/broker_bridge.hpp"
@@ -44,6 +46,30 @@ std::string advisor_name(const std::string& target) {
 
 std::string explain_name(const std::string& target) {
   return "explain/" + target;
+}
+
+std::string applier_name(const std::string& target) {
+  return "applier/" + target;
+}
+
+std::string sandbox_name(const std::string& target) {
+  return "sandbox/" + target;
+}
+
+/// The running per-target component `name` of `target` as `Handle`, or the
+/// error that says why there is none.
+template <class Handle>
+caf::expected<Handle> running(self_ptr self, const std::string& name,
+                              const std::string& target) {
+  auto& st = self->state;
+  auto i = st.components.find(name);
+  if (i == st.components.end())
+    return make_error(ec::not_found,
+                      fmt::format("no target named '{}'", target));
+  if (!i->second.handle)
+    return make_error(ec::db_unreachable,
+                      fmt::format("{} is restarting", name));
+  return caf::actor_cast<Handle>(i->second.handle);
 }
 
 void start(self_ptr self, component& c) {
@@ -235,6 +261,27 @@ caf::result<std::string> engine_status(self_ptr self,
     for (auto& t : st.config.targets)
       raw(advisor_name(t.name), R"({"state":"unknown"})");
     w.EndArray();
+    json::key(w, "apply");
+    w.StartObject();
+    json::key(w, "enabled");
+    w.Bool(!st.config.apply.api_token.empty());
+    if (st.config.apply.api_token.empty()) {
+      json::key(w, "message");
+      json::str(w, "applying is off: start the engine with --api-token (or "
+                   "OPTISCHEMA_API_TOKEN) to enable POST "
+                   "/api/suggestions/apply and /rollback");
+    }
+    json::key(w, "targets");
+    w.StartArray();
+    for (auto& t : st.config.targets)
+      raw(applier_name(t.name), R"({"state":"unknown"})");
+    w.EndArray();
+    w.EndObject();
+    json::key(w, "sandbox");
+    w.StartArray();
+    for (auto& t : st.config.targets)
+      raw(sandbox_name(t.name), R"({"state":"unknown"})");
+    w.EndArray();
     json::key(w, "components");
     w.StartArray();
     for (auto& [name, c] : st.components) {
@@ -332,6 +379,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       for (auto& t : st.config.targets)
         cfg.targets.push_back(t.name);
       cfg.raw_retention_ms = st.config.store.raw_retention.count();
+      cfg.api_token = st.config.apply.api_token;
+      auto& ap = st.config.apply;
+      cfg.apply_timeout = ap.statement_timeout
+        + ap.attempts * (ap.lock_timeout + ap.retry_delay * ap.attempts)
+        + std::chrono::minutes{5};
       return caf::actor_cast<caf::actor>(
         sys.spawn(edge, st.resources.web, st.store,
                   caf::actor_cast<supervisor_actor>(self), std::move(cfg)));
@@ -373,6 +425,27 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                               : sys.spawn(explainer, target));
     });
     start(self, st.components[explain_name(target.name)]);
+    add(self, applier_name(target.name), false, [self, &sys, target, opts] {
+      auto& st = self->state;
+      applier_peers peers{st.store, st.sinks};
+      auto cfg = st.config.apply;
+      auto interval = st.config.poll_interval;
+      return caf::actor_cast<caf::actor>(
+        opts == caf::detached
+          ? sys.spawn<caf::detached>(applier, target, cfg, interval, peers)
+          : sys.spawn(applier, target, cfg, interval, peers));
+    });
+    start(self, st.components[applier_name(target.name)]);
+    add(self, sandbox_name(target.name), false, [self, &sys, target, opts] {
+      auto& st = self->state;
+      sandbox_peers peers{st.store, st.sinks};
+      auto cfg = st.config.sandbox;
+      return caf::actor_cast<caf::actor>(
+        opts == caf::detached
+          ? sys.spawn<caf::detached>(sandbox_service, target, cfg, peers)
+          : sys.spawn(sandbox_service, target, cfg, peers));
+    });
+    start(self, st.components[sandbox_name(target.name)]);
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   // Children are monitored, not linked: stop them when we stop.
@@ -429,6 +502,34 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                                       target));
       return self->delegate(caf::actor_cast<explain_actor>(i->second.handle),
                             atom::explain_v, sql);
+    },
+    [self](atom::apply, const std::string& target, const std::string& id,
+           const std::string& who) -> caf::result<std::string> {
+      auto hdl = running<applier_actor>(self, applier_name(target), target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::apply_v, id, who);
+    },
+    [self](atom::rollback, const std::string& target, const std::string& id,
+           const std::string& who) -> caf::result<std::string> {
+      auto hdl = running<applier_actor>(self, applier_name(target), target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::rollback_v, id, who);
+    },
+    [self](atom::test, const std::string& target,
+           const std::string& id) -> caf::result<std::string> {
+      auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::test_v, id);
+    },
+    [self](atom::prepare,
+           const std::string& target) -> caf::result<std::string> {
+      auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::prepare_v, true);
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

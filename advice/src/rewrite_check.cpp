@@ -1046,6 +1046,37 @@ private:
 
 } // namespace
 
+expected<std::vector<std::string>>
+sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
+                  const rewrite_check_options& opts) {
+  try {
+    auto st = parse_one(sql, "the statement");
+    if (!st)
+      return st.error();
+    auto refs = params_of(*st);
+    auto params = numbers(refs);
+    if (params.empty())
+      return std::vector<std::string>{st->text};
+    auto types = pg::parameter_types(s, st->text, opts.explain);
+    if (!types)
+      return types.error();
+    auto sources = binder{cat}.bind(*st->wrapped());
+    std::map<int, sample_values> values;
+    for (auto n : params) {
+      auto i = sources.find(n);
+      values[n] = values_for(s, i != sources.end() ? i->second : param_source{},
+                             opts);
+    }
+    std::vector<std::string> out;
+    for (auto& x : build_samples(params, sources, values, opts.samples))
+      out.push_back(splice(st->text, refs, literals_of(x, *types, sources)));
+    return out;
+  } catch (const std::exception& e) {
+    return failure{ec::internal,
+                   std::string{"internal error while sampling: "} + e.what()};
+  }
+}
+
 rewrite_check
 check_rewrite(pg::session& s, const catalog& cat, const std::string& original,
               const std::string& rewrite, const rewrite_check_options& opts) {

@@ -132,6 +132,23 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   w.Double(x.confidence);
   strings("reasons", x.reasons);
   strings("evidence", x.evidence);
+  key(w, "estimated_speedup");
+  w.Double(estimated_speedup(x));
+  key(w, "measured_speedup");
+  w.Double(x.measured_speedup);
+  auto raw = [&](const char* k, const std::string& v) {
+    key(w, k);
+    if (v.empty())
+      w.Null();
+    else
+      w.RawValue(v.data(), v.size(), rapidjson::kObjectType);
+  };
+  raw("sandbox", x.sandbox);
+  key(w, "applied");
+  w.Int64(x.applied_ms);
+  raw("realised", x.realised);
+  key(w, "last_error");
+  str(w, x.last_error);
   key(w, "status");
   str(w, x.status);
   key(w, "created");
@@ -139,6 +156,23 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   key(w, "updated");
   w.Int64(x.updated_ms);
   w.EndObject();
+}
+
+double estimated_speedup(const recommendation& x) {
+  return x.cost_after > 0 ? x.cost_before / x.cost_after : 0.0;
+}
+
+void keep_history(recommendation& fresh, const recommendation& old) {
+  fresh.created_ms = old.created_ms;
+  // A decision a person made (dismissed, applied, …) outlives re-analysis;
+  // only "new" advice takes the new figures' status.
+  if (old.status != "new")
+    fresh.status = old.status;
+  fresh.sandbox = old.sandbox;
+  fresh.measured_speedup = old.measured_speedup;
+  fresh.applied_ms = old.applied_ms;
+  fresh.realised = old.realised;
+  fresh.last_error = old.last_error;
 }
 
 std::string to_json(const recommendation& x) {
@@ -211,6 +245,20 @@ std::optional<recommendation> recommendation_from_json(std::string_view text) {
   str("verification", r.verification);
   if (d.HasMember("verified") && d["verified"].IsBool())
     r.verified = d["verified"].GetBool();
+  auto object = [&](const char* k, std::string& out) {
+    if (!d.HasMember(k) || !d[k].IsObject())
+      return;
+    rapidjson::StringBuffer buf;
+    json::writer w{buf};
+    d[k].Accept(w);
+    out = json::text(buf);
+  };
+  object("sandbox", r.sandbox);
+  object("realised", r.realised);
+  num(d, "measured_speedup", r.measured_speedup);
+  str("last_error", r.last_error);
+  if (d.HasMember("applied") && d["applied"].IsInt64())
+    r.applied_ms = d["applied"].GetInt64();
   if (d.HasMember("created") && d["created"].IsInt64())
     r.created_ms = d["created"].GetInt64();
   if (d.HasMember("updated") && d["updated"].IsInt64())

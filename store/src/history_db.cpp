@@ -34,6 +34,7 @@ enum cf_id : size_t {
   cf_recommendations, ///< id -> recommendation (JSON)
   cf_analyses,        ///< target -> ts + analysis report (JSON)
   cf_llm_cache,       ///< key -> created, expires, answer
+  cf_audit,           ///< ts\0seq -> audit entry (JSON)
   cf_count,
 };
 
@@ -49,6 +50,7 @@ const char* cf_names[cf_count] = {
   "recommendations",
   "analyses",
   "llm_cache",
+  "audit",
 };
 
 std::string series_prefix(const std::string& target, const std::string& fp) {
@@ -362,13 +364,8 @@ expected<ok> history_db::put_analysis(const std::string& target, int64_t ts_ms,
   auto& d = *impl_;
   rocksdb::WriteBatch batch;
   for (auto& r : recs) {
-    if (auto old = recommendation_by_id(r.id)) {
-      r.created_ms = old->created_ms;
-      // A decision a person made (dismissed, applied, …) outlives
-      // re-analysis; only "new" advice takes the new figures' status.
-      if (old->status != "new")
-        r.status = old->status;
-    }
+    if (auto old = recommendation_by_id(r.id))
+      keep_history(r, *old);
     batch.Put(d.h(cf_recommendations), r.id, to_json(r));
   }
   codec::encoder e;
@@ -416,6 +413,24 @@ history_db::recommendations(const std::string& target) {
                   if (target.empty() || r->target == target)
                     out.push_back(std::move(*r));
               });
+  return out;
+}
+
+expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
+  // ts then a counter: entries of the same millisecond keep their order.
+  auto k = codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
+  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit), k, json);
+  if (!st.ok())
+    return store_failure(st, "writing the audit log");
+  return ok{};
+}
+
+std::vector<std::string> history_db::audit(size_t limit) {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->h(cf_audit))};
+  for (it->SeekToLast(); it->Valid() && out.size() < limit; it->Prev())
+    out.emplace_back(it->value().ToString());
   return out;
 }
 

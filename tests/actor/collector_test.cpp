@@ -29,7 +29,8 @@ struct fixture : actor_fixture {
     sink = sys.spawn(recording_sink);
     target_config target{"down",
                          "host=127.0.0.1 port=" + std::to_string(closed_port())
-                           + " user=x dbname=y connect_timeout=2"};
+                           + " user=x dbname=y connect_timeout=2",
+                         ""};
     aut = sys.spawn(collector, target, std::chrono::milliseconds{30'000},
                     size_t{10}, collector_peers{fp, st, {sink}});
     consume_messages();

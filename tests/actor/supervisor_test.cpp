@@ -18,7 +18,7 @@ struct fixture : actor_fixture {
     CAF_REQUIRE(db.has_value());
     engine_config cfg;
     // A target nobody listens on: its collector runs, fails, retries.
-    cfg.targets.push_back({"t1", "host=127.0.0.1 port=1 user=x dbname=y"});
+    cfg.targets.push_back({"t1", "host=127.0.0.1 port=1 user=x dbname=y", ""});
     cfg.detached_collectors = false;
     aut = sys.spawn(supervisor, cfg,
                     supervisor_resources{

@@ -18,6 +18,9 @@ const char* to_string(ec x) {
     case ec::timeout: return "timeout";
     case ec::llm_error: return "llm_error";
     case ec::budget_exhausted: return "budget_exhausted";
+    case ec::unauthorized: return "unauthorized";
+    case ec::conflict: return "conflict";
+    case ec::disabled: return "disabled";
     case ec::internal: return "internal";
   }
   return "unknown";

@@ -37,8 +37,11 @@ http_response error_response(const failure& f) {
     case ec::bad_request:
     case ec::invalid_configuration:
     case ec::parse_error: status = 400; break;
-    case ec::permission_denied: status = 403; break;
+    case ec::unauthorized: status = 401; break;
+    case ec::permission_denied:
+    case ec::disabled: status = 403; break;
     case ec::not_found: status = 404; break;
+    case ec::conflict: status = 409; break;
     case ec::timeout:
     case ec::db_unreachable:
     case ec::broker_error:
@@ -63,6 +66,12 @@ const std::vector<route>& routes() {
     {"POST", "/api/collect"},
     {"GET", "/api/suggestions/latest"},
     {"GET", "/api/suggestions/{id}"},
+    {"POST", "/api/suggestions/apply"},
+    {"POST", "/api/suggestions/rollback"},
+    {"POST", "/api/suggestions/test"},
+    {"POST", "/api/suggestions/dismiss"},
+    {"POST", "/api/sandbox/prepare"},
+    {"GET", "/api/audit"},
     {"POST", "/api/analysis/query"},
     {"POST", "/api/analysis/run"},
     {"GET", "/api/analysis/status"},
@@ -318,6 +327,59 @@ expected<analysis_query> parse_analysis_query(const std::string& body) {
                   "this is a {}",
                   *type));
   return q;
+}
+
+expected<std::string> parse_id_request(const std::string& body) {
+  rapidjson::Document d;
+  d.Parse(body.c_str(), body.size());
+  if (d.HasParseError() || !d.IsObject())
+    return bad(R"(the body must be a JSON object: {"id": "<recommendation id>"})");
+  for (auto& m : d.GetObject()) {
+    std::string k = m.name.GetString();
+    if (k != "id")
+      return bad(fmt::format(
+        R"(unknown field "{}": only {{"id": …}} is accepted; the engine runs only the DDL it generated for that recommendation)",
+        k.substr(0, 40)));
+  }
+  if (!d.HasMember("id") || !d["id"].IsString())
+    return bad(R"("id" is required and must be a string)");
+  std::string id = d["id"].GetString();
+  if (id.empty() || id.size() > 128
+      || !std::all_of(id.begin(), id.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '_' || c == '-' || c == ':'
+                  || c == '.';
+         }))
+    return bad("\"id\" must be a recommendation id (letters, digits, _ - : "
+               ".); GET /api/suggestions/latest lists them");
+  return id;
+}
+
+std::optional<failure> authorize(const std::string& token,
+                                 const std::string& authorization,
+                                 bool required) {
+  if (token.empty()) {
+    if (!required)
+      return std::nullopt;
+    return failure{ec::disabled,
+                   "applying is off: start the engine with --api-token (or "
+                   "OPTISCHEMA_API_TOKEN) and send Authorization: Bearer "
+                   "<token>"};
+  }
+  const std::string scheme = "Bearer ";
+  if (authorization.size() <= scheme.size()
+      || authorization.compare(0, scheme.size(), scheme) != 0)
+    return failure{ec::unauthorized,
+                   "this endpoint needs Authorization: Bearer <token> (the "
+                   "engine's --api-token)"};
+  auto given = std::string_view{authorization}.substr(scheme.size());
+  // Constant time: how long a wrong token matched must not leak.
+  unsigned char diff = given.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i)
+    diff |= static_cast<unsigned char>(
+      token[i] ^ (i < given.size() ? given[i] : 0));
+  if (diff != 0)
+    return failure{ec::unauthorized, "the bearer token is wrong"};
+  return std::nullopt;
 }
 
 // -- rendering

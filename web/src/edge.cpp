@@ -25,6 +25,9 @@ constexpr auto poll_timeout = std::chrono::seconds{60};
 /// An analysis plans every statement and tries candidate indexes.
 constexpr auto analysis_timeout = std::chrono::seconds{120};
 
+/// A sandbox test copies the target the first time and times statements.
+constexpr auto test_timeout = std::chrono::minutes{30};
+
 /// Answers with the failure inside a CAF error.
 void reply_error(const std::shared_ptr<web::responder>& out,
                  const caf::error& err) {
@@ -83,6 +86,40 @@ void with_snapshots(self_ptr self, const std::optional<std::string>& target,
         std::sort(snaps.begin(), snaps.end(),
                   [](auto* x, auto* y) { return x->target < y->target; });
         out->respond(json_response(render(snaps)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// Answers with a failure; 401s say which scheme is expected.
+void reply_failure(const std::shared_ptr<web::responder>& out,
+                   const failure& f) {
+  auto res = error_response(f);
+  if (f.code == ec::unauthorized)
+    res.headers.emplace_back("WWW-Authenticate", "Bearer");
+  out->respond(std::move(res));
+}
+
+/// Serves POST /api/suggestions/{apply,rollback,test,dismiss}: checks the
+/// token and the body, finds the recommendation's target, then `act`s.
+template <class Act>
+void on_recommendation(self_ptr self, web_request& r, bool token_required,
+                       Act act) {
+  auto out = r.out;
+  if (auto denied = web::authorize(self->state.config.api_token,
+                                   r.req.authorization, token_required))
+    return reply_failure(out, *denied);
+  auto id = web::parse_id_request(r.req.body);
+  if (!id)
+    return reply_failure(out, id.error());
+  self
+    ->request(self->state.store, ask_timeout, atom::get_v, atom::suggest_v,
+              atom::by_id_v, *id)
+    .then(
+      [out, act](const std::string& text) mutable {
+        auto rec = recommendation_from_json(text);
+        if (!rec)
+          return reply_failure(out, {ec::internal, "unreadable recommendation"});
+        act(std::move(*rec), out);
       },
       [out](const caf::error& err) { reply_error(out, err); });
 }
@@ -212,6 +249,90 @@ void handle(self_ptr self, web_request& r) {
                 atom::by_id_v, id)
       .then([out](const std::string& rec) { out->respond(json_response(rec)); },
             [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/suggestions/apply"
+             || path == "/api/suggestions/rollback") {
+    auto undo = path == "/api/suggestions/rollback";
+    auto who = fmt::format("api ({})", req.remote);
+    on_recommendation(
+      self, r, true,
+      [self, undo, who](recommendation rec,
+                        std::shared_ptr<web::responder> out) {
+        auto& st = self->state;
+        auto reply = [out](const std::string& stored) {
+          out->respond(json_response(stored));
+        };
+        auto fail = [out](const caf::error& err) { reply_error(out, err); };
+        if (undo)
+          self
+            ->request(st.supervisor, st.config.apply_timeout, atom::rollback_v,
+                      rec.target, rec.id, who)
+            .then(reply, fail);
+        else
+          self
+            ->request(st.supervisor, st.config.apply_timeout, atom::apply_v,
+                      rec.target, rec.id, who)
+            .then(reply, fail);
+      });
+  } else if (path == "/api/suggestions/test") {
+    on_recommendation(
+      self, r, false,
+      [self](recommendation rec, std::shared_ptr<web::responder> out) {
+        self
+          ->request(self->state.supervisor, test_timeout, atom::test_v,
+                    rec.target, rec.id)
+          .then(
+            [out](const std::string& stored) {
+              out->respond(json_response(stored));
+            },
+            [out](const caf::error& err) { reply_error(out, err); });
+      });
+  } else if (path == "/api/suggestions/dismiss") {
+    on_recommendation(
+      self, r, false,
+      [self](recommendation rec, std::shared_ptr<web::responder> out) {
+        if (rec.status == "applied")
+          return reply_failure(out, {ec::conflict,
+                                     "an applied recommendation cannot be "
+                                     "dismissed; roll it back first"});
+        rec.status = "dismissed";
+        rec.updated_ms = now_ms();
+        self
+          ->request(self->state.store, ask_timeout, atom::put_v,
+                    atom::suggest_v, rec)
+          .then(
+            [self, out, target = rec.target](const std::string& stored) {
+              self->state.server->broadcast(
+                target, event_type::recommendation,
+                std::make_shared<const std::string>(
+                  to_json(event{event_type::recommendation, target, now_ms(),
+                                stored})));
+              out->respond(json_response(stored));
+            },
+            [out](const caf::error& err) { reply_error(out, err); });
+      });
+  } else if (path == "/api/sandbox/prepare") {
+    auto target = single_target(self, query_target(req));
+    if (!target)
+      return out->respond(error_response(target.error()));
+    self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
+      .then([out](const std::string& copy) { out->respond(json_response(copy)); },
+            [out](const caf::error& err) { reply_error(out, err); });
+  } else if (path == "/api/audit") {
+    int64_t limit = 100;
+    if (auto i = req.query.find("limit"); i != req.query.end()) {
+      char* end = nullptr;
+      limit = std::strtoll(i->second.c_str(), &end, 10);
+      if (end == i->second.c_str() || *end != '\0' || limit < 1
+          || limit > 10'000)
+        return out->respond(error_response(
+          400, ec::bad_request, "limit must be an integer from 1 to 10000"));
+    }
+    self->request(st.store, ask_timeout, atom::get_v, atom::audit_v, limit)
+      .then(
+        [out](const std::string& entries) {
+          out->respond(json_response(R"({"entries":)" + entries + "}"));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/analysis/query") {
     auto q = web::parse_analysis_query(req.body);
     if (!q)

@@ -59,4 +59,12 @@ rewrite_check check_rewrite(pg::session& s, const catalog& cat,
                             const std::string& rewrite,
                             const rewrite_check_options& opts = {});
 
+/// `sql` ready to execute: each $n replaced by sample values drawn as for
+/// the rows check of check_rewrite (`opts.samples` sets, duplicates
+/// dropped); a statement without parameters is returned as it is. Used to
+/// time statements on realistic values in the sandbox.
+expected<std::vector<std::string>>
+sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
+                  const rewrite_check_options& opts = {});
+
 } // namespace optischema

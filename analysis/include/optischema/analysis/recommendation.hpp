@@ -67,11 +67,34 @@ struct recommendation {
   double confidence = 0;
   std::vector<std::string> reasons;
   std::vector<std::string> evidence;
-  /// new, tested, applied, dismissed, failed.
+  // -- proof and application --
+  /// The last sandbox test (a JSON object: verdict, measured speedup, per
+  /// statement medians and plans before/after), "" when never tested.
+  std::string sandbox;
+  /// Median time before / after in the sandbox over the served statements;
+  /// 0 when not measured.
+  double measured_speedup = 0;
+  /// When the engine applied it to the target (0: not applied).
+  int64_t applied_ms = 0;
+  /// What the served statements' mean times did after applying (a JSON
+  /// object: before/after means, calls, verdict), "" until measured.
+  std::string realised;
+  /// The last failed test, apply or rollback, for people.
+  std::string last_error;
+  /// new, tested, applied, rolled_back, dismissed, failed.
   std::string status = "new";
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
 };
+
+/// Planner cost before / after over the served statements (HypoPG's
+/// estimate); 0 when unknown.
+double estimated_speedup(const recommendation& x);
+
+/// Carries what people and the engine did with a recommendation (status,
+/// sandbox result, application, realised benefit, creation time) from its
+/// stored version `old` into a fresh analysis' version `fresh`.
+void keep_history(recommendation& fresh, const recommendation& old);
 
 /// A stable id from the target, the kind and what the advice changes.
 std::string recommendation_id(const std::string& target,

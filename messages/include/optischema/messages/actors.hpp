@@ -60,6 +60,13 @@ using store_actor = caf::typed_actor<
   // Returns one recommendation as JSON (error not_found).
   caf::replies_to<atom::get, atom::suggest, atom::by_id,
                   std::string>::with<std::string>,
+  // Replaces one recommendation (a status change, a sandbox result, an
+  // application); replies with it as stored (JSON).
+  caf::replies_to<atom::put, atom::suggest, recommendation>::with<std::string>,
+  // Appends an entry to the audit log (a JSON object).
+  caf::reacts_to<atom::put, atom::audit, std::string>,
+  // Returns the newest entries of the audit log, newest first (JSON array).
+  caf::replies_to<atom::get, atom::audit, int64_t>::with<std::string>,
   // Returns a cached LLM answer ("" when absent or expired).
   caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
@@ -100,6 +107,29 @@ using advisor_actor = caf::typed_actor<
   caf::replies_to<atom::analyze, std::string,
                   bool>::with<std::string>>::extend_with<status_client_actor>;
 
+/// A SANDBOX actor: keeps a copy of one target on the sandbox server and
+/// proves recommendations on it (EXPLAIN ANALYZE before and after).
+using sandbox_actor = caf::typed_actor<
+  // Copies the target again (`true`: now; `false`: only when its schema
+  // changed); replies with the copy's facts (JSON).
+  caf::replies_to<atom::prepare, bool>::with<std::string>,
+  // Tests one recommendation, keeps the result on it (status `tested`) and
+  // replies with the recommendation as stored (JSON).
+  caf::replies_to<atom::test, std::string>::with<std::string>>::
+  extend_with<status_client_actor>;
+
+/// An APPLIER: changes one target's indexes as its recommendations say,
+/// keeps an audit log, and measures what each change did afterwards.
+using applier_actor = caf::typed_actor<
+  // Applies a recommendation (id, who asked); replies with the
+  // recommendation as stored (JSON).
+  caf::replies_to<atom::apply, std::string, std::string>::with<std::string>,
+  // Undoes an applied recommendation (id, who asked); same reply.
+  caf::replies_to<atom::rollback, std::string,
+                  std::string>::with<std::string>,
+  // INTERNAL: measures realised benefits and retries leftover cleanups.
+  caf::reacts_to<atom::tick>>::extend_with<status_client_actor>;
+
 /// The LLM actor: asks an OpenAI-compatible endpoint, with versioned
 /// prompts, strict JSON answers (validated, asked once more with the error,
 /// else dropped), a cache in the STORE, rate limits and a daily budget.
@@ -132,6 +162,16 @@ using supervisor_actor = caf::typed_actor<
                   bool>::with<std::string>,
   // Plans one statement on a target (its EXPLAIN actor's answer).
   caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
+  // Applies a recommendation on a target (target, id, who asked).
+  caf::replies_to<atom::apply, std::string, std::string,
+                  std::string>::with<std::string>,
+  // Rolls back a recommendation on a target (target, id, who asked).
+  caf::replies_to<atom::rollback, std::string, std::string,
+                  std::string>::with<std::string>,
+  // Tests a recommendation in the target's sandbox (target, id).
+  caf::replies_to<atom::test, std::string, std::string>::with<std::string>,
+  // Copies a target to its sandbox again (target).
+  caf::replies_to<atom::prepare, std::string>::with<std::string>,
   // Returns the status of every ADVISOR as a JSON object.
   caf::replies_to<atom::status, atom::analyze>::with<std::string>,
   // INTERNAL: restarts the named component after its backoff.

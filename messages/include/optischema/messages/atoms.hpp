@@ -50,6 +50,18 @@ OPTISCHEMA_ATOM(cache, "cache")
 OPTISCHEMA_ATOM(spend, "spend")
 /// Ask the LLM.
 OPTISCHEMA_ATOM(ask, "ask")
+/// The audit log of changes made to targets.
+OPTISCHEMA_ATOM(audit, "audit")
+/// Apply a recommendation to its target.
+OPTISCHEMA_ATOM(apply, "apply")
+/// Undo an applied recommendation.
+OPTISCHEMA_ATOM(rollback, "rollback")
+/// Prove a recommendation in the sandbox.
+OPTISCHEMA_ATOM(test, "test")
+/// Prepare (copy) the sandbox database.
+OPTISCHEMA_ATOM(prepare, "prepare")
+/// Set a recommendation aside.
+OPTISCHEMA_ATOM(dismiss, "dismiss")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

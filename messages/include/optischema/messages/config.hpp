@@ -15,6 +15,39 @@ struct target_config {
   std::string name;
   /// libpq connection string or URI; a secret, never logged or shown.
   std::string dsn;
+  /// What applying changes connects with: a role that owns the tables
+  /// (creating an index needs it) and reads them for the sandbox copy.
+  /// Empty: `dsn`.
+  std::string apply_dsn;
+};
+
+/// How recommendations are applied to targets.
+struct apply_config {
+  /// Bearer token of the apply and rollback endpoints; empty switches them
+  /// off. A secret.
+  std::string api_token;
+  std::chrono::milliseconds lock_timeout{2000};
+  std::chrono::milliseconds statement_timeout{std::chrono::hours{1}};
+  int attempts = 3;
+  std::chrono::milliseconds retry_delay{1000};
+  /// Builds estimated above this are refused (0: no limit).
+  int64_t max_index_bytes = 0;
+};
+
+/// The sandbox server and how copies are made and tests run.
+struct sandbox_config {
+  /// A separate PostgreSQL (libpq DSN of any database there; the role needs
+  /// CREATEDB). Empty: no sandbox. A secret.
+  std::string dsn;
+  std::string pg_bin_dir;
+  int64_t full_copy_max_bytes = 1LL << 30;
+  double sample_percent = 0;
+  int runs = 5;
+  int samples = 3;
+  /// Hot statements besides the served ones timed to catch regressions.
+  size_t other_statements = 5;
+  /// Untested index actions each analysis sends to the sandbox.
+  size_t auto_test = 3;
 };
 
 /// The LLM endpoint and what the engine may spend on it.
@@ -67,6 +100,8 @@ struct engine_config {
   /// Recommendations below this confidence are kept out of the actions.
   double min_confidence = 0.5;
   llm_config llm;
+  apply_config apply;
+  sandbox_config sandbox;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = 50;
   /// Spawn collectors on their own threads (libpq blocks). Off in

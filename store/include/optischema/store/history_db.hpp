@@ -108,6 +108,15 @@ public:
   /// Replaces a stored recommendation (status changes).
   expected<ok> put_recommendation(const recommendation& x);
 
+  // -- the audit log (apply, rollback, sandbox tests) ----------------------
+
+  /// Appends an entry (a JSON object: who, what, when, DDL, outcome,
+  /// duration). Entries are never rewritten.
+  expected<ok> append_audit(int64_t ts_ms, const std::string& json);
+
+  /// The newest `limit` entries, newest first.
+  std::vector<std::string> audit(size_t limit);
+
   // -- the LLM cache ---------------------------------------------------------
 
   /// A cached LLM answer, or nullopt when absent or expired (an expired
@@ -156,6 +165,7 @@ private:
   history_db(store_options opts, std::unique_ptr<impl> ptr);
   store_options opts_;
   std::unique_ptr<impl> impl_;
+  uint64_t audit_seq_ = 0;
 };
 
 } // namespace optischema

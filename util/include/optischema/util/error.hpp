@@ -38,6 +38,14 @@ enum class ec : uint8_t {
   llm_error,
   /// A configured limit (LLM budget, rate) is used up for now.
   budget_exhausted,
+  /// A request lacks the API token or carries a wrong one.
+  unauthorized,
+  /// The state forbids the operation now (a lock is held, another engine is
+  /// applying, the recommendation is in the wrong state).
+  conflict,
+  /// The feature is switched off by configuration (the message says how to
+  /// switch it on).
+  disabled,
   /// An internal invariant failed; a bug.
   internal,
 };

@@ -56,6 +56,17 @@ struct analysis_query {
 /// INSERT, UPDATE or DELETE ($n parameters allowed).
 expected<analysis_query> parse_analysis_query(const std::string& body);
 
+/// Checks the body of apply, rollback, test and dismiss: exactly
+/// {"id": "<recommendation id>"}; any other field (SQL, DDL) is refused.
+expected<std::string> parse_id_request(const std::string& body);
+
+/// Checks the Authorization header against the API token: nullopt when
+/// allowed. Without a token, `required` endpoints are off (ec::disabled);
+/// others are open.
+std::optional<failure> authorize(const std::string& token,
+                                 const std::string& authorization,
+                                 bool required);
+
 /// The OpenAPI 3 document (web/openapi.json, embedded at build time).
 const std::string& openapi_document();
 

@@ -3,6 +3,7 @@
 #include "optischema/messages/actors.hpp"
 #include "optischema/web/server.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,10 @@ namespace optischema {
 struct edge_config {
   std::vector<std::string> targets;
   int64_t raw_retention_ms = 86'400'000;
+  /// Bearer token of apply and rollback (empty: they are off). A secret.
+  std::string api_token;
+  /// How long an apply may take: lock waits, retries and the build.
+  std::chrono::milliseconds apply_timeout{std::chrono::hours{2}};
 };
 
 struct edge_state {

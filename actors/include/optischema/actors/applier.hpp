@@ -1,0 +1,56 @@
+#pragma once
+
+#include "optischema/messages/actors.hpp"
+#include "optischema/messages/config.hpp"
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/pg/ddl.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace optischema {
+
+struct applier_peers {
+  store_actor store;
+  std::vector<event_sink_actor> sinks;
+};
+
+struct applier_state {
+  applier_state() = default; // not an aggregate: see CMakeLists.txt
+  static inline const char* name = "applier";
+  std::string target;
+  /// The apply role's connection (the target's DSN unless --apply-dsn).
+  std::optional<pg::conninfo> conn;
+  std::optional<failure> misconfigured;
+  pg::ddl_options ddl;
+  std::chrono::milliseconds interval{};
+  applier_peers peers;
+  /// INVALID indexes a failed build left that could not be dropped yet.
+  std::set<std::pair<std::string, std::string>> cleanups;
+  /// Recommendations whose regression was announced (once each).
+  std::set<std::string> alerted;
+  // -- status --
+  uint64_t applied = 0;
+  uint64_t rolled_back = 0;
+  uint64_t unchanged = 0;
+  uint64_t failed = 0;
+  std::optional<failure> last_error;
+};
+
+/// An APPLIER: one per target. Runs the DDL the advisor generated for a
+/// recommendation (checked by change_for, never SQL from a request) with
+/// pg::run_index_change, records every attempt in the audit log, and every
+/// poll interval measures the realised benefit of applied changes (and
+/// retries dropping INVALID leftovers). Blocks on the database: spawn it
+/// detached.
+applier_actor::behavior_type
+applier(applier_actor::stateful_pointer<applier_state> self,
+        target_config target, apply_config cfg,
+        std::chrono::milliseconds interval, applier_peers peers);
+
+} // namespace optischema

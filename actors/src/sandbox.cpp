@@ -1,0 +1,299 @@
+#include "optischema/actors/sandbox.hpp"
+
+#include "optischema/analysis/audit.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace optischema {
+
+namespace {
+
+using self_ptr = sandbox_actor::stateful_pointer<sandbox_state>;
+
+/// The target's schema is compared with the copy's at most this often.
+constexpr auto signature_ttl = std::chrono::seconds{30};
+constexpr auto store_timeout = std::chrono::seconds{10};
+
+std::string database_for(const std::string& target) {
+  // Target names are [A-Za-z0-9_-]; PostgreSQL folds nothing in quotes.
+  return "optischema_sandbox_" + target;
+}
+
+/// Whether `query` names `table` as a word (case-insensitive): the hot
+/// statements on the changed table are those a new index can slow down.
+bool mentions(const std::string& query, const std::string& table) {
+  auto lower = [](std::string x) {
+    std::transform(x.begin(), x.end(), x.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    return x;
+  };
+  auto q = lower(query);
+  auto t = lower(table);
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  };
+  for (auto at = q.find(t); at != std::string::npos; at = q.find(t, at + 1)) {
+    auto before_ok = at == 0 || !word(q[at - 1]);
+    auto end = at + t.size();
+    auto after_ok = end >= q.size() || !word(q[end]);
+    if (before_ok && after_ok)
+      return true;
+  }
+  return false;
+}
+
+/// The copy, made or refreshed when missing, forced or stale.
+expected<sandbox::prepared> ensure_copy(self_ptr self, bool force) {
+  auto& st = self->state;
+  if (st.misconfigured)
+    return *st.misconfigured;
+  auto now = std::chrono::steady_clock::now();
+  if (st.copy && !force) {
+    if (now - st.signature_checked < signature_ttl)
+      return *st.copy;
+    auto sig = sandbox::schema_signature(*st.source);
+    if (!sig)
+      return sig.error();
+    st.signature_checked = now;
+    if (*sig == st.copy->signature)
+      return *st.copy;
+    OPTISCHEMA_INFO("sandbox/{}: the target's schema changed; copying again",
+                    st.target);
+  }
+  OPTISCHEMA_INFO("sandbox/{}: copying {} to {}/{}", st.target,
+                  st.source->display, st.server->display, st.database);
+  auto copy = sandbox::prepare(*st.source, *st.server, st.database, st.opts);
+  if (!copy) {
+    st.copy.reset();
+    return copy.error();
+  }
+  ++st.preparations;
+  st.copy = *copy;
+  st.signature_checked = now;
+  OPTISCHEMA_INFO("sandbox/{}: copied {} tables, {} rows ({:.4g}%) in {} ms",
+                  st.target, copy->tables, copy->rows, copy->percent,
+                  copy->duration_ms);
+  return *copy;
+}
+
+void record_failure(self_ptr self, const failure& f) {
+  auto& st = self->state;
+  ++st.failures;
+  st.last_error = f;
+  OPTISCHEMA_WARN("sandbox/{}: {}", st.target, f.message);
+}
+
+void audit(self_ptr self, const recommendation& r, const std::string& outcome,
+           int64_t duration_ms, const std::string& error,
+           std::vector<std::string> steps) {
+  audit_entry e;
+  e.ts_ms = now_ms();
+  e.who = "sandbox";
+  e.action = "test";
+  e.target = r.target;
+  e.recommendation_id = r.id;
+  e.kind = r.kind;
+  e.ddl = r.ddl;
+  e.outcome = outcome;
+  e.duration_ms = duration_ms;
+  e.error = error;
+  e.steps = std::move(steps);
+  self->send(self->state.peers.store, atom::put_v, atom::audit_v, to_json(e));
+}
+
+/// Runs the test once the recommendation and the workload are known.
+void run_test(self_ptr self, recommendation r,
+              std::vector<std::string> others,
+              caf::typed_response_promise<std::string> rp) {
+  auto& st = self->state;
+  auto copy = ensure_copy(self, false);
+  if (!copy) {
+    record_failure(self, copy.error());
+    audit(self, r, "failed", 0, copy.error().message, {});
+    rp.deliver(make_error(copy.error()));
+    return;
+  }
+  auto db = sandbox::database_conninfo(*st.server, st.database);
+  if (!db) {
+    rp.deliver(make_error(db.error()));
+    return;
+  }
+  auto res = sandbox::test(*db, r, others, st.opts);
+  ++st.tests;
+  if (!res) {
+    record_failure(self, res.error());
+    r.last_error = "sandbox: " + res.error().message;
+    audit(self, r, "failed", 0, res.error().message, {});
+  } else {
+    res->copy = *copy;
+    st.last_error.reset();
+    st.last_verdict = res->verdict;
+    r.sandbox = to_json(*res);
+    r.measured_speedup = res->speedup;
+    r.last_error.clear();
+    if (r.status == "new" || r.status == "failed" || r.status == "tested")
+      r.status = "tested";
+    audit(self, r, "tested", res->duration_ms, {},
+          {res->verdict + ": " + res->summary});
+  }
+  r.updated_ms = now_ms();
+  self->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, r)
+    .then(
+      [self, rp, ok = static_cast<bool>(res),
+       err = res ? failure{} : res.error()](const std::string& stored) mutable {
+        if (!ok) {
+          rp.deliver(make_error(err));
+          return;
+        }
+        event ev{event_type::recommendation, self->state.target, now_ms(),
+                 stored};
+        for (auto& sink : self->state.peers.sinks)
+          self->send(sink, atom::publish_v, ev);
+        rp.deliver(stored);
+      },
+      [rp](const caf::error& err) mutable { rp.deliver(err); });
+}
+
+} // namespace
+
+sandbox_actor::behavior_type
+sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
+                target_config target, sandbox_config cfg,
+                sandbox_peers peers) {
+  auto& st = self->state;
+  st.target = target.name;
+  st.database = database_for(target.name);
+  st.peers = std::move(peers);
+  st.opts.pg_bin_dir = cfg.pg_bin_dir;
+  st.opts.full_copy_max_bytes = cfg.full_copy_max_bytes;
+  st.opts.sample_percent = cfg.sample_percent;
+  st.opts.runs = cfg.runs;
+  st.opts.samples = cfg.samples;
+  st.other_statements = cfg.other_statements;
+  if (cfg.dsn.empty()) {
+    st.misconfigured = failure{
+      ec::disabled,
+      "no sandbox configured: pass --sandbox-dsn (a separate PostgreSQL "
+      "whose role may CREATE DATABASE) to prove advice on a copy"};
+  } else {
+    auto source = pg::parse_conninfo(
+      target.apply_dsn.empty() ? target.dsn : target.apply_dsn);
+    auto server = pg::parse_conninfo(cfg.dsn);
+    if (!source)
+      st.misconfigured = source.error();
+    else if (!server)
+      st.misconfigured = server.error();
+    else {
+      st.source = std::move(*source);
+      st.server = std::move(*server);
+    }
+  }
+  return {
+    [self](atom::prepare, bool force) -> caf::result<std::string> {
+      auto copy = ensure_copy(self, force);
+      if (!copy) {
+        record_failure(self, copy.error());
+        return make_error(copy.error());
+      }
+      self->state.last_error.reset();
+      return to_json(*copy);
+    },
+    [self](atom::test, const std::string& id) -> caf::result<std::string> {
+      auto& st = self->state;
+      if (st.misconfigured)
+        return make_error(*st.misconfigured);
+      auto rp = self->make_response_promise<std::string>();
+      self
+        ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
+                  atom::by_id_v, id)
+        .then(
+          [self, rp](const std::string& text) mutable {
+            auto r = recommendation_from_json(text);
+            if (!r) {
+              rp.deliver(make_error(ec::internal, "unreadable recommendation"));
+              return;
+            }
+            if (r->target != self->state.target) {
+              rp.deliver(make_error(ec::bad_request,
+                                    "the recommendation belongs to target "
+                                      + r->target));
+              return;
+            }
+            self
+              ->request(self->state.peers.store, store_timeout, atom::get_v,
+                        atom::latest_v, self->state.target)
+              .then(
+                [self, rp, r = *r](const snapshot_ptr& snap) mutable {
+                  // The hottest other statements on the changed table.
+                  std::vector<const statement_metrics*> xs;
+                  if (snap)
+                    for (auto& s : snap->statements)
+                      if (!s.parse_error && mentions(s.query, r.table))
+                        xs.push_back(&s);
+                  std::sort(xs.begin(), xs.end(), [](auto* a, auto* b) {
+                    return a->total.exec_time_ms > b->total.exec_time_ms;
+                  });
+                  std::vector<std::string> others;
+                  for (auto* x : xs)
+                    if (others.size() < self->state.other_statements)
+                      others.push_back(x->query);
+                  run_test(self, std::move(r), std::move(others), rp);
+                },
+                [self, rp, r = *r](const caf::error&) mutable {
+                  run_test(self, std::move(r), {}, rp);
+                });
+          },
+          [rp](const caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      rapidjson::StringBuffer buf;
+      json::writer w{buf};
+      w.StartObject();
+      json::key(w, "state");
+      w.String(st.misconfigured
+                   ? (st.misconfigured->code == ec::disabled ? "disabled"
+                                                             : "degraded")
+                 : st.last_error ? "degraded"
+                                 : "ok");
+      if (st.server) {
+        json::key(w, "server");
+        json::str(w, st.server->display);
+      }
+      json::key(w, "database");
+      json::str(w, st.database);
+      json::key(w, "copy");
+      if (st.copy) {
+        auto c = to_json(*st.copy);
+        w.RawValue(c.data(), c.size(), rapidjson::kObjectType);
+      } else {
+        w.Null();
+      }
+      json::key(w, "preparations");
+      w.Uint64(st.preparations);
+      json::key(w, "tests");
+      w.Uint64(st.tests);
+      json::key(w, "failures");
+      w.Uint64(st.failures);
+      json::key(w, "last_verdict");
+      json::str(w, st.last_verdict);
+      json::key(w, "error");
+      if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)
+        json::write(w, *e);
+      else
+        w.Null();
+      w.EndObject();
+      return json::text(buf);
+    },
+  };
+}
+
+} // namespace optischema

@@ -1,0 +1,323 @@
+#include "libpq.hpp"
+#include "optischema/sandbox/sandbox.hpp"
+
+#include "optischema/advice/rewrite_check.hpp"
+#include "optischema/analysis/change.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/session.hpp"
+#include "optischema/util/clock.hpp"
+
+#include <fmt/format.h>
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace optischema::sandbox {
+
+using namespace detail;
+
+namespace {
+
+double median(std::vector<double> xs) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto n = xs.size();
+  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+/// The DDL as the sandbox runs it: in a transaction, so without
+/// CONCURRENTLY (the copy has no other users to keep writing).
+std::string in_transaction(const std::string& ddl) {
+  auto out = ddl;
+  for (auto* kw : {"INDEX CONCURRENTLY ", "index concurrently "})
+    if (auto at = out.find(kw); at != std::string::npos)
+      out.replace(at, std::string{kw}.size(), "INDEX ");
+  return out;
+}
+
+/// A statement being timed: its executable texts (one per parameter set).
+struct subject {
+  timing t;
+  std::vector<std::string> texts;
+};
+
+/// One EXPLAIN ANALYZE inside a savepoint that is rolled back (a write
+/// changes nothing); returns the execution time and the plan.
+expected<std::pair<double, std::string>> explain_analyze(PGconn* c,
+                                                         const std::string& sql) {
+  if (auto r = exec(c, "SAVEPOINT optischema_run", "SAVEPOINT"); !r)
+    return r.error();
+  auto r = exec(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
+                "EXPLAIN ANALYZE in the sandbox");
+  auto undo = exec(c, "ROLLBACK TO SAVEPOINT optischema_run",
+                   "ROLLBACK TO SAVEPOINT");
+  if (!r)
+    return r.error();
+  if (!undo)
+    return undo.error();
+  std::string plan = PQgetvalue(r->get(), 0, 0);
+  rapidjson::Document d;
+  d.Parse(plan.c_str());
+  if (d.HasParseError() || !d.IsArray() || d.Empty() || !d[0].IsObject()
+      || !d[0].HasMember("Execution Time") || !d[0]["Execution Time"].IsNumber())
+    return failure{ec::internal, "EXPLAIN ANALYZE gave no execution time"};
+  return std::make_pair(d[0]["Execution Time"].GetDouble(), plan);
+}
+
+/// Times every subject once (one run): the sum over its parameter sets.
+void time_round(PGconn* c, std::vector<subject>& xs, bool after, bool keep) {
+  for (auto& x : xs) {
+    if (!x.t.error.empty())
+      continue;
+    double sum = 0;
+    for (size_t i = 0; i < x.texts.size(); ++i) {
+      auto r = explain_analyze(c, x.texts[i]);
+      if (!r) {
+        x.t.error = r.error().message;
+        break;
+      }
+      sum += r->first;
+      if (i == 0 && keep)
+        (after ? x.t.plan_after : x.t.plan_before) = r->second;
+    }
+    if (x.t.error.empty())
+      (after ? x.t.after_ms : x.t.before_ms).push_back(sum);
+  }
+}
+
+void write(json::writer& w, const timing& t) {
+  w.StartObject();
+  json::key(w, "fingerprint");
+  json::str(w, t.fingerprint);
+  json::key(w, "query");
+  json::str(w, t.query);
+  json::key(w, "median_before_ms");
+  w.Double(t.median_before_ms);
+  json::key(w, "median_after_ms");
+  w.Double(t.median_after_ms);
+  for (auto [k, xs] : {std::pair{"before_ms", &t.before_ms},
+                       std::pair{"after_ms", &t.after_ms}}) {
+    json::key(w, k);
+    w.StartArray();
+    for (auto x : *xs)
+      w.Double(x);
+    w.EndArray();
+  }
+  json::key(w, "uses_index");
+  w.Bool(t.uses_index);
+  for (auto [k, plan] : {std::pair{"plan_before", &t.plan_before},
+                         std::pair{"plan_after", &t.plan_after}}) {
+    json::key(w, k);
+    if (plan->empty())
+      w.Null();
+    else
+      w.RawValue(plan->data(), plan->size(), rapidjson::kArrayType);
+  }
+  json::key(w, "error");
+  json::str(w, t.error);
+  w.EndObject();
+}
+
+bool slower(const timing& t, const options& opts) {
+  return t.error.empty() && !t.after_ms.empty()
+    && t.median_after_ms
+         > t.median_before_ms * opts.regression_factor
+             + opts.regression_floor_ms;
+}
+
+} // namespace
+
+std::string to_json(const result& x) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "verdict");
+  json::str(w, x.verdict);
+  json::key(w, "speedup");
+  w.Double(x.speedup);
+  json::key(w, "summary");
+  json::str(w, x.summary);
+  json::key(w, "runs");
+  w.Int(x.runs);
+  json::key(w, "tested");
+  w.Int64(x.tested_ms);
+  json::key(w, "duration_ms");
+  w.Int64(x.duration_ms);
+  json::key(w, "served");
+  w.StartArray();
+  for (auto& t : x.served)
+    write(w, t);
+  w.EndArray();
+  json::key(w, "others");
+  w.StartArray();
+  for (auto& t : x.others)
+    write(w, t);
+  w.EndArray();
+  json::key(w, "copy");
+  auto copy = to_json(x.copy);
+  w.RawValue(copy.data(), copy.size(), rapidjson::kObjectType);
+  w.EndObject();
+  return json::text(buf);
+}
+
+expected<result> test(const pg::conninfo& db, const recommendation& r,
+                      const std::vector<std::string>& other_statements,
+                      const options& opts) {
+  auto start = std::chrono::steady_clock::now();
+  auto change = change_for(r, false);
+  if (!change)
+    return change.error();
+  result out;
+  out.runs = std::max(opts.runs, 1);
+  // -- realistic parameters, drawn from the copy's statistics and values
+  pg::session s{db, {opts.statement_timeout, std::chrono::milliseconds{5000}}};
+  auto facts = s.connect();
+  if (!facts)
+    return facts.error();
+  auto cat = pg::read_catalog(s);
+  if (!cat)
+    return cat.error();
+  rewrite_check_options sampling;
+  sampling.samples = std::max(opts.samples, 1);
+  sampling.statement_timeout = opts.statement_timeout;
+  auto make = [&](const std::string& fp, const std::string& query) {
+    subject x;
+    x.t.fingerprint = fp;
+    x.t.query = query;
+    auto texts = sample_executions(s, *cat, query, sampling);
+    if (texts)
+      x.texts = std::move(*texts);
+    else
+      x.t.error = texts.error().message;
+    return x;
+  };
+  std::vector<subject> served;
+  for (auto& st : r.statements)
+    served.push_back(make(st.fingerprint, st.query));
+  std::vector<subject> others;
+  for (auto& q : other_statements)
+    if (std::none_of(r.statements.begin(), r.statements.end(),
+                     [&](const served_statement& x) { return x.query == q; }))
+      others.push_back(make("", q));
+  s.disconnect();
+  // -- before, the change, after: one transaction, rolled back
+  auto c = connect(db, "the sandbox");
+  if (!c)
+    return c.error();
+  auto* conn = c->get();
+  for (auto& sql :
+       {std::string{"BEGIN"},
+        fmt::format("SET LOCAL statement_timeout = {}",
+                    opts.statement_timeout.count())})
+    if (auto x = exec(conn, sql, "starting the test"); !x)
+      return x.error();
+  // One unmeasured round warms the cache for both sides alike.
+  time_round(conn, served, false, false);
+  time_round(conn, others, false, false);
+  for (auto* xs : {&served, &others})
+    for (auto& x : *xs)
+      x.t.before_ms.clear();
+  for (int k = 0; k < out.runs; ++k) {
+    time_round(conn, served, false, k == 0);
+    time_round(conn, others, false, k == 0);
+  }
+  auto ddl = exec(conn, in_transaction(change->sql), "the DDL in the sandbox");
+  if (!ddl) {
+    exec(conn, "ROLLBACK", "ROLLBACK");
+    return ddl.error();
+  }
+  if (!r.table.empty())
+    if (auto a = exec(conn,
+                      "ANALYZE " + quote_ident(r.schema) + "."
+                        + quote_ident(r.table),
+                      "ANALYZE in the sandbox");
+        !a) {
+      exec(conn, "ROLLBACK", "ROLLBACK");
+      return a.error();
+    }
+  for (int k = 0; k < out.runs; ++k) {
+    time_round(conn, served, true, k == 0);
+    time_round(conn, others, true, k == 0);
+  }
+  exec(conn, "ROLLBACK", "ROLLBACK");
+  // -- the verdict
+  auto needle = fmt::format("\"Index Name\": {}", json::quote(r.index_name));
+  double before = 0;
+  double after = 0;
+  auto timed = 0;
+  auto uses = false;
+  for (auto* xs : {&served, &others})
+    for (auto& x : *xs) {
+      x.t.median_before_ms = median(x.t.before_ms);
+      x.t.median_after_ms = median(x.t.after_ms);
+      x.t.uses_index = x.t.plan_after.find(needle) != std::string::npos;
+    }
+  for (auto& x : served) {
+    if (!x.t.error.empty() || x.t.after_ms.empty())
+      continue;
+    ++timed;
+    before += x.t.median_before_ms;
+    after += x.t.median_after_ms;
+    uses = uses || x.t.uses_index;
+  }
+  std::vector<std::string> regressed;
+  for (auto* xs : {&served, &others})
+    for (auto& x : *xs)
+      if (slower(x.t, opts))
+        regressed.push_back(fmt::format("{:.2f} → {:.2f} ms: {}",
+                                        x.t.median_before_ms,
+                                        x.t.median_after_ms,
+                                        x.t.query.substr(0, 80)));
+  out.speedup = after > 0 ? before / after : 0;
+  auto creates = r.kind == "create_index";
+  if (!regressed.empty()) {
+    out.verdict = "regression";
+    out.summary = fmt::format("{} statement{} got slower: {}", regressed.size(),
+                              regressed.size() == 1 ? "" : "s",
+                              fmt::join(regressed, "; "));
+  } else if (creates && timed == 0) {
+    out.verdict = "inconclusive";
+    out.summary = "none of the statements it serves could be timed in the "
+                  "sandbox"
+      + (served.empty() || served.front().t.error.empty()
+           ? std::string{}
+           : ": " + served.front().t.error);
+  } else if (!creates) {
+    out.verdict = "safe";
+    out.summary = fmt::format(
+      "without the index, none of {} hot statement{} got slower "
+      "(medians of {} runs)",
+      others.size(), others.size() == 1 ? "" : "s", out.runs);
+  } else if (uses && out.speedup >= 1.1) {
+    out.verdict = "faster";
+    out.summary = fmt::format(
+      "{:.1f}× faster: the statements it serves took {:.2f} ms and now take "
+      "{:.2f} ms (medians of {} runs, {} parameter set{}); the plans use "
+      "{}; no other hot statement got slower",
+      out.speedup, before, after, out.runs, sampling.samples,
+      sampling.samples == 1 ? "" : "s", r.index_name);
+  } else {
+    out.verdict = "no_gain";
+    out.summary = uses
+      ? fmt::format("the plans use {} but the statements are not measurably "
+                    "faster ({:.2f} → {:.2f} ms)",
+                    r.index_name, before, after)
+      : fmt::format("PostgreSQL does not use {} for the statements it serves "
+                    "on the copy ({:.2f} → {:.2f} ms)",
+                    r.index_name, before, after);
+  }
+  for (auto& x : served)
+    out.served.push_back(std::move(x.t));
+  for (auto& x : others)
+    out.others.push_back(std::move(x.t));
+  out.tested_ms = now_ms();
+  out.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  return out;
+}
+
+} // namespace optischema::sandbox
