@@ -1,7 +1,10 @@
 #include "cli.hpp"
 
 #include "optischema/advice/advisor.hpp"
+#include "optischema/analysis/candidates.hpp"
 #include "optischema/analysis/change.hpp"
+#include "optischema/analysis/statement.hpp"
+#include "optischema/pg/catalog_reader.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
 
@@ -40,6 +43,50 @@ bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
   return true;
 }
 
+namespace {
+
+/// After an apply, a fresh analysis no longer proposes the index (it
+/// exists): find the index a create_index recommendation `id` built among
+/// the target's indexes, by the id its definition gives.
+std::optional<recommendation> applied_index(pg::session& s,
+                                            const std::string& target,
+                                            const std::string& id) {
+  auto cat = pg::read_catalog(s);
+  if (!cat)
+    return std::nullopt;
+  for (auto& t : cat->tables)
+    for (auto& ix : t.indexes) {
+      if (ix.primary || ix.constraint_backed)
+        continue;
+      index_candidate c;
+      c.schema = ix.schema;
+      c.table = t.name;
+      c.method = ix.am;
+      for (size_t k = 0; k < ix.keys.size(); ++k)
+        c.keys.push_back(k < ix.opclasses.size() && !ix.opclasses[k].empty()
+                           ? ix.keys[k] + " " + ix.opclasses[k]
+                           : ix.keys[k]);
+      c.include = ix.include;
+      c.predicate = ix.predicate;
+      if (recommendation_id(target, "create_index", c.key()) != id)
+        continue;
+      recommendation r;
+      r.id = id;
+      r.kind = "create_index";
+      r.target = target;
+      r.schema = ix.schema;
+      r.table = t.name;
+      r.index_name = ix.name;
+      r.ddl = ix.definition;
+      r.rollback_ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
+        + quote_ident(ix.schema) + "." + quote_ident(ix.name);
+      return r;
+    }
+  return std::nullopt;
+}
+
+} // namespace
+
 int apply(const apply_flags& f) {
   auto ci = pg::parse_conninfo(f.dsn);
   if (!ci) {
@@ -63,12 +110,14 @@ int apply(const apply_flags& f) {
     OPTISCHEMA_ERROR("{}", report.error().message);
     return 1;
   }
-  const recommendation* found = nullptr;
+  std::optional<recommendation> found;
   for (auto* xs : {&report->actions, &report->other})
     for (auto& r : *xs)
       if (r.id == f.id)
-        found = &r;
-  if (found == nullptr) {
+        found = r;
+  if (!found && f.rollback)
+    found = applied_index(session, opts.target, f.id);
+  if (!found) {
     OPTISCHEMA_ERROR("no recommendation {} in a fresh analysis of {} (target "
                      "'{}'): the workload or schema changed, or the target "
                      "name differs (--target)",

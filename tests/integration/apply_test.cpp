@@ -1,0 +1,420 @@
+// Proving and applying advice on real PostgreSQL: a recommendation tested on
+// a copy in a separate sandbox cluster, applied to the target with
+// CREATE INDEX CONCURRENTLY behind a bearer token, rolled back, refused when
+// it should be, and cleaned up after a failed build.
+
+#include "engine_process.hpp"
+#include "harness.hpp"
+#include "http_client.hpp"
+#include "test_util.hpp"
+
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/sandbox/sandbox.hpp"
+
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+
+#include <future>
+
+using namespace optischema::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string token = "test-token-0123456789";
+
+std::map<std::string, std::string> bearer(const std::string& t = token) {
+  return {{"Authorization", "Bearer " + t}};
+}
+
+/// A shop whose orders are looked up by customer without an index.
+std::string shop_db(harness& h) {
+  auto db = h.create_database("apply");
+  h.exec(db, R"sql(
+    CREATE TABLE customers (id int PRIMARY KEY, region text NOT NULL);
+    INSERT INTO customers SELECT g, (ARRAY['eu','us','apac'])[1 + g % 3]
+      FROM generate_series(1, 20000) g;
+    CREATE TABLE orders (id bigint PRIMARY KEY,
+                         customer_id int NOT NULL REFERENCES customers(id),
+                         status text NOT NULL, total numeric(10,2) NOT NULL);
+    INSERT INTO orders SELECT g, 1 + (g::bigint * 7919) % 20000,
+           (ARRAY['open','paid','shipped'])[1 + g % 3], (g % 1000) / 10.0
+      FROM generate_series(1, 300000) g;
+  )sql");
+  h.exec(db, "VACUUM (ANALYZE)");
+  // The bulk load is setup, not workload: without this the advisor would
+  // extrapolate 300,000 inserts in a few seconds into a write rate that
+  // outweighs any index (rightly, for a real table that busy).
+  h.exec(db, "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
+             "FROM pg_database WHERE datname = current_database()), 0)");
+  return db;
+}
+
+/// The lookups the advice serves, as an application would send them.
+void workload(harness& h, const std::string& db, int calls) {
+  pqxx::connection conn{h.dsn(db)};
+  pqxx::nontransaction tx{conn};
+  for (int i = 0; i < calls; ++i)
+    tx.exec("SELECT id, total FROM orders WHERE customer_id = "
+            + std::to_string(1 + (i * 37) % 20000));
+}
+
+struct engine {
+  temp_dir data;
+  std::unique_ptr<engine_process> proc;
+  std::string url;
+
+  engine(harness& h, const std::string& db, std::vector<std::string> extra) {
+    std::vector<std::string> args{"serve",         "--dsn",
+                                  h.dsn(db),       "--listen",
+                                  "127.0.0.1:0",   "--data-dir",
+                                  data.str(),      "--poll-interval",
+                                  "1s",            "--analysis-interval",
+                                  "0",             "--apply-retry-delay",
+                                  "100ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    proc = std::make_unique<engine_process>(args);
+    url = proc->wait_ready();
+  }
+
+  /// Polls and analyses now; returns the create_index recommendation on
+  /// orders (customer_id).
+  rapidjson::Document recommendation() {
+    REQUIRE(http_request(url, "POST", "/api/collect").status == 200);
+    auto run = http_request(url, "POST", "/api/analysis/run", "", {}, 120s);
+    INFO(run.body);
+    REQUIRE(run.status == 200);
+    auto list = parse_json(http_get(url, "/api/suggestions/latest").body);
+    for (auto& r : list["suggestions"].GetArray())
+      if (std::string{r["kind"].GetString()} == "create_index"
+          && std::string{r["table"].GetString()} == "orders"
+          && std::string{r["columns"][0].GetString()} == "customer_id") {
+        rapidjson::Document d;
+        d.CopyFrom(r, d.GetAllocator());
+        return d;
+      }
+    FAIL("no index advice for orders(customer_id): " << http_get(url, "/api/suggestions/latest").body);
+    return {};
+  }
+
+  http_result post(const std::string& path, const std::string& id,
+                   std::map<std::string, std::string> headers = bearer(),
+                   std::chrono::milliseconds timeout = 60s) {
+    return http_request(url, "POST", path, R"({"id":")" + id + R"("})",
+                        std::move(headers), timeout);
+  }
+
+  rapidjson::Document get(const std::string& id) {
+    return parse_json(http_get(url, "/api/suggestions/" + id).body);
+  }
+
+  rapidjson::Document audit() {
+    return parse_json(http_get(url, "/api/audit").body);
+  }
+};
+
+/// "valid", "invalid" or "absent".
+std::string index_state(harness& h, const std::string& db,
+                        const std::string& name) {
+  auto rows = h.exec(db, "SELECT indisvalid FROM pg_index i JOIN pg_class c "
+                         "ON c.oid = i.indexrelid WHERE c.relname = '"
+                           + name + "'");
+  if (rows.empty())
+    return "absent";
+  return rows[0][0] == "t" ? "valid" : "invalid";
+}
+
+std::string str(const rapidjson::Value& v, const char* k) {
+  return v.HasMember(k) && v[k].IsString() ? v[k].GetString() : "";
+}
+
+} // namespace
+
+TEST_CASE("a recommendation tested in the sandbox shows a measured speedup") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 50);
+  auto sandbox = harness::start_private({.nats = false});
+  engine e{h, db, {"--sandbox-dsn", sandbox->dsn("postgres")}};
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  std::string index = rec["index_name"].GetString();
+  auto res = e.post("/api/suggestions/test", id, {}, 600s);
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  auto d = parse_json(res.body);
+  CHECK(str(d, "status") == "tested");
+  auto& sb = d["sandbox"];
+  CHECK(str(sb, "verdict") == "faster");
+  CHECK(d["measured_speedup"].GetDouble() > 2.0);
+  CHECK(d["estimated_speedup"].GetDouble() > 2.0);
+  REQUIRE(sb["served"].Size() >= 1);
+  auto& served = sb["served"][0];
+  CHECK(served["uses_index"].GetBool());
+  CHECK(served["median_after_ms"].GetDouble()
+        < served["median_before_ms"].GetDouble());
+  CHECK(served["plan_before"].IsArray());
+  CHECK(served["plan_after"].IsArray());
+  // The copy is whole, the test left it as it was, and the target was never
+  // touched.
+  auto copy_db = "optischema_sandbox_" + db;
+  CHECK(sandbox->exec(copy_db, "SELECT count(*) FROM orders")[0][0]
+        == "300000");
+  CHECK(sandbox->exec(copy_db, "SELECT count(*) FROM pg_constraint WHERE "
+                               "contype = 'f'")[0][0]
+        == "1");
+  CHECK(index_state(*sandbox, copy_db, index) == "absent");
+  CHECK(index_state(h, db, index) == "absent");
+  auto audit = e.audit();
+  REQUIRE(audit["entries"].Size() >= 1);
+  CHECK(str(audit["entries"][0], "action") == "test");
+  CHECK(str(audit["entries"][0], "outcome") == "tested");
+}
+
+TEST_CASE("a sampled sandbox copy keeps every foreign key valid") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  auto sandbox = harness::start_private({.nats = false});
+  auto source = optischema::pg::parse_conninfo(h.dsn(db));
+  auto server = optischema::pg::parse_conninfo(sandbox->dsn("postgres"));
+  REQUIRE(source);
+  REQUIRE(server);
+  optischema::sandbox::options opts;
+  opts.sample_percent = 5;
+  auto copy = optischema::sandbox::prepare(*source, *server, "sampled", opts);
+  INFO((copy ? std::string{} : copy.error().message));
+  REQUIRE(copy);
+  CHECK(copy->percent == 5);
+  // Orders whose customer was not sampled are gone: the foreign key, added
+  // after the data, holds.
+  CHECK(copy->orphans_deleted > 0);
+  auto orders = std::stoi(sandbox->exec("sampled", "SELECT count(*) FROM "
+                                                   "orders")[0][0]);
+  CHECK(orders > 0);
+  CHECK(orders < 30000);
+  CHECK(sandbox->exec("sampled", "SELECT count(*) FROM orders o WHERE NOT "
+                                 "EXISTS (SELECT 1 FROM customers c WHERE "
+                                 "c.id = o.customer_id)")[0][0]
+        == "0");
+  CHECK(sandbox->exec("sampled", "SELECT count(*) FROM pg_constraint WHERE "
+                                 "contype = 'f' AND convalidated")[0][0]
+        == "1");
+  // The sandbox is never the target itself.
+  auto self = optischema::sandbox::prepare(*source, *source, db, opts);
+  REQUIRE_FALSE(self);
+  CHECK_THAT(self.error().message, Catch::Contains("--sandbox-dsn"));
+}
+
+TEST_CASE("apply builds a valid index, measures it, and rollback removes it") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  engine e{h, db, {"--api-token", token}};
+  // History before the change: the lookups over two polls (the first poll
+  // is the baseline the next ones count from).
+  REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+  for (int i = 0; i < 2; ++i) {
+    workload(h, db, 30);
+    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+  }
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  std::string index = rec["index_name"].GetString();
+  REQUIRE(index_state(h, db, index) == "absent");
+  auto applied = e.post("/api/suggestions/apply", id);
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  CHECK(str(parse_json(applied.body), "status") == "applied");
+  CHECK(index_state(h, db, index) == "valid");
+  // Idempotent: a second apply changes nothing and says so.
+  REQUIRE(e.post("/api/suggestions/apply", id).status == 200);
+  auto audit = e.audit();
+  REQUIRE(audit["entries"].Size() >= 2);
+  CHECK(str(audit["entries"][0], "outcome") == "unchanged");
+  CHECK(str(audit["entries"][1], "outcome") == "applied");
+  CHECK_THAT(str(audit["entries"][1], "ddl"),
+             Catch::Contains("CREATE INDEX CONCURRENTLY"));
+  CHECK_THAT(str(audit["entries"][1], "who"), Catch::Contains("api"));
+  // The served statement after the change, over three polls.
+  for (int i = 0; i < 3; ++i) {
+    workload(h, db, 30);
+    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+  }
+  std::string realised;
+  CHECK(eventually(
+    [&] {
+      auto r = e.get(id);
+      if (!r["realised"].IsObject())
+        return false;
+      realised = str(r["realised"], "verdict");
+      return realised != "measuring";
+    },
+    15s, 200ms));
+  CHECK(realised == "improved");
+  auto back = e.post("/api/suggestions/rollback", id);
+  INFO(back.body);
+  REQUIRE(back.status == 200);
+  CHECK(str(parse_json(back.body), "status") == "rolled_back");
+  CHECK(index_state(h, db, index) == "absent");
+}
+
+TEST_CASE("apply is refused without the token and off without one") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  SECTION("no token configured") {
+    engine e{h, db, {}};
+    auto rec = e.recommendation();
+    auto res = e.post("/api/suggestions/apply", rec["id"].GetString());
+    CHECK(res.status == 403);
+    CHECK_THAT(res.body, Catch::Contains("--api-token"));
+    CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
+    auto status = parse_json(http_get(e.url, "/api/status").body);
+    CHECK_FALSE(status["apply"]["enabled"].GetBool());
+  }
+  SECTION("a token configured") {
+    engine e{h, db, {"--api-token", token}};
+    auto rec = e.recommendation();
+    std::string id = rec["id"].GetString();
+    auto none = e.post("/api/suggestions/apply", id, {});
+    CHECK(none.status == 401);
+    CHECK(none.headers["www-authenticate"] == "Bearer");
+    CHECK(e.post("/api/suggestions/apply", id, bearer("wrong")).status == 401);
+    CHECK(e.post("/api/suggestions/rollback", id, {}).status == 401);
+    CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
+  }
+}
+
+TEST_CASE("unknown ids and SQL in the request are refused, never run") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  engine e{h, db, {"--api-token", token}};
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  CHECK(e.post("/api/suggestions/apply", "00000000deadbeef").status == 404);
+  auto with_ddl = http_request(
+    e.url, "POST", "/api/suggestions/apply",
+    R"({"id":")" + id + R"(","ddl":"DROP TABLE orders CASCADE"})", bearer());
+  CHECK(with_ddl.status == 400);
+  auto injected = http_request(e.url, "POST", "/api/suggestions/apply",
+                               R"({"id":"x'; DROP TABLE orders; --"})",
+                               bearer());
+  CHECK(injected.status == 400);
+  auto raw_sql = http_request(e.url, "POST", "/api/suggestions/apply",
+                              "DROP TABLE orders", bearer());
+  CHECK(raw_sql.status == 400);
+  CHECK(h.exec(db, "SELECT count(*) FROM orders")[0][0] == "300000");
+  CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
+}
+
+TEST_CASE("a lock held on the table makes apply fail within the lock "
+          "timeout") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  engine e{h, db,
+           {"--api-token", token, "--apply-lock-timeout", "300ms",
+            "--apply-attempts", "2"}};
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  std::string index = rec["index_name"].GetString();
+  {
+    pqxx::connection holder{h.dsn(db)};
+    pqxx::work tx{holder};
+    tx.exec("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
+    auto start = std::chrono::steady_clock::now();
+    auto res = e.post("/api/suggestions/apply", id);
+    auto took = std::chrono::steady_clock::now() - start;
+    INFO(res.body);
+    CHECK(res.status == 409);
+    CHECK_THAT(res.body, Catch::Contains("lock"));
+    CHECK_THAT(res.body, Catch::Contains("pid"));
+    // Two attempts of 300 ms and a pause, not a build stuck behind the lock.
+    CHECK(took < 5s);
+    CHECK(index_state(h, db, index) == "absent");
+    auto stored = e.get(id);
+    CHECK(str(stored, "status") == "failed");
+    CHECK_THAT(str(stored, "last_error"), Catch::Contains("lock"));
+    CHECK(str(e.audit()["entries"][0], "outcome") == "failed");
+  }
+  // The lock gone, the same request succeeds.
+  CHECK(e.post("/api/suggestions/apply", id).status == 200);
+  CHECK(index_state(h, db, index) == "valid");
+}
+
+TEST_CASE("a killed build leaves no INVALID index behind") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  engine e{h, db,
+           {"--api-token", token, "--apply-lock-timeout", "20s",
+            "--apply-attempts", "1"}};
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  std::string index = rec["index_name"].GetString();
+  // An open writing transaction: CREATE INDEX CONCURRENTLY registers its
+  // (still INVALID) index, then waits for this transaction to end.
+  pqxx::connection writer{h.dsn(db)};
+  pqxx::work wtx{writer};
+  wtx.exec("INSERT INTO orders VALUES (999999999, 1, 'open', 1)");
+  auto pending = std::async(std::launch::async, [&] {
+    return e.post("/api/suggestions/apply", id, bearer(), 60s);
+  });
+  std::string pid;
+  REQUIRE(eventually(
+    [&] {
+      auto rows = h.exec(db, "SELECT pid FROM pg_stat_activity WHERE "
+                             "datname = current_database() AND "
+                             "application_name = 'optischema-apply' AND "
+                             "wait_event_type = 'Lock' AND query LIKE "
+                             "'%CREATE INDEX CONCURRENTLY%'");
+      if (rows.empty())
+        return false;
+      pid = rows[0][0];
+      return true;
+    },
+    15s, 20ms));
+  CHECK(index_state(h, db, index) == "invalid");
+  h.exec(db, "SELECT pg_terminate_backend(" + pid + ")");
+  wtx.commit();
+  auto res = pending.get();
+  INFO(res.body);
+  CHECK(res.status >= 400);
+  CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
+                   100ms));
+  auto entries = e.audit()["entries"].GetArray();
+  REQUIRE(entries.Size() >= 1);
+  CHECK(str(entries[0], "outcome") == "failed");
+}
+
+TEST_CASE("the CLI applies by id and advise --create builds the advice") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  engine_process advise{{"advise", "--dsn", h.dsn(db), "--format", "json"}};
+  REQUIRE(advise.wait_exit(120s) == 0);
+  auto log = advise.log();
+  auto report = parse_json(log.substr(log.find('{')));
+  std::string id;
+  std::string index;
+  for (auto& a : report["actions"].GetArray())
+    if (str(a, "kind") == "create_index" && str(a, "table") == "orders") {
+      id = str(a, "id");
+      index = str(a, "index_name");
+    }
+  REQUIRE_FALSE(id.empty());
+  engine_process apply{{"apply", "--dsn", h.dsn(db), "--id", id}};
+  REQUIRE(apply.wait_exit(120s) == 0);
+  INFO(apply.log());
+  CHECK(index_state(h, db, index) == "valid");
+  engine_process undo{{"apply", "--dsn", h.dsn(db), "--id", id, "--rollback"}};
+  REQUIRE(undo.wait_exit(120s) == 0);
+  CHECK(index_state(h, db, index) == "absent");
+  engine_process unknown{{"apply", "--dsn", h.dsn(db), "--id", "0000feed"}};
+  CHECK(unknown.wait_exit(120s) == 1);
+  CHECK_THAT(unknown.log(), Catch::Contains("no recommendation"));
+  engine_process create{{"advise", "--dsn", h.dsn(db), "--create"}};
+  REQUIRE(create.wait_exit(120s) == 0);
+  INFO(create.log());
+  CHECK(index_state(h, db, index) == "valid");
+}
