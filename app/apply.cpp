@@ -37,7 +37,7 @@ bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
     std::printf("  %s\n", s.c_str());
   std::printf("  %s in %lld ms\n",
               !out.changed ? "nothing to do"
-              : undo       ? "rolled back"
+                : undo     ? "rolled back"
                            : "applied",
               static_cast<long long>(out.duration_ms));
   return true;

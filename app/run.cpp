@@ -259,8 +259,9 @@ void add_apply_cli_flags(CLI::App& cmd, apply_flags& f) {
                  "Name of the target in recommendation ids (default: the "
                  "database name)");
   cmd.add_flag("--rollback", f.rollback, "Undo the recommendation instead");
-  cmd.add_option("--lock-timeout", f.lock_timeout,
-                 "Longest wait for a table lock per attempt")
+  cmd
+    .add_option("--lock-timeout", f.lock_timeout,
+                "Longest wait for a table lock per attempt")
     ->capture_default_str();
   cmd.add_option("--attempts", f.attempts, "Attempts when a lock is busy")
     ->capture_default_str();

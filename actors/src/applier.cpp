@@ -119,8 +119,8 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
 }
 
 /// Serves apply and rollback: fetches the recommendation, then changes.
-caf::result<std::string> handle(self_ptr self, const std::string& id,
-                                bool undo, const std::string& who) {
+caf::result<std::string> handle(self_ptr self, const std::string& id, bool undo,
+                                const std::string& who) {
   auto& st = self->state;
   if (st.misconfigured)
     return make_error(*st.misconfigured);
@@ -136,9 +136,9 @@ caf::result<std::string> handle(self_ptr self, const std::string& id,
           return;
         }
         if (r->target != self->state.target) {
-          rp.deliver(make_error(ec::bad_request,
-                                "the recommendation belongs to target "
-                                  + r->target));
+          rp.deliver(
+            make_error(ec::bad_request,
+                       "the recommendation belongs to target " + r->target));
           return;
         }
         change(self, std::move(*r), undo, who, rp);
@@ -163,15 +163,16 @@ void measure(self_ptr self, recommendation r) {
       return;
     r.realised = text;
     if (res.verdict == "regression" && self->state.alerted.insert(r.id).second)
-      publish(self, event_type::alert,
-              fmt::format(
-                R"({{"kind":"regression","recommendation_id":{},"title":{},"message":{}}})",
-                json::quote(r.id), json::quote(r.title),
-                json::quote(fmt::format(
-                  "after {}, the statements it serves take {:.2f} ms on "
-                  "average instead of {:.2f} ms; roll it back with POST "
-                  "/api/suggestions/rollback",
-                  r.title, res.mean_after_ms, res.mean_before_ms))));
+      publish(
+        self, event_type::alert,
+        fmt::format(
+          R"({{"kind":"regression","recommendation_id":{},"title":{},"message":{}}})",
+          json::quote(r.id), json::quote(r.title),
+          json::quote(
+            fmt::format("after {}, the statements it serves take {:.2f} ms on "
+                        "average instead of {:.2f} ms; roll it back with POST "
+                        "/api/suggestions/rollback",
+                        r.title, res.mean_after_ms, res.mean_before_ms))));
     r.updated_ms = now_ms();
     self
       ->request(self->state.peers.store, store_timeout, atom::put_v,
@@ -191,7 +192,8 @@ void measure(self_ptr self, recommendation r) {
       req.from_ms = after ? r.applied_ms : r.applied_ms - day_ms;
       req.to_ms = after ? now + 1 : r.applied_ms;
       ++g->pending;
-      self->request(self->state.peers.store, store_timeout, atom::history_v, req)
+      self
+        ->request(self->state.peers.store, store_timeout, atom::history_v, req)
         .then(
           [g, after, done](const history_reply_ptr& h) mutable {
             auto& into = after ? g->after : g->before;

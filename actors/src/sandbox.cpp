@@ -109,8 +109,7 @@ void audit(self_ptr self, const recommendation& r, const std::string& outcome,
 }
 
 /// Runs the test once the recommendation and the workload are known.
-void run_test(self_ptr self, recommendation r,
-              std::vector<std::string> others,
+void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
               caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
   auto copy = ensure_copy(self, false);
@@ -165,8 +164,7 @@ void run_test(self_ptr self, recommendation r,
 
 sandbox_actor::behavior_type
 sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
-                target_config target, sandbox_config cfg,
-                sandbox_peers peers) {
+                target_config target, sandbox_config cfg, sandbox_peers peers) {
   auto& st = self->state;
   st.target = target.name;
   st.database = database_for(target.name);
@@ -259,11 +257,11 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
       json::writer w{buf};
       w.StartObject();
       json::key(w, "state");
-      w.String(st.misconfigured
-                   ? (st.misconfigured->code == ec::disabled ? "disabled"
-                                                             : "degraded")
-                 : st.last_error ? "degraded"
-                                 : "ok");
+      w.String(
+        st.misconfigured
+          ? (st.misconfigured->code == ec::disabled ? "disabled" : "degraded")
+          : st.last_error ? "degraded"
+                          : "ok");
       if (st.server) {
         json::key(w, "server");
         json::str(w, st.server->display);

@@ -110,8 +110,8 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [self](atom::get, atom::audit, int64_t limit) {
       std::string out = "[";
-      auto entries
-        = self->state.db->audit(static_cast<size_t>(std::max<int64_t>(limit, 0)));
+      auto entries = self->state.db->audit(
+        static_cast<size_t>(std::max<int64_t>(limit, 0)));
       for (size_t i = 0; i < entries.size(); ++i)
         out += (i == 0 ? "" : ",") + entries[i];
       return out + "]";

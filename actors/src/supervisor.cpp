@@ -59,8 +59,8 @@ std::string sandbox_name(const std::string& target) {
 /// The running per-target component `name` of `target` as `Handle`, or the
 /// error that says why there is none.
 template <class Handle>
-caf::expected<Handle> running(self_ptr self, const std::string& name,
-                              const std::string& target) {
+caf::expected<Handle>
+running(self_ptr self, const std::string& name, const std::string& target) {
   auto& st = self->state;
   auto i = st.components.find(name);
   if (i == st.components.end())
@@ -267,9 +267,10 @@ caf::result<std::string> engine_status(self_ptr self,
     w.Bool(!st.config.apply.api_token.empty());
     if (st.config.apply.api_token.empty()) {
       json::key(w, "message");
-      json::str(w, "applying is off: start the engine with --api-token (or "
-                   "OPTISCHEMA_API_TOKEN) to enable POST "
-                   "/api/suggestions/apply and /rollback");
+      json::str(w,
+                "applying is off: start the engine with --api-token (or "
+                "OPTISCHEMA_API_TOKEN) to enable POST "
+                "/api/suggestions/apply and /rollback");
     }
     json::key(w, "targets");
     w.StartArray();

@@ -40,9 +40,9 @@ realised_benefit realise(const std::vector<history_point>& before,
                                       : 0;
   auto ratio = out.mean_before_ms > 0 ? out.mean_after_ms / out.mean_before_ms
                                       : 1.0;
-  out.verdict = ratio > opts.regression_factor        ? "regression"
-                : ratio < 1.0 / opts.regression_factor ? "improved"
-                                                       : "unchanged";
+  out.verdict = ratio > opts.regression_factor ? "regression"
+    : ratio < 1.0 / opts.regression_factor     ? "improved"
+                                               : "unchanged";
   return out;
 }
 

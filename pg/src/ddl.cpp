@@ -96,7 +96,8 @@ expected<bool> drop_invalid(const conninfo& target, const std::string& schema,
       auto conn = open(target, opts);
       if (state_of(*conn, schema, name) != "invalid")
         return false;
-      run(*conn, "DROP INDEX CONCURRENTLY IF EXISTS " + qualified(schema, name));
+      run(*conn,
+          "DROP INDEX CONCURRENTLY IF EXISTS " + qualified(schema, name));
       return true;
     } catch (const pqxx::sql_error& e) {
       if (!retryable(e) || attempt >= opts.attempts)
@@ -122,10 +123,9 @@ expected<std::string> index_state(const conninfo& target,
   }
 }
 
-expected<bool> drop_invalid_index(const conninfo& target,
-                                  const std::string& schema,
-                                  const std::string& name,
-                                  const ddl_options& opts) {
+expected<bool>
+drop_invalid_index(const conninfo& target, const std::string& schema,
+                   const std::string& name, const ddl_options& opts) {
   return drop_invalid(target, schema, name, opts);
 }
 
@@ -144,8 +144,8 @@ run_index_change(const conninfo& target, const index_change& c,
   std::unique_ptr<pqxx::connection> conn;
   try {
     conn = open(target, opts);
-    auto locked = run(*conn, fmt::format("SELECT pg_try_advisory_lock({})",
-                                         apply_lock_key));
+    auto locked = run(
+      *conn, fmt::format("SELECT pg_try_advisory_lock({})", apply_lock_key));
     if (!locked[0][0].as<bool>())
       return fail({ec::conflict,
                    fmt::format("another OptiSchema engine is changing {} right "
@@ -167,8 +167,9 @@ run_index_change(const conninfo& target, const index_change& c,
     if (creating && state == "invalid") {
       // A leftover of an earlier failed build: it must go before a new one
       // (its name is taken) and it slows every write meanwhile.
-      run(*conn, "DROP INDEX CONCURRENTLY IF EXISTS "
-                   + qualified(c.schema, c.index_name));
+      run(*conn,
+          "DROP INDEX CONCURRENTLY IF EXISTS "
+            + qualified(c.schema, c.index_name));
       out.steps.emplace_back(
         "dropped the INVALID index an earlier failed build left behind");
     }
@@ -254,9 +255,9 @@ run_index_change(const conninfo& target, const index_change& c,
                                "try again",
                                c.index_name, state)});
     if (!creating && state != "absent")
-      return fail({ec::sql_error,
-                   fmt::format("index {} still exists after the drop",
-                               c.index_name)});
+      return fail(
+        {ec::sql_error,
+         fmt::format("index {} still exists after the drop", c.index_name)});
     run(*conn, fmt::format("SELECT pg_advisory_unlock({})", apply_lock_key));
   } catch (const std::exception& e) {
     return fail(classify(e, "checking " + c.index_name, target.display));

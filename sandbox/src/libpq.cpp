@@ -54,9 +54,10 @@ const std::map<std::string, std::string>& env_names() {
 expected<conn_ptr> connect(const pg::conninfo& ci, const std::string& who) {
   conn_ptr c{PQconnectdb(ci.effective.c_str())};
   if (!c || PQstatus(c.get()) != CONNECTION_OK)
-    return failure{ec::db_unreachable,
-                   fmt::format("cannot connect to {} ({}): {}", who, ci.display,
-                               redact_secrets(trimmed(PQerrorMessage(c.get()))))};
+    return failure{
+      ec::db_unreachable,
+      fmt::format("cannot connect to {} ({}): {}", who, ci.display,
+                  redact_secrets(trimmed(PQerrorMessage(c.get()))))};
   return c;
 }
 
@@ -69,12 +70,13 @@ expected<result_ptr> exec(PGconn* c, const std::string& sql,
     return r;
   auto* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
   std::string sqlstate = state != nullptr ? state : "";
-  auto code = sqlstate == "57014"                     ? ec::timeout
+  auto code = sqlstate == "57014"                      ? ec::timeout
     : sqlstate.rfind("08", 0) == 0 || sqlstate.empty() ? ec::db_unreachable
                                                        : ec::sql_error;
-  return failure{code, fmt::format("{} failed: {}", what,
-                                   redact_secrets(trimmed(
-                                     PQresultErrorMessage(r.get()))))};
+  return failure{
+    code,
+    fmt::format("{} failed: {}", what,
+                redact_secrets(trimmed(PQresultErrorMessage(r.get()))))};
 }
 
 std::map<std::string, std::string> keywords(const pg::conninfo& ci) {

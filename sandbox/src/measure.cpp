@@ -1,5 +1,5 @@
-#include "libpq.hpp"
 #include "optischema/sandbox/sandbox.hpp"
+#include "libpq.hpp"
 
 #include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/change.hpp"
@@ -46,8 +46,8 @@ struct subject {
 
 /// One EXPLAIN ANALYZE inside a savepoint that is rolled back (a write
 /// changes nothing); returns the execution time and the plan.
-expected<std::pair<double, std::string>> explain_analyze(PGconn* c,
-                                                         const std::string& sql) {
+expected<std::pair<double, std::string>>
+explain_analyze(PGconn* c, const std::string& sql) {
   if (auto r = exec(c, "SAVEPOINT optischema_run", "SAVEPOINT"); !r)
     return r.error();
   auto r = exec(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
@@ -62,7 +62,8 @@ expected<std::pair<double, std::string>> explain_analyze(PGconn* c,
   rapidjson::Document d;
   d.Parse(plan.c_str());
   if (d.HasParseError() || !d.IsArray() || d.Empty() || !d[0].IsObject()
-      || !d[0].HasMember("Execution Time") || !d[0]["Execution Time"].IsNumber())
+      || !d[0].HasMember("Execution Time")
+      || !d[0]["Execution Time"].IsNumber())
     return failure{ec::internal, "EXPLAIN ANALYZE gave no execution time"};
   return std::make_pair(d[0]["Execution Time"].GetDouble(), plan);
 }
@@ -124,8 +125,7 @@ void write(json::writer& w, const timing& t) {
 bool slower(const timing& t, const options& opts) {
   return t.error.empty() && !t.after_ms.empty()
     && t.median_after_ms
-         > t.median_before_ms * opts.regression_factor
-             + opts.regression_floor_ms;
+    > t.median_before_ms * opts.regression_factor + opts.regression_floor_ms;
 }
 
 } // namespace
@@ -208,10 +208,9 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
   if (!c)
     return c.error();
   auto* conn = c->get();
-  for (auto& sql :
-       {std::string{"BEGIN"},
-        fmt::format("SET LOCAL statement_timeout = {}",
-                    opts.statement_timeout.count())})
+  for (auto& sql : {std::string{"BEGIN"},
+                    fmt::format("SET LOCAL statement_timeout = {}",
+                                opts.statement_timeout.count())})
     if (auto x = exec(conn, sql, "starting the test"); !x)
       return x.error();
   // One unmeasured round warms the cache for both sides alike.
@@ -230,10 +229,9 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     return ddl.error();
   }
   if (!r.table.empty())
-    if (auto a = exec(conn,
-                      "ANALYZE " + quote_ident(r.schema) + "."
-                        + quote_ident(r.table),
-                      "ANALYZE in the sandbox");
+    if (auto a = exec(
+          conn, "ANALYZE " + quote_ident(r.schema) + "." + quote_ident(r.table),
+          "ANALYZE in the sandbox");
         !a) {
       exec(conn, "ROLLBACK", "ROLLBACK");
       return a.error();
@@ -267,10 +265,9 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
   for (auto* xs : {&served, &others})
     for (auto& x : *xs)
       if (slower(x.t, opts))
-        regressed.push_back(fmt::format("{:.2f} → {:.2f} ms: {}",
-                                        x.t.median_before_ms,
-                                        x.t.median_after_ms,
-                                        x.t.query.substr(0, 80)));
+        regressed.push_back(
+          fmt::format("{:.2f} → {:.2f} ms: {}", x.t.median_before_ms,
+                      x.t.median_after_ms, x.t.query.substr(0, 80)));
   out.speedup = after > 0 ? before / after : 0;
   auto creates = r.kind == "create_index";
   if (!regressed.empty()) {
@@ -287,10 +284,10 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
            : ": " + served.front().t.error);
   } else if (!creates) {
     out.verdict = "safe";
-    out.summary = fmt::format(
-      "without the index, none of {} hot statement{} got slower "
-      "(medians of {} runs)",
-      others.size(), others.size() == 1 ? "" : "s", out.runs);
+    out.summary
+      = fmt::format("without the index, none of {} hot statement{} got slower "
+                    "(medians of {} runs)",
+                    others.size(), others.size() == 1 ? "" : "s", out.runs);
   } else if (uses && out.speedup >= 1.1) {
     out.verdict = "faster";
     out.summary = fmt::format(

@@ -1,5 +1,5 @@
-#include "libpq.hpp"
 #include "optischema/sandbox/sandbox.hpp"
+#include "libpq.hpp"
 
 #include "optischema/analysis/json.hpp"
 #include "optischema/util/clock.hpp"
@@ -26,9 +26,9 @@ constexpr const char* user_schemas
 struct scratch_dir {
   std::filesystem::path path;
   scratch_dir() {
-    auto tmpl = (std::filesystem::temp_directory_path()
-                 / "optischema-sandbox-XXXXXX")
-                  .string();
+    auto tmpl
+      = (std::filesystem::temp_directory_path() / "optischema-sandbox-XXXXXX")
+          .string();
     if (mkdtemp(tmpl.data()) != nullptr)
       path = tmpl;
   }
@@ -184,24 +184,25 @@ expected<std::string> schema_signature(const pg::conninfo& source) {
   auto c = connect(source, "the target");
   if (!c)
     return c.error();
-  auto r = exec(c->get(),
-                fmt::format(
-                  "SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) "
-                  "FROM (SELECT n.nspname || '.' || c.relname || ':' || "
-                  "c.relkind::text || ':' || coalesce((SELECT string_agg(a.attname "
-                  "|| ' ' || format_type(a.atttypid, a.atttypmod), ',' ORDER "
-                  "BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid "
-                  "AND a.attnum > 0 AND NOT a.attisdropped), '') AS x FROM "
-                  "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                  "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {0} UNION ALL "
-                  "SELECT pg_get_indexdef(i.indexrelid) || i.indisvalid::text FROM "
-                  "pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
-                  "pg_namespace n ON n.oid = c.relnamespace WHERE {0} UNION "
-                  "ALL SELECT co.conname || pg_get_constraintdef(co.oid) FROM "
-                  "pg_constraint co JOIN pg_namespace n ON n.oid = "
-                  "co.connamespace WHERE {0}) s",
-                  user_schemas),
-                "reading the schema signature");
+  auto r
+    = exec(c->get(),
+           fmt::format(
+             "SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) "
+             "FROM (SELECT n.nspname || '.' || c.relname || ':' || "
+             "c.relkind::text || ':' || coalesce((SELECT string_agg(a.attname "
+             "|| ' ' || format_type(a.atttypid, a.atttypmod), ',' ORDER "
+             "BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid "
+             "AND a.attnum > 0 AND NOT a.attisdropped), '') AS x FROM "
+             "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+             "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {0} UNION ALL "
+             "SELECT pg_get_indexdef(i.indexrelid) || i.indisvalid::text FROM "
+             "pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
+             "pg_namespace n ON n.oid = c.relnamespace WHERE {0} UNION "
+             "ALL SELECT co.conname || pg_get_constraintdef(co.oid) FROM "
+             "pg_constraint co JOIN pg_namespace n ON n.oid = "
+             "co.connamespace WHERE {0}) s",
+             user_schemas),
+           "reading the schema signature");
   if (!r)
     return r.error();
   return std::string{PQgetvalue(r->get(), 0, 0)};
@@ -251,13 +252,14 @@ expected<prepared> prepare(const pg::conninfo& source,
   auto post = (tmp.path / "post.sql").string();
   auto pg_dump = tool_path(opts.pg_bin_dir, "pg_dump");
   auto psql = tool_path(opts.pg_bin_dir, "psql");
-  for (auto& [section, file] : {std::pair{"pre-data", pre}, {"post-data", post}})
-    if (auto r = run_tool(pg_dump,
-                          {"--schema-only", "--no-owner", "--no-privileges",
-                           "--no-comments", "--no-publications",
-                           "--no-subscriptions", "--section", section, "--file",
-                           file},
-                          source);
+  for (auto& [section, file] :
+       {std::pair{"pre-data", pre}, {"post-data", post}})
+    if (auto r
+        = run_tool(pg_dump,
+                   {"--schema-only", "--no-owner", "--no-privileges",
+                    "--no-comments", "--no-publications", "--no-subscriptions",
+                    "--section", section, "--file", file},
+                   source);
         !r)
       return r.error();
   if (auto r = run_tool(psql, {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", pre},
@@ -273,10 +275,10 @@ expected<prepared> prepare(const pg::conninfo& source,
   auto dst = connect(*dst_ci, "the sandbox");
   if (!dst)
     return dst.error();
-  for (auto* sql :
-       {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET LOCAL "
-                                                           "lock_timeout = "
-                                                           "5000"})
+  for (auto* sql : {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                    "SET LOCAL "
+                    "lock_timeout = "
+                    "5000"})
     if (auto r = exec(src->get(), sql, "starting the copy"); !r)
       return r.error();
   if (auto r = exec(src->get(),
@@ -311,8 +313,9 @@ expected<prepared> prepare(const pg::conninfo& source,
     out.percent = opts.sample_percent;
   else if (out.source_bytes > opts.full_copy_max_bytes
            && opts.full_copy_max_bytes > 0)
-    out.percent = std::max(0.01, 100.0 * opts.full_copy_max_bytes
-                                   / static_cast<double>(out.source_bytes));
+    out.percent = std::max(0.01,
+                           100.0 * opts.full_copy_max_bytes
+                             / static_cast<double>(out.source_bytes));
   for (auto& t : copies) {
     auto rows = copy_table(src->get(), dst->get(), t, out.percent);
     if (!rows)

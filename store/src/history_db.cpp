@@ -419,7 +419,8 @@ history_db::recommendations(const std::string& target) {
 expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
   // ts then a counter: entries of the same millisecond keep their order.
   auto k = codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
-  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit), k, json);
+  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit), k,
+                           json);
   if (!st.ok())
     return store_failure(st, "writing the audit log");
   return ok{};

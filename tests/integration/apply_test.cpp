@@ -45,8 +45,9 @@ std::string shop_db(harness& h) {
   // The bulk load is setup, not workload: without this the advisor would
   // extrapolate 300,000 inserts in a few seconds into a write rate that
   // outweighs any index (rightly, for a real table that busy).
-  h.exec(db, "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
-             "FROM pg_database WHERE datname = current_database()), 0)");
+  h.exec(db,
+         "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
+         "FROM pg_database WHERE datname = current_database()), 0)");
   return db;
 }
 
@@ -65,12 +66,12 @@ struct engine {
   std::string url;
 
   engine(harness& h, const std::string& db, std::vector<std::string> extra) {
-    std::vector<std::string> args{"serve",         "--dsn",
-                                  h.dsn(db),       "--listen",
-                                  "127.0.0.1:0",   "--data-dir",
-                                  data.str(),      "--poll-interval",
-                                  "1s",            "--analysis-interval",
-                                  "0",             "--apply-retry-delay",
+    std::vector<std::string> args{"serve",       "--dsn",
+                                  h.dsn(db),     "--listen",
+                                  "127.0.0.1:0", "--data-dir",
+                                  data.str(),    "--poll-interval",
+                                  "1s",          "--analysis-interval",
+                                  "0",           "--apply-retry-delay",
                                   "100ms"};
     args.insert(args.end(), extra.begin(), extra.end());
     proc = std::make_unique<engine_process>(args);
@@ -93,7 +94,8 @@ struct engine {
         d.CopyFrom(r, d.GetAllocator());
         return d;
       }
-    FAIL("no index advice for orders(customer_id): " << http_get(url, "/api/suggestions/latest").body);
+    FAIL("no index advice for orders(customer_id): "
+         << http_get(url, "/api/suggestions/latest").body);
     return {};
   }
 
@@ -116,9 +118,10 @@ struct engine {
 /// "valid", "invalid" or "absent".
 std::string index_state(harness& h, const std::string& db,
                         const std::string& name) {
-  auto rows = h.exec(db, "SELECT indisvalid FROM pg_index i JOIN pg_class c "
-                         "ON c.oid = i.indexrelid WHERE c.relname = '"
-                           + name + "'");
+  auto rows = h.exec(db,
+                     "SELECT indisvalid FROM pg_index i JOIN pg_class c "
+                     "ON c.oid = i.indexrelid WHERE c.relname = '"
+                       + name + "'");
   if (rows.empty())
     return "absent";
   return rows[0][0] == "t" ? "valid" : "invalid";
@@ -160,8 +163,9 @@ TEST_CASE("a recommendation tested in the sandbox shows a measured speedup") {
   auto copy_db = "optischema_sandbox_" + db;
   CHECK(sandbox->exec(copy_db, "SELECT count(*) FROM orders")[0][0]
         == "300000");
-  CHECK(sandbox->exec(copy_db, "SELECT count(*) FROM pg_constraint WHERE "
-                               "contype = 'f'")[0][0]
+  CHECK(sandbox->exec(copy_db,
+                      "SELECT count(*) FROM pg_constraint WHERE "
+                      "contype = 'f'")[0][0]
         == "1");
   CHECK(index_state(*sandbox, copy_db, index) == "absent");
   CHECK(index_state(h, db, index) == "absent");
@@ -188,16 +192,19 @@ TEST_CASE("a sampled sandbox copy keeps every foreign key valid") {
   // Orders whose customer was not sampled are gone: the foreign key, added
   // after the data, holds.
   CHECK(copy->orphans_deleted > 0);
-  auto orders = std::stoi(sandbox->exec("sampled", "SELECT count(*) FROM "
-                                                   "orders")[0][0]);
+  auto orders = std::stoi(sandbox->exec("sampled",
+                                        "SELECT count(*) FROM "
+                                        "orders")[0][0]);
   CHECK(orders > 0);
   CHECK(orders < 30000);
-  CHECK(sandbox->exec("sampled", "SELECT count(*) FROM orders o WHERE NOT "
-                                 "EXISTS (SELECT 1 FROM customers c WHERE "
-                                 "c.id = o.customer_id)")[0][0]
+  CHECK(sandbox->exec("sampled",
+                      "SELECT count(*) FROM orders o WHERE NOT "
+                      "EXISTS (SELECT 1 FROM customers c WHERE "
+                      "c.id = o.customer_id)")[0][0]
         == "0");
-  CHECK(sandbox->exec("sampled", "SELECT count(*) FROM pg_constraint WHERE "
-                                 "contype = 'f' AND convalidated")[0][0]
+  CHECK(sandbox->exec("sampled",
+                      "SELECT count(*) FROM pg_constraint WHERE "
+                      "contype = 'f' AND convalidated")[0][0]
         == "1");
   // The sandbox is never the target itself.
   auto self = optischema::sandbox::prepare(*source, *source, db, opts);
@@ -312,7 +319,8 @@ TEST_CASE("a lock held on the table makes apply fail within the lock "
   auto& h = harness::shared();
   auto db = shop_db(h);
   workload(h, db, 60);
-  engine e{h, db,
+  engine e{h,
+           db,
            {"--api-token", token, "--apply-lock-timeout", "300ms",
             "--apply-attempts", "2"}};
   auto rec = e.recommendation();
@@ -346,7 +354,8 @@ TEST_CASE("a killed build leaves no INVALID index behind") {
   auto& h = harness::shared();
   auto db = shop_db(h);
   workload(h, db, 60);
-  engine e{h, db,
+  engine e{h,
+           db,
            {"--api-token", token, "--apply-lock-timeout", "20s",
             "--apply-attempts", "1"}};
   auto rec = e.recommendation();
@@ -363,11 +372,12 @@ TEST_CASE("a killed build leaves no INVALID index behind") {
   std::string pid;
   REQUIRE(eventually(
     [&] {
-      auto rows = h.exec(db, "SELECT pid FROM pg_stat_activity WHERE "
-                             "datname = current_database() AND "
-                             "application_name = 'optischema-apply' AND "
-                             "wait_event_type = 'Lock' AND query LIKE "
-                             "'%CREATE INDEX CONCURRENTLY%'");
+      auto rows = h.exec(db,
+                         "SELECT pid FROM pg_stat_activity WHERE "
+                         "datname = current_database() AND "
+                         "application_name = 'optischema-apply' AND "
+                         "wait_event_type = 'Lock' AND query LIKE "
+                         "'%CREATE INDEX CONCURRENTLY%'");
       if (rows.empty())
         return false;
       pid = rows[0][0];

@@ -156,8 +156,8 @@ TEST_CASE("the realised benefit waits for traffic, then judges") {
     CHECK(x.polls_after == 3);
   }
   SECTION("slower") {
-    auto x = realise(before, {point(10, 50, 1000), point(11, 50, 1000),
-                              point(12, 50, 1000)});
+    auto x = realise(
+      before, {point(10, 50, 1000), point(11, 50, 1000), point(12, 50, 1000)});
     CHECK(x.verdict == "regression");
   }
   SECTION("no history before") {

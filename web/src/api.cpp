@@ -333,7 +333,8 @@ expected<std::string> parse_id_request(const std::string& body) {
   rapidjson::Document d;
   d.Parse(body.c_str(), body.size());
   if (d.HasParseError() || !d.IsObject())
-    return bad(R"(the body must be a JSON object: {"id": "<recommendation id>"})");
+    return bad(
+      R"(the body must be a JSON object: {"id": "<recommendation id>"})");
   for (auto& m : d.GetObject()) {
     std::string k = m.name.GetString();
     if (k != "id")
@@ -347,7 +348,7 @@ expected<std::string> parse_id_request(const std::string& body) {
   if (id.empty() || id.size() > 128
       || !std::all_of(id.begin(), id.end(), [](unsigned char c) {
            return std::isalnum(c) || c == '_' || c == '-' || c == ':'
-                  || c == '.';
+             || c == '.';
          }))
     return bad("\"id\" must be a recommendation id (letters, digits, _ - : "
                ".); GET /api/suggestions/latest lists them");
@@ -375,8 +376,8 @@ std::optional<failure> authorize(const std::string& token,
   // Constant time: how long a wrong token matched must not leak.
   unsigned char diff = given.size() == token.size() ? 0 : 1;
   for (size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(
-      token[i] ^ (i < given.size() ? given[i] : 0));
+    diff |= static_cast<unsigned char>(token[i]
+                                       ^ (i < given.size() ? given[i] : 0));
   if (diff != 0)
     return failure{ec::unauthorized, "the bearer token is wrong"};
   return std::nullopt;

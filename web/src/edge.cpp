@@ -118,7 +118,8 @@ void on_recommendation(self_ptr self, web_request& r, bool token_required,
       [out, act](const std::string& text) mutable {
         auto rec = recommendation_from_json(text);
         if (!rec)
-          return reply_failure(out, {ec::internal, "unreadable recommendation"});
+          return reply_failure(out,
+                               {ec::internal, "unreadable recommendation"});
         act(std::move(*rec), out);
       },
       [out](const caf::error& err) { reply_error(out, err); });
@@ -253,26 +254,27 @@ void handle(self_ptr self, web_request& r) {
              || path == "/api/suggestions/rollback") {
     auto undo = path == "/api/suggestions/rollback";
     auto who = fmt::format("api ({})", req.remote);
-    on_recommendation(
-      self, r, true,
-      [self, undo, who](recommendation rec,
-                        std::shared_ptr<web::responder> out) {
-        auto& st = self->state;
-        auto reply = [out](const std::string& stored) {
-          out->respond(json_response(stored));
-        };
-        auto fail = [out](const caf::error& err) { reply_error(out, err); };
-        if (undo)
-          self
-            ->request(st.supervisor, st.config.apply_timeout, atom::rollback_v,
-                      rec.target, rec.id, who)
-            .then(reply, fail);
-        else
-          self
-            ->request(st.supervisor, st.config.apply_timeout, atom::apply_v,
-                      rec.target, rec.id, who)
-            .then(reply, fail);
-      });
+    on_recommendation(self, r, true,
+                      [self, undo, who](recommendation rec,
+                                        std::shared_ptr<web::responder> out) {
+                        auto& st = self->state;
+                        auto reply = [out](const std::string& stored) {
+                          out->respond(json_response(stored));
+                        };
+                        auto fail = [out](const caf::error& err) {
+                          reply_error(out, err);
+                        };
+                        if (undo)
+                          self
+                            ->request(st.supervisor, st.config.apply_timeout,
+                                      atom::rollback_v, rec.target, rec.id, who)
+                            .then(reply, fail);
+                        else
+                          self
+                            ->request(st.supervisor, st.config.apply_timeout,
+                                      atom::apply_v, rec.target, rec.id, who)
+                            .then(reply, fail);
+                      });
   } else if (path == "/api/suggestions/test") {
     on_recommendation(
       self, r, false,
@@ -291,9 +293,10 @@ void handle(self_ptr self, web_request& r) {
       self, r, false,
       [self](recommendation rec, std::shared_ptr<web::responder> out) {
         if (rec.status == "applied")
-          return reply_failure(out, {ec::conflict,
-                                     "an applied recommendation cannot be "
-                                     "dismissed; roll it back first"});
+          return reply_failure(out,
+                               {ec::conflict,
+                                "an applied recommendation cannot be "
+                                "dismissed; roll it back first"});
         rec.status = "dismissed";
         rec.updated_ms = now_ms();
         self
@@ -303,9 +306,8 @@ void handle(self_ptr self, web_request& r) {
             [self, out, target = rec.target](const std::string& stored) {
               self->state.server->broadcast(
                 target, event_type::recommendation,
-                std::make_shared<const std::string>(
-                  to_json(event{event_type::recommendation, target, now_ms(),
-                                stored})));
+                std::make_shared<const std::string>(to_json(event{
+                  event_type::recommendation, target, now_ms(), stored})));
               out->respond(json_response(stored));
             },
             [out](const caf::error& err) { reply_error(out, err); });
@@ -315,8 +317,9 @@ void handle(self_ptr self, web_request& r) {
     if (!target)
       return out->respond(error_response(target.error()));
     self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
-      .then([out](const std::string& copy) { out->respond(json_response(copy)); },
-            [out](const caf::error& err) { reply_error(out, err); });
+      .then(
+        [out](const std::string& copy) { out->respond(json_response(copy)); },
+        [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/audit") {
     int64_t limit = 100;
     if (auto i = req.query.find("limit"); i != req.query.end()) {

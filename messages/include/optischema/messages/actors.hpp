@@ -125,8 +125,7 @@ using applier_actor = caf::typed_actor<
   // recommendation as stored (JSON).
   caf::replies_to<atom::apply, std::string, std::string>::with<std::string>,
   // Undoes an applied recommendation (id, who asked); same reply.
-  caf::replies_to<atom::rollback, std::string,
-                  std::string>::with<std::string>,
+  caf::replies_to<atom::rollback, std::string, std::string>::with<std::string>,
   // INTERNAL: measures realised benefits and retries leftover cleanups.
   caf::reacts_to<atom::tick>>::extend_with<status_client_actor>;
 

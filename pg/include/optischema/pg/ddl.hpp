@@ -63,10 +63,9 @@ run_index_change(const conninfo& target, const index_change& c,
 
 /// Drops `schema.name` if it exists and is INVALID (a leftover of a failed
 /// concurrent build). Returns true when one was dropped.
-expected<bool> drop_invalid_index(const conninfo& target,
-                                  const std::string& schema,
-                                  const std::string& name,
-                                  const ddl_options& opts = {});
+expected<bool>
+drop_invalid_index(const conninfo& target, const std::string& schema,
+                   const std::string& name, const ddl_options& opts = {});
 
 /// Whether `schema.name` exists and is valid: "valid", "invalid", "absent".
 expected<std::string> index_state(const conninfo& target,
