@@ -10,7 +10,7 @@ RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libcaf-core0.17.6 libcaf-io0.17.6 libnats3.4 libpqxx-6.4 libpq5 librocksdb7.8 libspdlog1.10 \
-      libfmt9 libpg-query0 libboost-system1.74.0 ca-certificates \
+      libfmt9 libpg-query1504.0 libcpprest2.10 libboost-system1.74.0 postgresql-client-15 ca-certificates \
  && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/optischema optischema \
  && mkdir -p /var/lib/optischema && chown optischema /var/lib/optischema
 COPY --from=build /build/optischema /usr/local/bin/optischema

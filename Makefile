@@ -40,10 +40,14 @@ test: build
 demo: build demo-stop
 	@DSN=$$(scripts/demo.sh up) && \
 	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p') && \
+	SANDBOX=$$(scripts/demo.sh sandbox-dsn) && \
+	[[ -s $(DEMO_DIR)/api-token ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > $(DEMO_DIR)/api-token); \
+	TOKEN=$$(cat $(DEMO_DIR)/api-token); \
 	STATIC="--static-dir web/static"; [[ -f web/dashboard/out/index.html ]] && STATIC="--static-dir web/dashboard/out"; \
 	echo "demo: starting the engine (log: $(ENGINE_LOG))" >&2; \
-	setsid $(BUILD_DIR)/optischema serve --dsn "$$DSN" --listen $(LISTEN) \
+	OPTISCHEMA_API_TOKEN="$$TOKEN" setsid $(BUILD_DIR)/optischema serve --dsn "$$DSN" --listen $(LISTEN) \
 	  --data-dir $(DEMO_DIR)/data --poll-interval $(POLL) $${NATS:+--nats $$NATS} $$STATIC \
+	  --sandbox-dsn "$$SANDBOX" \
 	  >$(ENGINE_LOG) 2>&1 </dev/null & echo $$! > $(ENGINE_PID); \
 	for i in $$(seq 1 100); do \
 	  URL=$$(sed -n 's/^optischema: serving //p' $(ENGINE_LOG)); [[ -n $$URL ]] && break; \
@@ -55,6 +59,7 @@ demo: build demo-stop
 	echo "  API:       $$URL/api/metrics/hot   status: $$URL/api/status"; \
 	echo "  WebSocket: $${URL/http/ws}/ws      NATS: $${NATS:-off}"; \
 	echo "  Open:      $$URL"; \
+	echo "  Apply:     curl -X POST -H 'Authorization: Bearer '\$$(cat $(DEMO_DIR)/api-token) -d '{\"id\":\"…\"}' $$URL/api/suggestions/apply"; \
 	echo "  Stop everything with: make clean"
 
 demo-stop:

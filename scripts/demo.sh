@@ -6,6 +6,8 @@
 #                            the last stdout line is the demo database's connection string
 #   scripts/demo.sh down     stop the workload and the servers, delete .demo (idempotent)
 #   scripts/demo.sh dsn      print the connection string (host=127.0.0.1 port=... user=postgres dbname=demo)
+#   scripts/demo.sh sandbox-dsn  print the sandbox server's connection string (a second throwaway cluster
+#                            where the engine proves advice on a copy of the demo database)
 #   scripts/demo.sh env      print the harness env lines (PGPORT=..., OPTISCHEMA_NATS_URL=..., ...)
 #   scripts/demo.sh status   what is running, and the workload's top statements
 #
@@ -21,6 +23,7 @@ SELF=$ROOT/scripts/demo.sh
 HARNESS=$ROOT/scripts/harness.sh
 STATE=$ROOT/.demo
 HDIR=$STATE/harness
+SDIR=$STATE/sandbox
 WL_PID=$STATE/workload.pid
 WL_LOG=$STATE/workload.log
 SCALE=${DEMO_SCALE:-1}
@@ -76,6 +79,19 @@ ensure_servers() {
       "$HARNESS" nats-start "$HDIR" || log "warning: nats-server did not restart"
     fi
   fi
+}
+
+# The sandbox: a second cluster, so proving advice never loads the demo's server.
+sandbox_port() { sed -n 's/^PGPORT=//p' "$SDIR/env" 2>/dev/null | tail -1; }
+sandbox_dsn() { echo "host=127.0.0.1 port=$(sandbox_port) user=postgres dbname=postgres"; }
+ensure_sandbox() {
+  if [[ -f $SDIR/env ]] && "$(pgbin)/pg_isready" -q -h 127.0.0.1 -p "$(sandbox_port)" -t 3 2>/dev/null; then
+    log "reusing the sandbox cluster (port $(sandbox_port))"
+    return 0
+  fi
+  [[ ! -e $SDIR ]] || "$HARNESS" down "$SDIR"
+  "$HARNESS" up "$SDIR" --no-nats >/dev/null
+  log "sandbox cluster on port $(sandbox_port)"
 }
 
 # ---------------------------------------------------------------- data
@@ -194,6 +210,7 @@ stop_workload() {  # kills the supervisor's process group (it is a session leade
 cmd_up() {
   local t0=$EPOCHREALTIME
   ensure_servers
+  ensure_sandbox
   ensure_data
   if [[ ${DEMO_NO_WORKLOAD:-0} == 1 ]]; then log "DEMO_NO_WORKLOAD=1: no workload started"; else start_workload; fi
   log "ready in $(secs_since "$t0") s; NATS: $(env_get OPTISCHEMA_NATS_URL); stop with scripts/demo.sh down"
@@ -203,6 +220,7 @@ cmd_up() {
 cmd_down() {
   stop_workload
   [[ -e $HDIR ]] && "$HARNESS" down "$HDIR"
+  [[ -e $SDIR ]] && "$HARNESS" down "$SDIR"
   rm -f "$STATE/workload.args" "$WL_LOG"
   rmdir "$STATE" 2>/dev/null || true
   log "down"
@@ -225,6 +243,7 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   dsn) pg_answers || die "the demo is not running (scripts/demo.sh up)"; dsn ;;
+  sandbox-dsn) [[ -f $SDIR/env ]] || die "the demo is not running (scripts/demo.sh up)"; sandbox_dsn ;;
   env) [[ -f $HDIR/env ]] || die "the demo is not running (scripts/demo.sh up)"; cat "$HDIR/env" ;;
   status) cmd_status ;;
   __workload) cmd_workload_loop ;;

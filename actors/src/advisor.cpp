@@ -9,6 +9,8 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <caf/send.hpp>
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
@@ -83,6 +85,34 @@ void announce(self_ptr self, const analysis_result& stored) {
       seen = fingerprint;
       publish(self, event_type::recommendation, to_json(r));
     }
+  }
+}
+
+/// Sends the best untested index actions to the sandbox: proof arrives
+/// without anyone asking (the SANDBOX actor stores and announces it).
+void auto_test(self_ptr self, const analysis_result& stored) {
+  auto& st = self->state;
+  if (!st.peers.supervisor || st.peers.auto_test == 0)
+    return;
+  size_t sent = 0;
+  for (auto& r : stored.recommendations) {
+    if (sent == st.peers.auto_test)
+      break;
+    if (r.kind != "create_index" || r.status != "new" || !r.sandbox.empty()
+        || r.confidence < st.min_confidence
+        || !st.auto_tested.insert(r.id).second)
+      continue;
+    ++sent;
+    self
+      ->request(st.peers.supervisor, std::chrono::minutes{30}, atom::test_v,
+                st.target, r.id)
+      .then([](const std::string&) {},
+            [self, id = r.id](const caf::error& err) {
+              // Tried again after the next analysis.
+              self->state.auto_tested.erase(id);
+              OPTISCHEMA_DEBUG("advisor {}: sandbox test of {} failed: {}",
+                               self->state.target, id, error_message(err));
+            });
   }
 }
 
@@ -461,6 +491,7 @@ caf::result<std::string> run(self_ptr self) {
       [self, rp,
        statements = report->statements](const analysis_ptr& stored) mutable {
         announce(self, *stored);
+        auto_test(self, *stored);
         auto summary = summary_json(self->state);
         publish(self, event_type::analysis, summary);
         rp.deliver(summary);
@@ -506,7 +537,9 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       if (gen != st.tick_generation)
         return;
       // Failures and successes alike: the next run is an interval away.
-      (void)run(self);
+      // Anonymous, so the summary has no one to go back to (the timer's
+      // sender is this actor, which has no handler for a bare string).
+      caf::anon_send(caf::actor_cast<advisor_actor>(self), atom::analyze_v);
       schedule(self, st.interval);
     },
     [self](atom::analyze) { return run(self); },

@@ -1,6 +1,7 @@
 #include "optischema/actors/sandbox.hpp"
 
 #include "optischema/analysis/audit.hpp"
+#include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
@@ -47,6 +48,16 @@ bool mentions(const std::string& query, const std::string& table) {
       return true;
   }
   return false;
+}
+
+/// Statements an index can make slower or faster: queries and writes, not
+/// utility statements (the copy's own COPY and pg_dump's LOCKs show up in
+/// the target's pg_stat_statements too).
+bool timeable(const std::string& query) {
+  auto type = single_statement_type(reparsable_sql(query));
+  return type
+    && (*type == "SelectStmt" || *type == "InsertStmt" || *type == "UpdateStmt"
+        || *type == "DeleteStmt");
 }
 
 /// The copy, made or refreshed when missing, forced or stale.
@@ -233,7 +244,8 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
                   std::vector<const statement_metrics*> xs;
                   if (snap)
                     for (auto& s : snap->statements)
-                      if (!s.parse_error && mentions(s.query, r.table))
+                      if (!s.parse_error && mentions(s.query, r.table)
+                          && timeable(s.query))
                         xs.push_back(&s);
                   std::sort(xs.begin(), xs.end(), [](auto* a, auto* b) {
                     return a->total.exec_time_ms > b->total.exec_time_ms;

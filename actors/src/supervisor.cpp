@@ -409,7 +409,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     start(self, st.components[collector_name(target.name)]);
     add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
       auto& st = self->state;
-      advisor_peers peers{st.store, st.sinks, st.llm};
+      advisor_peers peers{st.store, st.sinks, st.llm,
+                          caf::actor_cast<supervisor_actor>(self),
+                          st.config.sandbox.dsn.empty()
+                            ? size_t{0}
+                            : st.config.sandbox.auto_test};
       auto interval = st.config.analysis_interval;
       auto min_conf = st.config.min_confidence;
       auto per_cycle = st.config.llm.statements_per_cycle;

@@ -320,6 +320,10 @@ private:
         select(m.value);
         continue;
       }
+      if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt") {
+        modify(key, m.value);
+        continue;
+      }
       if (key == "A_Expr")
         expr(m.value);
       walk(m.value);
@@ -349,6 +353,63 @@ private:
     }
     scopes_.pop_back();
     ctes_.pop_back();
+  }
+
+  /// INSERT, UPDATE, DELETE: their table is in scope for WHERE (and
+  /// RETURNING); a value inserted or assigned to a column takes that
+  /// column's values.
+  void modify(std::string_view key, const node& body) {
+    std::vector<item> scope;
+    if (auto* rel = get(&body, "relation"))
+      add_relation(*rel, scope);
+    for (auto* from : {get(&body, "fromClause"), get(&body, "usingClause")})
+      if (from != nullptr)
+        add_items(*from, scope);
+    auto* table = scope.empty() ? nullptr : scope.front().table;
+    scopes_.push_back(std::move(scope));
+    ctes_.emplace_back();
+    if (table != nullptr && key == "InsertStmt") {
+      std::vector<std::string> cols;
+      if (auto* list = items(get(&body, "cols")))
+        for (auto& c : list->GetArray())
+          cols.push_back(str(get(get(&c, "ResTarget"), "name")));
+      else
+        for (auto& c : table->columns)
+          cols.push_back(c.name);
+      auto* values = items(
+        get(get(get(&body, "selectStmt"), "SelectStmt"), "valuesLists"));
+      if (values != nullptr)
+        for (auto& row : values->GetArray())
+          if (auto* vs = items(get(get(&row, "List"), "items")))
+            for (rapidjson::SizeType i = 0; i < vs->Size() && i < cols.size();
+                 ++i)
+              assign(*table, cols[i], &(*vs)[i]);
+    }
+    if (table != nullptr && key == "UpdateStmt")
+      if (auto* list = items(get(&body, "targetList")))
+        for (auto& t : list->GetArray()) {
+          auto* rt = get(&t, "ResTarget");
+          assign(*table, str(get(rt, "name")), get(rt, "val"));
+        }
+    for (auto& m : body.GetObject())
+      walk(m.value);
+    ctes_.pop_back();
+    scopes_.pop_back();
+  }
+
+  void add_relation(const node& rv, std::vector<item>& out) {
+    item x{str(get(&rv, "schemaname")), str(get(&rv, "relname")),
+           str(get(get(&rv, "alias"), "aliasname"))};
+    x.table = cat_.find(x.schema, x.name);
+    out.insert(out.begin(), std::move(x));
+  }
+
+  /// `col = $n` in SET or VALUES: $n takes values of col.
+  void assign(const table_info& t, const std::string& col, const node* v) {
+    auto p = param_number(v);
+    auto* c = t.column(col);
+    if (p && c != nullptr && !out_.contains(*p))
+      out_[*p] = param_source{param_source::kind::column, &t, c, 0};
   }
 
   bool is_cte(const std::string& name) const {

@@ -122,10 +122,19 @@ void write(json::writer& w, const timing& t) {
   w.EndObject();
 }
 
+/// Slower beyond noise: the median grew past the factor and floor, and
+/// every run after the change took longer than every run before it (a
+/// machine busy with other work moves single runs, not whole
+/// distributions).
 bool slower(const timing& t, const options& opts) {
-  return t.error.empty() && !t.after_ms.empty()
-    && t.median_after_ms
-    > t.median_before_ms * opts.regression_factor + opts.regression_floor_ms;
+  if (!t.error.empty() || t.after_ms.empty() || t.before_ms.empty())
+    return false;
+  auto fastest_after = *std::min_element(t.after_ms.begin(), t.after_ms.end());
+  auto slowest_before = *std::max_element(t.before_ms.begin(),
+                                          t.before_ms.end());
+  return t.median_after_ms
+    > t.median_before_ms * opts.regression_factor + opts.regression_floor_ms
+    && fastest_after > slowest_before;
 }
 
 } // namespace

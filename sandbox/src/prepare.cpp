@@ -141,6 +141,14 @@ expected<int64_t> delete_orphans(PGconn* dst,
   return total;
 }
 
+/// A SQL string literal.
+std::string literal(const std::string& x) {
+  std::string out = "'";
+  for (char c : x)
+    out += c == '\'' ? std::string{"''"} : std::string{c};
+  return out + "'";
+}
+
 int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::steady_clock::now() - since)
@@ -353,6 +361,22 @@ expected<prepared> prepare(const pg::conninfo& source,
     out.orphans_deleted = *deleted;
     out.rows -= *deleted;
   }
+  // Sequences as far as the target's: inserts timed in the sandbox take
+  // new keys, not ones the copied rows hold.
+  auto seqs = exec(src->get(),
+                   "SELECT format('%I.%I', schemaname, sequencename), "
+                   "last_value FROM pg_sequences WHERE last_value IS NOT NULL",
+                   "reading the target's sequences");
+  if (!seqs)
+    return seqs.error();
+  for (int i = 0; i < PQntuples(seqs->get()); ++i)
+    if (auto r = exec(dst->get(),
+                      fmt::format("SELECT setval({}::regclass, {})",
+                                  literal(PQgetvalue(seqs->get(), i, 0)),
+                                  PQgetvalue(seqs->get(), i, 1)),
+                      "setting a sequence in the sandbox");
+        !r)
+      return r.error();
   exec(src->get(), "ROLLBACK", "ending the copy");
   // -- indexes and constraints, then statistics
   if (auto r = run_tool(psql, {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", post},

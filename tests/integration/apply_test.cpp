@@ -428,3 +428,36 @@ TEST_CASE("the CLI applies by id and advise --create builds the advice") {
   INFO(create.log());
   CHECK(index_state(h, db, index) == "valid");
 }
+
+TEST_CASE("periodic analysis sends its best advice to the sandbox unasked") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  auto sandbox = harness::start_private({.nats = false});
+  temp_dir data;
+  engine_process e{{"serve", "--dsn", h.dsn(db), "--listen", "127.0.0.1:0",
+                    "--data-dir", data.str(), "--poll-interval", "1s",
+                    "--analysis-interval", "2s", "--sandbox-dsn",
+                    sandbox->dsn("postgres")}};
+  auto url = e.wait_ready();
+  std::string verdict;
+  CHECK(eventually(
+    [&] {
+      auto list = parse_json(http_get(url, "/api/suggestions/latest").body);
+      for (auto& r : list["suggestions"].GetArray())
+        if (str(r, "table") == "orders" && r["sandbox"].IsObject()) {
+          verdict = str(r["sandbox"], "verdict");
+          return str(r, "status") == "tested";
+        }
+      return false;
+    },
+    60s, 250ms));
+  CHECK(verdict == "faster");
+  // Timer-driven analyses run without tripping the ADVISOR.
+  auto status = parse_json(http_get(url, "/api/status").body);
+  for (auto& c : status["components"].GetArray())
+    if (str(c, "name").rfind("advisor/", 0) == 0) {
+      INFO(e.log());
+      CHECK(c["restarts"].GetUint64() == 0);
+    }
+}

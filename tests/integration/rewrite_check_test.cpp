@@ -397,3 +397,38 @@ TEST_CASE("a rewrite that runs too long is stopped", "[rewrite]") {
   INFO(show(next));
   CHECK(next.verified);
 }
+
+TEST_CASE("statements get sample values from the columns their parameters "
+          "meet",
+          "[rewrite]") {
+  target t;
+  auto texts = [&](const std::string& sql) {
+    auto x = sample_executions(t.session, t.cat, sql);
+    INFO(sql);
+    REQUIRE(x);
+    return *x;
+  };
+  // No NULL where a column's values fit: each text runs and finds rows.
+  for (auto& sql :
+       {"SELECT id FROM orders WHERE customer_id = $1",
+        "UPDATE orders SET status = $1 WHERE customer_id = $2",
+        "DELETE FROM orders o WHERE o.customer_id = $1 AND status = $2",
+        "INSERT INTO orders (id, customer_id, status, created_at, total) "
+        "VALUES (-1, $1, $2, now(), $3)"}) {
+    auto xs = texts(sql);
+    REQUIRE_FALSE(xs.empty());
+    for (auto& x : xs) {
+      CHECK(x.find('$') == std::string::npos);
+      CHECK(x.find("NULL") == std::string::npos);
+    }
+  }
+  // An INSERT of those values satisfies the foreign key and NOT NULL.
+  auto insert = texts("INSERT INTO orders (id, customer_id, status, "
+                      "created_at, total) VALUES (-1, $1, $2, $3, $4)");
+  auto& h = harness::shared();
+  CHECK_NOTHROW(
+    h.exec(rewrite_db(), "BEGIN; " + insert.front() + "; ROLLBACK"));
+  // Without a column to draw from, NULL stands in.
+  auto unbound = texts("SELECT $1::int + 1");
+  CHECK(unbound.front().find("NULL") != std::string::npos);
+}

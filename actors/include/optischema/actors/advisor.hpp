@@ -23,6 +23,10 @@ struct advisor_peers {
   std::vector<event_sink_actor> sinks;
   /// Explanations, narratives and rewrite ideas (may be disabled).
   llm_actor llm;
+  /// Routes sandbox tests to the target's SANDBOX actor (null: no tests).
+  supervisor_actor supervisor;
+  /// Untested index actions each analysis sends to the sandbox.
+  size_t auto_test = 0;
 };
 
 struct advisor_state {
@@ -63,6 +67,8 @@ struct advisor_state {
   /// What each recommendation looked like when last announced, so only new
   /// or changed advice makes an event.
   std::map<std::string, std::string> announced;
+  /// Recommendations sent to the sandbox (once each unless that failed).
+  std::set<std::string> auto_tested;
 };
 
 /// An ADVISOR: runs the advisor pipeline on its target's workload every
