@@ -29,21 +29,11 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
+/// The last line a shell command prints.
 std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr)
-    return out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n')
-    out.pop_back();
-  if (auto i = out.rfind('\n'); i != std::string::npos)
-    out = out.substr(i + 1);
-  return out;
+  auto out = shell_output(cmd);
+  auto i = out.rfind('\n');
+  return i == std::string::npos ? out : out.substr(i + 1);
 }
 
 double ms_since(clock_type::time_point t) {

@@ -28,18 +28,7 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr)
-    return out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-    out.append(buf, n);
-  pclose(p);
-  while (!out.empty() && out.back() == '\n')
-    out.pop_back();
-  return out;
+  return shell_output(cmd);
 }
 
 std::string last_line(const std::string& x) {

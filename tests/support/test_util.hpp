@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -50,6 +51,22 @@ inline int closed_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+/// The standard output of a shell command, trailing newlines removed.
+inline std::string shell_output(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr)
+    return out;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+    out.append(buf, n);
+  pclose(p);
+  while (!out.empty() && out.back() == '\n')
+    out.pop_back();
+  return out;
 }
 
 /// A fresh directory, removed with its contents at scope exit.
