@@ -147,6 +147,7 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
     st.last_verdict = res->verdict;
     r.sandbox = to_json(*res);
     r.measured_speedup = res->speedup;
+    weigh_sandbox_verdict(r);
     r.last_error.clear();
     if (r.status == "new" || r.status == "failed" || r.status == "tested")
       r.status = "tested";

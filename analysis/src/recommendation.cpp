@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cctype>
 
 namespace optischema {
@@ -173,6 +174,30 @@ void keep_history(recommendation& fresh, const recommendation& old) {
   fresh.applied_ms = old.applied_ms;
   fresh.realised = old.realised;
   fresh.last_error = old.last_error;
+  weigh_sandbox_verdict(fresh);
+}
+
+std::string sandbox_verdict(const recommendation& x) {
+  if (x.sandbox.empty())
+    return {};
+  rapidjson::Document d;
+  d.Parse(x.sandbox.data(), x.sandbox.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("verdict")
+      || !d["verdict"].IsString())
+    return {};
+  return d["verdict"].GetString();
+}
+
+void weigh_sandbox_verdict(recommendation& x) {
+  auto v = sandbox_verdict(x);
+  if (v != "no_gain" && v != "regression")
+    return;
+  x.confidence = std::min(x.confidence, 0.4);
+  auto reason = v == "no_gain"
+    ? std::string{"the sandbox measured no gain on a copy of the data"}
+    : std::string{"the sandbox measured a regression on a copy of the data"};
+  if (std::find(x.reasons.begin(), x.reasons.end(), reason) == x.reasons.end())
+    x.reasons.push_back(std::move(reason));
 }
 
 std::string to_json(const recommendation& x) {

@@ -194,3 +194,25 @@ TEST_CASE("proof and application survive the store's JSON round trip") {
   CHECK(fresh.sandbox == r.sandbox);
   CHECK(fresh.applied_ms == 1234);
 }
+
+TEST_CASE("a measured no-gain outweighs the estimate, also after "
+          "re-analysis") {
+  auto old = create_rec();
+  old.confidence = 0.85;
+  old.status = "tested";
+  old.sandbox = R"({"verdict":"no_gain","speedup":1.0})";
+  weigh_sandbox_verdict(old);
+  CHECK(old.confidence < 0.5);
+  auto fresh = create_rec();
+  fresh.confidence = 0.85;
+  keep_history(fresh, old);
+  CHECK(fresh.confidence < 0.5);
+  CHECK(std::count(fresh.reasons.begin(), fresh.reasons.end(),
+                   "the sandbox measured no gain on a copy of the data")
+        == 1);
+  auto faster = create_rec();
+  faster.confidence = 0.85;
+  faster.sandbox = R"({"verdict":"faster","speedup":50})";
+  weigh_sandbox_verdict(faster);
+  CHECK(faster.confidence == 0.85);
+}

@@ -96,6 +96,14 @@ double estimated_speedup(const recommendation& x);
 /// stored version `old` into a fresh analysis' version `fresh`.
 void keep_history(recommendation& fresh, const recommendation& old);
 
+/// The sandbox's verdict on `x` ("" when never tested).
+std::string sandbox_verdict(const recommendation& x);
+
+/// Lets the sandbox's measurement outweigh the estimate: an index action
+/// measured as no gain or a regression drops below the default confidence
+/// of actions (0.5), with the reason.
+void weigh_sandbox_verdict(recommendation& x);
+
 /// A stable id from the target, the kind and what the advice changes.
 std::string recommendation_id(const std::string& target,
                               const std::string& kind,
