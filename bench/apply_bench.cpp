@@ -97,8 +97,7 @@ int main() {
                     "--sandbox-dsn", sandbox, "--sandbox-auto-test", "0",
                     "--api-token", token}};
   auto url = e.wait_ready(60s);
-  std::map<std::string, std::string> auth{
-    {"Authorization", "Bearer " + token}};
+  std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token}};
   http_request(url, "POST", "/api/collect", "", {}, 60s);
   auto t0 = clock_type::now();
   auto analysis = http_request(url, "POST", "/api/analysis/run", "", {}, 300s);
@@ -176,7 +175,8 @@ int main() {
       applied.push_back(&a);
     }
     std::printf("%-62.62s %8.0f %s\n", a.title.c_str(), took,
-                good ? "ok" : (std::to_string(res.status) + " " + res.body).c_str());
+                good ? "ok"
+                     : (std::to_string(res.status) + " " + res.body).c_str());
   }
   // -- and back
   size_t back = 0;
@@ -185,17 +185,17 @@ int main() {
                             R"({"id":")" + (*i)->id + R"("})", auth, 3600s);
     auto state = index_state(dsn, (*i)->index);
     back += res.status == 200
-              && state == ((*i)->kind == "create_index" ? "absent" : "valid")
-            ? 1
-            : 0;
+        && state == ((*i)->kind == "create_index" ? "absent" : "valid")
+      ? 1
+      : 0;
   }
-  std::printf("\napply success: %zu/%zu (%.0f%%); request to valid index: "
-              "median %.0f ms, max %.0f ms; rolled back: %zu/%zu\n",
-              ok, actions.size(),
-              actions.empty() ? 0.0 : 100.0 * ok / actions.size(),
-              median(times),
-              times.empty() ? 0.0 : *std::max_element(times.begin(), times.end()),
-              back, applied.size());
+  std::printf(
+    "\napply success: %zu/%zu (%.0f%%); request to valid index: "
+    "median %.0f ms, max %.0f ms; rolled back: %zu/%zu\n",
+    ok, actions.size(), actions.empty() ? 0.0 : 100.0 * ok / actions.size(),
+    median(times),
+    times.empty() ? 0.0 : *std::max_element(times.begin(), times.end()), back,
+    applied.size());
   e.stop();
   return 0;
 }

@@ -98,7 +98,9 @@ void auto_test(self_ptr self, const analysis_result& stored) {
   for (auto& r : stored.recommendations) {
     if (sent == st.peers.auto_test)
       break;
-    if (r.kind != "create_index" || r.status != "new" || !r.sandbox.empty()
+    auto provable = r.kind == "create_index"
+      || (r.kind == "rewrite" && r.verified);
+    if (!provable || r.status != "new" || !r.sandbox.empty()
         || r.confidence < st.min_confidence
         || !st.auto_tested.insert(r.id).second)
       continue;

@@ -1107,6 +1107,48 @@ private:
 
 } // namespace
 
+expected<std::vector<std::pair<std::string, std::string>>>
+sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
+             const std::string& rewrite, const rewrite_check_options& opts) {
+  try {
+    auto a = parse_one(original, "the original");
+    if (!a)
+      return a.error();
+    auto b = parse_one(rewrite, "the rewrite");
+    if (!b)
+      return b.error();
+    auto refs_a = params_of(*a);
+    auto refs_b = params_of(*b);
+    auto params = numbers(refs_a);
+    if (params != numbers(refs_b))
+      return failure{ec::bad_request,
+                     "the rewrite does not take the original's parameters"};
+    if (params.empty())
+      return std::vector<std::pair<std::string, std::string>>{
+        {a->text, b->text}};
+    auto types = pg::parameter_types(s, a->text, opts.explain);
+    if (!types)
+      return types.error();
+    auto sources = binder{cat}.bind(*a->wrapped());
+    std::map<int, sample_values> values;
+    for (auto n : params) {
+      auto i = sources.find(n);
+      values[n] = values_for(s, i != sources.end() ? i->second : param_source{},
+                             opts);
+    }
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& x : build_samples(params, sources, values, opts.samples)) {
+      auto literals = literals_of(x, *types, sources);
+      out.emplace_back(splice(a->text, refs_a, literals),
+                       splice(b->text, refs_b, literals));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return failure{ec::internal,
+                   std::string{"internal error while sampling: "} + e.what()};
+  }
+}
+
 expected<std::vector<std::string>>
 sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
                   const rewrite_check_options& opts) {

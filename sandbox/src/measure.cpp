@@ -42,6 +42,8 @@ std::string in_transaction(const std::string& ddl) {
 struct subject {
   timing t;
   std::vector<std::string> texts;
+  /// What runs after the change when it is another text (a rewrite).
+  std::vector<std::string> after_texts;
 };
 
 /// One EXPLAIN ANALYZE inside a savepoint that is rolled back (a write
@@ -74,8 +76,9 @@ void time_round(PGconn* c, std::vector<subject>& xs, bool after, bool keep) {
     if (!x.t.error.empty())
       continue;
     double sum = 0;
-    for (size_t i = 0; i < x.texts.size(); ++i) {
-      auto r = explain_analyze(c, x.texts[i]);
+    auto& texts = after && !x.after_texts.empty() ? x.after_texts : x.texts;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      auto r = explain_analyze(c, texts[i]);
       if (!r) {
         x.t.error = r.error().message;
         break;
@@ -176,9 +179,17 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
                       const std::vector<std::string>& other_statements,
                       const options& opts) {
   auto start = std::chrono::steady_clock::now();
-  auto change = change_for(r, false);
-  if (!change)
-    return change.error();
+  // A rewrite changes its statement's text; an index action the schema.
+  auto rewrite = r.kind == "rewrite";
+  if (rewrite && (r.rewrite_sql.empty() || r.statements.empty()))
+    return failure{ec::bad_request, "the rewrite has no statement to time"};
+  std::optional<index_change> change;
+  if (!rewrite) {
+    auto c = change_for(r, false);
+    if (!c)
+      return c.error();
+    change = std::move(*c);
+  }
   result out;
   out.runs = std::max(opts.runs, 1);
   // -- realistic parameters, drawn from the copy's statistics and values
@@ -204,10 +215,25 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     return x;
   };
   std::vector<subject> served;
-  for (auto& st : r.statements)
-    served.push_back(make(st.fingerprint, st.query));
+  if (rewrite) {
+    // Both texts on the same sample values, the original's.
+    subject x;
+    x.t.fingerprint = r.statements.front().fingerprint;
+    x.t.query = r.statements.front().query;
+    auto pairs = sample_pairs(s, *cat, x.t.query, r.rewrite_sql, sampling);
+    if (!pairs)
+      return pairs.error();
+    for (auto& [a, b] : *pairs) {
+      x.texts.push_back(a);
+      x.after_texts.push_back(b);
+    }
+    served.push_back(std::move(x));
+  } else {
+    for (auto& st : r.statements)
+      served.push_back(make(st.fingerprint, st.query));
+  }
   std::vector<subject> others;
-  for (auto& q : other_statements)
+  for (auto& q : rewrite ? std::vector<std::string>{} : other_statements)
     if (std::none_of(r.statements.begin(), r.statements.end(),
                      [&](const served_statement& x) { return x.query == q; }))
       others.push_back(make("", q));
@@ -232,12 +258,14 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     time_round(conn, served, false, k == 0);
     time_round(conn, others, false, k == 0);
   }
-  auto ddl = exec(conn, in_transaction(change->sql), "the DDL in the sandbox");
-  if (!ddl) {
-    exec(conn, "ROLLBACK", "ROLLBACK");
-    return ddl.error();
-  }
-  if (!r.table.empty())
+  if (change)
+    if (auto ddl = exec(conn, in_transaction(change->sql),
+                        "the DDL in the sandbox");
+        !ddl) {
+      exec(conn, "ROLLBACK", "ROLLBACK");
+      return ddl.error();
+    }
+  if (change && !r.table.empty())
     if (auto a = exec(
           conn, "ANALYZE " + quote_ident(r.schema) + "." + quote_ident(r.table),
           "ANALYZE in the sandbox");
@@ -279,7 +307,20 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
                       x.t.median_after_ms, x.t.query.substr(0, 80)));
   out.speedup = after > 0 ? before / after : 0;
   auto creates = r.kind == "create_index";
-  if (!regressed.empty()) {
+  if (rewrite) {
+    out.verdict = !regressed.empty() ? "regression"
+      : timed == 0                   ? "inconclusive"
+      : out.speedup >= 1.1           ? "faster"
+                                     : "no_gain";
+    out.summary = timed == 0
+      ? "the original and the rewrite could not be timed: "
+        + served.front().t.error
+      : fmt::format("the rewrite takes {:.2f} ms where the original takes "
+                    "{:.2f} ms (medians of {} runs on the same {} parameter "
+                    "set{})",
+                    after, before, out.runs, served.front().texts.size(),
+                    served.front().texts.size() == 1 ? "" : "s");
+  } else if (!regressed.empty()) {
     out.verdict = "regression";
     out.summary = fmt::format("{} statement{} got slower: {}", regressed.size(),
                               regressed.size() == 1 ? "" : "s",

@@ -175,7 +175,8 @@ TEST_CASE("a recommendation tested in the sandbox shows a measured speedup") {
   CHECK(str(audit["entries"][0], "outcome") == "tested");
 }
 
-TEST_CASE("a sampled sandbox copy keeps every foreign key valid") {
+TEST_CASE("a sampled sandbox copy keeps every foreign key valid, and times "
+          "rewrites") {
   auto& h = harness::shared();
   auto db = shop_db(h);
   auto sandbox = harness::start_private({.nats = false});
@@ -206,6 +207,24 @@ TEST_CASE("a sampled sandbox copy keeps every foreign key valid") {
                       "SELECT count(*) FROM pg_constraint WHERE "
                       "contype = 'f' AND convalidated")[0][0]
         == "1");
+  // A rewrite is timed against its original on the same parameter values.
+  optischema::recommendation rw;
+  rw.id = "rw";
+  rw.kind = "rewrite";
+  rw.statements.push_back(
+    {"fp",
+     "SELECT count(*) FROM orders o WHERE EXISTS (SELECT 1 FROM orders "
+     "o2 WHERE o2.id = o.id AND o2.customer_id = $1)"});
+  rw.rewrite_sql = "SELECT count(*) FROM orders WHERE customer_id = $1";
+  auto db_ci = optischema::sandbox::database_conninfo(*server, "sampled");
+  REQUIRE(db_ci);
+  auto timed = optischema::sandbox::test(*db_ci, rw, {}, opts);
+  INFO((timed ? timed->summary : timed.error().message));
+  REQUIRE(timed);
+  CHECK(timed->verdict == "faster");
+  CHECK(timed->speedup > 1.1);
+  REQUIRE(timed->served.size() == 1);
+  CHECK(timed->served[0].plan_after.find("Join") == std::string::npos);
   // The sandbox is never the target itself.
   auto self = optischema::sandbox::prepare(*source, *source, db, opts);
   REQUIRE_FALSE(self);

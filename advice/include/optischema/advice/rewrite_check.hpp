@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace optischema {
@@ -66,5 +67,13 @@ rewrite_check check_rewrite(pg::session& s, const catalog& cat,
 expected<std::vector<std::string>>
 sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
                   const rewrite_check_options& opts = {});
+
+/// The original and the rewrite ready to execute on the same sample values
+/// (drawn for the original's parameters, which the rewrite must share):
+/// one pair per parameter set. Used to time a rewrite in the sandbox.
+expected<std::vector<std::pair<std::string, std::string>>>
+sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
+             const std::string& rewrite,
+             const rewrite_check_options& opts = {});
 
 } // namespace optischema
