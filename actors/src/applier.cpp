@@ -84,7 +84,7 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
                     r.id, f->error.message);
     // A failed apply leaves the target as it was; a failed rollback leaves
     // the change applied.
-    if (!undo)
+    if (!undo && r.status != "applied")
       r.status = "failed";
     r.last_error = f->error.message;
     finish(self, std::move(r), f->error, rp);
