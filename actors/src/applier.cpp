@@ -55,6 +55,18 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   e.target = r.target;
   e.recommendation_id = r.id;
   e.kind = r.kind;
+  // Rolling back what was never applied would drop or rebuild an index
+  // the engine did not touch.
+  if (undo && r.status != "applied" && r.status != "rolled_back"
+      && r.status != "failed") {
+    e.outcome = "refused";
+    e.error = fmt::format("recommendation {} is {}, not applied: nothing to "
+                          "roll back",
+                          r.id, r.status);
+    self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
+    rp.deliver(make_error(ec::conflict, e.error));
+    return;
+  }
   auto c = change_for(r, undo);
   if (!c) {
     e.outcome = "refused";
@@ -147,6 +159,16 @@ caf::result<std::string> handle(self_ptr self, const std::string& id, bool undo,
   return rp;
 }
 
+/// When a stored realised benefit was measured (0 when unreadable).
+int64_t measured_at(const std::string& realised) {
+  rapidjson::Document d;
+  d.Parse(realised.c_str());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("measured")
+      || !d["measured"].IsInt64())
+    return 0;
+  return d["measured"].GetInt64();
+}
+
 /// Measures one applied recommendation: its served statements' history
 /// the day before the change against the polls since.
 void measure(self_ptr self, recommendation r) {
@@ -158,10 +180,11 @@ void measure(self_ptr self, recommendation r) {
   auto g = std::make_shared<gather>();
   auto done = [self, g, r]() mutable {
     auto res = realise(g->before, g->after);
-    auto text = to_json(res, now_ms());
-    if (text == r.realised)
+    // Unchanged figures are not written again (the timestamp aside).
+    if (!r.realised.empty()
+        && to_json(res, measured_at(r.realised)) == r.realised)
       return;
-    r.realised = text;
+    r.realised = to_json(res, now_ms());
     if (res.verdict == "regression" && self->state.alerted.insert(r.id).second)
       publish(
         self, event_type::alert,

@@ -141,9 +141,21 @@ run_index_change(const conninfo& target, const index_change& c,
     out.duration_ms = elapsed_ms(start);
     return ddl_failure{std::move(f), out, invalid_left};
   };
+  if (!c.concurrently && !opts.allow_blocking)
+    return fail({ec::conflict,
+                 fmt::format("{} cannot run CONCURRENTLY (a partitioned "
+                             "table): it would block writes to the table for "
+                             "the whole build, so the engine does not run it; "
+                             "build it per partition off-peak "
+                             "(CREATE INDEX ON ONLY, then CONCURRENTLY per "
+                             "partition, then ATTACH)",
+                             c.index_name)});
   std::unique_ptr<pqxx::connection> conn;
   try {
     conn = open(target, opts);
+    // Unqualified names in the DDL resolve where the checks looked.
+    if (!c.schema.empty())
+      run(*conn, "SET search_path = " + quote_ident(c.schema));
     auto locked = run(
       *conn, fmt::format("SELECT pg_try_advisory_lock({})", apply_lock_key));
     if (!locked[0][0].as<bool>())

@@ -128,14 +128,21 @@ std::string tool_path(const std::string& bin_dir, const std::string& name) {
 expected<ok> run_tool(const std::string& program,
                       const std::vector<std::string>& args,
                       const pg::conninfo& ci) {
-  // The environment: ours without PG* settings, plus the connection's.
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (std::strncmp(*e, "PG", 2) != 0)
-      env.emplace_back(*e);
+  // The environment: ours (PGPASSWORD, PGSSLROOTCERT … fill what the DSN
+  // leaves out, as they do for the engine's own connections), with the
+  // connection's settings in place of the same variables.
+  std::map<std::string, std::string> vars;
   for (auto& [k, v] : keywords(ci))
     if (auto i = env_names().find(k); i != env_names().end())
-      env.push_back(i->second + "=" + v);
+      vars[i->second] = v;
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string x = *e;
+    if (!vars.contains(x.substr(0, x.find('='))))
+      env.push_back(std::move(x));
+  }
+  for (auto& [k, v] : vars)
+    env.push_back(k + "=" + v);
   std::vector<char*> envp;
   for (auto& e : env)
     envp.push_back(e.data());

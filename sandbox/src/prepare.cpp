@@ -245,12 +245,31 @@ expected<prepared> prepare(const pg::conninfo& source,
                       "dropping the old sandbox database");
         !r)
       return r.error();
-    if (auto r = exec(admin->get(),
-                      "CREATE DATABASE " + q + " TEMPLATE template0",
-                      "creating the sandbox database (the sandbox role needs "
-                      "CREATEDB)");
-        !r)
-      return r.error();
+    // The target's encoding and collation, so plans (LIKE prefixes, sorts)
+    // match; the server default when the sandbox lacks the locale.
+    std::string locale;
+    if (auto src = connect(source, "the target"))
+      if (auto r = exec(src->get(),
+                        "SELECT pg_encoding_to_char(encoding), datcollate, "
+                        "datctype FROM pg_database WHERE datname = "
+                        "current_database()",
+                        "reading the target's encoding");
+          r && PQntuples(r->get()) == 1)
+        locale = fmt::format(" ENCODING {} LC_COLLATE {} LC_CTYPE {}",
+                             literal(PQgetvalue(r->get(), 0, 0)),
+                             literal(PQgetvalue(r->get(), 0, 1)),
+                             literal(PQgetvalue(r->get(), 0, 2)));
+    auto created = exec(admin->get(),
+                        "CREATE DATABASE " + q + " TEMPLATE template0" + locale,
+                        "creating the sandbox database");
+    if (!created && !locale.empty())
+      created = exec(admin->get(),
+                     "CREATE DATABASE " + q + " TEMPLATE template0",
+                     "creating the sandbox database");
+    if (!created)
+      return failure{created.error().code,
+                     created.error().message
+                       + " (the sandbox role needs CREATEDB)"};
   }
   // -- schema before data (tables, types, functions)
   scratch_dir tmp;
@@ -262,12 +281,14 @@ expected<prepared> prepare(const pg::conninfo& source,
   auto psql = tool_path(opts.pg_bin_dir, "psql");
   for (auto& [section, file] :
        {std::pair{"pre-data", pre}, {"post-data", post}})
-    if (auto r
-        = run_tool(pg_dump,
-                   {"--schema-only", "--no-owner", "--no-privileges",
-                    "--no-comments", "--no-publications", "--no-subscriptions",
-                    "--section", section, "--file", file},
-                   source);
+    if (auto r = run_tool(
+          pg_dump,
+          {"--schema-only", "--no-owner", "--no-privileges", "--no-comments",
+           "--no-publications", "--no-subscriptions", "--no-tablespaces",
+           "--no-security-labels",
+           // Never queue behind a migration's lock for long.
+           "--lock-wait-timeout=30000", "--section", section, "--file", file},
+          source);
         !r)
       return r.error();
   if (auto r = run_tool(psql, {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", pre},

@@ -259,7 +259,10 @@ TEST_CASE("advise --pg-stat-statements: workload weights, drops and skips",
     CREATE INDEX items_shop_idx ON items (shop);
   )sql");
   h.exec(db, "VACUUM ANALYZE");
-  h.exec(db, "SELECT pg_stat_statements_reset(); SELECT pg_stat_reset();");
+  // This database's statements only: tests run in parallel on the cluster.
+  h.exec(db,
+         "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+         "WHERE datname = current_database()), 0); SELECT pg_stat_reset();");
   {
     pqxx::connection c{h.dsn(db)};
     pqxx::nontransaction tx{c};

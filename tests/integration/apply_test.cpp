@@ -9,6 +9,7 @@
 #include "test_util.hpp"
 
 #include "optischema/pg/conninfo.hpp"
+#include "optischema/pg/ddl.hpp"
 #include "optischema/sandbox/sandbox.hpp"
 
 #include <catch2/catch.hpp>
@@ -306,6 +307,12 @@ TEST_CASE("apply is refused without the token and off without one") {
     CHECK(none.headers["www-authenticate"] == "Bearer");
     CHECK(e.post("/api/suggestions/apply", id, bearer("wrong")).status == 401);
     CHECK(e.post("/api/suggestions/rollback", id, {}).status == 401);
+    // Copying the target loads it: with a token set, it needs the token.
+    CHECK(http_request(e.url, "POST", "/api/sandbox/prepare").status == 401);
+    // What was never applied is not rolled back.
+    auto never = e.post("/api/suggestions/rollback", id);
+    CHECK(never.status == 409);
+    CHECK_THAT(never.body, Catch::Contains("not applied"));
     CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
   }
 }
@@ -413,7 +420,13 @@ TEST_CASE("a killed build leaves no INVALID index behind") {
                    100ms));
   auto entries = e.audit()["entries"].GetArray();
   REQUIRE(entries.Size() >= 1);
-  CHECK(str(entries[0], "outcome") == "failed");
+  // The failed apply itself dropped the INVALID index (not a later retry).
+  auto& failed = entries[entries.Size() - 1];
+  CHECK(str(failed, "outcome") == "failed");
+  std::string steps;
+  for (auto& x : failed["steps"].GetArray())
+    steps += std::string{x.GetString()} + "\n";
+  CHECK_THAT(steps, Catch::Contains("dropped the INVALID index"));
 }
 
 TEST_CASE("the CLI applies by id and advise --create builds the advice") {
@@ -479,4 +492,22 @@ TEST_CASE("periodic analysis sends its best advice to the sandbox unasked") {
       INFO(e.log());
       CHECK(c["restarts"].GetUint64() == 0);
     }
+}
+
+TEST_CASE("an index that cannot be built concurrently is never built") {
+  // A partitioned table's index blocks writes for the whole build.
+  optischema::index_change c;
+  c.schema = "public";
+  c.table = "measurements";
+  c.index_name = "measurements_ts_idx";
+  c.sql = "CREATE INDEX measurements_ts_idx ON public.measurements (ts)";
+  c.concurrently = false;
+  auto target = optischema::pg::parse_conninfo(
+    "host=127.0.0.1 port=" + std::to_string(closed_port()) + " dbname=x");
+  REQUIRE(target);
+  auto res = optischema::pg::run_index_change(*target, c);
+  auto* f = std::get_if<optischema::pg::ddl_failure>(&res);
+  REQUIRE(f != nullptr);
+  CHECK(f->error.code == optischema::ec::conflict);
+  CHECK_THAT(f->error.message, Catch::Contains("per partition"));
 }

@@ -183,7 +183,10 @@ TEST_CASE("permission problems name the GRANT that fixes them", "[faults]") {
 
 TEST_CASE("a stats reset between polls: detected, no negative figures",
           "[faults]") {
-  auto& h = harness::shared();
+  // A cluster of its own: a reset is cluster-wide and would wipe the
+  // workload of tests running in parallel on the shared one.
+  auto own = harness::start_private({.nats = false});
+  auto& h = *own;
   auto db = h.create_database("reset");
   h.exec(
     db, "CREATE TABLE r (a int); INSERT INTO r SELECT generate_series(1, 100)");

@@ -313,6 +313,10 @@ void handle(self_ptr self, web_request& r) {
             [out](const caf::error& err) { reply_error(out, err); });
       });
   } else if (path == "/api/sandbox/prepare") {
+    // A copy loads the target: once a token is set, only its holder may.
+    if (auto denied = web::authorize(st.config.api_token, req.authorization,
+                                     false))
+      return reply_failure(out, *denied);
     auto target = single_target(self, query_target(req));
     if (!target)
       return out->respond(error_response(target.error()));

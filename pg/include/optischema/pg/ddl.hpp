@@ -31,6 +31,9 @@ struct ddl_options {
   /// `max_index_bytes` (0: no limit).
   int64_t estimated_bytes = 0;
   int64_t max_index_bytes = 0;
+  /// Run DDL that is not CONCURRENTLY (a partitioned table's index), which
+  /// blocks writes for the whole build. Off: such changes are refused.
+  bool allow_blocking = false;
 };
 
 /// What happened; every step is also a line for the audit log.
