@@ -14,7 +14,7 @@ ENGINE_PID := $(DEMO_DIR)/engine.pid
 ENGINE_LOG := $(DEMO_DIR)/engine.log
 CTEST_ARGS ?=
 
-.PHONY: help deps configure build test demo demo-stop dev clean distclean format format-check lint bench
+.PHONY: help deps configure build dashboard test demo demo-stop dev clean distclean format format-check lint bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -32,12 +32,16 @@ build: deps configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	@echo "built $(BUILD_DIR)/optischema"
 
+# The Next.js dashboard's static export (web/dashboard/out), served by the engine.
+dashboard: deps
+	@scripts/dashboard.sh build
+
 # Unit, actor and integration tests; integration tests start their own
 # PostgreSQL 15 and NATS on free loopback ports (scripts/harness.sh).
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-demo: build demo-stop
+demo: build dashboard demo-stop
 	@DSN=$$(scripts/demo.sh up) && \
 	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p') && \
 	SANDBOX=$$(scripts/demo.sh sandbox-dsn) && \

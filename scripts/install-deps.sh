@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every system package that building, testing and the demo need.
 # Idempotent: when everything is present it only checks and returns.
-# Usage: scripts/install-deps.sh [--with-browser]
+# Usage: scripts/install-deps.sh
 set -euo pipefail
 
 packages=(
@@ -13,12 +13,19 @@ packages=(
   libssl-dev
   # external systems the tests and the demo start on loopback
   nats-server postgresql-15 postgresql-client-15 postgresql-15-hypopg
+  # the dashboard's end-to-end tests drive Debian's Chromium
+  chromium
 )
 optional=(ccache clang-format)
-browser=(chromium)
 
 want=("${packages[@]}")
-if [[ ${1:-} == --with-browser ]]; then want+=("${browser[@]}"); fi
+# The dashboard builds with Node.js >= 18.18 and npm. A Node.js installed
+# another way (NodeSource, nvm) is kept: Debian's npm would conflict with it.
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>18||(a==18&&b>=18)?0:1)'
+}
+if ! node_ok; then want+=(nodejs npm); fi
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: this script knows Debian/Ubuntu (apt). Install these packages by other means:" >&2
@@ -54,4 +61,5 @@ if [[ ${#opt_missing[@]} -gt 0 ]]; then
 fi
 # Debian's postgresql package creates and starts a default cluster on 5432; we never use it, and a
 # second server would only cost memory. Leave existing clusters alone.
+node_ok || { echo "install-deps: Node.js >= 18.18 with npm is needed for the dashboard; found $(node --version 2>/dev/null || echo none)" >&2; exit 1; }
 echo "install-deps: done"

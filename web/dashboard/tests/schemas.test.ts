@@ -1,0 +1,68 @@
+// The schemas accept what a real engine answers (fixtures captured from
+// `make demo`) and reject frames the engine would never send.
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  AdviceReport,
+  DatabaseHistory,
+  PlanResponse,
+  RawResponse,
+  StatementHistory,
+  Status,
+  SuggestionsResponse,
+  SummaryResponse,
+  parseFrame,
+} from '@/lib/schemas';
+
+const fixture = (name: string): unknown => JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8'));
+
+describe('response schemas', () => {
+  it.each([
+    ['status.json', Status],
+    ['summary.json', SummaryResponse],
+    ['raw.json', RawResponse],
+    ['suggestions.json', SuggestionsResponse],
+    ['plan.json', PlanResponse],
+    ['history.json', StatementHistory],
+    ['db-history.json', DatabaseHistory],
+    ['advice.json', AdviceReport],
+  ] as const)('%s parses', (file, schema) => {
+    const r = schema.safeParse(fixture(file));
+    if (!r.success) throw new Error(JSON.stringify(r.error.issues.slice(0, 3)));
+    expect(r.success).toBe(true);
+  });
+
+  it('keeps sandbox results and speed-ups on recommendations', () => {
+    const r = SuggestionsResponse.parse(fixture('suggestions.json'));
+    const tested = r.suggestions.find((s) => s.sandbox);
+    expect(tested?.sandbox?.verdict).toMatch(/faster|no_gain|regression|safe/);
+    expect(typeof tested?.estimated_speedup).toBe('number');
+  });
+
+  it('rejects a recommendation without its id', () => {
+    const r = SuggestionsResponse.parse(fixture('suggestions.json'));
+    const { id: _id, ...broken } = r.suggestions[0]!;
+    expect(SuggestionsResponse.safeParse({ suggestions: [broken] }).success).toBe(false);
+  });
+});
+
+describe('parseFrame', () => {
+  it('accepts the control frames', () => {
+    expect(parseFrame('{"type":"hello","topics":["metrics"]}')).toEqual({ type: 'hello', topics: ['metrics'] });
+    expect(parseFrame('{"type":"subscribed","targets":[],"topics":[]}')?.type).toBe('subscribed');
+    expect(parseFrame('{"type":"pong"}')?.type).toBe('pong');
+    expect(parseFrame('{"type":"error","message":"bad"}')?.type).toBe('error');
+  });
+  it('accepts events of the known types', () => {
+    const f = parseFrame('{"type":"metrics","target":"demo","ts":1,"payload":{"x":1}}');
+    expect(f).toMatchObject({ type: 'metrics', target: 'demo', ts: 1 });
+  });
+  it('drops malformed or unknown frames', () => {
+    expect(parseFrame('not json')).toBeNull();
+    expect(parseFrame('[]')).toBeNull();
+    expect(parseFrame('{"type":"metrics","target":"demo"}')).toBeNull();
+    expect(parseFrame('{"type":"gossip","target":"demo","ts":1,"payload":null}')).toBeNull();
+    expect(parseFrame('{"type":"metrics","target":5,"ts":1,"payload":null}')).toBeNull();
+  });
+});
