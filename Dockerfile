@@ -7,6 +7,14 @@ RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DOPTISCHEMA_ENABLE_TESTS=OFF -DOPTISCHEMA_ENABLE_BENCH=OFF \
  && cmake --build /build -j 2 --target optischema
 
+# The dashboard's static export (Node.js only at build time).
+FROM debian:bookworm AS dashboard
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY web/dashboard /src/web/dashboard
+RUN cd /src/web/dashboard && rm -rf node_modules out .next \
+ && npm ci --no-audit --no-fund && NEXT_TELEMETRY_DISABLED=1 npx --no-install next build
+
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libcaf-core0.17.6 libcaf-io0.17.6 libnats3.4 libpqxx-6.4 libpq5 librocksdb7.8 libspdlog1.10 \
@@ -14,8 +22,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/optischema optischema \
  && mkdir -p /var/lib/optischema && chown optischema /var/lib/optischema
 COPY --from=build /build/optischema /usr/local/bin/optischema
+COPY --from=dashboard /src/web/dashboard/out /usr/share/optischema/dashboard
 USER optischema
 EXPOSE 8080
 VOLUME /var/lib/optischema
 ENTRYPOINT ["optischema"]
-CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/optischema"]
+CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/optischema", \
+     "--static-dir", "/usr/share/optischema/dashboard"]
