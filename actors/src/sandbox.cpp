@@ -22,9 +22,15 @@ using self_ptr = sandbox_actor::stateful_pointer<sandbox_state>;
 constexpr auto signature_ttl = std::chrono::seconds{30};
 constexpr auto store_timeout = std::chrono::seconds{10};
 
-std::string database_for(const std::string& target) {
-  // Target names are [A-Za-z0-9_-]; PostgreSQL folds nothing in quotes.
-  return "optischema_sandbox_" + target;
+/// The copy's database: named after the target and a hash of its address,
+/// so engines sharing a sandbox server never drop each other's copies.
+std::string database_for(const std::string& target,
+                         const std::string& address) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : address)
+    h = (h ^ c) * 16777619u;
+  // Target names are [A-Za-z0-9_-]; 63 bytes at most in all.
+  return fmt::format("optischema_sandbox_{}_{:08x}", target.substr(0, 34), h);
 }
 
 /// Whether `query` names `table` as a word (case-insensitive): the hot
@@ -179,7 +185,6 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
                 target_config target, sandbox_config cfg, sandbox_peers peers) {
   auto& st = self->state;
   st.target = target.name;
-  st.database = database_for(target.name);
   st.peers = std::move(peers);
   st.opts.pg_bin_dir = cfg.pg_bin_dir;
   st.opts.full_copy_max_bytes = cfg.full_copy_max_bytes;
@@ -201,6 +206,7 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
     else if (!server)
       st.misconfigured = server.error();
     else {
+      st.database = database_for(target.name, source->display);
       st.source = std::move(*source);
       st.server = std::move(*server);
     }

@@ -161,7 +161,8 @@ TEST_CASE("a recommendation tested in the sandbox shows a measured speedup") {
   CHECK(served["plan_after"].IsArray());
   // The copy is whole, the test left it as it was, and the target was never
   // touched.
-  auto copy_db = "optischema_sandbox_" + db;
+  std::string copy_db = sb["copy"]["database"].GetString();
+  CHECK_THAT(copy_db, Catch::StartsWith("optischema_sandbox_" + db));
   CHECK(sandbox->exec(copy_db, "SELECT count(*) FROM orders")[0][0]
         == "300000");
   CHECK(sandbox->exec(copy_db,
@@ -338,6 +339,12 @@ TEST_CASE("unknown ids and SQL in the request are refused, never run") {
   CHECK(raw_sql.status == 400);
   CHECK(h.exec(db, "SELECT count(*) FROM orders")[0][0] == "300000");
   CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
+  // Setting it aside changes the recommendation, not the database, and is
+  // logged like every decision.
+  auto dismissed = e.post("/api/suggestions/dismiss", id);
+  REQUIRE(dismissed.status == 200);
+  CHECK(str(parse_json(dismissed.body), "status") == "dismissed");
+  CHECK(str(e.audit()["entries"][0], "action") == "dismiss");
 }
 
 TEST_CASE("a lock held on the table makes apply fail within the lock "

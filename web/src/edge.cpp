@@ -1,5 +1,6 @@
 #include "optischema/web/edge.hpp"
 
+#include "optischema/analysis/audit.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
@@ -291,7 +292,8 @@ void handle(self_ptr self, web_request& r) {
   } else if (path == "/api/suggestions/dismiss") {
     on_recommendation(
       self, r, false,
-      [self](recommendation rec, std::shared_ptr<web::responder> out) {
+      [self, remote = req.remote](recommendation rec,
+                                  std::shared_ptr<web::responder> out) {
         if (rec.status == "applied")
           return reply_failure(out,
                                {ec::conflict,
@@ -299,6 +301,15 @@ void handle(self_ptr self, web_request& r) {
                                 "dismissed; roll it back first"});
         rec.status = "dismissed";
         rec.updated_ms = now_ms();
+        audit_entry e;
+        e.ts_ms = rec.updated_ms;
+        e.who = fmt::format("api ({})", remote);
+        e.action = "dismiss";
+        e.target = rec.target;
+        e.recommendation_id = rec.id;
+        e.kind = rec.kind;
+        e.outcome = "dismissed";
+        self->send(self->state.store, atom::put_v, atom::audit_v, to_json(e));
         self
           ->request(self->state.store, ask_timeout, atom::put_v,
                     atom::suggest_v, rec)
