@@ -27,12 +27,12 @@ void publish(self_ptr self, const char* type, std::string payload) {
 }
 
 /// Stores `r`, announces it and answers with it (or with `error`).
-void finish(self_ptr self, recommendation r, std::optional<failure> error,
+void finish(self_ptr self, const std::string& id, recommendation_patch patch,
+            std::optional<failure> error,
             caf::typed_response_promise<std::string> rp) {
-  r.updated_ms = now_ms();
   self
     ->request(self->state.peers.store, store_timeout, atom::put_v,
-              atom::suggest_v, r)
+              atom::suggest_v, id, std::move(patch))
     .then(
       [self, rp, error](const std::string& stored) mutable {
         publish(self, event_type::recommendation, stored);
@@ -96,10 +96,15 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
                     r.id, f->error.message);
     // A failed apply leaves the target as it was; a failed rollback leaves
     // the change applied.
-    if (!undo && r.status != "applied")
-      r.status = "failed";
-    r.last_error = f->error.message;
-    finish(self, std::move(r), f->error, rp);
+    finish(
+      self, r.id,
+      [undo, msg = f->error.message](recommendation& x) {
+        if (!undo && x.status != "applied")
+          x.status = "failed";
+        x.last_error = msg;
+        return std::optional<failure>{};
+      },
+      f->error, rp);
     return;
   }
   auto& out = std::get<pg::ddl_outcome>(res);
@@ -115,19 +120,25 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
     ++st.rolled_back;
   else
     ++st.applied;
-  if (undo) {
-    r.status = "rolled_back";
-    r.applied_ms = 0;
-  } else {
-    r.status = "applied";
-    if (out.changed || r.applied_ms == 0) {
-      r.applied_ms = now_ms();
-      r.realised.clear();
-      self->state.alerted.erase(r.id);
-    }
-  }
-  r.last_error.clear();
-  finish(self, std::move(r), std::nullopt, rp);
+  if (out.changed)
+    self->state.alerted.erase(r.id);
+  finish(
+    self, r.id,
+    [undo, changed = out.changed](recommendation& x) {
+      if (undo) {
+        x.status = "rolled_back";
+        x.applied_ms = 0;
+      } else {
+        x.status = "applied";
+        if (changed || x.applied_ms == 0) {
+          x.applied_ms = now_ms();
+          x.realised.clear();
+        }
+      }
+      x.last_error.clear();
+      return std::optional<failure>{};
+    },
+    std::nullopt, rp);
 }
 
 /// Serves apply and rollback: fetches the recommendation, then changes.
@@ -184,7 +195,7 @@ void measure(self_ptr self, recommendation r) {
     if (!r.realised.empty()
         && to_json(res, measured_at(r.realised)) == r.realised)
       return;
-    r.realised = to_json(res, now_ms());
+    auto realised = to_json(res, now_ms());
     if (res.verdict == "regression" && self->state.alerted.insert(r.id).second)
       publish(
         self, event_type::alert,
@@ -196,10 +207,18 @@ void measure(self_ptr self, recommendation r) {
                         "average instead of {:.2f} ms; roll it back with POST "
                         "/api/suggestions/rollback",
                         r.title, res.mean_after_ms, res.mean_before_ms))));
-    r.updated_ms = now_ms();
+    // Only onto the same application: a rollback meanwhile ends measuring.
+    recommendation_patch patch = [realised,
+                                  applied = r.applied_ms](recommendation& x) {
+      if (x.status != "applied" || x.applied_ms != applied)
+        return std::optional<failure>{
+          failure{ec::conflict, "no longer applied"}};
+      x.realised = realised;
+      return std::optional<failure>{};
+    };
     self
       ->request(self->state.peers.store, store_timeout, atom::put_v,
-                atom::suggest_v, r)
+                atom::suggest_v, r.id, std::move(patch))
       .then(
         [self](const std::string& stored) {
           publish(self, event_type::recommendation, stored);

@@ -143,25 +143,35 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
   }
   auto res = sandbox::test(*db, r, others, st.opts);
   ++st.tests;
+  recommendation_patch patch;
   if (!res) {
     record_failure(self, res.error());
-    r.last_error = "sandbox: " + res.error().message;
     audit(self, r, "failed", 0, res.error().message, {});
+    patch = [msg = "sandbox: " + res.error().message](recommendation& x) {
+      x.last_error = msg;
+      return std::optional<failure>{};
+    };
   } else {
     res->copy = *copy;
     st.last_error.reset();
     st.last_verdict = res->verdict;
-    r.sandbox = to_json(*res);
-    r.measured_speedup = res->speedup;
-    weigh_sandbox_verdict(r);
-    r.last_error.clear();
-    if (r.status == "new" || r.status == "failed" || r.status == "tested")
-      r.status = "tested";
     audit(self, r, "tested", res->duration_ms, {},
           {res->verdict + ": " + res->summary});
+    // Applied to the stored version: someone may have applied or dismissed
+    // it while the test ran, and that decision stands.
+    patch = [json = to_json(*res), speedup = res->speedup](recommendation& x) {
+      x.sandbox = json;
+      x.measured_speedup = speedup;
+      weigh_sandbox_verdict(x);
+      x.last_error.clear();
+      if (x.status == "new" || x.status == "failed" || x.status == "tested")
+        x.status = "tested";
+      return std::optional<failure>{};
+    };
   }
-  r.updated_ms = now_ms();
-  self->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, r)
+  self
+    ->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, r.id,
+              std::move(patch))
     .then(
       [self, rp, ok = static_cast<bool>(res),
        err = res ? failure{} : res.error()](const std::string& stored) mutable {

@@ -98,11 +98,19 @@ store(store_actor::stateful_pointer<store_state> self,
                         "no recommendation with id '" + id
                           + "'; GET /api/suggestions/latest lists them");
     },
-    [self](atom::put, atom::suggest,
-           recommendation& r) -> caf::result<std::string> {
-      if (auto res = self->state.db->put_recommendation(r); !res)
+    [self](atom::put, atom::suggest, const std::string& id,
+           const recommendation_patch& patch) -> caf::result<std::string> {
+      auto r = self->state.db->recommendation_by_id(id);
+      if (!r)
+        return make_error(ec::not_found,
+                          "no recommendation with id '" + id
+                            + "'; it may have been replaced");
+      if (auto err = patch(*r))
+        return make_error(*err);
+      r->updated_ms = now_ms();
+      if (auto res = self->state.db->put_recommendation(*r); !res)
         return make_error(res.error().code, res.error().message);
-      return to_json(r);
+      return to_json(*r);
     },
     [self, fail](atom::put, atom::audit, const std::string& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), entry); !res)

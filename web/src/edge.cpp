@@ -294,31 +294,35 @@ void handle(self_ptr self, web_request& r) {
       self, r, false,
       [self, remote = req.remote](recommendation rec,
                                   std::shared_ptr<web::responder> out) {
-        if (rec.status == "applied")
-          return reply_failure(out,
-                               {ec::conflict,
-                                "an applied recommendation cannot be "
-                                "dismissed; roll it back first"});
-        rec.status = "dismissed";
-        rec.updated_ms = now_ms();
-        audit_entry e;
-        e.ts_ms = rec.updated_ms;
-        e.who = fmt::format("api ({})", remote);
-        e.action = "dismiss";
-        e.target = rec.target;
-        e.recommendation_id = rec.id;
-        e.kind = rec.kind;
-        e.outcome = "dismissed";
-        self->send(self->state.store, atom::put_v, atom::audit_v, to_json(e));
+        // Checked where it is written: an apply may land in between.
+        recommendation_patch patch = [](recommendation& x) {
+          if (x.status == "applied")
+            return std::optional<failure>{
+              failure{ec::conflict,
+                      "an applied recommendation cannot be "
+                      "dismissed; roll it back first"}};
+          x.status = "dismissed";
+          return std::optional<failure>{};
+        };
         self
           ->request(self->state.store, ask_timeout, atom::put_v,
-                    atom::suggest_v, rec)
+                    atom::suggest_v, rec.id, std::move(patch))
           .then(
-            [self, out, target = rec.target](const std::string& stored) {
+            [self, out, remote, rec](const std::string& stored) {
+              audit_entry e;
+              e.ts_ms = now_ms();
+              e.who = fmt::format("api ({})", remote);
+              e.action = "dismiss";
+              e.target = rec.target;
+              e.recommendation_id = rec.id;
+              e.kind = rec.kind;
+              e.outcome = "dismissed";
+              self->send(self->state.store, atom::put_v, atom::audit_v,
+                         to_json(e));
               self->state.server->broadcast(
-                target, event_type::recommendation,
+                rec.target, event_type::recommendation,
                 std::make_shared<const std::string>(to_json(event{
-                  event_type::recommendation, target, now_ms(), stored})));
+                  event_type::recommendation, rec.target, now_ms(), stored})));
               out->respond(json_response(stored));
             },
             [out](const caf::error& err) { reply_error(out, err); });

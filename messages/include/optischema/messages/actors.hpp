@@ -60,9 +60,11 @@ using store_actor = caf::typed_actor<
   // Returns one recommendation as JSON (error not_found).
   caf::replies_to<atom::get, atom::suggest, atom::by_id,
                   std::string>::with<std::string>,
-  // Replaces one recommendation (a status change, a sandbox result, an
-  // application); replies with it as stored (JSON).
-  caf::replies_to<atom::put, atom::suggest, recommendation>::with<std::string>,
+  // Changes one recommendation by id (a status change, a sandbox result,
+  // an application) in one step; replies with it as stored (JSON), or with
+  // the patch's failure, or not_found.
+  caf::replies_to<atom::put, atom::suggest, std::string,
+                  recommendation_patch>::with<std::string>,
   // Appends an entry to the audit log (a JSON object).
   caf::reacts_to<atom::put, atom::audit, std::string>,
   // Returns the newest entries of the audit log, newest first (JSON array).

@@ -13,7 +13,9 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,13 @@ struct llm_request {
   std::string identity;
 };
 
+/// A change to one stored recommendation, made by the STORE to the version
+/// it holds: read, change and write in one step, so two writers (a sandbox
+/// test finishing while someone applies) never undo each other. A failure
+/// leaves it unchanged and is the answer.
+using recommendation_patch
+  = std::function<std::optional<failure>(recommendation&)>;
+
 /// An HTTP request handed from a web io thread to the EDGE, with the object
 /// that writes the answer back on the connection's strand.
 struct web_request {
@@ -93,4 +102,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fingerprint_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_patch)
