@@ -13,11 +13,13 @@ export default function OverviewPage() {
     <div className="space-y-3">
       <h1 className="sr-only">Overview</h1>
       <MetricsCards target={target} />
-      <div className="grid gap-3 lg:grid-cols-3">
-        <div className="grid gap-3 lg:col-span-2">
+      {/* min-w-0: grid items default to their content's width, and a chart
+          that measured itself wider would push the page past a phone's. */}
+      <div className="grid grid-cols-1 gap-3 lg:grid-cols-3">
+        <div className="grid min-w-0 grid-cols-1 gap-3 lg:col-span-2">
           <WorkloadPanels target={target} />
         </div>
-        <div className="space-y-3">
+        <div className="min-w-0 space-y-3">
           <SystemStatus status={status} />
           <LatestRecommendations target={target} />
         </div>

@@ -55,7 +55,7 @@ export function WorkloadPanels({ target }: { target?: string }) {
   return (
     <>
       <section className="panel min-w-0 p-3" aria-labelledby="perf-chart">
-        <div className="mb-2 flex items-center justify-between gap-2">
+        <div className="mb-2 flex flex-wrap items-center justify-between gap-2">
           <h2 id="perf-chart" className="panel-title">
             Share of query time, top statements
           </h2>
