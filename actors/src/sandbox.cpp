@@ -21,6 +21,9 @@ using self_ptr = sandbox_actor::stateful_pointer<sandbox_state>;
 /// The target's schema is compared with the copy's at most this often.
 constexpr auto signature_ttl = std::chrono::seconds{30};
 constexpr auto store_timeout = std::chrono::seconds{10};
+/// After a failed copy, tests reuse its failure this long (a forced
+/// preparation tries at once).
+constexpr auto copy_retry_after = std::chrono::minutes{10};
 
 /// The copy's database: named after the target and a hash of its address,
 /// so engines sharing a sandbox server never drop each other's copies.
@@ -84,13 +87,21 @@ expected<sandbox::prepared> ensure_copy(self_ptr self, bool force) {
     OPTISCHEMA_INFO("sandbox/{}: the target's schema changed; copying again",
                     st.target);
   }
+  if (!force && st.copy_failure && now - st.copy_failed < copy_retry_after)
+    return failure{st.copy_failure->code,
+                   st.copy_failure->message
+                     + " (the copy is retried 10 minutes after the failure, "
+                       "or now with POST /api/sandbox/prepare)"};
   OPTISCHEMA_INFO("sandbox/{}: copying {} to {}/{}", st.target,
                   st.source->display, st.server->display, st.database);
   auto copy = sandbox::prepare(*st.source, *st.server, st.database, st.opts);
   if (!copy) {
     st.copy.reset();
+    st.copy_failure = copy.error();
+    st.copy_failed = now;
     return copy.error();
   }
+  st.copy_failure.reset();
   ++st.preparations;
   st.copy = *copy;
   st.signature_checked = now;

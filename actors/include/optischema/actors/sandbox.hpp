@@ -34,6 +34,10 @@ struct sandbox_state {
   /// The current copy, and when its source's schema was last compared.
   std::optional<sandbox::prepared> copy;
   std::chrono::steady_clock::time_point signature_checked;
+  /// The last failed copy: tests fail fast with it for a while instead of
+  /// copying the target again and again (a copy loads the target).
+  std::optional<failure> copy_failure;
+  std::chrono::steady_clock::time_point copy_failed;
   // -- status --
   uint64_t preparations = 0;
   uint64_t tests = 0;
