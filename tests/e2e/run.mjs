@@ -74,6 +74,9 @@ function freePort() {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'optischema-e2e-'));
 fs.chmodSync(tmp, 0o755); // the cluster runs as postgres when we are root
 const pgDir = path.join(tmp, 'pg');
+// A second cluster: the sandbox where "Test in sandbox" proves advice.
+const sandboxDir = path.join(tmp, 'sandbox');
+let sandboxEnv = null;
 let pgEnv = null;
 const harness = (...args) => execFileSync(path.join(ROOT, 'scripts/harness.sh'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 const psql = (sql, db = 'e2e') => harness('psql', pgDir, '-d', db, '-qAt', '-c', sql).trim();
@@ -87,7 +90,8 @@ const dataDir = path.join(tmp, 'data');
 
 async function startEngine() {
   const dsn = `host=${pgEnv.PGHOST} port=${pgEnv.PGPORT} user=${pgEnv.PGUSER} dbname=e2e`;
-  const args = ['serve', '--dsn', dsn, '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--poll-interval', '1s', '--analysis-interval', '2s', '--static-dir', OUT, '--api-token', TOKEN];
+  const sandbox = `host=${sandboxEnv.PGHOST} port=${sandboxEnv.PGPORT} user=${sandboxEnv.PGUSER} dbname=postgres`;
+  const args = ['serve', '--dsn', dsn, '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--poll-interval', '1s', '--analysis-interval', '2s', '--static-dir', OUT, '--api-token', TOKEN, '--sandbox-dsn', sandbox, '--sandbox-auto-test', '0'];
   const p = spawn(ENGINE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   engine = p;
   const logFile = fs.createWriteStream(path.join(tmp, 'engine.log'), { flags: 'a' });
@@ -177,7 +181,9 @@ try {
 
   log('starting PostgreSQL');
   const out = harness('up', pgDir, '--no-nats', '--owner', String(process.pid));
-  pgEnv = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const envOf = (text) => Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  pgEnv = envOf(out);
+  sandboxEnv = envOf(harness('up', sandboxDir, '--no-nats', '--owner', String(process.pid)));
   psql('CREATE DATABASE e2e', 'postgres');
   psql(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements; CREATE EXTENSION IF NOT EXISTS hypopg;
         CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric(10,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
@@ -303,6 +309,20 @@ try {
 
   const indexExists = (name) => psql(`SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '${name}' AND i.indisvalid`) === '1';
 
+  await step('Test in sandbox shows the measured result in the modal', async () => {
+    assert(rec, 'no recommendation');
+    await page.goto(`${base}/recommendations/?id=${rec.id}`);
+    await page.locator('[data-testid=recommendation-modal]').waitFor({ timeout: 10_000 });
+    await page.click('[data-testid=test-button]');
+    const result = page.locator('[data-testid=sandbox-result]');
+    await result.waitFor({ timeout: 120_000 });
+    const verdict = await result.getAttribute('data-verdict');
+    assert(verdict === 'faster', `sandbox verdict ${verdict}, expected faster`);
+    assert(!indexExists(rec.index_name), 'the sandbox test touched the target');
+    await shoot(page, 'recommendation-tested');
+    await page.keyboard.press('Escape');
+  });
+
   await step('Apply in the modal creates the index in PostgreSQL', async () => {
     assert(rec, 'no recommendation');
     await page.goto(`${base}/recommendations/?id=${rec.id}`);
@@ -317,6 +337,13 @@ try {
     await page.click('[data-testid=rollback-button]');
     await page.locator('[data-testid=apply-button]').waitFor({ timeout: 90_000 });
     await until('the index to be gone', async () => !indexExists(rec.index_name), 10_000);
+  });
+  await step('Dismiss sets the recommendation aside', async () => {
+    await page.keyboard.press('Escape');
+    await page.goto(`${base}/recommendations/?id=${rec.id}`);
+    await page.locator('[data-testid=recommendation-modal]').waitFor({ timeout: 10_000 });
+    await page.click('[data-testid=dismiss-button]');
+    await until('the engine to store the dismissal', async () => (await getJson(`/api/suggestions/${rec.id}`)).status === 'dismissed', 10_000);
   });
   await page.keyboard.press('Escape');
   await page.goto(base + '/recommendations/');
@@ -419,6 +446,7 @@ try {
   await stopEngine().catch(() => {});
   try {
     harness('down', pgDir);
+    harness('down', sandboxDir);
   } catch (e) {
     log('harness down failed:', e.message);
   }

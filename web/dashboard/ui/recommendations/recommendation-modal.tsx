@@ -142,7 +142,7 @@ export function RecommendationModal({
         )}
 
         {rec.sandbox && (
-          <section>
+          <section data-testid="sandbox-result" data-verdict={rec.sandbox.verdict}>
             <h3 className="panel-title mb-1">Sandbox result</h3>
             {rec.sandbox.summary && <p className="mb-2 text-sm">{rec.sandbox.summary}</p>}
             <div className="space-y-3">
