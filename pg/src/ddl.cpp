@@ -208,7 +208,27 @@ run_index_change(const conninfo& target, const index_change& c,
     } catch (const pqxx::sql_error& e) {
       retry = retryable(e) && attempt < opts.attempts;
       auto f = classify(e, what, target.display);
-      if (e.sqlstate() == "55P03") {
+      // A concurrent build that registered its index timed out waiting for
+      // transactions older than itself, not for the table's lock.
+      auto waited_for_snapshots = false;
+      if (e.sqlstate() == "55P03" && creating && c.concurrently)
+        try {
+          auto probe = open(target, opts);
+          waited_for_snapshots = state_of(*probe, c.schema, c.index_name)
+            == "invalid";
+        } catch (const std::exception&) {
+          // nop: the plain lock message below
+        }
+      if (waited_for_snapshots) {
+        f = {ec::conflict,
+             fmt::format("CREATE INDEX CONCURRENTLY of {} waited more than {} "
+                         "ms ({} attempt{}) for transactions that were open "
+                         "when it started (long-running or idle in "
+                         "transaction: see pg_stat_activity.xact_start); try "
+                         "again when they end or raise --apply-lock-timeout",
+                         c.index_name, opts.lock_timeout.count(), attempt,
+                         attempt == 1 ? "" : "s")};
+      } else if (e.sqlstate() == "55P03") {
         auto pids = lock_holders(target, opts, c.schema, c.table);
         f = {ec::conflict,
              fmt::format("could not get a lock on {}.{} within {} ms ({} "

@@ -106,9 +106,7 @@ CAF_TEST(a patch of an unknown id is not found) {
                           }});
   consume_messages();
   rp.receive([&](const std::string& x) { out = x; },
-             [&](const caf::error& err) {
-               out = to_string(error_code(err));
-             });
+             [&](const caf::error& err) { out = to_string(error_code(err)); });
   CAF_CHECK_EQUAL(out, "not_found");
 }
 

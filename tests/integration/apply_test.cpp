@@ -518,3 +518,36 @@ TEST_CASE("an index that cannot be built concurrently is never built") {
   CHECK(f->error.code == optischema::ec::conflict);
   CHECK_THAT(f->error.message, Catch::Contains("per partition"));
 }
+
+TEST_CASE("a build that waits too long for old transactions is cleaned up "
+          "later") {
+  auto& h = harness::shared();
+  auto db = shop_db(h);
+  workload(h, db, 60);
+  engine e{h,
+           db,
+           {"--api-token", token, "--apply-lock-timeout", "500ms",
+            "--apply-attempts", "1"}};
+  auto rec = e.recommendation();
+  std::string id = rec["id"].GetString();
+  std::string index = rec["index_name"].GetString();
+  {
+    // An open writing transaction: the build registers its index, then
+    // times out waiting for it; so does the drop of the INVALID leftover.
+    pqxx::connection writer{h.dsn(db)};
+    pqxx::work wtx{writer};
+    wtx.exec("INSERT INTO orders VALUES (999999998, 1, 'open', 1)");
+    auto res = e.post("/api/suggestions/apply", id);
+    INFO(res.body);
+    CHECK(res.status == 409);
+    CHECK_THAT(res.body, Catch::Contains("transactions that were open"));
+    auto status = parse_json(http_get(e.url, "/api/status").body);
+    auto& pending = status["apply"]["targets"][0]["pending_cleanups"];
+    REQUIRE(pending.IsArray());
+    CHECK(pending.Size() == 1);
+    wtx.commit();
+  }
+  // Once the transaction ended, the next poll's cleanup drops the leftover.
+  CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
+                   200ms));
+}
