@@ -230,6 +230,27 @@ expected<prepared> prepare(const pg::conninfo& source,
                    fmt::format("the sandbox ({}) is the target itself; give a "
                                "separate PostgreSQL with --sandbox-dsn",
                                server.display)};
+  // The same server under another name (localhost vs 127.0.0.1, another
+  // database of it): its cluster id tells, where the roles may read it.
+  {
+    auto id_of = [](const pg::conninfo& ci) -> std::string {
+      auto c = connect(ci, "a server");
+      if (!c)
+        return {};
+      auto r = exec(c->get(),
+                    "SELECT system_identifier::text FROM pg_control_system()",
+                    "reading the cluster id");
+      return r ? std::string{PQgetvalue(r->get(), 0, 0)} : std::string{};
+    };
+    auto a = id_of(source);
+    if (!a.empty() && a == id_of(server))
+      return failure{ec::invalid_configuration,
+                     fmt::format("the sandbox server ({}) is the target's own "
+                                 "server (same cluster id): copies and EXPLAIN "
+                                 "ANALYZE would load production; give a "
+                                 "separate PostgreSQL with --sandbox-dsn",
+                                 server.display)};
+  }
   auto sig = schema_signature(source);
   if (!sig)
     return sig.error();
