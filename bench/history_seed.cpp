@@ -25,8 +25,9 @@ using namespace optischema;
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: %s DATA_DIR TARGET DSN [HOURS] [INTERVAL_S] "
-                         "[ACTIVE]\n",
+    std::fprintf(stderr,
+                 "usage: %s DATA_DIR TARGET DSN [HOURS] [INTERVAL_S] "
+                 "[ACTIVE]\n",
                  argv[0]);
     return 2;
   }
@@ -78,17 +79,19 @@ int main(int argc, char** argv) {
     snap.db.max_connections = 100;
     snap.db.cache_hit_ratio = 0.97 + (rng() % 300) / 10000.0;
     snap.db.xact_commit = 1000 + static_cast<int64_t>(rng() % 500);
-    snap.db.commits_per_s
-      = static_cast<double>(snap.db.xact_commit) / interval_s;
+    snap.db.commits_per_s = static_cast<double>(snap.db.xact_commit)
+      / interval_s;
     for (size_t n = 0; n < active && n < stmts.size(); ++n) {
       // The hottest 20 in every poll, the others by turns.
-      auto i = n < 20 ? n : 20 + (rng() % (stmts.size() - std::min<size_t>(20, stmts.size()) + 1));
+      auto i = n < 20 ? n
+                      : 20
+          + (rng() % (stmts.size() - std::min<size_t>(20, stmts.size()) + 1));
       if (i >= stmts.size())
         continue;
       counters delta;
       delta.calls = 1 + static_cast<int64_t>(rng() % (i < 20 ? 500 : 20));
-      delta.exec_time_ms
-        = static_cast<double>(delta.calls) * (0.05 + (rng() % 1000) / 100.0);
+      delta.exec_time_ms = static_cast<double>(delta.calls)
+        * (0.05 + (rng() % 1000) / 100.0);
       delta.rows = delta.calls * 10;
       delta.shared_blks_hit = delta.calls * 30;
       delta.shared_blks_read = delta.calls;

@@ -53,20 +53,21 @@ fake_openai::reply answer(const fake_openai::recorded_request& r,
 }
 
 struct llm_figures {
-  uint64_t asked = 0, calls = 0, hits = 0, misses = 0;
+  uint64_t asked = 0, calls = 0, hits = 0, misses = 0, in_flight = 0;
   int64_t tokens = 0;
 };
 
 llm_figures figures(const std::string& url) {
   auto s = parse_json(http_get(url, "/api/status").body);
   auto& l = s["llm"];
-  return {l["asked"].GetUint64(), l["calls"].GetUint64(),
+  return {l["asked"].GetUint64(),      l["calls"].GetUint64(),
           l["cache_hits"].GetUint64(), l["cache_misses"].GetUint64(),
-          l["budget"]["tokens"].GetInt64()};
+          l["in_flight"].GetUint64(),  l["budget"]["tokens"].GetInt64()};
 }
 
 /// Runs one analysis and waits until the LLM parts that follow it are done
-/// (the count of questions stops moving). Returns the elapsed ms.
+/// (the count of questions stops moving and none is in flight). Returns the
+/// elapsed ms.
 double cycle(const std::string& url, bool llm) {
   auto t0 = clock_type::now();
   http_request(url, "POST", "/api/analysis/run", "", {}, 300s);
@@ -75,9 +76,9 @@ double cycle(const std::string& url, bool llm) {
     auto still = clock_type::now();
     while (clock_type::now() - still < 1500ms) {
       std::this_thread::sleep_for(50ms);
-      auto now = figures(url).asked;
-      if (now != last) {
-        last = now;
+      auto f = figures(url);
+      if (f.asked != last || f.in_flight > 0) {
+        last = f.asked;
         still = clock_type::now();
       }
     }

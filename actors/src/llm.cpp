@@ -8,6 +8,8 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <caf/event_based_actor.hpp>
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
@@ -100,34 +102,39 @@ std::string answer_json(const std::string& kind, bool cached,
   return json::text(buf);
 }
 
-/// Asks the endpoint; an answer failing its schema is asked for once more
-/// with the error, then dropped with the reason.
-expected<std::pair<llm::chat_response, llm::usage>>
-ask_endpoint(self_ptr self, const prompt_template& t, const std::string& user) {
-  auto& st = self->state;
+/// Asks the endpoint (blocking; run by a call worker); an answer failing
+/// its schema is asked for once more with the error, then dropped with the
+/// reason.
+endpoint_answer call_endpoint(llm::client& client, const prompt_template& t,
+                              const std::string& user) {
+  endpoint_answer out;
   llm::chat_request req;
   req.messages = {{"system", t.system}, {"user", user}};
   req.json_schema = strict_schema(t.schema);
   req.schema_name = t.kind;
-  llm::usage spent;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    ++st.calls;
-    auto res = st.client->chat(req);
-    if (!res)
-      return res.error();
-    st.latency_ms_total += res->latency_ms;
-    spent.prompt_tokens += res->tokens.prompt_tokens;
-    spent.completion_tokens += res->tokens.completion_tokens;
-    spent.total_tokens += res->tokens.total_tokens;
+    ++out.calls;
+    auto res = client.chat(req);
+    if (!res) {
+      out.error = res.error();
+      return out;
+    }
+    out.latency_ms += res->latency_ms;
+    out.used.prompt_tokens += res->tokens.prompt_tokens;
+    out.used.completion_tokens += res->tokens.completion_tokens;
+    out.used.total_tokens += res->tokens.total_tokens;
     auto valid = validate_json(res->content, t.schema);
-    if (valid)
-      return std::make_pair(*res, spent);
-    ++st.invalid_answers;
+    if (valid) {
+      out.res = std::move(*res);
+      return out;
+    }
+    ++out.invalid;
     if (attempt == 1) {
-      ++st.dropped;
-      return failure{ec::llm_error,
-                     "the LLM's answer was dropped after a second try: "
-                       + valid.error().message};
+      out.dropped = true;
+      out.error = failure{ec::llm_error,
+                          "the LLM's answer was dropped after a second try: "
+                            + valid.error().message};
+      return out;
     }
     req.messages.push_back({"assistant", res->content});
     req.messages.push_back(
@@ -135,7 +142,44 @@ ask_endpoint(self_ptr self, const prompt_template& t, const std::string& user) {
        "Your answer failed validation: " + valid.error().message
          + ". Answer again with JSON that matches the schema exactly."});
   }
-  return failure{ec::internal, "unreachable"};
+  return out;
+}
+
+/// Accounts for a worker's answer and delivers it.
+void answered(self_ptr self, const llm_request& q, const prompt_template& t,
+              const std::string& key, endpoint_answer& a,
+              caf::typed_response_promise<std::string>& rp) {
+  auto& st = self->state;
+  --st.in_flight;
+  st.calls += a.calls;
+  st.invalid_answers += a.invalid;
+  st.dropped += a.dropped ? 1 : 0;
+  st.latency_ms_total += a.latency_ms;
+  auto& used = a.used;
+  auto usd = static_cast<double>(used.prompt_tokens)
+      * st.config.usd_per_million_input / 1e6
+    + static_cast<double>(used.completion_tokens)
+      * st.config.usd_per_million_output / 1e6;
+  // Tokens of a dropped answer were spent all the same.
+  if (used.total_tokens > 0) {
+    st.tokens_today += used.total_tokens;
+    st.usd_today += usd;
+    self->send(st.store, atom::put_v, atom::spend_v, st.day, used.total_tokens,
+               usd);
+  }
+  if (a.error) {
+    ++st.failures;
+    st.last_error = a.error->message;
+    OPTISCHEMA_WARN("llm: {}", a.error->message);
+    rp.deliver(make_error(*a.error));
+    return;
+  }
+  st.last_error.clear();
+  self->send(st.store, atom::put_v, atom::cache_v, key, a.res.content,
+             static_cast<int64_t>(st.config.cache_ttl.count()),
+             st.config.cache_max_bytes);
+  rp.deliver(
+    answer_json(q.kind, false, a.res.content, used, a.res.model, t.version));
 }
 
 caf::result<std::string> ask(self_ptr self, const llm_request& q) {
@@ -187,29 +231,30 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
              : (redact ? mask_literals(q.findings) : q.findings)},
           {"recommendation", redact ? mask_literals(q.context) : q.context},
         };
-        auto answer = ask_endpoint(self, t, render(t.user, vars));
-        if (!answer) {
-          ++st.failures;
-          st.last_error = answer.error().message;
-          OPTISCHEMA_WARN("llm: {}", answer.error().message);
-          rp.deliver(make_error(answer.error()));
-          return;
-        }
-        auto& [res, used] = *answer;
-        auto usd = static_cast<double>(used.prompt_tokens)
-            * st.config.usd_per_million_input / 1e6
-          + static_cast<double>(used.completion_tokens)
-            * st.config.usd_per_million_output / 1e6;
-        st.tokens_today += used.total_tokens;
-        st.usd_today += usd;
-        st.last_error.clear();
-        self->send(st.store, atom::put_v, atom::spend_v, st.day,
-                   used.total_tokens, usd);
-        self->send(st.store, atom::put_v, atom::cache_v, key, res.content,
-                   static_cast<int64_t>(st.config.cache_ttl.count()),
-                   st.config.cache_max_bytes);
-        rp.deliver(
-          answer_json(q.kind, false, res.content, used, res.model, t.version));
+        // A worker per question: the HTTP call blocks its own thread, not
+        // this actor, so questions overlap (the client caps them).
+        auto worker = self->spawn<caf::detached>(
+          [client = st.client, t, user = render(t.user, vars)](
+            caf::event_based_actor* w) -> caf::behavior {
+            return {
+              [=](atom::ask) {
+                auto a = call_endpoint(*client, t, user);
+                w->quit();
+                return a;
+              },
+            };
+          });
+        ++st.in_flight;
+        self->request(worker, caf::infinite, atom::ask_v)
+          .then(
+            [self, rp, q, t, key](endpoint_answer& a) mutable {
+              answered(self, q, t, key, a, rp);
+            },
+            [self, rp](const caf::error& err) mutable {
+              --self->state.in_flight;
+              ++self->state.failures;
+              rp.deliver(err);
+            });
       },
       [self, rp](const caf::error& err) mutable {
         rp.deliver(
@@ -293,6 +338,8 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
       json::str(w, st.config.model);
       json::key(w, "asked");
       w.Uint64(st.asked);
+      json::key(w, "in_flight");
+      w.Uint64(st.in_flight);
       json::key(w, "calls");
       w.Uint64(st.calls);
       json::key(w, "cache_hits");

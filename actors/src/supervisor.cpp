@@ -354,12 +354,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                                    st.config.maintenance_interval)
         : sys.spawn(store, st.resources.db, st.config.maintenance_interval));
   });
-  add(self, "llm", true, [self, &sys, opts] {
+  // Never blocks: its HTTP calls run in workers of their own.
+  add(self, "llm", true, [self, &sys] {
     auto& st = self->state;
     return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(llm_service, st.config.llm, st.store)
-        : sys.spawn(llm_service, st.config.llm, st.store));
+      sys.spawn(llm_service, st.config.llm, st.store));
   });
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(

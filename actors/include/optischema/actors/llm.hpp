@@ -4,6 +4,8 @@
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
 
+#include <caf/allowed_unsafe_message_type.hpp>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +17,9 @@ struct llm_state {
   static inline const char* name = "llm";
   llm_config config;
   store_actor store;
-  std::unique_ptr<llm::client> client;
+  /// Shared with the call workers; thread-safe (it caps requests in flight
+  /// at max_concurrency and keeps the per-minute limits).
+  std::shared_ptr<llm::client> client;
   /// Why the LLM parts are off, and how to turn them on.
   std::string disabled;
   // -- today's spend (UTC), loaded from the STORE, kept in step with it --
@@ -32,10 +36,26 @@ struct llm_state {
   uint64_t failures = 0;
   uint64_t budget_refusals = 0;
   double latency_ms_total = 0;
+  /// Questions whose endpoint calls are running now.
+  uint64_t in_flight = 0;
   std::string last_error;
 };
 
-/// The LLM actor. Blocks on HTTP: spawn it detached.
+/// What one question's calls to the endpoint brought (the answer, or why
+/// none), with the counts the LLM actor keeps. Made by a call worker.
+struct endpoint_answer {
+  std::optional<failure> error;
+  llm::chat_response res;
+  llm::usage used;
+  uint64_t calls = 0;
+  uint64_t invalid = 0;
+  bool dropped = false;
+  double latency_ms = 0;
+};
+
+/// The LLM actor. Never blocks: each question that misses the cache is put
+/// to the endpoint by a short-lived detached worker, so questions run
+/// concurrently (up to the client's max_concurrency in flight).
 llm_actor::behavior_type
 llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
             store_actor store);
@@ -44,3 +64,5 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
 std::string utc_day(int64_t epoch_ms);
 
 } // namespace optischema
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::endpoint_answer)
