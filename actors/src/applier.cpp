@@ -124,7 +124,12 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
     self->state.alerted.erase(r.id);
   finish(
     self, r.id,
-    [undo, changed = out.changed](recommendation& x) {
+    [undo, changed = out.changed, index = r.index_name, ddl = r.ddl,
+     rollback_ddl = r.rollback_ddl](recommendation& x) {
+      // The DDL that ran, even if an analysis renamed the advice meanwhile.
+      x.index_name = index;
+      x.ddl = ddl;
+      x.rollback_ddl = rollback_ddl;
       if (undo) {
         x.status = "rolled_back";
         x.applied_ms = 0;

@@ -226,13 +226,16 @@ recommendation create_recommendation(const merged_candidate& m,
     : !m.c.include.empty()             ? "covering_idx"
                                        : "idx";
   r.index_name = index_name_for(m.c.table, m.c.keys, suffix);
-  // Never the name of an index the schema already has.
+  // Never the name of an index the schema already has — unless it is this
+  // very index still being built (INVALID until CREATE INDEX CONCURRENTLY
+  // ends): the advice keeps its name, so its rollback drops what was built.
   auto taken = [&](const std::string& name) {
     for (auto& other : cat.tables)
       if (other.schema == m.c.schema)
         for (auto& ix : other.indexes)
           if (ix.name == name)
-            return true;
+            return !(other.name == m.c.table && !ix.valid
+                     && ix.keys == m.c.keys);
     return false;
   };
   for (int n = 2; taken(r.index_name); ++n)

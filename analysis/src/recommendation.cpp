@@ -174,6 +174,14 @@ void keep_history(recommendation& fresh, const recommendation& old) {
   fresh.applied_ms = old.applied_ms;
   fresh.realised = old.realised;
   fresh.last_error = old.last_error;
+  // What was applied is what a rollback undoes: its index and DDL stay as
+  // they were, whatever a later analysis would name them.
+  if (old.status == "applied") {
+    fresh.index_name = old.index_name;
+    fresh.ddl = old.ddl;
+    fresh.rollback_ddl = old.rollback_ddl;
+    fresh.title = old.title;
+  }
   weigh_sandbox_verdict(fresh);
 }
 

@@ -337,6 +337,13 @@ TEST_CASE("unknown ids and SQL in the request are refused, never run") {
   auto raw_sql = http_request(e.url, "POST", "/api/suggestions/apply",
                               "DROP TABLE orders", bearer());
   CHECK(raw_sql.status == 400);
+  // A form posted from another site (no CORS preflight) is refused.
+  auto headers = bearer();
+  headers["Content-Type"] = "text/plain";
+  auto form = http_request(e.url, "POST", "/api/suggestions/dismiss",
+                           R"({"id":")" + id + R"("})", headers);
+  CHECK(form.status == 400);
+  CHECK_THAT(form.body, Catch::Contains("application/json"));
   CHECK(h.exec(db, "SELECT count(*) FROM orders")[0][0] == "300000");
   CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
   // Setting it aside changes the recommendation, not the database, and is

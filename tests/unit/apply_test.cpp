@@ -216,3 +216,21 @@ TEST_CASE("a measured no-gain outweighs the estimate, also after "
   weigh_sandbox_verdict(faster);
   CHECK(faster.confidence == 0.85);
 }
+
+TEST_CASE("an applied recommendation keeps the DDL that ran") {
+  auto old = create_rec();
+  old.status = "applied";
+  auto fresh = create_rec();
+  // A later analysis, seeing the index it built, would pick another name.
+  fresh.index_name = "orders_customer_id_idx2";
+  fresh.ddl = "CREATE INDEX CONCURRENTLY orders_customer_id_idx2 ON "
+              "public.orders USING btree (customer_id)";
+  fresh.rollback_ddl
+    = "DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_id_idx2";
+  keep_history(fresh, old);
+  CHECK(fresh.index_name == "orders_customer_id_idx");
+  CHECK(fresh.rollback_ddl == old.rollback_ddl);
+  auto undo = change_for(fresh, true);
+  REQUIRE(undo);
+  CHECK(undo->index_name == "orders_customer_id_idx");
+}

@@ -109,6 +109,14 @@ void on_recommendation(self_ptr self, web_request& r, bool token_required,
   if (auto denied = web::authorize(self->state.config.api_token,
                                    r.req.authorization, token_required))
     return reply_failure(out, *denied);
+  // A page on another site can POST a form (text/plain) without the
+  // browser asking first; a JSON body makes it ask (CORS), and the engine
+  // refuses origins it does not know.
+  if (r.req.content_type.rfind("application/json", 0) != 0)
+    return reply_failure(out,
+                         {ec::bad_request,
+                          "send the body as Content-Type: "
+                          "application/json"});
   auto id = web::parse_id_request(r.req.body);
   if (!id)
     return reply_failure(out, id.error());
