@@ -300,13 +300,36 @@ expected<prepared> prepare(const pg::conninfo& source,
   auto post = (tmp.path / "post.sql").string();
   auto pg_dump = tool_path(opts.pg_bin_dir, "pg_dump");
   auto psql = tool_path(opts.pg_bin_dir, "psql");
+  // One snapshot of the source for everything: the transaction that copies
+  // the data exports it, and pg_dump reads the schema as of it too.
+  auto src = connect(source, "the target");
+  if (!src)
+    return src.error();
+  auto dst = connect(*dst_ci, "the sandbox");
+  if (!dst)
+    return dst.error();
+  for (auto* sql : {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                    "SET LOCAL lock_timeout = 5000"})
+    if (auto r = exec(src->get(), sql, "starting the copy"); !r)
+      return r.error();
+  if (auto r = exec(src->get(),
+                    fmt::format("SET LOCAL statement_timeout = {}",
+                                opts.statement_timeout.count()),
+                    "starting the copy");
+      !r)
+    return r.error();
+  auto snapshot = exec(src->get(), "SELECT pg_export_snapshot()",
+                       "exporting the copy's snapshot");
+  if (!snapshot)
+    return snapshot.error();
+  std::string snapshot_id = PQgetvalue(snapshot->get(), 0, 0);
   for (auto& [section, file] :
        {std::pair{"pre-data", pre}, {"post-data", post}})
     if (auto r = run_tool(
           pg_dump,
           {"--schema-only", "--no-owner", "--no-privileges", "--no-comments",
            "--no-publications", "--no-subscriptions", "--no-tablespaces",
-           "--no-security-labels",
+           "--no-security-labels", "--snapshot", snapshot_id,
            // Never queue behind a migration's lock for long.
            "--lock-wait-timeout=30000", "--section", section, "--file", file},
           source);
@@ -318,25 +341,6 @@ expected<prepared> prepare(const pg::conninfo& source,
     return failure{r.error().code,
                    "loading the target's schema into the sandbox: "
                      + r.error().message};
-  // -- data from one snapshot of the source
-  auto src = connect(source, "the target");
-  if (!src)
-    return src.error();
-  auto dst = connect(*dst_ci, "the sandbox");
-  if (!dst)
-    return dst.error();
-  for (auto* sql : {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-                    "SET LOCAL "
-                    "lock_timeout = "
-                    "5000"})
-    if (auto r = exec(src->get(), sql, "starting the copy"); !r)
-      return r.error();
-  if (auto r = exec(src->get(),
-                    fmt::format("SET LOCAL statement_timeout = {}",
-                                opts.statement_timeout.count()),
-                    "starting the copy");
-      !r)
-    return r.error();
   auto tables = exec(
     src->get(),
     fmt::format(
