@@ -35,8 +35,9 @@ http_response error_response(const failure& f) {
   unsigned status = 500;
   switch (f.code) {
     case ec::bad_request:
-    case ec::invalid_configuration:
     case ec::parse_error: status = 400; break;
+    // The engine's configuration, not the request, is what needs a fix.
+    case ec::invalid_configuration: status = 503; break;
     case ec::unauthorized: status = 401; break;
     case ec::permission_denied:
     case ec::disabled: status = 403; break;
