@@ -19,11 +19,7 @@ struct fixture : actor_fixture {
   collector_actor aut;
 
   fixture() {
-    store_options opts;
-    opts.dir = dir.string();
-    auto opened = history_db::open(opts);
-    CAF_REQUIRE(opened.has_value());
-    db = std::move(*opened);
+    db = open_db();
     st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
     fp = sys.spawn(fingerprinter, size_t{100});
     sink = sys.spawn(recording_sink);

@@ -6,6 +6,7 @@
 
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/error.hpp"
+#include "optischema/store/history_db.hpp"
 
 #include <caf/test/dsl.hpp>
 
@@ -50,6 +51,15 @@ struct actor_fixture : test_coordinator_fixture<test_config> {
 
   ~actor_fixture() override {
     std::filesystem::remove_all(dir);
+  }
+
+  /// A history database of its own in `dir` (real RocksDB on disk).
+  std::shared_ptr<history_db> open_db() {
+    store_options opts;
+    opts.dir = dir.string();
+    auto opened = history_db::open(opts);
+    CAF_REQUIRE(opened.has_value());
+    return std::shared_ptr<history_db>{std::move(*opened)};
   }
 
   std::vector<event>& events_of(const event_sink_actor& sink) {

@@ -15,11 +15,7 @@ struct fixture : actor_fixture {
   store_actor st;
 
   fixture() {
-    store_options opts;
-    opts.dir = dir.string();
-    auto opened = history_db::open(opts);
-    CAF_REQUIRE(opened.has_value());
-    db = std::move(*opened);
+    db = open_db();
     st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
     recommendation r;
     r.id = "r1";

@@ -12,17 +12,11 @@ struct fixture : actor_fixture {
   supervisor_actor aut;
 
   fixture() {
-    store_options opts;
-    opts.dir = dir.string();
-    auto db = history_db::open(opts);
-    CAF_REQUIRE(db.has_value());
     engine_config cfg;
     // A target nobody listens on: its collector runs, fails, retries.
     cfg.targets.push_back({"t1", "host=127.0.0.1 port=1 user=x dbname=y", ""});
     cfg.detached_collectors = false;
-    aut = sys.spawn(supervisor, cfg,
-                    supervisor_resources{
-                      std::shared_ptr<history_db>{std::move(*db)}, nullptr});
+    aut = sys.spawn(supervisor, cfg, supervisor_resources{open_db(), nullptr});
     consume_messages();
   }
 
