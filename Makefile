@@ -63,7 +63,7 @@ demo: build dashboard demo-stop
 	echo "  API:       $$URL/api/metrics/hot   status: $$URL/api/status"; \
 	echo "  WebSocket: $${URL/http/ws}/ws      NATS: $${NATS:-off}"; \
 	echo "  Open:      $$URL"; \
-	echo "  Apply:     curl -X POST -H 'Authorization: Bearer '\$$(cat $(DEMO_DIR)/api-token) -d '{\"id\":\"…\"}' $$URL/api/suggestions/apply"; \
+	echo "  Apply:     in the dashboard (token: $(DEMO_DIR)/api-token), or curl -H 'Authorization: Bearer '\$$(cat $(DEMO_DIR)/api-token) -H 'Content-Type: application/json' -d '{\"id\":\"…\"}' $$URL/api/suggestions/apply"; \
 	echo "  Stop everything with: make clean"
 
 demo-stop:
