@@ -79,7 +79,7 @@ std::optional<recommendation> applied_index(pg::session& s,
       r.index_name = ix.name;
       r.ddl = ix.definition;
       r.rollback_ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
-        + quote_ident(ix.schema) + "." + quote_ident(ix.name);
+        + quote_qualified(ix.schema, ix.name);
       return r;
     }
   return std::nullopt;

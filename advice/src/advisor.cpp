@@ -195,10 +195,6 @@ private:
   std::string last_json_;
 };
 
-std::string qualified(const std::string& schema, const std::string& table) {
-  return quote_ident(schema) + "." + quote_ident(table);
-}
-
 /// The CONCURRENTLY form of an index definition from pg_get_indexdef.
 std::string concurrently(const std::string& definition) {
   for (auto* head : {"CREATE UNIQUE INDEX ", "CREATE INDEX "}) {
@@ -250,7 +246,7 @@ recommendation create_recommendation(const merged_candidate& m,
                       quote_ident(r.index_name), body);
   r.rollback_ddl = fmt::format("DROP INDEX {}IF EXISTS {}",
                                partitioned ? "" : "CONCURRENTLY ",
-                               qualified(r.schema, r.index_name));
+                               quote_qualified(r.schema, r.index_name));
   r.title = fmt::format("Create index {} on {}.{} ({})", r.index_name, r.schema,
                         r.table, fmt::join(r.columns, ", "));
   r.id = recommendation_id(opts.target, r.kind, m.c.key());
@@ -784,7 +780,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       d.columns = ix.keys;
       d.using_method = ix.am;
       d.ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
-        + qualified(ix.schema, ix.name);
+        + quote_qualified(ix.schema, ix.name);
       d.rollback_ddl = concurrently(ix.definition);
       d.size_bytes = -ix.size_bytes;
       d.title = fmt::format("Drop {} once {} exists", ix.name, r.index_name);
@@ -819,7 +815,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     r.where = d.index.predicate;
     r.using_method = d.index.am;
     r.ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
-      + qualified(d.schema, d.index.name);
+      + quote_qualified(d.schema, d.index.name);
     r.rollback_ddl = concurrently(d.index.definition);
     r.size_bytes = -d.index.size_bytes;
     r.title = fmt::format("Drop {} index {} on {}.{}", d.reason, d.index.name,

@@ -659,19 +659,6 @@ std::vector<sample> build_samples(const std::set<int>& params,
 
 // -- splicing values into the text --------------------------------------------
 
-/// A string constant; E'' only when a backslash needs escaping (the plain
-/// form depends on standard_conforming_strings for backslashes).
-std::string sql_literal(const std::string& x) {
-  auto escape = x.find('\\') != std::string::npos;
-  std::string out = escape ? "E'" : "'";
-  for (char c : x) {
-    if (c == '\'' || (escape && c == '\\'))
-      out += c;
-    out += c;
-  }
-  return out + "'";
-}
-
 /// {"x"}: one element, for `col = ANY($1)` with an array parameter.
 std::string array_of(const std::string& x) {
   std::string out = "{\"";
@@ -694,7 +681,7 @@ std::string typed_value(const std::optional<std::string>& v,
   if (v) {
     auto element_of_array = src != nullptr && src->column != nullptr
       && is_array_type(type) && !is_array_type(src->column->type);
-    value = sql_literal(element_of_array ? array_of(*v) : *v);
+    value = quote_literal(element_of_array ? array_of(*v) : *v);
   }
   return "(" + value + (type.empty() ? "" : "::" + type) + ")";
 }
@@ -752,7 +739,7 @@ std::string show_sample(const sample& x) {
   std::string out;
   for (auto& [n, v] : x)
     out += fmt::format("{}${} = {}", out.empty() ? "" : ", ", n,
-                       v ? sql_literal(truncated(*v)) : "NULL");
+                       v ? quote_literal(truncated(*v)) : "NULL");
   return out;
 }
 

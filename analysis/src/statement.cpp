@@ -1926,4 +1926,19 @@ std::string quote_ident(std::string_view x) {
   return out + "\"";
 }
 
+std::string quote_qualified(std::string_view schema, std::string_view name) {
+  return quote_ident(schema) + "." + quote_ident(name);
+}
+
+std::string quote_literal(std::string_view x) {
+  auto escape = x.find('\\') != std::string_view::npos;
+  std::string out = escape ? "E'" : "'";
+  for (char c : x) {
+    if (c == '\'' || (escape && c == '\\'))
+      out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
 } // namespace optischema

@@ -73,10 +73,6 @@ std::string lock_holders(const conninfo& target, const ddl_options& opts,
   }
 }
 
-std::string qualified(const std::string& schema, const std::string& name) {
-  return quote_ident(schema) + "." + quote_ident(name);
-}
-
 bool retryable(const pqxx::sql_error& e) {
   return e.sqlstate() == "55P03" || e.sqlstate() == "40P01";
 }
@@ -97,7 +93,7 @@ expected<bool> drop_invalid(const conninfo& target, const std::string& schema,
       if (state_of(*conn, schema, name) != "invalid")
         return false;
       run(*conn,
-          "DROP INDEX CONCURRENTLY IF EXISTS " + qualified(schema, name));
+          "DROP INDEX CONCURRENTLY IF EXISTS " + quote_qualified(schema, name));
       return true;
     } catch (const pqxx::sql_error& e) {
       if (!retryable(e) || attempt >= opts.attempts)
@@ -181,7 +177,7 @@ run_index_change(const conninfo& target, const index_change& c,
       // (its name is taken) and it slows every write meanwhile.
       run(*conn,
           "DROP INDEX CONCURRENTLY IF EXISTS "
-            + qualified(c.schema, c.index_name));
+            + quote_qualified(c.schema, c.index_name));
       out.steps.emplace_back(
         "dropped the INVALID index an earlier failed build left behind");
     }

@@ -339,9 +339,8 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
       return ddl.error();
     }
   if (change && !r.table.empty())
-    if (auto a = exec(
-          conn, "ANALYZE " + quote_ident(r.schema) + "." + quote_ident(r.table),
-          "ANALYZE in the sandbox");
+    if (auto a = exec(conn, "ANALYZE " + quote_qualified(r.schema, r.table),
+                      "ANALYZE in the sandbox");
         !a) {
       exec(conn, "ROLLBACK", "ROLLBACK");
       return a.error();

@@ -141,14 +141,6 @@ expected<int64_t> delete_orphans(PGconn* dst,
   return total;
 }
 
-/// A SQL string literal.
-std::string literal(const std::string& x) {
-  std::string out = "'";
-  for (char c : x)
-    out += c == '\'' ? std::string{"''"} : std::string{c};
-  return out + "'";
-}
-
 int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
            std::chrono::steady_clock::now() - since)
@@ -277,9 +269,9 @@ expected<prepared> prepare(const pg::conninfo& source,
                         "reading the target's encoding");
           r && PQntuples(r->get()) == 1)
         locale = fmt::format(" ENCODING {} LC_COLLATE {} LC_CTYPE {}",
-                             literal(PQgetvalue(r->get(), 0, 0)),
-                             literal(PQgetvalue(r->get(), 0, 1)),
-                             literal(PQgetvalue(r->get(), 0, 2)));
+                             quote_literal(PQgetvalue(r->get(), 0, 0)),
+                             quote_literal(PQgetvalue(r->get(), 0, 1)),
+                             quote_literal(PQgetvalue(r->get(), 0, 2)));
     auto created = exec(admin->get(),
                         "CREATE DATABASE " + q + " TEMPLATE template0" + locale,
                         "creating the sandbox database");
@@ -418,7 +410,7 @@ expected<prepared> prepare(const pg::conninfo& source,
   for (int i = 0; i < PQntuples(seqs->get()); ++i)
     if (auto r = exec(dst->get(),
                       fmt::format("SELECT setval({}::regclass, {})",
-                                  literal(PQgetvalue(seqs->get(), i, 0)),
+                                  quote_literal(PQgetvalue(seqs->get(), i, 0)),
                                   PQgetvalue(seqs->get(), i, 1)),
                       "setting a sequence in the sandbox");
         !r)
