@@ -7,6 +7,7 @@
 #include "optischema/prompts/prompts.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <caf/event_based_actor.hpp>
 
@@ -20,12 +21,6 @@ namespace optischema {
 namespace {
 
 using self_ptr = llm_actor::stateful_pointer<llm_state>;
-
-uint64_t fnv1a(std::string_view x, uint64_t h = 0xcbf29ce484222325ULL) {
-  for (unsigned char c : x)
-    h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 /// Replaces every quoted literal ('…') by '?': with redaction on, no
 /// constant from a plan's conditions leaves the engine.

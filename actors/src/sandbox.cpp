@@ -6,6 +6,7 @@
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 
@@ -29,11 +30,9 @@ constexpr auto copy_retry_after = std::chrono::minutes{10};
 /// so engines sharing a sandbox server never drop each other's copies.
 std::string database_for(const std::string& target,
                          const std::string& address) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : address)
-    h = (h ^ c) * 16777619u;
   // Target names are [A-Za-z0-9_-]; 63 bytes at most in all.
-  return fmt::format("optischema_sandbox_{}_{:08x}", target.substr(0, 34), h);
+  return fmt::format("optischema_sandbox_{}_{:08x}", target.substr(0, 34),
+                     fnv1a(address) & 0xffffffff);
 }
 
 /// Whether `query` names `table` as a word (case-insensitive): the hot

@@ -1,6 +1,7 @@
 #include "optischema/analysis/recommendation.hpp"
 
 #include "optischema/analysis/json.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -9,17 +10,6 @@
 #include <cctype>
 
 namespace optischema {
-
-namespace {
-
-uint64_t fnv1a(std::string_view x) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : x)
-    h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
-
-} // namespace
 
 std::string recommendation_id(const std::string& target,
                               const std::string& kind,

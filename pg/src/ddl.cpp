@@ -3,6 +3,7 @@
 #include "session_impl.hpp"
 
 #include "optischema/analysis/statement.hpp"
+#include "optischema/util/clock.hpp"
 #include "optischema/util/redact.hpp"
 
 #include <fmt/format.h>
@@ -12,8 +13,6 @@
 namespace optischema::pg {
 
 namespace {
-
-using clock = std::chrono::steady_clock;
 
 /// Key of the advisory lock every engine takes before changing a database
 /// (a constant, so engines of any version agree): "OptiSchm" in ASCII.
@@ -77,12 +76,6 @@ bool retryable(const pqxx::sql_error& e) {
   return e.sqlstate() == "55P03" || e.sqlstate() == "40P01";
 }
 
-int64_t elapsed_ms(clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now()
-                                                               - since)
-    .count();
-}
-
 /// Drops an INVALID `schema.name` on a fresh connection, retrying busy
 /// locks; true when dropped, false when none was there.
 expected<bool> drop_invalid(const conninfo& target, const std::string& schema,
@@ -128,7 +121,7 @@ drop_invalid_index(const conninfo& target, const std::string& schema,
 std::variant<ddl_outcome, ddl_failure>
 run_index_change(const conninfo& target, const index_change& c,
                  const ddl_options& opts) {
-  auto start = clock::now();
+  auto start = std::chrono::steady_clock::now();
   ddl_outcome out;
   auto creating = c.what == index_change::action::create;
   auto what = fmt::format("{} index {}", creating ? "creating" : "dropping",

@@ -441,9 +441,7 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
   for (auto& x : others)
     out.others.push_back(std::move(x.t));
   out.tested_ms = now_ms();
-  out.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - start)
-                      .count();
+  out.duration_ms = elapsed_ms(start);
   return out;
 }
 

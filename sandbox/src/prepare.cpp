@@ -141,12 +141,6 @@ expected<int64_t> delete_orphans(PGconn* dst,
   return total;
 }
 
-int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::steady_clock::now() - since)
-    .count();
-}
-
 } // namespace
 
 std::string to_json(const prepared& x) {

@@ -14,6 +14,11 @@ int64_t now_ms() {
     .count();
 }
 
+int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now() - since).count();
+}
+
 std::string iso8601(int64_t epoch_ms) {
   std::time_t secs = epoch_ms / 1000;
   std::tm tm{};
