@@ -1,4 +1,5 @@
 #include "optischema/actors/advisor.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/fingerprint.hpp"
@@ -198,10 +199,11 @@ std::string to_json(const llm_review& r) {
 std::optional<rapidjson::Document> content_of(const std::string& answer,
                                               bool& cached) {
   rapidjson::Document d;
-  d.Parse(answer.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("content"))
+  if (!json::parse(d, answer, "an LLM answer") || !d.IsObject()
+      || !d.HasMember("content"))
     return std::nullopt;
-  cached = cached && d.HasMember("cached") && d["cached"].GetBool();
+  cached = cached && d.HasMember("cached") && d["cached"].IsBool()
+    && d["cached"].GetBool();
   rapidjson::Document c;
   c.CopyFrom(d["content"], c.GetAllocator());
   return c;
@@ -440,9 +442,10 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
             auto& rec = j->result->recommendations[i];
             rec.narrative = (*c)["narrative"].GetString();
             rapidjson::Document d;
-            d.Parse(answer.c_str());
-            rec.narrative_source = d.HasMember("model") ? d["model"].GetString()
-                                                        : "llm";
+            rec.narrative_source = "llm";
+            if (json::parse(d, answer, "an LLM answer") && d.IsObject()
+                && d.HasMember("model") && d["model"].IsString())
+              rec.narrative_source = d["model"].GetString();
             if (c->HasMember("verification"))
               rec.evidence.push_back(std::string{"to verify after applying: "}
                                      + (*c)["verification"].GetString());

@@ -1,4 +1,5 @@
 #include "optischema/actors/applier.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/analysis/audit.hpp"
 #include "optischema/analysis/change.hpp"
@@ -178,8 +179,7 @@ caf::result<std::string> handle(self_ptr self, const std::string& id, bool undo,
 /// When a stored realised benefit was measured (0 when unreadable).
 int64_t measured_at(const std::string& realised) {
   rapidjson::Document d;
-  d.Parse(realised.c_str());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("measured")
+  if (!json::parse(d, realised, "a realised benefit") || !d.IsObject() || !d.HasMember("measured")
       || !d["measured"].IsInt64())
     return 0;
   return d["measured"].GetInt64();
@@ -286,8 +286,7 @@ void on_tick(self_ptr self) {
     .then(
       [self](const std::string& text) {
         rapidjson::Document d;
-        d.Parse(text.c_str());
-        if (d.HasParseError() || !d.IsArray())
+        if (!json::parse(d, text, "the recommendations") || !d.IsArray())
           return;
         auto now = now_ms();
         for (auto& x : d.GetArray()) {

@@ -1,4 +1,5 @@
 #include "optischema/actors/supervisor.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/actors/advisor.hpp"
 #include "optischema/actors/applier.hpp"
@@ -218,8 +219,7 @@ caf::result<std::string> engine_status(self_ptr self,
     auto overall = std::string{"ok"};
     auto degrade = [&](const std::string& text) {
       rapidjson::Document d;
-      d.Parse(text.data(), text.size());
-      if (d.HasParseError() || !d.IsObject() || !d.HasMember("state")
+      if (!json::parse(d, text, "a status") || !d.IsObject() || !d.HasMember("state")
           || !d["state"].IsString())
         return;
       std::string s = d["state"].GetString();

@@ -1,4 +1,5 @@
 #include "optischema/advice/rewrite_check.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/plan.hpp"
@@ -115,10 +116,11 @@ expected<statement> parse_one(const std::string& sql, const char* who) {
                                type.error().message)};
   out.type = *type;
   auto r = pg_query_parse(out.text.c_str());
+  bool parsed_ok = false;
   if (r.error == nullptr && r.parse_tree != nullptr)
-    out.tree.Parse(r.parse_tree);
+    parsed_ok = static_cast<bool>(json::parse(out.tree, r.parse_tree, "the parse tree"));
   pg_query_free_parse_result(r);
-  if (out.tree.HasParseError() || out.body() == nullptr)
+  if (!parsed_ok || out.body() == nullptr)
     return failure{ec::parse_error,
                    fmt::format("{} does not parse: libpg_query gave no tree",
                                who)};

@@ -1,4 +1,5 @@
 #include "optischema/analysis/change.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
 #include <pg_query.h>
@@ -41,8 +42,10 @@ expected<index_change> parse_index_change(const std::string& sql) {
     return failure{ec::parse_error, "the DDL does not parse: " + msg};
   }
   rapidjson::Document d;
-  d.Parse(r.parse_tree);
+  auto parsed_ok = json::parse(d, r.parse_tree, "the DDL's parse tree");
   pg_query_free_parse_result(r);
+  if (!parsed_ok)
+    return refuse("the DDL's parse tree is too deep or unreadable");
   auto* stmts = get(&d, "stmts");
   if (stmts == nullptr || !stmts->IsArray() || stmts->Size() != 1)
     return refuse("the DDL must be exactly one statement");

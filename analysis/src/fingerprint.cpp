@@ -1,4 +1,5 @@
 #include "optischema/analysis/fingerprint.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
 #include <pg_query.h>
@@ -128,8 +129,7 @@ std::string reparsable_sql(std::string_view normalized) {
   std::vector<std::tuple<int, int, int>> casts;
   if (r.error == nullptr && r.parse_tree != nullptr) {
     rapidjson::Document d;
-    d.Parse(r.parse_tree);
-    if (!d.HasParseError())
+    if (json::parse(d, r.parse_tree, "the parse tree"))
       find_prefix_casts(d, casts);
   }
   pg_query_free_parse_result(r);

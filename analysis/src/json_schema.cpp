@@ -1,4 +1,5 @@
 #include "optischema/analysis/json_schema.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -128,11 +129,8 @@ expected<ok> validate_json(std::string_view answer, std::string_view schema) {
   if (s.HasParseError())
     return failure{ec::internal, "the answer schema is not JSON"};
   rapidjson::Document a;
-  a.Parse(answer.data(), answer.size());
-  if (a.HasParseError())
-    return failure{ec::llm_error,
-                   fmt::format("the answer is not JSON (error at offset {})",
-                               a.GetErrorOffset())};
+  if (auto parsed = json::parse(a, answer, "the answer"); !parsed)
+    return failure{ec::llm_error, parsed.error().message};
   if (auto e = check(a, s, "$"); !e.empty())
     return failure{ec::llm_error, "the answer does not match its schema: " + e};
   return ok{};

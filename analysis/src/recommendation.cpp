@@ -1,4 +1,5 @@
 #include "optischema/analysis/recommendation.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/analysis/json.hpp"
 #include "optischema/util/strings.hpp"
@@ -179,8 +180,7 @@ std::string sandbox_verdict(const recommendation& x) {
   if (x.sandbox.empty())
     return {};
   rapidjson::Document d;
-  d.Parse(x.sandbox.data(), x.sandbox.size());
-  if (d.HasParseError() || !d.IsObject() || !d.HasMember("verdict")
+  if (!json::parse(d, x.sandbox, "a sandbox result") || !d.IsObject() || !d.HasMember("verdict")
       || !d["verdict"].IsString())
     return {};
   return d["verdict"].GetString();
@@ -207,8 +207,7 @@ std::string to_json(const recommendation& x) {
 
 std::optional<recommendation> recommendation_from_json(std::string_view text) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject())
+  if (!json::parse(d, text, "a recommendation") || !d.IsObject())
     return std::nullopt;
   recommendation r;
   auto str = [&](const char* k, std::string& out) {

@@ -1,4 +1,5 @@
 #include "optischema/analysis/statement.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <pg_query.h>
 #include <rapidjson/document.h>
@@ -1209,11 +1210,11 @@ std::optional<analyzer::outputs_t> analyzer::view(const table_info& v,
   }
   auto parsed = pg_query_parse(v.view_definition.c_str());
   rapidjson::Document doc;
-  if (parsed.error == nullptr)
-    doc.Parse(parsed.parse_tree);
+  bool parsed_ok = parsed.error == nullptr
+    && json::parse(doc, parsed.parse_tree, "the parse tree");
   pg_query_free_parse_result(parsed);
   const node* body = nullptr;
-  if (!doc.HasParseError() && doc.IsObject())
+  if (parsed_ok && doc.IsObject())
     if (auto* stmts = get(doc, "stmts");
         stmts != nullptr && stmts->IsArray() && !stmts->Empty())
       body = as(get((*stmts)[0], "stmt"), "SelectStmt");
@@ -1890,9 +1891,9 @@ expected<statement_analysis> analyze_statement(std::string_view sql,
                    "libpg_query cannot parse the statement: " + msg};
   }
   rapidjson::Document doc;
-  doc.Parse(parsed.parse_tree);
+  auto parsed_ok = json::parse(doc, parsed.parse_tree, "the parse tree");
   pg_query_free_parse_result(parsed);
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!parsed_ok || !doc.IsObject())
     return failure{ec::internal,
                    "libpg_query returned a parse tree that is "
                    "not valid JSON; report this statement"};

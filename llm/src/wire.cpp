@@ -1,4 +1,5 @@
 #include "wire.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -154,11 +155,9 @@ expected<std::string> render_request(const std::string& model,
 expected<chat_response> parse_answer(std::string_view body,
                                      const std::string& requested_model) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError())
+  if (auto parsed = json::parse(doc, body, "the answer"); !parsed)
     return failure{ec::llm_error,
-                   std::string{rapidjson::GetParseError_En(doc.GetParseError())}
-                     + " at offset " + std::to_string(doc.GetErrorOffset())
+                   parsed.error().message
                      + " in '" + excerpt(body, 200) + "'"};
   if (!doc.IsObject())
     return failure{ec::llm_error,
@@ -197,8 +196,7 @@ expected<chat_response> parse_answer(std::string_view body,
 
 std::string error_text(std::string_view body, size_t max) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  if (json::parse(doc, body, "the error") && doc.IsObject()) {
     if (auto* err = member(doc, "error")) {
       if (err->IsString())
         return excerpt(err->GetString(), max);

@@ -1,4 +1,5 @@
 #include "optischema/sandbox/sandbox.hpp"
+#include "optischema/util/json_parse.hpp"
 #include "libpq.hpp"
 
 #include "optischema/advice/rewrite_check.hpp"
@@ -88,8 +89,7 @@ std::string mask_constants(const std::string& cond) {
 /// The plan with the constants of its conditions masked.
 std::string masked_plan(const std::string& plan) {
   rapidjson::Document d;
-  d.Parse(plan.c_str());
-  if (d.HasParseError())
+  if (!json::parse(d, plan, "a sandbox plan"))
     return {};
   std::function<void(rapidjson::Value&)> walk = [&](rapidjson::Value& v) {
     if (v.IsArray()) {
@@ -135,8 +135,7 @@ explain_analyze(PGconn* c, const std::string& sql) {
     return undo.error();
   std::string plan = PQgetvalue(r->get(), 0, 0);
   rapidjson::Document d;
-  d.Parse(plan.c_str());
-  if (d.HasParseError() || !d.IsArray() || d.Empty() || !d[0].IsObject()
+  if (!json::parse(d, plan, "a sandbox plan") || !d.IsArray() || d.Empty() || !d[0].IsObject()
       || !d[0].HasMember("Execution Time")
       || !d[0]["Execution Time"].IsNumber())
     return failure{ec::internal, "EXPLAIN ANALYZE gave no execution time"};

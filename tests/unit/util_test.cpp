@@ -1,4 +1,5 @@
 #include "optischema/util/duration.hpp"
+#include "optischema/util/json_parse.hpp"
 #include "optischema/util/redact.hpp"
 
 #include <catch2/catch.hpp>
@@ -50,4 +51,28 @@ TEST_CASE("durations parse with units", "[duration]") {
   CHECK(to_string(std::chrono::milliseconds{30'000}) == "30s");
   CHECK(to_string(std::chrono::milliseconds{3'600'000}) == "1h");
   CHECK(to_string(std::chrono::milliseconds{1500}) == "1500ms");
+}
+
+TEST_CASE("hostile JSON nesting is refused without recursion", "[json]") {
+  // 300,000 '[' overflowed the stack of RapidJSON's recursive parser.
+  rapidjson::Document d;
+  auto deep = std::string(300'000, '[');
+  auto r = json::parse(d, deep, "the body");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ec::parse_error);
+  CHECK(r.error().message.find("deeper than") != std::string::npos);
+  // Brackets inside strings do not count; escaped quotes stay in the string.
+  auto quoted = R"({"a":"[[[[\"[[[[","b":[1,[2]]})";
+  CHECK(json::nesting_depth(quoted, 100) == 3);
+  REQUIRE(json::parse(d, quoted));
+  CHECK(d["b"][1][0].GetInt() == 2);
+  // Just at the limit parses; one more level does not.
+  auto at = std::string(json::default_max_depth, '[')
+    + std::string(json::default_max_depth, ']');
+  CHECK(json::parse(d, at));
+  CHECK_FALSE(json::parse(d, "[" + at + "]"));
+  // Malformed JSON says where.
+  auto bad = json::parse(d, R"({"a": tru})", "the body");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("the body is not valid JSON") == 0);
 }

@@ -1,4 +1,5 @@
 #include "optischema/web/api.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
@@ -292,8 +293,7 @@ route_match match_route(const std::string& path) {
 
 expected<analysis_query> parse_analysis_query(const std::string& body) {
   rapidjson::Document d;
-  d.Parse(body.c_str(), body.size());
-  if (d.HasParseError() || !d.IsObject())
+  if (!json::parse(d, body, "the body") || !d.IsObject())
     return bad(
       R"(the body must be a JSON object: {"sql": "SELECT …", "target": "name"})");
   if (!d.HasMember("sql") || !d["sql"].IsString())
@@ -332,8 +332,7 @@ expected<analysis_query> parse_analysis_query(const std::string& body) {
 
 expected<std::string> parse_id_request(const std::string& body) {
   rapidjson::Document d;
-  d.Parse(body.c_str(), body.size());
-  if (d.HasParseError() || !d.IsObject())
+  if (!json::parse(d, body, "the body") || !d.IsObject())
     return bad(
       R"(the body must be a JSON object: {"id": "<recommendation id>"})");
   for (auto& m : d.GetObject()) {

@@ -1,4 +1,5 @@
 #include "server_websocket_session.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include "server_json.hpp"
 
@@ -172,8 +173,7 @@ void websocket_session::on_read(beast::error_code ec, size_t) {
 
 void websocket_session::on_message(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject())
+  if (!json::parse(doc, text, "the frame") || !doc.IsObject())
     return reply(
       ws_error_frame(R"(expected a JSON object such as {"type":"ping"})"));
   auto type = doc.FindMember("type");
