@@ -43,6 +43,7 @@ struct serve_flags {
   int llm_rpm = 60;
   int llm_tpm = 90'000;
   size_t llm_concurrency = 2;
+  size_t llm_max_queued = 32;
   std::string llm_cache_ttl = "7d";
   double llm_cache_mb = 64;
   bool llm_redact_literals = false;

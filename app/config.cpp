@@ -242,6 +242,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
   llm.requests_per_minute = flags.llm_rpm;
   llm.tokens_per_minute = flags.llm_tpm;
   llm.max_concurrency = std::max<size_t>(1, flags.llm_concurrency);
+  llm.max_queued = flags.llm_max_queued;
   llm.cache_max_bytes = static_cast<int64_t>(flags.llm_cache_mb * 1024 * 1024);
   llm.redact_literals = flags.llm_redact_literals;
   llm.prompt_dir = flags.llm_prompt_dir;

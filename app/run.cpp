@@ -52,6 +52,10 @@ void add_llm_flags(CLI::App& cmd, serve_flags& f) {
   g->add_option("--llm-concurrency", f.llm_concurrency, "Requests in flight")
     ->envname("OPTISCHEMA_LLM_CONCURRENCY")
     ->capture_default_str();
+  g->add_option("--llm-max-queued", f.llm_max_queued,
+                "Questions waiting for a call; more are refused as busy")
+    ->envname("OPTISCHEMA_LLM_MAX_QUEUED")
+    ->capture_default_str();
   g->add_option("--llm-cache-ttl", f.llm_cache_ttl,
                 "How long answers are reused")
     ->envname("OPTISCHEMA_LLM_CACHE_TTL")

@@ -53,6 +53,8 @@ std::string status_json(const collector_state& st) {
   w.Int64(st.last_reset_ms);
   json::key(w, "evicted_total");
   w.Uint64(st.evicted_total);
+  json::key(w, "texts_withheld");
+  w.Uint64(st.texts_withheld);
   json::key(w, "server_version");
   json::str(w, st.facts.version);
   json::key(w, "role");
@@ -132,13 +134,16 @@ void poll_failed(self_ptr self, const failure& f) {
 
 void finish_poll(self_ptr self, raw_sample sample) {
   auto& st = self->state;
-  auto deltas = compute_deltas(st.prev ? &*st.prev : nullptr, sample);
-  auto db = compute_database_metrics(st.prev ? &*st.prev : nullptr, sample);
   fingerprint_result unknown;
   auto lookup = [&](const pgss_row& row) -> const fingerprint_result& {
     auto i = st.fingerprints.find(row.key.queryid);
     return i != st.fingerprints.end() ? i->second : unknown;
   };
+  // Texts as any database user wrote them never go further: normalised
+  // (constants as $n), and dropped where they hold a password.
+  st.texts_withheld = static_cast<uint64_t>(scrub_texts(sample, lookup));
+  auto deltas = compute_deltas(st.prev ? &*st.prev : nullptr, sample);
+  auto db = compute_database_metrics(st.prev ? &*st.prev : nullptr, sample);
   auto snap = std::make_shared<const metrics_snapshot>(
     build_snapshot(st.target, sample, deltas, db, lookup));
   // -- status

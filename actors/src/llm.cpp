@@ -57,17 +57,37 @@ void roll_day(self_ptr self) {
   st.usd_today = 0;
 }
 
-std::optional<failure> over_budget(const llm_state& st) {
-  if (st.tokens_today >= st.config.daily_tokens
+/// Refuses when what was spent today, plus what questions in flight have
+/// set aside, plus `tokens`/`usd` more would pass the daily budget.
+std::optional<failure> over_budget(const llm_state& st, int64_t tokens = 0,
+                                   double usd = 0) {
+  if (st.tokens_today + st.reserved_tokens + tokens > st.config.daily_tokens
+      || st.usd_today + st.reserved_usd + usd > st.config.daily_usd
+      || st.tokens_today >= st.config.daily_tokens
       || st.usd_today >= st.config.daily_usd)
     return failure{
       ec::budget_exhausted,
       fmt::format("the daily LLM budget is used up ({} of {} tokens, "
-                  "${:.2f} of ${:.2f}); calls resume at 00:00 UTC, or "
-                  "raise --llm-daily-tokens / --llm-daily-usd",
+                  "${:.2f} of ${:.2f}, {} tokens set aside for questions "
+                  "in flight); calls resume at 00:00 UTC, or raise "
+                  "--llm-daily-tokens / --llm-daily-usd",
                   st.tokens_today, st.config.daily_tokens, st.usd_today,
-                  st.config.daily_usd)};
+                  st.config.daily_usd, st.reserved_tokens)};
   return std::nullopt;
+}
+
+/// What a question may cost at most before it is asked: its prompt (about
+/// four characters a token) and a full completion.
+std::pair<int64_t, double> worst_case(const llm_config& c,
+                                      const llm_call& call) {
+  auto prompt
+    = static_cast<int64_t>(
+        (call.t.system.size() + call.user.size() + call.t.schema.size()) / 4)
+    + 1;
+  int64_t completion = llm::chat_request{}.max_tokens;
+  auto usd = static_cast<double>(prompt) * c.usd_per_million_input / 1e6
+    + static_cast<double>(completion) * c.usd_per_million_output / 1e6;
+  return {prompt + completion, usd};
 }
 
 std::string answer_json(const std::string& kind, bool cached,
@@ -145,7 +165,6 @@ void answered(self_ptr self, const llm_request& q, const prompt_template& t,
               const std::string& key, endpoint_answer& a,
               caf::typed_response_promise<std::string>& rp) {
   auto& st = self->state;
-  --st.in_flight;
   st.calls += a.calls;
   st.invalid_answers += a.invalid;
   st.dropped += a.dropped ? 1 : 0;
@@ -175,6 +194,51 @@ void answered(self_ptr self, const llm_request& q, const prompt_template& t,
              st.config.cache_max_bytes);
   rp.deliver(
     answer_json(q.kind, false, a.res.content, used, a.res.model, t.version));
+}
+
+/// A call worker: asks the endpoint for one question at a time. Detached,
+/// because the HTTP call blocks its thread.
+caf::behavior call_worker(caf::event_based_actor*,
+                          std::shared_ptr<llm::client> client) {
+  return {
+    [client](atom::ask, const llm_call& c) {
+      return call_endpoint(*client, c.t, c.user);
+    },
+  };
+}
+
+/// Hands queued questions to idle workers.
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  while (!st.idle.empty() && !st.queue.empty()) {
+    auto worker = st.idle.back();
+    st.idle.pop_back();
+    auto p = std::make_shared<pending_question>(std::move(st.queue.front()));
+    st.queue.pop_front();
+    ++st.in_flight;
+    // The reservation ends when the question does, answered or not.
+    auto release = [self, p, worker] {
+      auto& st = self->state;
+      --st.in_flight;
+      st.reserved_tokens -= p->reserved_tokens;
+      st.reserved_usd -= p->reserved_usd;
+      st.idle.push_back(worker);
+    };
+    self->request(worker, caf::infinite, atom::ask_v, p->call)
+      .then(
+        [self, p, release](endpoint_answer& a) mutable {
+          release();
+          answered(self, p->q, p->call.t, p->key, a, p->rp);
+          dispatch(self);
+        },
+        [self, p, release](const caf::error& err) mutable {
+          // Only a worker that died answers with an error; the link ends
+          // this actor too, and the SUPERVISOR starts a fresh pool.
+          release();
+          ++self->state.failures;
+          p->rp.deliver(err);
+        });
+  }
 }
 
 caf::result<std::string> ask(self_ptr self, const llm_request& q) {
@@ -208,11 +272,6 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
         }
         ++st.cache_misses;
         roll_day(self);
-        if (auto f = over_budget(st)) {
-          ++st.budget_refusals;
-          rp.deliver(make_error(*f));
-          return;
-        }
         auto redact = st.config.redact_literals;
         std::map<std::string, std::string> vars{
           {"statement",
@@ -226,30 +285,29 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
              : (redact ? mask_literals(q.findings) : q.findings)},
           {"recommendation", redact ? mask_literals(q.context) : q.context},
         };
-        // A worker per question: the HTTP call blocks its own thread, not
-        // this actor, so questions overlap (the client caps them).
-        auto worker = self->spawn<caf::detached>(
-          [client = st.client, t, user = render(t.user, vars)](
-            caf::event_based_actor* w) -> caf::behavior {
-            return {
-              [=](atom::ask) {
-                auto a = call_endpoint(*client, t, user);
-                w->quit();
-                return a;
-              },
-            };
-          });
-        ++st.in_flight;
-        self->request(worker, caf::infinite, atom::ask_v)
-          .then(
-            [self, rp, q, t, key](endpoint_answer& a) mutable {
-              answered(self, q, t, key, a, rp);
-            },
-            [self, rp](const caf::error& err) mutable {
-              --self->state.in_flight;
-              ++self->state.failures;
-              rp.deliver(err);
-            });
+        pending_question p{q, llm_call{t, render(t.user, vars)}, key, 0, 0, rp};
+        auto [tokens, usd] = worst_case(st.config, p.call);
+        if (auto f = over_budget(st, tokens, usd)) {
+          ++st.budget_refusals;
+          rp.deliver(make_error(*f));
+          return;
+        }
+        if (st.queue.size() >= st.max_queued) {
+          ++st.busy_refusals;
+          rp.deliver(make_error(
+            ec::conflict,
+            fmt::format("the LLM is busy: {} questions are waiting for one "
+                        "of {} calls in flight; ask again later, or raise "
+                        "--llm-concurrency",
+                        st.queue.size(), st.workers.size())));
+          return;
+        }
+        p.reserved_tokens = tokens;
+        p.reserved_usd = usd;
+        st.reserved_tokens += tokens;
+        st.reserved_usd += usd;
+        st.queue.push_back(std::move(p));
+        dispatch(self);
       },
       [self, rp](const caf::error& err) mutable {
         rp.deliver(
@@ -297,6 +355,14 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
     else
       st.disabled = c.error().message;
   }
+  if (st.client) {
+    // Linked: the pool ends with this actor (a restart makes a new one).
+    for (size_t i = 0; i < std::max<size_t>(1, st.config.max_concurrency); ++i)
+      st.workers.push_back(
+        self->spawn<caf::detached + caf::linked>(call_worker, st.client));
+    st.idle = st.workers;
+  }
+  st.max_queued = st.config.max_queued;
   // Today's spend survives restarts.
   st.day = utc_day(now_ms());
   self
@@ -335,6 +401,10 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
       w.Uint64(st.asked);
       json::key(w, "in_flight");
       w.Uint64(st.in_flight);
+      json::key(w, "queued");
+      w.Uint64(st.queue.size());
+      json::key(w, "busy_refusals");
+      w.Uint64(st.busy_refusals);
       json::key(w, "calls");
       w.Uint64(st.calls);
       json::key(w, "cache_hits");
@@ -370,6 +440,8 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
       w.Double(st.usd_today);
       json::key(w, "usd_limit");
       w.Double(st.config.daily_usd);
+      json::key(w, "tokens_reserved");
+      w.Int64(st.reserved_tokens);
       w.EndObject();
       if (!st.last_error.empty()) {
         json::key(w, "last_error");

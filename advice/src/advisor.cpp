@@ -334,13 +334,16 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       return sample.error();
     if (sample->info.available)
       pgss_days = stats_age_days(sample->info.stats_reset_ms, now);
+    auto lookup = [&](const pgss_row& r) -> const fingerprint_result& {
+      return fps.get(r.query);
+    };
+    // Normalised texts only, none holding a password (as the COLLECTOR
+    // keeps them): recommendations store the statements they serve.
+    scrub_texts(*sample, lookup);
     auto deltas = compute_deltas(nullptr, *sample);
-    auto snap
-      = build_snapshot(report.target, *sample, deltas,
-                       compute_database_metrics(nullptr, *sample),
-                       [&](const pgss_row& r) -> const fingerprint_result& {
-                         return fps.get(r.query);
-                       });
+    auto snap = build_snapshot(report.target, *sample, deltas,
+                               compute_database_metrics(nullptr, *sample),
+                               lookup);
     for (auto& st : snap.statements) {
       workload_item w;
       w.fingerprint = st.fingerprint;

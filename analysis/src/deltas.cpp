@@ -98,6 +98,18 @@ database_metrics compute_database_metrics(const raw_sample* prev,
   return m;
 }
 
+int64_t scrub_texts(raw_sample& s, const fingerprint_lookup& lookup) {
+  auto before = s.rows.size();
+  std::erase_if(s.rows, [&](pgss_row& row) {
+    auto& fp = lookup(row);
+    if (fp.secret)
+      return true;
+    row.query = fp.normalized;
+    return false;
+  });
+  return static_cast<int64_t>(before - s.rows.size());
+}
+
 metrics_snapshot
 build_snapshot(const std::string& target, const raw_sample& cur,
                const delta_report& deltas, const database_metrics& db,

@@ -33,7 +33,133 @@ std::string text_hash(std::string_view sql) {
   return fmt::format("{:016x}", h);
 }
 
+bool is_word_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+/// The dollar-quote tag starting at `at` ("$$", "$body$"), or "" when the
+/// '$' there starts no tag ($1 is a parameter, not a quote).
+std::string_view dollar_tag(std::string_view sql, size_t at) {
+  auto end = at + 1;
+  if (end < sql.size() && std::isdigit(static_cast<unsigned char>(sql[end])))
+    return {};
+  while (end < sql.size() && is_word_char(sql[end]))
+    ++end;
+  if (end < sql.size() && sql[end] == '$')
+    return sql.substr(at, end - at + 1);
+  return {};
+}
+
+/// The highest $n in `sql` (0 when none).
+int highest_parameter(std::string_view sql) {
+  int top = 0;
+  for (size_t i = 0; i + 1 < sql.size(); ++i) {
+    if (sql[i] != '$' || !std::isdigit(static_cast<unsigned char>(sql[i + 1])))
+      continue;
+    int n = 0;
+    size_t j = i + 1;
+    while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))
+           && n < 1'000'000)
+      n = n * 10 + (sql[j++] - '0');
+    top = std::max(top, n);
+    i = j - 1;
+  }
+  return top;
+}
+
 } // namespace
+
+std::string mask_quoted_literals(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  auto next = highest_parameter(sql);
+  size_t i = 0;
+  while (i < sql.size()) {
+    auto c = sql[i];
+    // Comments are copied as they are: a quote inside one is no literal.
+    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      auto end = std::min(sql.find('\n', i), sql.size());
+      out.append(sql.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      auto end = sql.find("*/", i + 2);
+      end = end == std::string_view::npos ? sql.size() : end + 2;
+      out.append(sql.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (c == '"') { // a quoted identifier, not a literal
+      auto end = i + 1;
+      while (
+        end < sql.size()
+        && !(sql[end] == '"' && (end + 1 >= sql.size() || sql[end + 1] != '"')))
+        end += sql[end] == '"' ? 2 : 1;
+      end = std::min(end + 1, sql.size());
+      out.append(sql.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (c == '$') {
+      if (auto tag = dollar_tag(sql, i); !tag.empty()) {
+        auto end = sql.find(tag, i + tag.size());
+        i = end == std::string_view::npos ? sql.size() : end + tag.size();
+        out += "$" + std::to_string(++next);
+        continue;
+      }
+    }
+    if (c == '\'') {
+      // E'…' takes backslash escapes; the E (and U& or B/X) prefix goes
+      // with the literal.
+      bool backslash = false;
+      if (!out.empty()
+          && !is_word_char(out.size() > 1 ? out[out.size() - 2] : ' ')
+          && (out.back() == 'E' || out.back() == 'e')) {
+        backslash = true;
+        out.pop_back();
+      }
+      auto end = i + 1;
+      while (end < sql.size()) {
+        if (backslash && sql[end] == '\\') {
+          end += 2;
+          continue;
+        }
+        if (sql[end] == '\'') {
+          if (end + 1 < sql.size() && sql[end + 1] == '\'') {
+            end += 2;
+            continue;
+          }
+          break;
+        }
+        ++end;
+      }
+      i = std::min(end + 1, sql.size());
+      out += "$" + std::to_string(++next);
+      continue;
+    }
+    out += c;
+    ++i;
+  }
+  return out;
+}
+
+bool holds_password(std::string_view sql) {
+  static constexpr std::string_view word = "password";
+  for (size_t i = 0; i + word.size() <= sql.size(); ++i) {
+    bool match = true;
+    for (size_t k = 0; k < word.size() && match; ++k)
+      match = std::tolower(static_cast<unsigned char>(sql[i + k])) == word[k];
+    if (!match || (i > 0 && is_word_char(sql[i - 1]))
+        || (i + word.size() < sql.size() && is_word_char(sql[i + word.size()])))
+      continue;
+    // A literal anywhere after the word: '…', or a dollar quote.
+    for (size_t j = i + word.size(); j < sql.size(); ++j)
+      if (sql[j] == '\'' || (sql[j] == '$' && !dollar_tag(sql, j).empty()))
+        return true;
+  }
+  return false;
+}
 
 fingerprint_result fingerprint_statement(std::string_view sql) {
   fingerprint_result r;
@@ -42,19 +168,28 @@ fingerprint_result fingerprint_statement(std::string_view sql) {
   if (fp.error != nullptr) {
     r.parse_error = true;
     r.error = fp.error->message != nullptr ? fp.error->message : "parse error";
-    r.fingerprint = text_hash(sql);
-    r.normalized = text;
+    r.normalized = mask_quoted_literals(text);
+    // Hashed after masking: texts that differ only in constants group, and
+    // the masked text fingerprints as the original did.
+    r.fingerprint = text_hash(r.normalized);
     pg_query_free_fingerprint_result(fp);
-    return r;
+  } else {
+    r.fingerprint = fp.fingerprint_str;
+    pg_query_free_fingerprint_result(fp);
+    auto norm = pg_query_normalize(text.c_str());
+    if (norm.error == nullptr && norm.normalized_query != nullptr)
+      r.normalized = norm.normalized_query;
+    else
+      r.normalized = mask_quoted_literals(text);
+    pg_query_free_normalize_result(norm);
   }
-  r.fingerprint = fp.fingerprint_str;
-  pg_query_free_fingerprint_result(fp);
-  auto norm = pg_query_normalize(text.c_str());
-  if (norm.error == nullptr && norm.normalized_query != nullptr)
-    r.normalized = norm.normalized_query;
-  else
-    r.normalized = text;
-  pg_query_free_normalize_result(norm);
+  // libpg_query keeps the values of generic OPTIONS (CREATE SERVER …
+  // OPTIONS (password '…')): whatever still shows a password is dropped. So
+  // is an unparsable text that showed one: masking it was a guess.
+  if (holds_password(r.normalized) || (r.parse_error && holds_password(text))) {
+    r.secret = true;
+    r.normalized.clear();
+  }
   return r;
 }
 

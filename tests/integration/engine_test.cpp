@@ -4,6 +4,7 @@
 #include "engine_process.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
+#include "nats_process.hpp"
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -180,57 +181,19 @@ TEST_CASE("a NATS subscriber receives metrics events as JSON",
   auto& h = harness::shared();
   auto db = h.create_database("natsev");
   temp_dir data;
-  natsConnection* conn = nullptr;
-  REQUIRE(natsConnection_ConnectTo(&conn, h.nats_url().c_str()) == NATS_OK);
-  struct inbox {
-    std::mutex mtx;
-    std::vector<std::string> subjects, bodies;
-  } got;
-  natsSubscription* sub = nullptr;
-  auto subject = "optischema." + db + ".>";
-  REQUIRE(
-    natsConnection_Subscribe(
-      &sub, conn, subject.c_str(),
-      [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-        auto* in = static_cast<inbox*>(closure);
-        std::lock_guard<std::mutex> guard{in->mtx};
-        in->subjects.emplace_back(natsMsg_GetSubject(msg));
-        in->bodies.emplace_back(natsMsg_GetData(msg),
-                                natsMsg_GetDataLength(msg));
-        natsMsg_Destroy(msg);
-      },
-      &got)
-    == NATS_OK);
-  natsConnection_Flush(conn);
+  nats_inbox got{h.nats_url(), "optischema." + db + ".>"};
   engine_process e{engine_args(h.dsn(db), data, {"--nats", h.nats_url()})};
   auto url = e.wait_ready();
   auto metrics = "optischema." + db + ".metrics";
-  REQUIRE(eventually(
-    [&] {
-      std::lock_guard<std::mutex> guard{got.mtx};
-      return std::find(got.subjects.begin(), got.subjects.end(), metrics)
-        != got.subjects.end();
-    },
-    10s));
-  {
-    std::lock_guard<std::mutex> guard{got.mtx};
-    auto i = std::find(got.subjects.begin(), got.subjects.end(), metrics);
-    auto ev
-      = parse_json(got.bodies[static_cast<size_t>(i - got.subjects.begin())]);
-    CHECK(ev["type"] == "metrics");
-    CHECK(std::string{ev["target"].GetString()} == db);
-    CHECK(ev["payload"].HasMember("summary"));
-    CHECK(ev["payload"].HasMember("database"));
-  }
+  REQUIRE(eventually([&] { return got.first(metrics).has_value(); }, 10s));
+  auto ev = parse_json(*got.first(metrics));
+  CHECK(ev["type"] == "metrics");
+  CHECK(std::string{ev["target"].GetString()} == db);
+  CHECK(ev["payload"].HasMember("summary"));
+  CHECK(ev["payload"].HasMember("database"));
   // The status event arrives on its own subject (just after the metrics).
   CHECK(eventually(
-    [&] {
-      std::lock_guard<std::mutex> guard{got.mtx};
-      return std::find(got.subjects.begin(), got.subjects.end(),
-                       "optischema." + db + ".status")
-        != got.subjects.end();
-    },
-    5s));
+    [&] { return got.first("optischema." + db + ".status").has_value(); }, 5s));
   // The status is read a moment later than the events flow: allow for it.
   CHECK(eventually(
     [&] {
@@ -239,8 +202,6 @@ TEST_CASE("a NATS subscriber receives metrics events as JSON",
         && status["nats"]["published"].GetUint64() >= 2;
     },
     5s));
-  natsSubscription_Destroy(sub);
-  natsConnection_Destroy(conn);
 }
 
 TEST_CASE("history survives kill -9 and no interval is lost",

@@ -259,11 +259,18 @@ TEST_CASE("endpoint faults: 429 is retried, 500 and hangs degrade cleanly",
 TEST_CASE("the daily budget stops LLM calls and the status says so",
           "[llm][engine]") {
   fake_openai ai;
-  ai.set_handler([](const auto& r) { return good(r); });
+  // Each call reports 10,000 tokens: the first analysis (2 calls) spends
+  // the whole budget; each question reserves far less before it is asked.
+  ai.set_handler([](const auto& r) {
+    auto g = good(r);
+    g.body = parse_json(g.body)["choices"][0]["message"]["content"].GetString();
+    g.body = fake_openai::completion(g.body, 9000, 1000);
+    return g;
+  });
   temp_dir data;
-  engine_process e{engine_args(ai, data, {"--llm-daily-tokens", "300"})};
+  engine_process e{engine_args(ai, data, {"--llm-daily-tokens", "20000"})};
   auto url = e.wait_ready();
-  auto first = analyse(url); // 2 calls, 400 tokens: over the budget after
+  auto first = analyse(url); // 2 calls, 20,000 tokens: the budget is spent
   CHECK(first["llm"]["status"] == "ok");
   auto calls = ai.calls();
   // A different statement: the cache cannot answer, the budget refuses.
@@ -278,7 +285,7 @@ TEST_CASE("the daily budget stops LLM calls and the status says so",
   CHECK(ai.calls() == calls);
   auto status = parse_json(http_get(url, "/api/status").body);
   CHECK(status["llm"]["state"] == "degraded");
-  CHECK(status["llm"]["budget"]["tokens"].GetInt64() >= 300);
+  CHECK(status["llm"]["budget"]["tokens"].GetInt64() >= 20000);
   CHECK(status["llm"]["budget_refusals"].GetUint64() >= 1);
 }
 

@@ -1,5 +1,7 @@
 #include "nats_process.hpp"
 
+#include <nats/nats.h>
+
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -262,6 +264,55 @@ std::string nats_process::log_tail(size_t max_bytes) const {
     result += text;
   }
   return result;
+}
+
+struct nats_inbox::impl {
+  natsConnection* conn = nullptr;
+  natsSubscription* sub = nullptr;
+  mutable std::mutex mtx;
+  std::vector<message> got;
+};
+
+nats_inbox::nats_inbox(const std::string& url, const std::string& subject)
+  : impl_(std::make_unique<impl>()) {
+  if (natsConnection_ConnectTo(&impl_->conn, url.c_str()) != NATS_OK)
+    throw std::runtime_error("nats_inbox: cannot connect to " + url);
+  auto on_msg = [](natsConnection*, natsSubscription*, natsMsg* msg,
+                   void* closure) {
+    auto* x = static_cast<impl*>(closure);
+    std::lock_guard<std::mutex> guard{x->mtx};
+    x->got.push_back(
+      {natsMsg_GetSubject(msg),
+       std::string(natsMsg_GetData(msg),
+                   static_cast<size_t>(natsMsg_GetDataLength(msg)))});
+    natsMsg_Destroy(msg);
+  };
+  if (natsConnection_Subscribe(&impl_->sub, impl_->conn, subject.c_str(),
+                               on_msg, impl_.get())
+      != NATS_OK) {
+    natsConnection_Destroy(impl_->conn);
+    throw std::runtime_error("nats_inbox: cannot subscribe to " + subject);
+  }
+  // The subscription is registered with the server before the test acts.
+  natsConnection_Flush(impl_->conn);
+}
+
+nats_inbox::~nats_inbox() {
+  natsSubscription_Destroy(impl_->sub);
+  natsConnection_Destroy(impl_->conn);
+}
+
+std::vector<nats_inbox::message> nats_inbox::messages() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->got;
+}
+
+std::optional<std::string> nats_inbox::first(const std::string& subject) const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  for (auto& m : impl_->got)
+    if (m.subject == subject)
+      return m.body;
+  return std::nullopt;
 }
 
 } // namespace optischema::test

@@ -14,7 +14,11 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +75,31 @@ private:
   std::string binary_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+};
+
+/// A NATS subscriber that keeps every message of a subject (wildcards
+/// allowed) for a test to look at, from the client library's own thread.
+class nats_inbox {
+public:
+  struct message {
+    std::string subject;
+    std::string body;
+  };
+
+  /// Connects to `url` and subscribes to `subject`; throws on failure.
+  nats_inbox(const std::string& url, const std::string& subject);
+  ~nats_inbox();
+  nats_inbox(const nats_inbox&) = delete;
+  nats_inbox& operator=(const nats_inbox&) = delete;
+
+  /// Everything received so far, in order.
+  std::vector<message> messages() const;
+  /// The body of the first message on `subject`, if one came.
+  std::optional<std::string> first(const std::string& subject) const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
 };
 
 } // namespace optischema::test

@@ -102,6 +102,13 @@ TEST_CASE("fingerprint data files", "[fingerprint]") {
           CHECK(fp.fingerprint.size() == 16);
           CHECK(fingerprint_statement(l).fingerprint == fp.fingerprint);
         }
+      } else if (b.directive == "secret") {
+        for (auto& l : b.lines) {
+          INFO(l);
+          auto fp = fingerprint_statement(l);
+          CHECK(fp.secret);
+          CHECK(fp.normalized.empty());
+        }
       } else {
         FAIL("unknown directive " << b.directive);
       }

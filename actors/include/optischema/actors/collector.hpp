@@ -72,6 +72,9 @@ struct collector_state {
   uint64_t failures = 0;
   uint64_t resets_detected = 0;
   uint64_t evicted_total = 0;
+  /// pg_stat_statements entries of the last poll whose text held a
+  /// password: dropped before anything kept or published them (scrub_texts).
+  uint64_t texts_withheld = 0;
   size_t statements = 0;
   int64_t hidden_rows = 0;
   int64_t last_reset_ms = 0;

@@ -3,14 +3,37 @@
 #include "optischema/llm/client.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
+#include "optischema/prompts/prompts.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 
+#include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace optischema {
+
+/// One question for the endpoint: the prompt and the rendered user message.
+struct llm_call {
+  prompt_template t;
+  std::string user;
+};
+
+/// A question that missed the cache, waiting for a call worker.
+struct pending_question {
+  llm_request q;
+  llm_call call;
+  std::string key;
+  /// Tokens and dollars set aside for it before it is asked (the worst
+  /// case: two calls of the full prompt and completion), so concurrent
+  /// questions can never overrun the daily budget together.
+  int64_t reserved_tokens = 0;
+  double reserved_usd = 0;
+  caf::typed_response_promise<std::string> rp;
+};
 
 struct llm_state {
   llm_state() = default; // not an aggregate: see CMakeLists.txt
@@ -39,6 +62,19 @@ struct llm_state {
   /// Questions whose endpoint calls are running now.
   uint64_t in_flight = 0;
   std::string last_error;
+  // -- the call pool --
+  /// A fixed set of detached workers (max_concurrency), each blocking on
+  /// one endpoint call at a time: the thread count never grows with load.
+  std::vector<caf::actor> workers;
+  std::vector<caf::actor> idle;
+  /// Questions waiting for a worker, at most `max_queued`; beyond that a
+  /// question is refused at once (busy) rather than queued without end.
+  std::deque<pending_question> queue;
+  size_t max_queued = 0;
+  uint64_t busy_refusals = 0;
+  /// Budget set aside for questions queued or in flight.
+  int64_t reserved_tokens = 0;
+  double reserved_usd = 0;
 };
 
 /// What one question's calls to the endpoint brought (the answer, or why
@@ -53,9 +89,11 @@ struct endpoint_answer {
   double latency_ms = 0;
 };
 
-/// The LLM actor. Never blocks: each question that misses the cache is put
-/// to the endpoint by a short-lived detached worker, so questions run
-/// concurrently (up to the client's max_concurrency in flight).
+/// The LLM actor. Never blocks: each question that misses the cache has its
+/// worst-case cost reserved against the daily budget, then waits in a
+/// bounded queue for one of a fixed pool of detached call workers, so
+/// questions run concurrently (max_concurrency at a time) and neither
+/// threads nor the queue grow with load.
 llm_actor::behavior_type
 llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
             store_actor store);
@@ -66,3 +104,4 @@ std::string utc_day(int64_t epoch_ms);
 } // namespace optischema
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::endpoint_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_call)

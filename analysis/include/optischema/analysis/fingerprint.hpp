@@ -25,12 +25,32 @@ struct fingerprint_result {
   bool parse_error = false;
   /// The parser's message when `parse_error`.
   std::string error;
+  /// The text still holds a password after normalisation: `ALTER ROLE …
+  /// PASSWORD '…'` (pg_stat_statements keeps utility statements verbatim
+  /// before PostgreSQL 16), a server's or user mapping's OPTIONS (password
+  /// '…'), or such a text that does not parse. `normalized` is then empty:
+  /// the statement must not be kept, shown or published (scrub_texts drops
+  /// it).
+  bool secret = false;
   friend bool operator==(const fingerprint_result&, const fingerprint_result&)
     = default;
 };
 
-/// Fingerprints and normalises one SQL text with libpg_query.
+/// Fingerprints and normalises one SQL text with libpg_query. Constants
+/// become $n in every statement, utility statements included (as
+/// PostgreSQL 16+ does itself); a text libpg_query cannot parse gets its
+/// quoted literals masked the same way, so no constant a database user wrote
+/// is stored or published.
 fingerprint_result fingerprint_statement(std::string_view sql);
+
+/// Replaces every quoted literal ('…', E'…', $tag$…$tag$) of `sql` by $n,
+/// numbered after the highest $n already in the text; comments are kept.
+/// For texts libpg_query cannot parse (its normaliser needs a parse tree).
+std::string mask_quoted_literals(std::string_view sql);
+
+/// True when the word PASSWORD (any case) is followed by a quoted literal
+/// somewhere after it: the text would disclose a password.
+bool holds_password(std::string_view sql);
 
 /// Splits SQL text into its statements with libpg_query's parser (comments,
 /// strings and dollar quotes handled); a parse error is a failure.

@@ -63,6 +63,9 @@ struct llm_config {
   std::chrono::milliseconds timeout{30'000};
   int max_retries = 3;
   size_t max_concurrency = 2;
+  /// Questions waiting for a call beyond those in flight; more are refused
+  /// (busy) instead of queued without bound.
+  size_t max_queued = 32;
   int requests_per_minute = 60;
   int tokens_per_minute = 90'000;
   /// Per UTC day; calls stop when either is reached.
