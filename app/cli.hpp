@@ -27,6 +27,8 @@ struct serve_flags {
   std::vector<std::string> cors_origins;
   std::string retention_raw = "24h";
   std::string retention_hourly = "30d";
+  std::string retention_audit = "90d";
+  std::string retention_recommendations = "30d";
   std::string maintenance_interval = "10m";
   std::string analysis_interval = "60s";
   double min_confidence = 0.5;

@@ -125,6 +125,15 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{
       ec::invalid_configuration,
       "--retention-hourly must not be shorter than --retention-raw"};
+  auto audit = duration_flag("--retention-audit", flags.retention_audit,
+                             std::chrono::hours{1});
+  if (!audit)
+    return audit.error();
+  auto recs = duration_flag("--retention-recommendations",
+                            flags.retention_recommendations,
+                            std::chrono::hours{1});
+  if (!recs)
+    return recs.error();
   auto maint = duration_flag("--maintenance-interval",
                              flags.maintenance_interval,
                              std::chrono::seconds{1});
@@ -262,6 +271,8 @@ expected<engine_config> to_config(const serve_flags& flags) {
   cfg.store.dir = flags.data_dir;
   cfg.store.raw_retention = *raw;
   cfg.store.hourly_retention = *hourly;
+  cfg.store.audit_retention = *audit;
+  cfg.store.recommendation_retention = *recs;
   cfg.maintenance_interval = *maint;
   cfg.log_level = flags.log_level;
   cfg.log_file = flags.log_file;

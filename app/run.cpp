@@ -188,6 +188,17 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_RETENTION_HOURLY")
     ->capture_default_str();
   cmd
+    .add_option("--retention-audit", f.retention_audit,
+                "How long audit log entries are kept")
+    ->envname("OPTISCHEMA_RETENTION_AUDIT")
+    ->capture_default_str();
+  cmd
+    .add_option("--retention-recommendations", f.retention_recommendations,
+                "How long recommendations no analysis produces any more "
+                "(dismissed ones too; never applied ones) are kept")
+    ->envname("OPTISCHEMA_RETENTION_RECOMMENDATIONS")
+    ->capture_default_str();
+  cmd
     .add_option("--maintenance-interval", f.maintenance_interval,
                 "How often history is rolled up and expired")
     ->envname("OPTISCHEMA_MAINTENANCE_INTERVAL")

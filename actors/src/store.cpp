@@ -5,9 +5,40 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace optischema {
+
+namespace {
+
+/// Writes the backlog of polls, oldest first, stopping at the first
+/// failure (the rest waits for the next try); drops the oldest past the
+/// bound.
+std::optional<failure> write_backlog(store_state& st) {
+  while (!st.backlog.empty()) {
+    auto& [snap, base] = st.backlog.front();
+    if (auto res = st.db->put_snapshot(*snap, base.get()); !res) {
+      while (st.backlog_statements > st.max_backlog_statements
+             && st.backlog.size() > 1) {
+        st.backlog_statements -= st.backlog.front().first->statements.size();
+        st.backlog.pop_front();
+        ++st.backlog_dropped;
+      }
+      st.retrying = true;
+      return res.error();
+    }
+    if (st.retrying)
+      ++st.backlog_written;
+    st.backlog_statements -= snap->statements.size();
+    st.backlog.pop_front();
+  }
+  st.retrying = false;
+  return std::nullopt;
+}
+
+} // namespace
 
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
@@ -23,16 +54,22 @@ store(store_actor::stateful_pointer<store_state> self,
         = std::make_shared<const metrics_snapshot>(std::move(*snap));
   self->send(self, atom::maintain_v);
   auto fail = [self](const failure& f) {
-    ++self->state.write_failures;
-    self->state.last_error = f.message;
-    OPTISCHEMA_ERROR("store: {}", f.message);
+    auto& st = self->state;
+    ++st.write_failures;
+    // Once per distinct failure: a full disk fails every poll.
+    if (f.message != st.last_error)
+      OPTISCHEMA_ERROR("store: {}", f.message);
+    st.last_error = f.message;
   };
   return {
     [self, fail](atom::put, const snapshot_ptr& snap,
                  const raw_sample_ptr& base) {
-      self->state.latest[snap->target] = snap;
-      if (auto res = self->state.db->put_snapshot(*snap, base.get()); !res)
-        fail(res.error());
+      auto& st = self->state;
+      st.latest[snap->target] = snap;
+      st.backlog.emplace_back(snap, base);
+      st.backlog_statements += snap->statements.size();
+      if (auto f = write_backlog(st))
+        fail(*f);
     },
     [self](atom::get, atom::baseline,
            const std::string& target) -> raw_sample_ptr {
@@ -145,13 +182,21 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [self, fail](atom::maintain) {
       auto& st = self->state;
+      // Also the retry of a backlog when no poll comes (targets down).
+      if (!st.backlog.empty())
+        if (auto f = write_backlog(st))
+          fail(*f);
       if (auto res = st.db->maintain(now_ms()); !res)
         fail(res.error());
-      else if (res->hourly_points_written > 0 || res->statements_forgotten > 0)
+      else if (res->hourly_points_written > 0 || res->statements_forgotten > 0
+               || res->audit_entries_pruned > 0
+               || res->recommendations_pruned > 0)
         OPTISCHEMA_INFO("store: rolled up {} hour(s) into {} hourly points, "
-                        "forgot {} statements",
+                        "forgot {} statements, pruned {} audit entries and {} "
+                        "recommendations past their retention",
                         res->hours_rolled, res->hourly_points_written,
-                        res->statements_forgotten);
+                        res->statements_forgotten, res->audit_entries_pruned,
+                        res->recommendations_pruned);
       self->delayed_send(self, st.maintenance_interval, atom::maintain_v);
     },
     [self](atom::status) {
@@ -161,9 +206,35 @@ store(store_actor::stateful_pointer<store_state> self,
       json::writer w{buf};
       w.StartObject();
       json::key(w, "state");
-      w.String(st.write_failures == 0 ? "ok" : "degraded");
+      w.String(s.stopped ? "degraded" : "ok");
       json::key(w, "data_dir");
       json::str(w, s.dir);
+      if (s.stopped) {
+        json::key(w, "message");
+        json::str(
+          w,
+          fmt::format("history writes stopped {} s ago: {}; {} poll(s) wait in "
+                      "memory and are written as soon as writes work again{}",
+                      (now_ms() - s.stopped_since_ms) / 1000,
+                      s.no_space
+                        ? "the disk holding the data dir is full: free "
+                          "space there (the engine resumes by itself)"
+                        : "RocksDB reported an I/O error (see last_error)",
+                      st.backlog.size(),
+                      st.backlog_dropped > 0
+                        ? fmt::format(" ({} older ones were dropped; the next "
+                                      "poll's deltas still cover them)",
+                                      st.backlog_dropped)
+                        : std::string{}));
+      }
+      json::key(w, "resumes");
+      w.Uint64(s.resumes);
+      json::key(w, "last_resume");
+      w.Int64(s.last_resume_ms);
+      json::key(w, "backlog");
+      w.Uint64(st.backlog.size());
+      json::key(w, "backlog_written");
+      w.Uint64(st.backlog_written);
       json::key(w, "size_bytes");
       w.Uint64(s.size_bytes);
       json::key(w, "raw_points");

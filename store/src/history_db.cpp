@@ -2,6 +2,8 @@
 
 #include "optischema/analysis/deltas.hpp"
 #include "optischema/analysis/workload.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
 #include "codec.hpp"
 
 #include <fmt/format.h>
@@ -10,6 +12,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
 namespace optischema {
@@ -71,6 +75,32 @@ int64_t floor_hour(int64_t ts) {
   return ts - ((ts % hour_ms) + hour_ms) % hour_ms;
 }
 
+/// RocksDB's own log, into the engine's: no LOG file in the data dir. Such
+/// a file is one more thing that fails on a full disk, and Debian's RocksDB
+/// (built with assertions) aborts the process on the next line written to
+/// a log file whose write once failed.
+class rocksdb_log final : public rocksdb::Logger {
+public:
+  rocksdb_log() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {
+    // nop
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel())
+      return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL)
+      OPTISCHEMA_ERROR("rocksdb: {}", line);
+    else
+      OPTISCHEMA_WARN("rocksdb: {}", line);
+  }
+};
+
 failure store_failure(const rocksdb::Status& st, const std::string& what) {
   return {ec::store_error, fmt::format("{}: {}", what, st.ToString())};
 }
@@ -86,6 +116,12 @@ struct history_db::impl {
   int64_t last_maintenance_ms = 0;
   std::string last_error;
   history_db::cache_stats cache;
+  // -- writes stopped by a failure RocksDB keeps (see write()) --
+  bool stopped = false;
+  int64_t stopped_since_ms = 0;
+  bool no_space = false;
+  uint64_t resumes = 0;
+  int64_t last_resume_ms = 0;
 
   ~impl() {
     for (auto* h : cf)
@@ -97,6 +133,47 @@ struct history_db::impl {
 
   rocksdb::ColumnFamilyHandle* h(cf_id id) {
     return cf[id];
+  }
+
+  /// Every write goes through here. After a write fails (a full disk, an
+  /// I/O error) RocksDB refuses all writes until it is resumed; so each
+  /// later write first asks it to resume, and writes go on by themselves
+  /// once space is back.
+  rocksdb::Status write(rocksdb::WriteBatch& batch) {
+    if (stopped) {
+      // Never write to a stopped database: Debian's RocksDB is built with
+      // assertions, and a write after a failed one aborts the process.
+      // Busy: RocksDB's own recovery from a full disk is under way (it
+      // waits for free space); the error that stopped writes still says why.
+      auto r = db->Resume();
+      if (r.IsBusy())
+        return rocksdb::Status::Aborted("writes stopped after: " + last_error);
+      if (!r.ok()) {
+        last_error = r.ToString();
+        return r;
+      }
+      stopped = false;
+      no_space = false;
+      ++resumes;
+      last_resume_ms = now_ms();
+    }
+    auto st = db->Write(rocksdb::WriteOptions{}, &batch);
+    if (!st.ok()) {
+      last_error = st.ToString();
+      if (!stopped)
+        stopped_since_ms = now_ms();
+      stopped = true;
+      no_space = no_space || st.IsNoSpace()
+        || last_error.find("No space left") != std::string::npos;
+    }
+    return st;
+  }
+
+  rocksdb::Status put(cf_id id, const rocksdb::Slice& k,
+                      const rocksdb::Slice& v) {
+    rocksdb::WriteBatch batch;
+    batch.Put(h(id), k, v);
+    return write(batch);
   }
 
   template <class F>
@@ -182,8 +259,14 @@ history_db::open(const store_options& opts) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  options.keep_log_file_num = 3;
-  options.max_log_file_size = 4 << 20;
+  options.info_log = std::make_shared<rocksdb_log>();
+  // A full disk shows at the next write rather than once a preallocated
+  // log block is used up, and RocksDB's recovery from it (which waits for
+  // one memtable's worth of free space) needs 16 MB free, not 64. The
+  // engine writes little: small memtables also keep its memory small.
+  options.allow_fallocate = false;
+  options.write_buffer_size = 16 << 20;
+  options.db_write_buffer_size = 64 << 20;
   options.compression = rocksdb::kLZ4Compression;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   for (auto* name : cf_names)
@@ -266,11 +349,9 @@ expected<ok> history_db::put_snapshot(const metrics_snapshot& x,
   batch.Put(d.h(cf_snapshots), x.target, codec::encode(x));
   if (base != nullptr)
     batch.Put(d.h(cf_baselines), x.target, codec::encode(*base));
-  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
-  if (!st.ok()) {
-    d.last_error = st.ToString();
+  auto st = d.write(batch);
+  if (!st.ok())
     return store_failure(st, "writing a snapshot");
-  }
   ++d.snapshots_written;
   return ok{};
 }
@@ -373,7 +454,7 @@ expected<ok> history_db::put_analysis(const std::string& target, int64_t ts_ms,
   e.i64(ts_ms);
   e.str(report_json);
   batch.Put(d.h(cf_analyses), target, e.data());
-  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
+  auto st = d.write(batch);
   if (!st.ok())
     return store_failure(st, "writing an analysis");
   return ok{};
@@ -419,8 +500,7 @@ history_db::recommendations(const std::string& target) {
 expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
   // ts then a counter: entries of the same millisecond keep their order.
   auto k = codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
-  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit), k,
-                           json);
+  auto st = impl_->put(cf_audit, k, json);
   if (!st.ok())
     return store_failure(st, "writing the audit log");
   return ok{};
@@ -436,8 +516,7 @@ std::vector<std::string> history_db::audit(size_t limit) {
 }
 
 expected<ok> history_db::put_recommendation(const recommendation& x) {
-  auto st = impl_->db->Put(rocksdb::WriteOptions{},
-                           impl_->h(cf_recommendations), x.id, to_json(x));
+  auto st = impl_->put(cf_recommendations, x.id, to_json(x));
   if (!st.ok())
     return store_failure(st, "writing a recommendation");
   return ok{};
@@ -498,7 +577,7 @@ expected<ok> history_db::cache_put(const std::string& key,
                                    int64_t ttl_ms, int64_t max_bytes) {
   auto& d = *impl_;
   auto encoded = encode_entry({now_ms, now_ms + ttl_ms, value});
-  auto st = d.db->Put(rocksdb::WriteOptions{}, d.h(cf_llm_cache), key, encoded);
+  auto st = d.put(cf_llm_cache, key, encoded);
   if (!st.ok())
     return store_failure(st, "writing the LLM cache");
   ++d.cache.entries;
@@ -525,7 +604,7 @@ expected<ok> history_db::cache_put(const std::string& key,
     ++d.cache.evictions;
     ++i;
   }
-  d.db->Write(rocksdb::WriteOptions{}, &batch);
+  d.write(batch);
   d.cache.entries = all.size() - i;
   d.cache.bytes = bytes;
   return ok{};
@@ -558,8 +637,7 @@ expected<history_db::spend> history_db::add_spend(const std::string& day,
   e.u8(1);
   e.i64(s.tokens);
   e.f64(s.usd);
-  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_meta),
-                           "llm_spend/" + day, e.data());
+  auto st = impl_->put(cf_meta, "llm_spend/" + day, e.data());
   if (!st.ok())
     return store_failure(st, "recording LLM spend");
   return s;
@@ -627,11 +705,29 @@ expected<maintenance_report> history_db::maintain(int64_t now_ms) {
         }
       });
   }
-  auto st = d.db->Write(rocksdb::WriteOptions{}, &batch);
-  if (!st.ok()) {
-    d.last_error = st.ToString();
+  // The audit log and recommendations nobody needs any more.
+  auto lowest = codec::be64(std::numeric_limits<int64_t>::min());
+  auto audit_cutoff = codec::be64(now_ms - opts_.audit_retention.count());
+  d.scan(cf_audit, lowest, audit_cutoff,
+         [&](std::string_view, std::string_view) {
+           ++report.audit_entries_pruned;
+         });
+  if (report.audit_entries_pruned > 0)
+    batch.DeleteRange(d.h(cf_audit), lowest, audit_cutoff);
+  auto rec_cutoff = now_ms - opts_.recommendation_retention.count();
+  d.scan(cf_recommendations, "", std::string(1, '\xff'),
+         [&](std::string_view k, std::string_view v) {
+           auto r = recommendation_from_json(v);
+           if (r && r->status != "applied"
+               && std::max(r->updated_ms, r->created_ms) < rec_cutoff) {
+             batch.Delete(d.h(cf_recommendations),
+                          rocksdb::Slice{k.data(), k.size()});
+             ++report.recommendations_pruned;
+           }
+         });
+  auto st = d.write(batch);
+  if (!st.ok())
     return store_failure(st, "maintaining history");
-  }
   d.last_maintenance_ms = now_ms;
   return report;
 }
@@ -643,6 +739,11 @@ store_stats history_db::stats() {
   s.snapshots_written = d.snapshots_written;
   s.last_maintenance_ms = d.last_maintenance_ms;
   s.last_error = d.last_error;
+  s.stopped = d.stopped;
+  s.stopped_since_ms = d.stopped_since_ms;
+  s.no_space = d.no_space;
+  s.resumes = d.resumes;
+  s.last_resume_ms = d.last_resume_ms;
   uint64_t v = 0;
   if (d.db->GetIntProperty(d.h(cf_raw), "rocksdb.estimate-num-keys", &v))
     s.raw_points = v;

@@ -164,3 +164,52 @@ TEST_CASE("a corrupt data dir is refused clearly", "[store]") {
   CHECK(db.error().code == ec::store_error);
   CHECK_THAT(db.error().message, Catch::Contains(dir.path.string()));
 }
+
+TEST_CASE("audit entries and stale recommendations are pruned by age",
+          "[store]") {
+  temp_dir dir;
+  store_options opts;
+  opts.audit_retention = std::chrono::hours{24};
+  opts.recommendation_retention = std::chrono::hours{24};
+  auto db = open(dir, opts);
+  constexpr int64_t day = 24 * hour;
+  int64_t now = 100 * day;
+  REQUIRE(db->append_audit(now - 3 * day, R"({"n":"old"})"));
+  REQUIRE(db->append_audit(now - 2 * hour, R"({"n":"recent"})"));
+  auto rec = [&](const char* id, const char* status, int64_t updated) {
+    recommendation r;
+    r.id = id;
+    r.target = "db1";
+    r.kind = "create_index";
+    r.status = status;
+    r.created_ms = updated - day;
+    r.updated_ms = updated;
+    return r;
+  };
+  // Not produced by any analysis for three days: gone, whatever people
+  // did with them, unless they are applied (a rollback needs them).
+  REQUIRE(db->put_recommendation(rec("stale-new", "new", now - 3 * day)));
+  REQUIRE(
+    db->put_recommendation(rec("stale-dismissed", "dismissed", now - 3 * day)));
+  REQUIRE(
+    db->put_recommendation(rec("stale-applied", "applied", now - 3 * day)));
+  // Produced by a recent analysis: kept, dismissed or not.
+  REQUIRE(
+    db->put_recommendation(rec("fresh-dismissed", "dismissed", now - hour)));
+  auto report = db->maintain(now);
+  REQUIRE(report);
+  CHECK(report->audit_entries_pruned == 1);
+  CHECK(report->recommendations_pruned == 2);
+  auto audit = db->audit(10);
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0] == R"({"n":"recent"})");
+  CHECK_FALSE(db->recommendation_by_id("stale-new"));
+  CHECK_FALSE(db->recommendation_by_id("stale-dismissed"));
+  CHECK(db->recommendation_by_id("stale-applied"));
+  CHECK(db->recommendation_by_id("fresh-dismissed"));
+  // Nothing more to prune the second time.
+  report = db->maintain(now);
+  REQUIRE(report);
+  CHECK(report->audit_entries_pruned == 0);
+  CHECK(report->recommendations_pruned == 0);
+}

@@ -21,6 +21,13 @@ struct store_options {
   std::chrono::milliseconds raw_retention = std::chrono::hours{24};
   /// ...then live on as hourly sums for this long.
   std::chrono::milliseconds hourly_retention = std::chrono::hours{24 * 30};
+  /// Audit entries older than this are deleted.
+  std::chrono::milliseconds audit_retention = std::chrono::hours{24 * 90};
+  /// Recommendations no analysis has produced (or anyone changed) for this
+  /// long are deleted, dismissed ones included; applied ones are kept for
+  /// as long as they are applied (a rollback needs them).
+  std::chrono::milliseconds recommendation_retention
+    = std::chrono::hours{24 * 30};
 };
 
 /// Which points a history query returns.
@@ -35,6 +42,14 @@ struct store_stats {
   uint64_t snapshots_written = 0;
   int64_t last_maintenance_ms = 0;
   std::string last_error;
+  /// Writes stopped: RocksDB keeps a write failure (a full disk, an I/O
+  /// error) until it is resumed; every later write first tries to resume.
+  bool stopped = false;
+  int64_t stopped_since_ms = 0;
+  /// The failure stopped writes because the disk was full.
+  bool no_space = false;
+  uint64_t resumes = 0;
+  int64_t last_resume_ms = 0;
 };
 
 /// What one maintenance run did.
@@ -42,6 +57,8 @@ struct maintenance_report {
   uint64_t hours_rolled = 0;
   uint64_t hourly_points_written = 0;
   uint64_t statements_forgotten = 0;
+  uint64_t audit_entries_pruned = 0;
+  uint64_t recommendations_pruned = 0;
 };
 
 /// The history database (RocksDB, one column family per kind of record).
@@ -151,7 +168,9 @@ public:
   expected<spend> add_spend(const std::string& day, int64_t tokens, double usd);
 
   /// Rolls finished hours of raw points into hourly sums, then deletes raw
-  /// points and hourly sums past their retention.
+  /// points and hourly sums past their retention, audit entries past
+  /// theirs, and recommendations no analysis produced for their retention
+  /// (unless applied).
   expected<maintenance_report> maintain(int64_t now_ms);
 
   store_stats stats();
