@@ -56,6 +56,7 @@ struct serve_flags {
   int apply_attempts = 3;
   std::string apply_retry_delay = "1s";
   double apply_max_index_mb = 0;
+  int64_t apply_lock_key = default_apply_lock_key;
   // -- the sandbox --
   std::string sandbox_dsn;
   std::string pg_bin_dir;
@@ -94,6 +95,7 @@ struct apply_flags {
   bool rollback = false;
   std::string lock_timeout = "2s";
   int attempts = 3;
+  int64_t lock_key = default_apply_lock_key;
   std::string log_level = "info";
 };
 

@@ -191,6 +191,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
                    "--apply-max-index-mb must not be negative"};
   ap.max_index_bytes
     = static_cast<int64_t>(flags.apply_max_index_mb * 1024 * 1024);
+  ap.lock_key = flags.apply_lock_key;
   // -- the sandbox
   auto& sb = cfg.sandbox;
   sb.dsn = flags.sandbox_dsn;

@@ -35,6 +35,8 @@ enum cf_id : size_t {
   cf_analyses,        ///< target -> ts + analysis report (JSON)
   cf_llm_cache,       ///< key -> created, expires, answer
   cf_audit,           ///< ts\0seq -> audit entry (JSON)
+  cf_in_flight,       ///< target\0op -> "started" audit entry (JSON)
+  cf_cleanups,        ///< target\0key -> INVALID index to drop (JSON)
   cf_count,
 };
 
@@ -51,6 +53,8 @@ const char* cf_names[cf_count] = {
   "analyses",
   "llm_cache",
   "audit",
+  "in_flight",
+  "cleanups",
 };
 
 std::string series_prefix(const std::string& target, const std::string& fp) {
@@ -416,14 +420,91 @@ history_db::recommendations(const std::string& target) {
   return out;
 }
 
-expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
+std::string history_db::audit_key(int64_t ts_ms) {
   // ts then a counter: entries of the same millisecond keep their order.
-  auto k = codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
-  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit), k,
-                           json);
+  return codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
+}
+
+expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
+  auto st = impl_->db->Put(rocksdb::WriteOptions{}, impl_->h(cf_audit),
+                           audit_key(ts_ms), json);
   if (!st.ok())
     return store_failure(st, "writing the audit log");
   return ok{};
+}
+
+namespace {
+
+rocksdb::WriteOptions synced() {
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return w;
+}
+
+} // namespace
+
+expected<ok> history_db::begin_change(const std::string& target,
+                                      const std::string& op, int64_t ts_ms,
+                                      const std::string& entry) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  batch.Put(d.h(cf_audit), audit_key(ts_ms), entry);
+  batch.Put(d.h(cf_in_flight), target_prefix(target) + op, entry);
+  auto st = d.db->Write(synced(), &batch);
+  if (!st.ok())
+    return store_failure(st, "writing the audit log");
+  return ok{};
+}
+
+expected<ok> history_db::end_change(const std::string& target,
+                                    const std::string& op, int64_t ts_ms,
+                                    const std::string& entry) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  batch.Put(d.h(cf_audit), audit_key(ts_ms), entry);
+  batch.Delete(d.h(cf_in_flight), target_prefix(target) + op);
+  auto st = d.db->Write(synced(), &batch);
+  if (!st.ok())
+    return store_failure(st, "writing the audit log");
+  return ok{};
+}
+
+std::vector<std::string>
+history_db::changes_in_flight(const std::string& target) {
+  std::vector<std::string> out;
+  impl_->scan_prefix(cf_in_flight, target_prefix(target),
+                     [&](std::string_view, std::string_view v) {
+                       out.emplace_back(v);
+                     });
+  return out;
+}
+
+expected<ok> history_db::put_cleanup(const std::string& target,
+                                     const std::string& key,
+                                     const std::string& json) {
+  auto st = impl_->db->Put(synced(), impl_->h(cf_cleanups),
+                           target_prefix(target) + key, json);
+  if (!st.ok())
+    return store_failure(st, "keeping a pending cleanup");
+  return ok{};
+}
+
+expected<ok> history_db::erase_cleanup(const std::string& target,
+                                       const std::string& key) {
+  auto st = impl_->db->Delete(synced(), impl_->h(cf_cleanups),
+                              target_prefix(target) + key);
+  if (!st.ok())
+    return store_failure(st, "forgetting a pending cleanup");
+  return ok{};
+}
+
+std::vector<std::string> history_db::cleanups(const std::string& target) {
+  std::vector<std::string> out;
+  impl_->scan_prefix(cf_cleanups, target_prefix(target),
+                     [&](std::string_view, std::string_view v) {
+                       out.emplace_back(v);
+                     });
+  return out;
 }
 
 std::vector<std::string> history_db::audit(size_t limit) {
