@@ -96,6 +96,10 @@ std::optional<recommendation> applied_index(pg::session& s,
 } // namespace
 
 int apply(const apply_flags& f) {
+  if (auto err = empty_dsn("--dsn is empty", f.dsn)) {
+    OPTISCHEMA_ERROR("{}", err->message);
+    return 2;
+  }
   auto ci = pg::parse_conninfo(f.dsn);
   if (!ci) {
     OPTISCHEMA_ERROR("{}", ci.error().message);

@@ -9,6 +9,7 @@
 #include "optischema/pg/ddl.hpp"
 #include "optischema/util/error.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,11 @@ std::string name_from(const std::string& dbname);
 /// with the engine's safety rules, printing what happened; true on success.
 bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
                           bool undo, const pg::ddl_options& opts);
+
+/// A failure saying `what` ("--dsn is empty") and what to pass instead when
+/// `dsn` is empty or blank; nullopt otherwise.
+std::optional<failure> empty_dsn(const std::string& what,
+                                 const std::string& dsn);
 
 /// Turns flags into a validated engine configuration. Targets come from
 /// --target NAME=DSN and --dsn (named after their database), else from
