@@ -41,10 +41,13 @@ dashboard: deps
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# Each step stops the demo on failure (set -e): the engine never starts without the demo database.
 demo: build dashboard demo-stop
-	@DSN=$$(scripts/demo.sh up) && \
-	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p') && \
-	SANDBOX=$$(scripts/demo.sh sandbox-dsn) && \
+	@set -eo pipefail; \
+	DSN=$$(scripts/demo.sh up); \
+	[[ -n $$DSN ]] || { echo "demo: scripts/demo.sh up printed no connection string; not starting the engine" >&2; exit 1; }; \
+	NATS=$$(scripts/demo.sh env | sed -n 's/^OPTISCHEMA_NATS_URL=//p'); \
+	SANDBOX=$$(scripts/demo.sh sandbox-dsn); \
 	[[ -s $(DEMO_DIR)/api-token ]] || (umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' > $(DEMO_DIR)/api-token); \
 	TOKEN=$$(cat $(DEMO_DIR)/api-token); \
 	STATIC="--static-dir web/static"; [[ -f web/dashboard/out/index.html ]] && STATIC="--static-dir web/dashboard/out"; \

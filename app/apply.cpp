@@ -35,6 +35,10 @@ bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
   auto& out = std::get<pg::ddl_outcome>(res);
   for (auto& s : out.steps)
     std::printf("  %s\n", s.c_str());
+  if (out.changed && !out.index.name.empty())
+    std::printf("  index %s.%s (oid %u): %s\n", out.index.schema.c_str(),
+                out.index.name.c_str(), out.index.oid,
+                out.index.definition.c_str());
   std::printf("  %s in %lld ms\n",
               !out.changed ? "nothing to do"
                 : undo     ? "rolled back"
@@ -80,6 +84,10 @@ std::optional<recommendation> applied_index(pg::session& s,
       r.ddl = ix.definition;
       r.rollback_ddl = "DROP INDEX CONCURRENTLY IF EXISTS "
         + quote_qualified(ix.schema, ix.name);
+      // Without the engine's audit log, the catalog is the record: the
+      // index of this definition, as it is now.
+      r.index_oid = ix.oid;
+      r.index_definition = ix.definition;
       return r;
     }
   return std::nullopt;
@@ -88,6 +96,10 @@ std::optional<recommendation> applied_index(pg::session& s,
 } // namespace
 
 int apply(const apply_flags& f) {
+  if (auto err = empty_dsn("--dsn is empty", f.dsn)) {
+    OPTISCHEMA_ERROR("{}", err->message);
+    return 2;
+  }
   auto ci = pg::parse_conninfo(f.dsn);
   if (!ci) {
     OPTISCHEMA_ERROR("{}", ci.error().message);
@@ -127,6 +139,7 @@ int apply(const apply_flags& f) {
   pg::ddl_options d;
   d.lock_timeout = *lock;
   d.attempts = f.attempts;
+  d.lock_key = f.lock_key;
   return apply_recommendation(*ci, *found, f.rollback, d) ? 0 : 1;
 }
 

@@ -9,6 +9,7 @@
 #include "optischema/pg/ddl.hpp"
 #include "optischema/util/error.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct serve_flags {
   int apply_attempts = 3;
   std::string apply_retry_delay = "1s";
   double apply_max_index_mb = 0;
+  int64_t apply_lock_key = default_apply_lock_key;
   // -- the sandbox --
   std::string sandbox_dsn;
   std::string pg_bin_dir;
@@ -97,6 +99,7 @@ struct apply_flags {
   bool rollback = false;
   std::string lock_timeout = "2s";
   int attempts = 3;
+  int64_t lock_key = default_apply_lock_key;
   std::string log_level = "info";
 };
 
@@ -116,6 +119,11 @@ std::string name_from(const std::string& dbname);
 /// with the engine's safety rules, printing what happened; true on success.
 bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
                           bool undo, const pg::ddl_options& opts);
+
+/// A failure saying `what` ("--dsn is empty") and what to pass instead when
+/// `dsn` is empty or blank; nullopt otherwise.
+std::optional<failure> empty_dsn(const std::string& what,
+                                 const std::string& dsn);
 
 /// Turns flags into a validated engine configuration. Targets come from
 /// --target NAME=DSN and --dsn (named after their database), else from

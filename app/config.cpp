@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 #include <set>
 
 namespace optischema::app {
@@ -19,7 +20,24 @@ std::string env(const char* name) {
   return v != nullptr ? v : "";
 }
 
+bool blank(const std::string& x) {
+  return std::all_of(x.begin(), x.end(),
+                     [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
 } // namespace
+
+std::optional<failure> empty_dsn(const std::string& what,
+                                 const std::string& dsn) {
+  if (!blank(dsn))
+    return std::nullopt;
+  // An unset variable in a script or a blank line of a config file: libpq
+  // would quietly connect to whatever its defaults point at.
+  return failure{ec::invalid_configuration,
+                 fmt::format("{}: pass a libpq URI or key=value string, "
+                             "e.g. postgresql://user@host:5432/db",
+                             what)};
+}
 
 /// A target name from a database name: invalid characters become '_'.
 std::string name_from(const std::string& dbname) {
@@ -83,16 +101,26 @@ expected<engine_config> to_config(const serve_flags& flags) {
                      fmt::format("--target takes NAME=DSN, e.g. --target "
                                  "prod=postgresql://monitor@db1/app; got '{}'",
                                  t.substr(0, t.find(' ')))};
+    if (auto err
+        = empty_dsn("--target " + t.substr(0, eq + 1) + " has an empty DSN",
+                    t.substr(eq + 1)))
+      return *err;
     if (auto err = add(t.substr(0, eq), t.substr(eq + 1), true))
       return *err;
   }
-  for (auto& dsn : flags.dsns)
+  for (auto& dsn : flags.dsns) {
+    if (auto err = empty_dsn("--dsn is empty", dsn))
+      return *err;
     if (auto err = add("", dsn, false))
       return *err;
+  }
   if (cfg.targets.empty()) {
     for (auto* var : {"OPTISCHEMA_DSN", "DATABASE_URL"})
-      if (auto v = env(var); !v.empty()) {
-        if (auto err = add("", v, false))
+      if (std::getenv(var) != nullptr) {
+        if (auto err = empty_dsn(std::string{var} + " is set but empty",
+                                 env(var)))
+          return *err;
+        if (auto err = add("", env(var), false))
           return *err;
         break;
       }
@@ -160,6 +188,8 @@ expected<engine_config> to_config(const serve_flags& flags) {
       && std::any_of(cfg.targets.begin(), cfg.targets.end(),
                      [&](auto& t) { return t.name == x.substr(0, eq); });
     auto dsn = named ? x.substr(eq + 1) : x;
+    if (auto err = empty_dsn("--apply-dsn is empty", dsn))
+      return *err;
     if (auto ci = pg::parse_conninfo(dsn); !ci)
       return failure{ec::invalid_configuration,
                      "--apply-dsn: " + ci.error().message};
@@ -200,6 +230,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
                    "--apply-max-index-mb must not be negative"};
   ap.max_index_bytes
     = static_cast<int64_t>(flags.apply_max_index_mb * 1024 * 1024);
+  ap.lock_key = flags.apply_lock_key;
   // -- the sandbox
   auto& sb = cfg.sandbox;
   sb.dsn = flags.sandbox_dsn;

@@ -109,6 +109,11 @@ void add_apply_flags(CLI::App& cmd, serve_flags& f) {
                 "Refuse builds estimated above this size (0: no limit)")
     ->envname("OPTISCHEMA_APPLY_MAX_INDEX_MB")
     ->capture_default_str();
+  g->add_option("--apply-lock-key", f.apply_lock_key,
+                "Key of the PostgreSQL advisory lock held while changing a "
+                "target (the same on every engine that may change it)")
+    ->envname("OPTISCHEMA_APPLY_LOCK_KEY")
+    ->capture_default_str();
   auto* s = cmd.add_option_group(
     "Sandbox", "A separate PostgreSQL where advice is proven on a copy");
   s->add_option("--sandbox-dsn", f.sandbox_dsn,
@@ -279,6 +284,11 @@ void add_apply_cli_flags(CLI::App& cmd, apply_flags& f) {
                 "Longest wait for a table lock per attempt")
     ->capture_default_str();
   cmd.add_option("--attempts", f.attempts, "Attempts when a lock is busy")
+    ->capture_default_str();
+  cmd
+    .add_option("--lock-key", f.lock_key,
+                "Key of the advisory lock (the engines' --apply-lock-key)")
+    ->envname("OPTISCHEMA_APPLY_LOCK_KEY")
     ->capture_default_str();
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")

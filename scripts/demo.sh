@@ -37,6 +37,7 @@ die() { printf 'demo: error: %s\n' "$*" >&2; exit 1; }
 env_get() { sed -n "s/^$1=//p" "$HDIR/env" 2>/dev/null | tail -1; }
 pgbin() { local b; b=$(env_get PGBIN); echo "${b:-/usr/lib/postgresql/15/bin}"; }
 port() { env_get PGPORT; }
+pg_data_dir() { local d; d=$(env_get OPTISCHEMA_PG_DATA); echo "${d:-$HDIR/pg}"; }   # DIR/pg, or in /tmp (harness.sh)
 dsn() { echo "host=127.0.0.1 port=$(port) user=postgres dbname=$DB"; }
 psql_db() {  # psql_db DB ARGS...
   local db=$1; shift
@@ -57,10 +58,10 @@ workload_running() {  # the supervisor's PID, if it is alive
 # ---------------------------------------------------------------- servers
 ensure_servers() {
   mkdir -p "$STATE"
-  [[ $(id -u) -ne 0 ]] || chmod 755 "$STATE"       # PostgreSQL runs as user postgres and must reach .demo/harness
+  [[ $(id -u) -ne 0 ]] || chmod 755 "$STATE"       # lets user postgres keep the data in .demo when it can reach it
   if pg_answers; then
     log "reusing the running harness ($HDIR, port $(port))"
-  elif [[ -f $HDIR/env && -d $HDIR/pg ]]; then
+  elif [[ -f $HDIR/env && -d $(pg_data_dir) ]]; then
     log "harness in $HDIR is not answering; restarting it on port $(port)"
     if ! "$HARNESS" pg-start "$HDIR"; then
       log "restart failed; starting a fresh harness"

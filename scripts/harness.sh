@@ -4,7 +4,7 @@
 #
 #   harness.sh up DIR [--no-nats] [--no-preload] [--owner PID]
 #       DIR must not exist or be empty. Prints KEY=VALUE lines (also written to DIR/env):
-#       PGHOST PGPORT PGUSER PGDATABASE OPTISCHEMA_HARNESS_DIR OPTISCHEMA_NATS_URL PGBIN
+#       PGHOST PGPORT PGUSER PGDATABASE OPTISCHEMA_HARNESS_DIR OPTISCHEMA_NATS_URL PGBIN OPTISCHEMA_PG_DATA
 #       --owner PID: a detached watchdog runs `harness.sh down DIR` once PID has exited.
 #   harness.sh down DIR          stop everything (PostgreSQL: immediate) and delete DIR (idempotent)
 #   harness.sh pg-stop DIR       stop PostgreSQL (fast shutdown; keeps data, port, DIR and pg_stat_statements)
@@ -15,8 +15,11 @@
 #   harness.sh env DIR           print DIR/env
 #   harness.sh status DIR        print what is running (exit 1 if PostgreSQL does not answer)
 #
-# Works as root (PostgreSQL runs as user postgres through runuser; DIR's parents must be traversable by
-# postgres) and as an ordinary user. Progress and errors go to stderr; only the env lines go to stdout.
+# Works as root (PostgreSQL runs as user postgres through runuser) and as an ordinary user. When user
+# postgres cannot enter DIR (a checkout under /root, any `mktemp -d`), PostgreSQL's data and socket go to
+# a private /tmp/osh-pg.XXXXXX owned by postgres instead (OPTISCHEMA_PG_DATA in DIR/env), which `down` -
+# by hand or by the watchdog - removes with DIR. Progress and errors go to stderr; only the env lines go
+# to stdout.
 # Env: PGBIN (default /usr/lib/postgresql/15/bin), NATS_SERVER (default: nats-server on PATH or /usr/sbin).
 set -euo pipefail
 
@@ -24,6 +27,8 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 MARKER=.optischema-harness       # a file in DIR; `down` deletes only directories that carry it
 PG_START_TIMEOUT=30
+PG_HOME_FILE=pg-home             # a file in DIR naming PostgreSQL's directory when it is not DIR itself
+PG_HOME_PATTERN='^/tmp/osh-pg\.[A-Za-z0-9]+$'   # the only such directories `down` deletes
 
 log() { printf 'harness: %s\n' "$*" >&2; }
 die() { printf 'harness: error: %s\n' "$*" >&2; exit 1; }
@@ -105,17 +110,37 @@ free_port() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
+# Where PostgreSQL keeps the data of DIR: DIR/pg, or /tmp/osh-pg.XXXXXX/pg when postgres cannot enter DIR.
+pg_home() {
+  local home
+  if [[ -f $1/$PG_HOME_FILE ]]; then
+    home=$(head -n 1 "$1/$PG_HOME_FILE")
+    [[ $home =~ $PG_HOME_PATTERN ]] && { echo "$home"; return; }
+  fi
+  echo "$1"
+}
+pg_data() { echo "$(pg_home "$1")/pg"; }
+
+# Can user postgres reach (traverse into) directory $1, or the nearest of its parents that exists?
+postgres_can_enter() {
+  local d=$1
+  while [[ ! -e $d && $d != / ]]; do d=$(dirname "$d"); done
+  as_pg test -x "$d" 2>/dev/null
+}
+
 pg_pid() {  # PID of the running postmaster of DIR, or nothing
-  local pidfile=$1/pg/postmaster.pid pid
+  local pidfile pid
+  pidfile=$(pg_data "$1")/postmaster.pid
   [[ -f $pidfile ]] || return 0
   pid=$(head -n 1 "$pidfile" 2>/dev/null) || return 0
   if pid_is "$pid" postgres postmaster; then echo "$pid"; fi
 }
 
-conf_port() { sed -n 's/^port = \([0-9]*\).*/\1/p' "$1/pg/postgresql.conf" | tail -1; }
+conf_port() { sed -n 's/^port = \([0-9]*\).*/\1/p' "$(pg_data "$1")/postgresql.conf" | tail -1; }
 
 pg_log_tail() {
-  local logf=$1/pg/server.log
+  local logf
+  logf=$(pg_data "$1")/server.log
   if [[ -s $logf ]]; then
     log "last lines of $logf:"
     tail -n 25 "$logf" | sed 's/^/    /' >&2
@@ -124,10 +149,11 @@ pg_log_tail() {
 
 # Starts the postmaster of an initialised DIR/pg. Returns 2 when the port was taken (caller may retry).
 pg_start_once() {
-  local dir=$1 out rc=0
-  out=$(as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -l "$dir/pg/server.log" -w -t "$PG_START_TIMEOUT" -s start 2>&1) || rc=$?
+  local dir=$1 data out rc=0
+  data=$(pg_data "$dir")
+  out=$(as_pg "$PGBIN/pg_ctl" -D "$data" -l "$data/server.log" -w -t "$PG_START_TIMEOUT" -s start 2>&1) || rc=$?
   ((rc == 0)) && return 0
-  if grep -qE 'could not bind IPv4 address|Address already in use|could not create any TCP/IP sockets' "$dir/pg/server.log" 2>/dev/null \
+  if grep -qE 'could not bind IPv4 address|Address already in use|could not create any TCP/IP sockets' "$data/server.log" 2>/dev/null \
     && [[ -z $(pg_pid "$dir") ]]; then
     return 2
   fi
@@ -139,7 +165,7 @@ pg_stop() {  # pg_stop DIR MODE  (MODE: fast|immediate); never fails
   local dir=$1 mode=$2 pid
   pid=$(pg_pid "$dir")
   [[ -n $pid ]] || return 0
-  as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -m "$mode" -w -t 15 -s stop >/dev/null 2>&1 || true
+  as_pg "$PGBIN/pg_ctl" -D "$(pg_data "$dir")" -m "$mode" -w -t 15 -s stop >/dev/null 2>&1 || true
   if ! wait_gone "$pid" 2; then
     log "postmaster $pid still running; sending SIGQUIT"
     kill -QUIT "$pid" 2>/dev/null || true
@@ -245,6 +271,7 @@ PGDATABASE=postgres
 OPTISCHEMA_HARNESS_DIR=$dir
 OPTISCHEMA_NATS_URL=$nats_url
 PGBIN=$PGBIN
+OPTISCHEMA_PG_DATA=$(pg_data "$dir")
 EOF
 }
 
@@ -266,7 +293,8 @@ up_failed() {
   pg_log_tail "$UP_DIR"
   nats_stop "$UP_DIR"
   pg_stop "$UP_DIR" immediate
-  [[ -n $UP_SOCKDIR && $UP_SOCKDIR != "$UP_DIR" ]] && rm -rf "$UP_SOCKDIR"
+  [[ -n $UP_SOCKDIR && $UP_SOCKDIR != "$UP_DIR" && $UP_SOCKDIR != "$UP_PGHOME" ]] && rm -rf "$UP_SOCKDIR"
+  [[ -n $UP_PGHOME && $UP_PGHOME != "$UP_DIR" ]] && rm -rf "$UP_PGHOME"
   if ((UP_CREATED)); then rm -rf "$UP_DIR"; else find "$UP_DIR" -mindepth 1 -delete 2>/dev/null || true; fi
   exit "$rc"
 }
@@ -292,40 +320,51 @@ cmd_up() {
   dir=$(abs_dir "$dir"); check_dir_name "$dir"
   [[ -x $PGBIN/initdb && -x $PGBIN/pg_ctl ]] || die "PostgreSQL 15 binaries not found in $PGBIN (install postgresql-15, or set PGBIN)"
   if is_root; then id postgres >/dev/null 2>&1 || die "running as root needs the OS user 'postgres' (package postgresql-15)"; fi
+  [[ ! -e $dir || -d $dir ]] || die "$dir exists and is not a directory"
+  [[ ! -d $dir || -z $(ls -A "$dir") ]] || die "$dir is not empty (a running harness? use 'harness.sh down $dir' first)"
+  # PostgreSQL runs as user postgres when we are root: its data must be where that user can reach. A
+  # checkout under /root or in a `mktemp -d` is not, so the cluster lives in a private /tmp directory.
+  local pghome=$dir
+  if is_root && ! postgres_can_enter "$dir"; then
+    postgres_can_enter /tmp \
+      || die "user postgres can enter neither $dir nor /tmp: make the parents of $dir traversable (chmod o+x) or use another DIR"
+    pghome=$(mktemp -d /tmp/osh-pg.XXXXXX) || die "cannot create a directory in /tmp for PostgreSQL's data"
+    chown postgres: "$pghome"
+    log "user postgres cannot enter $dir: PostgreSQL's data goes to $pghome ('harness.sh down $dir' removes it)"
+  fi
 
-  UP_DIR=$dir UP_CREATED=0 UP_SOCKDIR=""
-  if [[ -e $dir ]]; then
-    [[ -d $dir ]] || die "$dir exists and is not a directory"
-    [[ -z $(ls -A "$dir") ]] || die "$dir is not empty (a running harness? use 'harness.sh down $dir' first)"
-  else
+  UP_DIR=$dir UP_CREATED=0 UP_SOCKDIR="" UP_PGHOME=$pghome
+  if [[ ! -e $dir ]]; then
     mkdir -p "$dir"; UP_CREATED=1
   fi
   : >"$dir/$MARKER"
+  [[ $pghome == "$dir" ]] || echo "$pghome" >"$dir/$PG_HOME_FILE"
   trap up_failed EXIT
   trap 'exit 130' INT TERM HUP
 
   local t0=$EPOCHREALTIME sockdir port nats_url=""
-  if is_root; then
+  if is_root && [[ $pghome == "$dir" ]]; then
     chown postgres: "$dir"
     chmod 755 "$dir"
-    as_pg test -w "$dir" || { log "user postgres cannot write $dir: every parent directory must be traversable (chmod o+x)"; false; }
+    as_pg test -w "$dir" || { log "user postgres cannot write $dir"; false; }
   fi
 
   # NATS first, in the background: it is ready long before PostgreSQL
   if ((nats)); then nats_launch "$dir" -1; fi
 
-  as_pg "$PGBIN/initdb" -D "$dir/pg" -A trust -U postgres -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
+  local data; data=$(pg_data "$dir")
+  as_pg "$PGBIN/initdb" -D "$data" -A trust -U postgres -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
     || { log "initdb failed:"; sed 's/^/    /' "$dir/initdb.log" >&2; false; }
 
-  sockdir=$(sock_dir_for "$dir"); UP_SOCKDIR=$sockdir
-  if [[ $sockdir != "$dir" ]]; then
+  sockdir=$(sock_dir_for "$pghome"); UP_SOCKDIR=$sockdir
+  if [[ $sockdir != "$pghome" ]]; then
     echo "$sockdir" >"$dir/sockdir"
     is_root && chown postgres: "$sockdir"
   fi
   local preload_line="#shared_preload_libraries = ''   # --no-preload"
   ((preload)) && preload_line="shared_preload_libraries = 'pg_stat_statements'"
   port=${OPTISCHEMA_HARNESS_TRY_PORT:-$(free_port)}   # the variable is for testing the retry path
-  as_pg tee -a "$dir/pg/postgresql.conf" >/dev/null <<EOF
+  as_pg tee -a "$data/postgresql.conf" >/dev/null <<EOF
 
 # ---- optischema harness ----
 listen_addresses = '127.0.0.1'
@@ -351,8 +390,8 @@ EOF
     if ((rc == 2 && attempt < 6)); then
       port=$(free_port)
       log "port taken, retrying on $port"
-      as_pg sed -i "s/^port = [0-9]*$/port = $port/" "$dir/pg/postgresql.conf"
-      as_pg truncate -s 0 "$dir/pg/server.log"
+      as_pg sed -i "s/^port = [0-9]*$/port = $port/" "$data/postgresql.conf"
+      as_pg truncate -s 0 "$data/server.log"
       continue
     fi
     log "PostgreSQL did not start"; false
@@ -393,6 +432,8 @@ cmd_down() {
     local s; s=$(head -n 1 "$dir/sockdir")
     [[ $s == /tmp/osh-sock.* ]] && rm -rf "$s"
   fi
+  local home; home=$(pg_home "$dir")
+  [[ $home == "$dir" ]] || rm -rf "$home"
   rm -rf "$dir" 2>/dev/null || { sleep 0.5; rm -rf "$dir" 2>/dev/null || true; }   # a concurrent `down` may race us
   [[ ! -e $dir ]] || die "could not delete $dir"
   log "down: $dir removed"

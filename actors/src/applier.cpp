@@ -5,6 +5,7 @@
 #include "optischema/analysis/change.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/analysis/realised.hpp"
+#include "optischema/analysis/statement.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
@@ -27,25 +28,202 @@ void publish(self_ptr self, const char* type, std::string payload) {
     self->send(sink, atom::publish_v, ev);
 }
 
-/// Stores `r`, announces it and answers with it (or with `error`).
-void finish(self_ptr self, const std::string& id, recommendation_patch patch,
-            std::optional<failure> error,
-            caf::typed_response_promise<std::string> rp) {
-  self
-    ->request(self->state.peers.store, store_timeout, atom::put_v,
-              atom::suggest_v, id, std::move(patch))
-    .then(
-      [self, rp, error](const std::string& stored) mutable {
-        publish(self, event_type::recommendation, stored);
-        if (error)
-          rp.deliver(make_error(*error));
-        else
-          rp.deliver(stored);
-      },
-      [rp](const caf::error& err) mutable { rp.deliver(err); });
+using promise = std::optional<caf::typed_response_promise<std::string>>;
+
+/// Appends an entry that is no part of a change in flight (a refusal,
+/// nothing to do, a cleanup).
+void record(self_ptr self, const audit_entry& e) {
+  self->send(self->state.peers.store, atom::put_v, atom::audit_v, to_json(e));
 }
 
-/// Applies (`undo` false) or rolls back `r`.
+/// Ends a change: stores what it did to the recommendation and announces
+/// it, then writes the entry that ends it (synced, when a "started" entry
+/// began it), then answers (with `error` if set).
+void conclude(self_ptr self, const std::string& id, recommendation_patch patch,
+              audit_entry end, std::optional<failure> error, promise rp) {
+  auto& st = self->state;
+  auto answer = [self, rp, error, end](caf::expected<std::string> stored) {
+    auto deliver = [rp, error, stored]() mutable {
+      if (!rp)
+        return;
+      if (!stored)
+        rp->deliver(stored.error());
+      else if (error)
+        rp->deliver(make_error(*error));
+      else
+        rp->deliver(*stored);
+    };
+    if (end.op.empty()) {
+      record(self, end);
+      deliver();
+      return;
+    }
+    self
+      ->request(self->state.peers.store, store_timeout, atom::put_v,
+                atom::audit_v, atom::finished_v, end.target, end.op,
+                to_json(end))
+      .then([deliver](bool) mutable { deliver(); },
+            [self, deliver, op = end.op](const caf::error& err) mutable {
+              // The change ran; only its record is missing: the next start
+              // finds it in flight and resolves it from the catalog.
+              OPTISCHEMA_ERROR("applier/{}: could not record the end of "
+                               "change {}: {}",
+                               self->state.target, op, error_message(err));
+              deliver();
+            });
+  };
+  self
+    ->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, id,
+              std::move(patch))
+    .then(
+      [self, answer](const std::string& stored) mutable {
+        publish(self, event_type::recommendation, stored);
+        answer(stored);
+      },
+      [answer](const caf::error& err) mutable { answer(err); });
+}
+
+/// The audit entry of dropping `x`, an INVALID index a failed build left:
+/// kept as a pending cleanup until it is done, then in the audit log.
+audit_entry cleanup_entry(self_ptr self, const pg::index_facts& x) {
+  audit_entry e;
+  e.ts_ms = now_ms();
+  e.who = "engine";
+  e.action = "cleanup";
+  e.target = self->state.target;
+  e.ddl = "DROP INDEX CONCURRENTLY " + quote_qualified(x.schema, x.name);
+  e.outcome = "pending";
+  e.schema = x.schema;
+  e.index_name = x.name;
+  e.index_oid = x.oid;
+  e.index_definition = x.definition;
+  return e;
+}
+
+std::optional<pg::index_facts> cleanup_from_json(const std::string& text) {
+  auto e = audit_entry_from_json(text);
+  if (!e || e->index_name.empty() || e->index_oid <= 0)
+    return std::nullopt;
+  pg::index_facts x;
+  x.schema = e->schema;
+  x.name = e->index_name;
+  x.oid = static_cast<uint32_t>(e->index_oid);
+  x.definition = e->index_definition;
+  return x;
+}
+
+/// Remembers an INVALID index a failed build left (memory and STORE), to
+/// drop it at the next ticks, also after a restart.
+void keep_cleanup(self_ptr self, const pg::index_facts& x) {
+  auto key = x.schema + "." + x.name;
+  self->state.cleanups[key] = x;
+  self
+    ->request(self->state.peers.store, store_timeout, atom::put_v,
+              atom::cleanup_v, self->state.target, key,
+              to_json(cleanup_entry(self, x)))
+    .then([](bool) {},
+          [self, key](const caf::error& err) {
+            OPTISCHEMA_WARN("applier/{}: could not keep the cleanup of {} "
+                            "(it is lost at a restart): {}",
+                            self->state.target, key, error_message(err));
+          });
+}
+
+/// What a change that took effect does to its recommendation: its status,
+/// the index built (name, DDL, oid and definition: what a rollback may
+/// drop), whatever an analysis wrote meanwhile.
+recommendation_patch effect_patch(const recommendation& r, bool undo,
+                                  bool changed, const pg::index_facts& index) {
+  return [r, undo, changed, index](recommendation& x) {
+    // The DDL that ran, even if an analysis renamed the advice meanwhile.
+    x.index_name = r.index_name;
+    x.ddl = r.ddl;
+    x.rollback_ddl = r.rollback_ddl;
+    x.title = r.title;
+    auto creates = (r.kind == "create_index") != undo;
+    // Built under a free name: the advised one was another index's.
+    if (creates && changed && !index.name.empty() && index.name != x.index_name)
+      if (auto renamed = rename_index(x, index.name); !renamed)
+        return std::optional<failure>{renamed.error()};
+    if (undo) {
+      x.status = "rolled_back";
+      x.applied_ms = 0;
+    } else {
+      x.status = "applied";
+      if (changed || x.applied_ms == 0) {
+        x.applied_ms = now_ms();
+        x.realised.clear();
+      }
+    }
+    // Rolled back (or found gone), the index it built is no more.
+    if (r.kind == "create_index" && (changed || undo)) {
+      x.index_oid = undo ? 0 : index.oid;
+      x.index_definition = undo ? std::string{} : index.definition;
+    }
+    x.last_error.clear();
+    return std::optional<failure>{};
+  };
+}
+
+/// What a change that failed does to its recommendation: a failed apply
+/// leaves the target as it was; a failed rollback leaves it applied.
+recommendation_patch failed_patch(bool undo, const std::string& message) {
+  return [undo, message](recommendation& x) {
+    if (!undo && x.status != "applied")
+      x.status = "failed";
+    x.last_error = message;
+    return std::optional<failure>{};
+  };
+}
+
+/// Runs the change whose "started" entry `e` is on disk, then concludes it.
+void run_started(self_ptr self, recommendation r, bool undo, index_change c,
+                 audit_entry e, pg::ddl_options opts, promise rp) {
+  auto& st = self->state;
+  opts.may_rename = false; // the name the "started" entry says
+  auto res = pg::run_index_change(*st.conn, c, opts);
+  auto end = e;
+  end.ts_ms = now_ms();
+  if (auto* f = std::get_if<pg::ddl_failure>(&res)) {
+    ++st.failed;
+    st.last_error = f->error;
+    if (f->invalid_left)
+      keep_cleanup(self, *f->invalid_left);
+    end.outcome = "failed";
+    end.error = f->error.message;
+    end.steps.insert(end.steps.end(), f->partial.steps.begin(),
+                     f->partial.steps.end());
+    end.attempts = f->partial.attempts;
+    end.duration_ms = f->partial.duration_ms;
+    OPTISCHEMA_WARN("applier/{}: {} of {} failed: {}", st.target, e.action,
+                    r.id, f->error.message);
+    conclude(self, r.id, failed_patch(undo, f->error.message), end, f->error,
+             rp);
+    return;
+  }
+  auto& out = std::get<pg::ddl_outcome>(res);
+  st.last_error.reset();
+  end.outcome = !out.changed ? "unchanged" : undo ? "rolled_back" : "applied";
+  end.steps.insert(end.steps.end(), out.steps.begin(), out.steps.end());
+  end.attempts = out.attempts;
+  end.duration_ms = out.duration_ms;
+  end.index_oid = out.index.oid;
+  end.index_definition = out.index.definition;
+  if (!out.changed)
+    ++st.unchanged;
+  else if (undo)
+    ++st.rolled_back;
+  else
+    ++st.applied;
+  if (out.changed)
+    st.alerted.erase(r.id);
+  auto id = r.id;
+  conclude(self, id, effect_patch(r, undo, out.changed, out.index), end,
+           std::nullopt, rp);
+}
+
+/// Applies (`undo` false) or rolls back `r`: checks it, plans it on the
+/// target's catalog, writes its "started" entry (synced), then runs it.
 void change(self_ptr self, recommendation r, bool undo, const std::string& who,
             caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
@@ -56,95 +234,132 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   e.target = r.target;
   e.recommendation_id = r.id;
   e.kind = r.kind;
+  auto refuse = [&](const failure& f) {
+    e.outcome = "refused";
+    e.error = f.message;
+    record(self, e);
+    rp.deliver(make_error(f));
+  };
   // Rolling back what was never applied would drop or rebuild an index
   // the engine did not touch.
   if (undo && r.status != "applied" && r.status != "rolled_back"
-      && r.status != "failed") {
-    e.outcome = "refused";
-    e.error = fmt::format("recommendation {} is {}, not applied: nothing to "
-                          "roll back",
-                          r.id, r.status);
-    self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
-    rp.deliver(make_error(ec::conflict, e.error));
-    return;
-  }
+      && r.status != "failed")
+    return refuse({ec::conflict,
+                   fmt::format("recommendation {} is {}, not applied: nothing "
+                               "to roll back",
+                               r.id, r.status)});
   auto c = change_for(r, undo);
-  if (!c) {
-    e.outcome = "refused";
-    e.error = c.error().message;
-    self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
-    rp.deliver(make_error(c.error()));
-    return;
-  }
+  if (!c)
+    return refuse(c.error());
   e.ddl = c->sql;
+  e.schema = c->schema;
+  e.index_name = c->index_name;
   auto opts = st.ddl;
   opts.estimated_bytes = r.size_bytes > 0 ? r.size_bytes : 0;
-  OPTISCHEMA_INFO("applier/{}: {} {} for {}: {}", st.target, e.action, r.id,
-                  who, c->sql);
-  auto res = pg::run_index_change(*st.conn, *c, opts);
-  if (auto* f = std::get_if<pg::ddl_failure>(&res)) {
+  auto planned = pg::plan_index_change(*st.conn, *c, opts);
+  if (auto* f = std::get_if<pg::ddl_failure>(&planned)) {
+    // Refused (not the index it should drop) or the target unreachable.
     ++st.failed;
     st.last_error = f->error;
-    if (f->invalid_left)
-      st.cleanups.emplace(c->schema, c->index_name);
-    e.outcome = "failed";
+    e.outcome = f->refused ? "refused" : "failed";
     e.error = f->error.message;
-    e.steps = f->partial.steps;
-    e.attempts = f->partial.attempts;
-    e.duration_ms = f->partial.duration_ms;
-    self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
-    OPTISCHEMA_WARN("applier/{}: {} of {} failed: {}", st.target, e.action,
-                    r.id, f->error.message);
-    // A failed apply leaves the target as it was; a failed rollback leaves
-    // the change applied.
-    finish(
-      self, r.id,
-      [undo, msg = f->error.message](recommendation& x) {
-        if (!undo && x.status != "applied")
-          x.status = "failed";
-        x.last_error = msg;
-        return std::optional<failure>{};
-      },
-      f->error, rp);
+    OPTISCHEMA_WARN("applier/{}: {} of {}: {}", st.target, e.action, r.id,
+                    f->error.message);
+    conclude(self, r.id, failed_patch(undo, f->error.message), e, f->error, rp);
     return;
   }
-  auto& out = std::get<pg::ddl_outcome>(res);
-  st.last_error.reset();
-  e.outcome = !out.changed ? "unchanged" : undo ? "rolled_back" : "applied";
-  e.steps = out.steps;
-  e.attempts = out.attempts;
-  e.duration_ms = out.duration_ms;
-  self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
-  if (!out.changed)
+  auto& plan = std::get<pg::ddl_plan>(planned);
+  e.steps = plan.steps;
+  if (auto& done = plan.done) {
     ++st.unchanged;
-  else if (undo)
-    ++st.rolled_back;
-  else
-    ++st.applied;
-  if (out.changed)
-    self->state.alerted.erase(r.id);
-  finish(
-    self, r.id,
-    [undo, changed = out.changed, index = r.index_name, ddl = r.ddl,
-     rollback_ddl = r.rollback_ddl](recommendation& x) {
-      // The DDL that ran, even if an analysis renamed the advice meanwhile.
-      x.index_name = index;
-      x.ddl = ddl;
-      x.rollback_ddl = rollback_ddl;
-      if (undo) {
-        x.status = "rolled_back";
-        x.applied_ms = 0;
-      } else {
-        x.status = "applied";
-        if (changed || x.applied_ms == 0) {
-          x.applied_ms = now_ms();
-          x.realised.clear();
-        }
-      }
-      x.last_error.clear();
-      return std::optional<failure>{};
-    },
-    std::nullopt, rp);
+    e.outcome = "unchanged";
+    e.steps.insert(e.steps.end(), done->steps.begin(), done->steps.end());
+    conclude(self, r.id, effect_patch(r, undo, false, done->index), e,
+             std::nullopt, rp);
+    return;
+  }
+  e.outcome = "started";
+  e.op = fmt::format("{:x}-{:x}", e.ts_ms, ++st.ops);
+  e.ddl = plan.change.sql;
+  e.index_name = plan.change.index_name;
+  e.index_oid = plan.change.expect_oid;
+  e.index_definition = plan.change.expect_definition;
+  OPTISCHEMA_INFO("applier/{}: {} {} for {}: {}", st.target, e.action, r.id,
+                  who, e.ddl);
+  self
+    ->request(st.peers.store, store_timeout, atom::put_v, atom::audit_v,
+              atom::started_v, e.target, e.op, to_json(e))
+    .then(
+      [self, r, undo, c = plan.change, e, opts, rp](bool) mutable {
+        run_started(self, std::move(r), undo, std::move(c), std::move(e), opts,
+                    rp);
+      },
+      [self, rp](const caf::error& err) mutable {
+        // Nothing runs on a target that the audit log does not show first.
+        auto f = failure{ec::store_error,
+                         fmt::format("the audit log could not be written "
+                                     "({}), so nothing was run on the "
+                                     "target; see the store in /api/status",
+                                     error_message(err))};
+        self->state.last_error = f;
+        rp.deliver(make_error(f));
+      });
+}
+
+/// Ends a change that a crash interrupted ("started", never finished):
+/// what the target's catalog says now decides its outcome.
+void resolve(self_ptr self, const audit_entry& started) {
+  auto& st = self->state;
+  auto c = parse_index_change(started.ddl);
+  if (!c)
+    return;
+  auto schema = started.schema.empty() ? c->schema : started.schema;
+  auto creates = c->what == index_change::action::create;
+  auto found = pg::find_index(*st.conn, schema, started.index_name);
+  if (!found) {
+    OPTISCHEMA_WARN("applier/{}: change {} was interrupted (the engine "
+                    "stopped during it) and cannot be resolved now: {}; "
+                    "trying again at the next start",
+                    st.target, started.op, found.error().message);
+    return;
+  }
+  index_now now;
+  if (auto& x = *found; x && x->is_index) {
+    now.exists = true;
+    now.valid = x->valid;
+    now.as_started = creates
+      ? same_index_definition(started.ddl, x->definition, schema)
+      : (started.index_oid == 0 || x->oid == started.index_oid)
+        && (started.index_definition.empty()
+            || same_index_definition(started.index_definition, x->definition,
+                                     schema));
+  }
+  auto res = resolve_interrupted(started, creates, now);
+  OPTISCHEMA_WARN("applier/{}: the {} of recommendation {} (change {}, "
+                  "begun at {} ms) was interrupted: {}",
+                  st.target, started.action, started.recommendation_id,
+                  started.op, started.ts_ms, res.step);
+  st.recovered.push_back(started.op + ": " + res.outcome);
+  auto end = started;
+  end.ts_ms = now_ms();
+  end.outcome = res.outcome;
+  end.steps.push_back(res.step);
+  if (now.exists && (res.took_effect || res.cleanup)) {
+    end.index_oid = (*found)->oid;
+    end.index_definition = (*found)->definition;
+  }
+  if (res.cleanup)
+    keep_cleanup(self, **found);
+  auto undo = started.action == "rollback";
+  // The index as built, under the name the "started" entry recorded.
+  auto index = creates && now.exists ? **found : pg::index_facts{};
+  auto patch = res.took_effect
+    ? recommendation_patch{[undo, index](recommendation& x) {
+        return effect_patch(x, undo, true, index)(x);
+      }}
+    : failed_patch(undo, res.step);
+  conclude(self, started.recommendation_id, std::move(patch), end, std::nullopt,
+           std::nullopt);
 }
 
 /// Serves apply and rollback: fetches the recommendation, then changes.
@@ -179,8 +394,8 @@ caf::result<std::string> handle(self_ptr self, const std::string& id, bool undo,
 /// When a stored realised benefit was measured (0 when unreadable).
 int64_t measured_at(const std::string& realised) {
   rapidjson::Document d;
-  if (!json::parse(d, realised, "a realised benefit") || !d.IsObject() || !d.HasMember("measured")
-      || !d["measured"].IsInt64())
+  if (!json::parse(d, realised, "a realised benefit") || !d.IsObject()
+      || !d.HasMember("measured") || !d["measured"].IsInt64())
     return 0;
   return d["measured"].GetInt64();
 }
@@ -256,30 +471,39 @@ void measure(self_ptr self, recommendation r) {
     }
 }
 
-void on_tick(self_ptr self) {
+/// Drops the INVALID leftovers of failed builds that are still there and
+/// still theirs; forgets the others.
+void clean_up(self_ptr self) {
   auto& st = self->state;
   for (auto i = st.cleanups.begin(); i != st.cleanups.end();) {
-    auto dropped = pg::drop_invalid_index(*st.conn, i->first, i->second,
-                                          st.ddl);
+    auto& x = i->second;
+    auto dropped = pg::drop_invalid_index(*st.conn, x, st.ddl);
     if (!dropped) {
+      OPTISCHEMA_DEBUG("applier/{}: the INVALID index {} cannot be dropped "
+                       "yet: {}",
+                       st.target, i->first, dropped.error().message);
       ++i;
       continue;
     }
     if (*dropped) {
-      audit_entry e;
-      e.ts_ms = now_ms();
-      e.who = "engine";
-      e.action = "cleanup";
-      e.target = st.target;
-      e.ddl = "DROP INDEX CONCURRENTLY " + i->first + "." + i->second;
+      auto e = cleanup_entry(self, x);
       e.outcome = "dropped";
       e.steps = {"dropped the INVALID index a failed build left behind"};
-      self->send(st.peers.store, atom::put_v, atom::audit_v, to_json(e));
-      OPTISCHEMA_INFO("applier/{}: dropped the INVALID index {}.{}", st.target,
-                      i->first, i->second);
+      record(self, e);
+      OPTISCHEMA_INFO("applier/{}: dropped the INVALID index {}", st.target,
+                      i->first);
     }
+    self
+      ->request(st.peers.store, store_timeout, atom::erase_v, atom::cleanup_v,
+                st.target, i->first)
+      .then([](bool) {}, [](const caf::error&) {});
     i = st.cleanups.erase(i);
   }
+}
+
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  clean_up(self);
   self
     ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
               st.target)
@@ -321,10 +545,41 @@ applier(applier_actor::stateful_pointer<applier_state> self,
   st.ddl.max_index_bytes = cfg.max_index_bytes;
   auto ci = pg::parse_conninfo(target.apply_dsn.empty() ? target.dsn
                                                         : target.apply_dsn);
+  st.ddl.lock_key = cfg.lock_key;
   if (ci)
     st.conn = std::move(*ci);
   else
     st.misconfigured = ci.error();
+  // Before anything else: the changes a crash interrupted, and the INVALID
+  // leftovers that wait to be dropped (await: no apply runs meanwhile).
+  if (st.conn) {
+    self
+      ->request(st.peers.store, store_timeout, atom::get_v, atom::audit_v,
+                atom::started_v, st.target)
+      .await(
+        [self](const text_list& entries) {
+          for (auto& text : entries)
+            if (auto e = audit_entry_from_json(text))
+              resolve(self, *e);
+        },
+        [self](const caf::error& err) {
+          OPTISCHEMA_WARN("applier/{}: cannot read the changes in flight: {}",
+                          self->state.target, error_message(err));
+        });
+    self
+      ->request(st.peers.store, store_timeout, atom::get_v, atom::cleanup_v,
+                st.target)
+      .await(
+        [self](const text_list& entries) {
+          for (auto& text : entries)
+            if (auto x = cleanup_from_json(text))
+              self->state.cleanups[x->schema + "." + x->name] = *x;
+        },
+        [self](const caf::error& err) {
+          OPTISCHEMA_WARN("applier/{}: cannot read the pending cleanups: {}",
+                          self->state.target, error_message(err));
+        });
+  }
   self->send(self, atom::tick_v);
   return {
     [self](atom::apply, const std::string& id, const std::string& who) {
@@ -354,8 +609,13 @@ applier(applier_actor::stateful_pointer<applier_state> self,
       w.Uint64(st.failed);
       json::key(w, "pending_cleanups");
       w.StartArray();
-      for (auto& [schema, name] : st.cleanups)
-        json::str(w, schema + "." + name);
+      for (auto& [key, _] : st.cleanups)
+        json::str(w, key);
+      w.EndArray();
+      json::key(w, "recovered");
+      w.StartArray();
+      for (auto& x : st.recovered)
+        json::str(w, x);
       w.EndArray();
       json::key(w, "error");
       if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)

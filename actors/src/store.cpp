@@ -38,6 +38,27 @@ std::optional<failure> write_backlog(store_state& st) {
   return std::nullopt;
 }
 
+/// A failed write, counted and shown in the status.
+void note_failure(store_actor::stateful_pointer<store_state> self,
+                  const failure& f) {
+  auto& st = self->state;
+  ++st.write_failures;
+  // Once per distinct failure: a full disk fails every poll.
+  if (f.message != st.last_error)
+    OPTISCHEMA_ERROR("store: {}", f.message);
+  st.last_error = f.message;
+}
+
+/// The answer to a write the caller waits for (nothing runs on a target
+/// before it is on disk): true, or the failure.
+caf::result<bool> synced(store_actor::stateful_pointer<store_state> self,
+                         const expected<ok>& res) {
+  if (res)
+    return true;
+  note_failure(self, res.error());
+  return make_error(res.error());
+}
+
 } // namespace
 
 store_actor::behavior_type
@@ -53,14 +74,7 @@ store(store_actor::stateful_pointer<store_state> self,
       st.latest[target]
         = std::make_shared<const metrics_snapshot>(std::move(*snap));
   self->send(self, atom::maintain_v);
-  auto fail = [self](const failure& f) {
-    auto& st = self->state;
-    ++st.write_failures;
-    // Once per distinct failure: a full disk fails every poll.
-    if (f.message != st.last_error)
-      OPTISCHEMA_ERROR("store: {}", f.message);
-    st.last_error = f.message;
-  };
+  auto fail = [self](const failure& f) { note_failure(self, f); };
   return {
     [self, fail](atom::put, const snapshot_ptr& snap,
                  const raw_sample_ptr& base) {
@@ -152,6 +166,33 @@ store(store_actor::stateful_pointer<store_state> self,
     [self, fail](atom::put, atom::audit, const std::string& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), entry); !res)
         fail(res.error());
+    },
+    [self](atom::put, atom::audit, atom::started, const std::string& target,
+           const std::string& op,
+           const std::string& entry) -> caf::result<bool> {
+      return synced(self,
+                    self->state.db->begin_change(target, op, now_ms(), entry));
+    },
+    [self](atom::put, atom::audit, atom::finished, const std::string& target,
+           const std::string& op,
+           const std::string& entry) -> caf::result<bool> {
+      return synced(self,
+                    self->state.db->end_change(target, op, now_ms(), entry));
+    },
+    [self](atom::get, atom::audit, atom::started, const std::string& target) {
+      return self->state.db->changes_in_flight(target);
+    },
+    [self](atom::put, atom::cleanup, const std::string& target,
+           const std::string& key,
+           const std::string& json) -> caf::result<bool> {
+      return synced(self, self->state.db->put_cleanup(target, key, json));
+    },
+    [self](atom::erase, atom::cleanup, const std::string& target,
+           const std::string& key) -> caf::result<bool> {
+      return synced(self, self->state.db->erase_cleanup(target, key));
+    },
+    [self](atom::get, atom::cleanup, const std::string& target) {
+      return self->state.db->cleanups(target);
     },
     [self](atom::get, atom::audit, int64_t limit) {
       std::string out = "[";

@@ -138,6 +138,10 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   raw("sandbox", x.sandbox);
   key(w, "applied");
   w.Int64(x.applied_ms);
+  key(w, "index_oid");
+  w.Int64(x.index_oid);
+  key(w, "index_definition");
+  str(w, x.index_definition);
   raw("realised", x.realised);
   key(w, "last_error");
   str(w, x.last_error);
@@ -163,6 +167,8 @@ void keep_history(recommendation& fresh, const recommendation& old) {
   fresh.sandbox = old.sandbox;
   fresh.measured_speedup = old.measured_speedup;
   fresh.applied_ms = old.applied_ms;
+  fresh.index_oid = old.index_oid;
+  fresh.index_definition = old.index_definition;
   fresh.realised = old.realised;
   fresh.last_error = old.last_error;
   // What was applied is what a rollback undoes: its index and DDL stay as
@@ -180,8 +186,8 @@ std::string sandbox_verdict(const recommendation& x) {
   if (x.sandbox.empty())
     return {};
   rapidjson::Document d;
-  if (!json::parse(d, x.sandbox, "a sandbox result") || !d.IsObject() || !d.HasMember("verdict")
-      || !d["verdict"].IsString())
+  if (!json::parse(d, x.sandbox, "a sandbox result") || !d.IsObject()
+      || !d.HasMember("verdict") || !d["verdict"].IsString())
     return {};
   return d["verdict"].GetString();
 }
@@ -281,6 +287,9 @@ std::optional<recommendation> recommendation_from_json(std::string_view text) {
   str("last_error", r.last_error);
   if (d.HasMember("applied") && d["applied"].IsInt64())
     r.applied_ms = d["applied"].GetInt64();
+  if (d.HasMember("index_oid") && d["index_oid"].IsInt64())
+    r.index_oid = d["index_oid"].GetInt64();
+  str("index_definition", r.index_definition);
   if (d.HasMember("created") && d["created"].IsInt64())
     r.created_ms = d["created"].GetInt64();
   if (d.HasMember("updated") && d["updated"].IsInt64())

@@ -39,6 +39,8 @@ enum cf_id : size_t {
   cf_analyses,        ///< target -> ts + analysis report (JSON)
   cf_llm_cache,       ///< key -> created, expires, answer
   cf_audit,           ///< ts\0seq -> audit entry (JSON)
+  cf_in_flight,       ///< target\0op -> "started" audit entry (JSON)
+  cf_cleanups,        ///< target\0key -> INVALID index to drop (JSON)
   cf_count,
 };
 
@@ -55,6 +57,8 @@ const char* cf_names[cf_count] = {
   "analyses",
   "llm_cache",
   "audit",
+  "in_flight",
+  "cleanups",
 };
 
 std::string series_prefix(const std::string& target, const std::string& fp) {
@@ -139,7 +143,8 @@ struct history_db::impl {
   /// I/O error) RocksDB refuses all writes until it is resumed; so each
   /// later write first asks it to resume, and writes go on by themselves
   /// once space is back.
-  rocksdb::Status write(rocksdb::WriteBatch& batch) {
+  rocksdb::Status write(rocksdb::WriteBatch& batch,
+                        const rocksdb::WriteOptions& options = {}) {
     if (stopped) {
       // Never write to a stopped database: Debian's RocksDB is built with
       // assertions, and a write after a failed one aborts the process.
@@ -157,7 +162,7 @@ struct history_db::impl {
       ++resumes;
       last_resume_ms = now_ms();
     }
-    auto st = db->Write(rocksdb::WriteOptions{}, &batch);
+    auto st = db->Write(options, &batch);
     if (!st.ok()) {
       last_error = st.ToString();
       if (!stopped)
@@ -170,10 +175,11 @@ struct history_db::impl {
   }
 
   rocksdb::Status put(cf_id id, const rocksdb::Slice& k,
-                      const rocksdb::Slice& v) {
+                      const rocksdb::Slice& v,
+                      const rocksdb::WriteOptions& options = {}) {
     rocksdb::WriteBatch batch;
     batch.Put(h(id), k, v);
-    return write(batch);
+    return write(batch, options);
   }
 
   template <class F>
@@ -497,13 +503,91 @@ history_db::recommendations(const std::string& target) {
   return out;
 }
 
-expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
+std::string history_db::audit_key(int64_t ts_ms) {
   // ts then a counter: entries of the same millisecond keep their order.
-  auto k = codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
-  auto st = impl_->put(cf_audit, k, json);
+  return codec::be64(ts_ms) + codec::be64(static_cast<int64_t>(++audit_seq_));
+}
+
+expected<ok> history_db::append_audit(int64_t ts_ms, const std::string& json) {
+  auto st = impl_->put(cf_audit, audit_key(ts_ms), json);
   if (!st.ok())
     return store_failure(st, "writing the audit log");
   return ok{};
+}
+
+namespace {
+
+rocksdb::WriteOptions synced() {
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return w;
+}
+
+} // namespace
+
+expected<ok> history_db::begin_change(const std::string& target,
+                                      const std::string& op, int64_t ts_ms,
+                                      const std::string& entry) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  batch.Put(d.h(cf_audit), audit_key(ts_ms), entry);
+  batch.Put(d.h(cf_in_flight), target_prefix(target) + op, entry);
+  auto st = d.write(batch, synced());
+  if (!st.ok())
+    return store_failure(st, "writing the audit log");
+  return ok{};
+}
+
+expected<ok> history_db::end_change(const std::string& target,
+                                    const std::string& op, int64_t ts_ms,
+                                    const std::string& entry) {
+  auto& d = *impl_;
+  rocksdb::WriteBatch batch;
+  batch.Put(d.h(cf_audit), audit_key(ts_ms), entry);
+  batch.Delete(d.h(cf_in_flight), target_prefix(target) + op);
+  auto st = d.write(batch, synced());
+  if (!st.ok())
+    return store_failure(st, "writing the audit log");
+  return ok{};
+}
+
+std::vector<std::string>
+history_db::changes_in_flight(const std::string& target) {
+  std::vector<std::string> out;
+  impl_->scan_prefix(cf_in_flight, target_prefix(target),
+                     [&](std::string_view, std::string_view v) {
+                       out.emplace_back(v);
+                     });
+  return out;
+}
+
+expected<ok> history_db::put_cleanup(const std::string& target,
+                                     const std::string& key,
+                                     const std::string& json) {
+  auto st = impl_->put(cf_cleanups, target_prefix(target) + key, json,
+                       synced());
+  if (!st.ok())
+    return store_failure(st, "keeping a pending cleanup");
+  return ok{};
+}
+
+expected<ok> history_db::erase_cleanup(const std::string& target,
+                                       const std::string& key) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(impl_->h(cf_cleanups), target_prefix(target) + key);
+  auto st = impl_->write(batch, synced());
+  if (!st.ok())
+    return store_failure(st, "forgetting a pending cleanup");
+  return ok{};
+}
+
+std::vector<std::string> history_db::cleanups(const std::string& target) {
+  std::vector<std::string> out;
+  impl_->scan_prefix(cf_cleanups, target_prefix(target),
+                     [&](std::string_view, std::string_view v) {
+                       out.emplace_back(v);
+                     });
+  return out;
 }
 
 std::vector<std::string> history_db::audit(size_t limit) {
@@ -717,9 +801,10 @@ expected<maintenance_report> history_db::maintain(int64_t now_ms) {
   auto rec_cutoff = now_ms - opts_.recommendation_retention.count();
   d.scan(cf_recommendations, "", std::string(1, '\xff'),
          [&](std::string_view k, std::string_view v) {
+           // A recommendation without a time (0) is never judged stale.
            auto r = recommendation_from_json(v);
-           if (r && r->status != "applied"
-               && std::max(r->updated_ms, r->created_ms) < rec_cutoff) {
+           auto seen = r ? std::max(r->updated_ms, r->created_ms) : 0;
+           if (r && r->status != "applied" && seen > 0 && seen < rec_cutoff) {
              batch.Delete(d.h(cf_recommendations),
                           rocksdb::Slice{k.data(), k.size()});
              ++report.recommendations_pruned;

@@ -16,6 +16,7 @@
 #include <pqxx/pqxx>
 
 #include <future>
+#include <thread>
 
 using namespace optischema::test;
 using namespace std::chrono_literals;
@@ -63,20 +64,31 @@ void workload(harness& h, const std::string& db, int calls) {
 
 struct engine {
   temp_dir data;
+  std::vector<std::string> args;
   std::unique_ptr<engine_process> proc;
   std::string url;
 
-  engine(harness& h, const std::string& db, std::vector<std::string> extra) {
-    std::vector<std::string> args{"serve",       "--dsn",
-                                  h.dsn(db),     "--listen",
-                                  "127.0.0.1:0", "--data-dir",
-                                  data.str(),    "--poll-interval",
-                                  "1s",          "--analysis-interval",
-                                  "0",           "--apply-retry-delay",
-                                  "100ms"};
+  engine(harness& h, const std::string& db, std::vector<std::string> extra)
+    : args{"serve",       "--dsn",
+           h.dsn(db),     "--listen",
+           "127.0.0.1:0", "--data-dir",
+           data.str(),    "--poll-interval",
+           "1s",          "--analysis-interval",
+           "0",           "--apply-retry-delay",
+           "100ms"} {
     args.insert(args.end(), extra.begin(), extra.end());
+    start();
+  }
+
+  void start() {
     proc = std::make_unique<engine_process>(args);
     url = proc->wait_ready();
+  }
+
+  /// kill -9, then the same engine on the same data directory.
+  void crash_and_restart() {
+    proc->kill9();
+    start();
   }
 
   /// Polls and analyses now; returns the create_index recommendation on
@@ -130,6 +142,128 @@ std::string index_state(harness& h, const std::string& db,
 
 std::string str(const rapidjson::Value& v, const char* k) {
   return v.HasMember(k) && v[k].IsString() ? v[k].GetString() : "";
+}
+
+/// The oid of relation `name` ("" when there is none).
+std::string oid_of(harness& h, const std::string& db, const std::string& name) {
+  auto rows = h.exec(db,
+                     "SELECT oid FROM pg_class WHERE relname = '" + name
+                       + "' AND relnamespace = 'public'::regnamespace");
+  return rows.empty() ? "" : rows[0][0];
+}
+
+/// pg_get_indexdef of index `name`.
+std::string indexdef(harness& h, const std::string& db,
+                     const std::string& name) {
+  auto rows = h.exec(db,
+                     "SELECT pg_get_indexdef('public." + name + "'::regclass)");
+  return rows[0][0];
+}
+
+/// The pid of the engine's CREATE INDEX CONCURRENTLY while it waits for a
+/// lock (empty while there is none).
+std::string waiting_build(harness& h, const std::string& db) {
+  auto rows = h.exec(db,
+                     "SELECT pid FROM pg_stat_activity WHERE "
+                     "datname = current_database() AND "
+                     "application_name = 'optischema-apply' AND "
+                     "wait_event_type = 'Lock' AND query LIKE "
+                     "'%CREATE INDEX CONCURRENTLY%'");
+  return rows.empty() ? "" : rows[0][0];
+}
+
+/// The audit entries (oldest first) of the operation that began with the
+/// newest "started" entry of `action` on recommendation `id`.
+std::vector<std::string> outcomes_of_last(const rapidjson::Document& audit,
+                                          const std::string& action,
+                                          const std::string& id) {
+  std::string op;
+  auto& xs = audit["entries"];
+  for (auto& x : xs.GetArray())
+    if (str(x, "action") == action && str(x, "recommendation_id") == id
+        && str(x, "outcome") == "started") {
+      op = str(x, "op");
+      break;
+    }
+  std::vector<std::string> out;
+  for (auto i = xs.Size(); !op.empty() && i-- > 0;)
+    if (str(xs[i], "op") == op)
+      out.push_back(str(xs[i], "outcome"));
+  return out;
+}
+
+/// Every step of the audit entries of recommendation `id` (of all entries
+/// when empty), one per line.
+std::string steps_of(const rapidjson::Document& audit, const std::string& id) {
+  std::string out;
+  for (auto& x : audit["entries"].GetArray())
+    if ((id.empty() || str(x, "recommendation_id") == id)
+        && x["steps"].IsArray())
+      for (auto& s : x["steps"].GetArray())
+        out += std::string{s.GetString()} + "\n";
+  return out;
+}
+
+/// The key of the advisory lock engines take before changing a database
+/// (--apply-lock-key's default).
+constexpr const char* default_lock_key = "22360168445731693";
+
+/// A shop whose lookups by customer ran, an engine with the token and
+/// `flags`, and its advice: an index on orders (customer_id).
+struct advised_shop {
+  harness& h;
+  std::string db;
+  engine e;
+  std::string id;
+  std::string index;
+
+  explicit advised_shop(std::vector<std::string> flags)
+    : h{harness::shared()}, db{busy_shop(h)}, e{h, db, with_token(flags)} {
+    auto rec = e.recommendation();
+    id = rec["id"].GetString();
+    index = rec["index_name"].GetString();
+  }
+
+  static std::string busy_shop(harness& h) {
+    auto db = shop_db(h);
+    workload(h, db, 60);
+    return db;
+  }
+
+  static std::vector<std::string> with_token(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), {"--api-token", token});
+    return flags;
+  }
+
+  http_result apply(std::chrono::milliseconds timeout = 60s) {
+    return e.post("/api/suggestions/apply", id, bearer(), timeout);
+  }
+};
+
+/// A writing transaction left open on orders: CREATE INDEX CONCURRENTLY
+/// registers its (still INVALID) index, then waits for it to end.
+struct open_writer {
+  pqxx::connection conn;
+  pqxx::work tx;
+  open_writer(harness& h, const std::string& db) : conn{h.dsn(db)}, tx{conn} {
+    tx.exec("INSERT INTO orders VALUES (999999999, 1, 'open', 1)");
+  }
+};
+
+/// An apply of `s`'s advice running in the background, from the moment its
+/// build waits for `writer` (its pid in `pid`).
+std::future<http_result> waiting_apply(advised_shop& s, std::string& pid) {
+  auto pending = std::async(std::launch::async, [&s] {
+    try {
+      return s.apply(90s);
+    } catch (const std::exception&) {
+      return http_result{}; // the engine died under the request
+    }
+  });
+  REQUIRE(eventually([&] { return !(pid = waiting_build(s.h, s.db)).empty(); },
+                     15s, 20ms));
+  REQUIRE(index_state(s.h, s.db, s.index) == "invalid");
+  return pending;
 }
 
 } // namespace
@@ -356,22 +490,14 @@ TEST_CASE("unknown ids and SQL in the request are refused, never run") {
 
 TEST_CASE("a lock held on the table makes apply fail within the lock "
           "timeout") {
-  auto& h = harness::shared();
-  auto db = shop_db(h);
-  workload(h, db, 60);
-  engine e{h,
-           db,
-           {"--api-token", token, "--apply-lock-timeout", "300ms",
-            "--apply-attempts", "2"}};
-  auto rec = e.recommendation();
-  std::string id = rec["id"].GetString();
-  std::string index = rec["index_name"].GetString();
+  advised_shop s{{"--apply-lock-timeout", "300ms", "--apply-attempts", "2"}};
+  auto& [h, db, e, id, index] = s;
   {
     pqxx::connection holder{h.dsn(db)};
     pqxx::work tx{holder};
     tx.exec("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE");
     auto start = std::chrono::steady_clock::now();
-    auto res = e.post("/api/suggestions/apply", id);
+    auto res = s.apply();
     auto took = std::chrono::steady_clock::now() - start;
     INFO(res.body);
     CHECK(res.status == 409);
@@ -386,61 +512,28 @@ TEST_CASE("a lock held on the table makes apply fail within the lock "
     CHECK(str(e.audit()["entries"][0], "outcome") == "failed");
   }
   // The lock gone, the same request succeeds.
-  CHECK(e.post("/api/suggestions/apply", id).status == 200);
+  CHECK(s.apply().status == 200);
   CHECK(index_state(h, db, index) == "valid");
 }
 
 TEST_CASE("a killed build leaves no INVALID index behind") {
-  auto& h = harness::shared();
-  auto db = shop_db(h);
-  workload(h, db, 60);
-  engine e{h,
-           db,
-           {"--api-token", token, "--apply-lock-timeout", "20s",
-            "--apply-attempts", "1"}};
-  auto rec = e.recommendation();
-  std::string id = rec["id"].GetString();
-  std::string index = rec["index_name"].GetString();
-  // An open writing transaction: CREATE INDEX CONCURRENTLY registers its
-  // (still INVALID) index, then waits for this transaction to end.
-  pqxx::connection writer{h.dsn(db)};
-  pqxx::work wtx{writer};
-  wtx.exec("INSERT INTO orders VALUES (999999999, 1, 'open', 1)");
-  auto pending = std::async(std::launch::async, [&] {
-    return e.post("/api/suggestions/apply", id, bearer(), 60s);
-  });
+  advised_shop s{{"--apply-lock-timeout", "20s", "--apply-attempts", "1"}};
+  auto& [h, db, e, id, index] = s;
+  open_writer writer{h, db};
   std::string pid;
-  REQUIRE(eventually(
-    [&] {
-      auto rows = h.exec(db,
-                         "SELECT pid FROM pg_stat_activity WHERE "
-                         "datname = current_database() AND "
-                         "application_name = 'optischema-apply' AND "
-                         "wait_event_type = 'Lock' AND query LIKE "
-                         "'%CREATE INDEX CONCURRENTLY%'");
-      if (rows.empty())
-        return false;
-      pid = rows[0][0];
-      return true;
-    },
-    15s, 20ms));
-  CHECK(index_state(h, db, index) == "invalid");
+  auto pending = waiting_apply(s, pid);
   h.exec(db, "SELECT pg_terminate_backend(" + pid + ")");
-  wtx.commit();
+  writer.tx.commit();
   auto res = pending.get();
   INFO(res.body);
   CHECK(res.status >= 400);
   CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
                    100ms));
-  auto entries = e.audit()["entries"].GetArray();
-  REQUIRE(entries.Size() >= 1);
   // The failed apply itself dropped the INVALID index (not a later retry).
-  auto& failed = entries[entries.Size() - 1];
-  CHECK(str(failed, "outcome") == "failed");
-  std::string steps;
-  for (auto& x : failed["steps"].GetArray())
-    steps += std::string{x.GetString()} + "\n";
-  CHECK_THAT(steps, Catch::Contains("dropped the INVALID index"));
+  auto audit = e.audit();
+  CHECK(outcomes_of_last(audit, "apply", id)
+        == std::vector<std::string>{"started", "failed"});
+  CHECK_THAT(steps_of(audit, id), Catch::Contains("dropped the INVALID index"));
 }
 
 TEST_CASE("the CLI applies by id and advise --create builds the advice") {
@@ -527,24 +620,14 @@ TEST_CASE("an index that cannot be built concurrently is never built") {
 }
 
 TEST_CASE("a build that waits too long for old transactions is cleaned up "
-          "later") {
-  auto& h = harness::shared();
-  auto db = shop_db(h);
-  workload(h, db, 60);
-  engine e{h,
-           db,
-           {"--api-token", token, "--apply-lock-timeout", "500ms",
-            "--apply-attempts", "1"}};
-  auto rec = e.recommendation();
-  std::string id = rec["id"].GetString();
-  std::string index = rec["index_name"].GetString();
+          "later, also after a restart") {
+  advised_shop s{{"--apply-lock-timeout", "500ms", "--apply-attempts", "1"}};
+  auto& [h, db, e, id, index] = s;
   {
-    // An open writing transaction: the build registers its index, then
-    // times out waiting for it; so does the drop of the INVALID leftover.
-    pqxx::connection writer{h.dsn(db)};
-    pqxx::work wtx{writer};
-    wtx.exec("INSERT INTO orders VALUES (999999998, 1, 'open', 1)");
-    auto res = e.post("/api/suggestions/apply", id);
+    // The build registers its index, then times out waiting for the open
+    // transaction; so does the drop of the INVALID leftover.
+    open_writer writer{h, db};
+    auto res = s.apply();
     INFO(res.body);
     CHECK(res.status == 409);
     CHECK_THAT(res.body, Catch::Contains("transactions that were open"));
@@ -552,9 +635,186 @@ TEST_CASE("a build that waits too long for old transactions is cleaned up "
     auto& pending = status["apply"]["targets"][0]["pending_cleanups"];
     REQUIRE(pending.IsArray());
     CHECK(pending.Size() == 1);
-    wtx.commit();
+    REQUIRE(index_state(h, db, index) == "invalid");
+    SECTION("by the next poll") {
+      writer.tx.commit();
+    }
+    SECTION("after a restart: only the engine that left it drops it") {
+      e.proc->kill9();
+      writer.tx.commit();
+      e.start();
+    }
   }
   // Once the transaction ended, the next poll's cleanup drops the leftover.
   CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
                    200ms));
+  CHECK(eventually(
+    [&] {
+      return steps_of(e.audit(), "").find("dropped the INVALID")
+        != std::string::npos;
+    },
+    5s, 100ms));
+}
+
+// -- apply and rollback that cannot hurt (issue 10)
+// ----------------------------
+
+TEST_CASE("a DBA's index under the advised name is never adopted, and "
+          "rollback leaves it") {
+  advised_shop s{{}};
+  auto& [h, db, e, id, advised] = s;
+  // Between analysis and apply, a DBA's unique index gets the name
+  // PostgreSQL gives by default, which is the advised one.
+  h.exec(db,
+         "CREATE UNIQUE INDEX ON orders (customer_id) WHERE status = "
+         "'disputed'");
+  REQUIRE(index_state(h, db, advised) == "valid");
+  auto dba_oid = oid_of(h, db, advised);
+  auto applied = s.apply();
+  INFO(applied.body);
+  REQUIRE(applied.status == 200);
+  auto d = parse_json(applied.body);
+  CHECK(str(d, "status") == "applied");
+  // The advice was built under a free name, as advised.
+  auto built = str(d, "index_name");
+  CHECK(built != advised);
+  REQUIRE(index_state(h, db, built) == "valid");
+  CHECK(indexdef(h, db, built)
+        == "CREATE INDEX " + built
+          + " ON public.orders USING btree (customer_id)");
+  CHECK_THAT(str(d, "rollback_ddl"), Catch::Contains(built));
+  // Undoing it drops what was built, never the DBA's index.
+  auto back = e.post("/api/suggestions/rollback", id);
+  INFO(back.body);
+  REQUIRE(back.status == 200);
+  CHECK(index_state(h, db, built) == "absent");
+  CHECK(oid_of(h, db, advised) == dba_oid);
+  CHECK_THAT(indexdef(h, db, advised), Catch::StartsWith("CREATE UNIQUE"));
+}
+
+TEST_CASE("rollback refuses when the index by that name is not the one the "
+          "engine built") {
+  advised_shop s{{}};
+  auto& [h, db, e, id, index] = s;
+  auto applied = s.apply();
+  REQUIRE(applied.status == 200);
+  auto built = str(parse_json(applied.body), "index_name");
+  REQUIRE(index_state(h, db, built) == "valid");
+  // A DBA drops it and builds another index under its name: another
+  // definition, then even the same definition (another oid).
+  for (auto* columns : {"customer_id, status", "customer_id"}) {
+    h.exec(db,
+           "DROP INDEX " + built + "; CREATE INDEX " + built + " ON orders ("
+             + columns + ")");
+    auto oid = oid_of(h, db, built);
+    auto back = e.post("/api/suggestions/rollback", id);
+    INFO(back.body);
+    CHECK(back.status == 409);
+    CHECK_THAT(back.body, Catch::Contains("not the index the engine built"));
+    CHECK(oid_of(h, db, built) == oid);
+    CHECK(str(e.audit()["entries"][0], "outcome") == "refused");
+    CHECK(str(e.get(id), "status") == "applied");
+  }
+}
+
+TEST_CASE("an apply killed mid-build is reported and resolved at the next "
+          "start") {
+  advised_shop s{{"--apply-lock-timeout", "60s", "--apply-attempts", "1"}};
+  auto& [h, db, e, id, index] = s;
+  open_writer writer{h, db};
+  std::string pid;
+  auto pending = waiting_apply(s, pid);
+  e.proc->kill9();
+  pending.get();
+  SECTION("the build finished after the crash: the index is applied") {
+    writer.tx.commit();
+    REQUIRE(eventually([&] { return index_state(h, db, index) == "valid"; },
+                       30s, 100ms));
+    e.start();
+    CHECK(eventually(
+      [&] {
+        return outcomes_of_last(e.audit(), "apply", id)
+          == std::vector<std::string>{"started", "applied"};
+      },
+      20s, 100ms));
+    CHECK(str(e.get(id), "status") == "applied");
+    CHECK_THAT(steps_of(e.audit(), id), Catch::Contains("interrupted"));
+    CHECK_THAT(e.proc->log(), Catch::Contains("interrupted"));
+    // What recovery found is what the engine built: rollback drops it.
+    auto back = e.post("/api/suggestions/rollback", id);
+    INFO(back.body);
+    CHECK(back.status == 200);
+    CHECK(index_state(h, db, index) == "absent");
+  }
+  SECTION("the build was cut short: its INVALID index is dropped") {
+    h.exec(db, "SELECT pg_terminate_backend(" + pid + ")");
+    writer.tx.commit();
+    REQUIRE(index_state(h, db, index) == "invalid");
+    e.start();
+    CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
+                     200ms));
+    CHECK(eventually(
+      [&] {
+        return outcomes_of_last(e.audit(), "apply", id)
+          == std::vector<std::string>{"started", "failed"};
+      },
+      10s, 100ms));
+    CHECK_THAT(steps_of(e.audit(), id), Catch::Contains("INVALID"));
+    CHECK(str(e.get(id), "status") == "failed");
+  }
+}
+
+TEST_CASE("after a lost connection no DDL runs without the advisory lock") {
+  advised_shop s{{"--apply-lock-timeout", "20s", "--apply-attempts", "3"}};
+  auto& [h, db, e, id, index] = s;
+  open_writer writer{h, db};
+  std::string pid;
+  auto pending = waiting_apply(s, pid);
+  // Another engine waits for the lock: it gets it the moment the build's
+  // connection is lost.
+  pqxx::connection other{h.dsn(db)};
+  auto taken = std::async(std::launch::async, [&] {
+    pqxx::nontransaction tx{other};
+    tx.exec(std::string{"SELECT pg_advisory_lock("} + default_lock_key + ")");
+  });
+  REQUIRE(eventually(
+    [&] {
+      return !h.exec(db,
+                     "SELECT 1 FROM pg_stat_activity WHERE "
+                     "wait_event = 'advisory'")
+                .empty();
+    },
+    10s, 20ms));
+  h.exec(db, "SELECT pg_terminate_backend(" + pid + ")");
+  taken.get();
+  writer.tx.commit(); // nothing but the lock stands in the way of any DDL now
+  auto res = pending.get();
+  INFO(res.body);
+  CHECK(res.status == 409);
+  CHECK_THAT(res.body, Catch::Contains("advisory lock"));
+  // While the other engine holds the lock, this one neither builds again
+  // nor drops the INVALID leftover.
+  std::this_thread::sleep_for(3s);
+  CHECK(index_state(h, db, index) == "invalid");
+  {
+    pqxx::nontransaction tx{other};
+    tx.exec(std::string{"SELECT pg_advisory_unlock("} + default_lock_key + ")");
+  }
+  CHECK(eventually([&] { return index_state(h, db, index) == "absent"; }, 20s,
+                   200ms));
+}
+
+TEST_CASE("the advisory lock key is configurable") {
+  advised_shop s{{"--apply-lock-key", "4242"}};
+  {
+    pqxx::connection other{s.h.dsn(s.db)};
+    pqxx::nontransaction tx{other};
+    tx.exec("SELECT pg_advisory_lock(4242)");
+    auto res = s.apply();
+    INFO(res.body);
+    CHECK(res.status == 409);
+    CHECK_THAT(res.body, Catch::Contains("advisory lock 4242"));
+    CHECK(index_state(s.h, s.db, s.index) == "absent");
+  }
+  CHECK(s.apply().status == 200);
 }

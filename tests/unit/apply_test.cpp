@@ -1,6 +1,7 @@
 // What may run on a target, who may ask, and what a change did afterwards:
 // the pure parts of applying recommendations.
 
+#include "optischema/analysis/audit.hpp"
 #include "optischema/analysis/change.hpp"
 #include "optischema/analysis/realised.hpp"
 #include "optischema/analysis/recommendation.hpp"
@@ -26,6 +27,23 @@ recommendation create_rec() {
           "USING btree (customer_id)";
   r.rollback_ddl
     = "DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_id_idx";
+  // As the engine built it.
+  r.index_oid = 16412;
+  r.index_definition = "CREATE INDEX orders_customer_id_idx ON public.orders "
+                       "USING btree (customer_id)";
+  return r;
+}
+
+recommendation drop_rec() {
+  recommendation r;
+  r.id = "b";
+  r.kind = "drop_index";
+  r.schema = "public";
+  r.table = "orders";
+  r.index_name = "orders_old_idx";
+  r.ddl = "DROP INDEX CONCURRENTLY IF EXISTS public.orders_old_idx";
+  r.rollback_ddl = "CREATE INDEX CONCURRENTLY orders_old_idx ON public.orders "
+                   "USING btree (created_at)";
   return r;
 }
 
@@ -91,15 +109,7 @@ TEST_CASE("stored DDL that is not the recommendation's own is never run") {
 }
 
 TEST_CASE("a drop recommendation drops, and its rollback recreates") {
-  recommendation r;
-  r.id = "b";
-  r.kind = "drop_index";
-  r.schema = "public";
-  r.table = "orders";
-  r.index_name = "orders_old_idx";
-  r.ddl = "DROP INDEX CONCURRENTLY IF EXISTS public.orders_old_idx";
-  r.rollback_ddl = "CREATE INDEX CONCURRENTLY orders_old_idx ON public.orders "
-                   "USING btree (created_at)";
+  auto r = drop_rec();
   auto up = change_for(r, false);
   REQUIRE(up);
   CHECK(up->what == index_change::action::drop);
@@ -233,4 +243,205 @@ TEST_CASE("an applied recommendation keeps the DDL that ran") {
   auto undo = change_for(fresh, true);
   REQUIRE(undo);
   CHECK(undo->index_name == "orders_customer_id_idx");
+}
+
+TEST_CASE("an index is the advised one only when PostgreSQL defines it so") {
+  struct example {
+    const char* ours;
+    const char* theirs; // as pg_get_indexdef prints it
+    bool same;
+  };
+  // pg_get_indexdef's output of PostgreSQL 15 for each index on the right.
+  const example examples[] = {
+    {"CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders USING "
+     "btree (customer_id)",
+     "CREATE INDEX orders_customer_id_idx1 ON public.orders USING btree "
+     "(customer_id)",
+     true},
+    // A DBA's unique index under the same default name is another index.
+    {"CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders USING "
+     "btree (customer_id)",
+     "CREATE UNIQUE INDEX orders_customer_id_idx ON public.orders USING btree "
+     "(customer_id) WHERE (status = 'disputed'::text)",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.orders USING btree (customer_id)",
+     "CREATE UNIQUE INDEX x ON public.orders USING btree (customer_id)", false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (s) WHERE s = 'open'",
+     "CREATE INDEX t_s_idx ON public.t USING btree (s) WHERE (s = "
+     "'open'::text)",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (s) WHERE s = "
+     "'closed'",
+     "CREATE INDEX t_s_idx ON public.t USING btree (s) WHERE (s = "
+     "'open'::text)",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (v) WHERE v = 'x'",
+     "CREATE INDEX t_v_idx ON public.t USING btree (v) WHERE ((v)::text = "
+     "'x'::text)",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree ((d::date))",
+     "CREATE INDEX t_d_idx ON public.t USING btree (((d)::date))", true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (d)",
+     "CREATE INDEX t_d_idx ON public.t USING btree (((d)::date))", false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (lower(e))",
+     "CREATE INDEX t_lower_idx ON public.t USING btree (lower(e))", true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (e)",
+     "CREATE INDEX t_e_idx ON public.t USING btree (e text_pattern_ops)",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING gin (e gin_trgm_ops)",
+     "CREATE INDEX t_e_idx1 ON public.t USING gin (e gin_trgm_ops)", true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (id) WHERE NOT paid",
+     "CREATE INDEX t_id_idx ON public.t USING btree (id) WHERE (NOT paid)",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (s) WHERE s IN "
+     "('a', 'b')",
+     "CREATE INDEX t_s_idx1 ON public.t USING btree (s) WHERE (s = ANY "
+     "(ARRAY['a'::text, 'b'::text]))",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (s) WHERE s IN "
+     "('a', 'c')",
+     "CREATE INDEX t_s_idx1 ON public.t USING btree (s) WHERE (s = ANY "
+     "(ARRAY['a'::text, 'b'::text]))",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t (id DESC NULLS FIRST, s ASC "
+     "NULLS LAST) INCLUDE (e)",
+     "CREATE INDEX t_id_s_e_idx ON public.t USING btree (id DESC, s) INCLUDE "
+     "(e)",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t (id DESC NULLS LAST, s) INCLUDE "
+     "(e)",
+     "CREATE INDEX t_id_s_e_idx ON public.t USING btree (id DESC, s) INCLUDE "
+     "(e)",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t (id DESC, s)",
+     "CREATE INDEX t_id_s_e_idx ON public.t USING btree (id DESC, s) INCLUDE "
+     "(e)",
+     false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t (s)",
+     "CREATE INDEX t_s_idx2 ON public.t USING btree (s COLLATE \"C\")", false},
+    {"CREATE INDEX CONCURRENTLY x ON t (id) WHERE paid = true AND s = 'a' AND "
+     "v = 'b'",
+     "CREATE INDEX t_id_idx2 ON public.t USING btree (id) WHERE ((paid = true) "
+     "AND (s = 'a'::text) AND ((v)::text = 'b'::text))",
+     true},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (c)",
+     "CREATE INDEX t_c_idx ON public.t USING brin (c)", false},
+    {"CREATE INDEX CONCURRENTLY x ON public.u USING btree (c)",
+     "CREATE INDEX t_c_idx ON public.t USING btree (c)", false},
+    {"CREATE INDEX CONCURRENTLY x ON other.t USING btree (c)",
+     "CREATE INDEX t_c_idx ON public.t USING btree (c)", false},
+    {"CREATE INDEX CONCURRENTLY x ON public.t USING btree (c)", "DROP TABLE t",
+     false},
+  };
+  for (auto& x : examples) {
+    INFO(x.ours << "\n" << x.theirs);
+    CHECK(same_index_definition(x.ours, x.theirs, "public") == x.same);
+  }
+}
+
+TEST_CASE("an index built under a free name keeps its DDL consistent") {
+  auto r = create_rec();
+  r.title = "Create index orders_customer_id_idx on public.orders";
+  REQUIRE(rename_index(r, "orders_customer_id_idx1"));
+  CHECK(r.index_name == "orders_customer_id_idx1");
+  CHECK(r.ddl
+        == "CREATE INDEX CONCURRENTLY orders_customer_id_idx1 ON public.orders "
+           "USING btree (customer_id)");
+  CHECK(r.rollback_ddl
+        == "DROP INDEX CONCURRENTLY IF EXISTS public.orders_customer_id_idx1");
+  CHECK(r.title == "Create index orders_customer_id_idx1 on public.orders");
+  CHECK(change_for(r, false));
+}
+
+TEST_CASE("a drop runs only on the index it is meant for") {
+  auto r = create_rec();
+  r.status = "applied";
+  SECTION("a rollback needs the record of what the engine built") {
+    r.index_oid = 0;
+    r.index_definition.clear();
+    auto c = change_for(r, true);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().code == ec::conflict);
+    CHECK_THAT(c.error().message,
+               Catch::Contains("drops only an index the "
+                               "engine built"));
+    r.index_oid = 16412;
+    r.index_definition = "CREATE INDEX orders_customer_id_idx ON "
+                         "public.orders USING btree (customer_id)";
+    c = change_for(r, true);
+    REQUIRE(c);
+    CHECK(c->expect_oid == 16412);
+    CHECK(c->expect_definition == r.index_definition);
+  }
+  SECTION("a drop advice drops the index the analysis saw") {
+    auto d = drop_rec();
+    auto c = change_for(d, false);
+    REQUIRE(c);
+    CHECK(c->expect_oid == 0);
+    CHECK(c->expect_definition == d.rollback_ddl);
+  }
+}
+
+TEST_CASE("a change the engine was killed in is resolved from the catalog") {
+  audit_entry started;
+  started.action = "apply";
+  started.schema = "public";
+  started.index_name = "orders_customer_id_idx";
+  started.outcome = "started";
+  started.op = "18c-1";
+  auto create = [&](index_now now) {
+    return resolve_interrupted(started, true, now);
+  };
+  auto built = create({true, true, true});
+  CHECK(built.outcome == "applied");
+  CHECK(built.took_effect);
+  CHECK_FALSE(built.cleanup);
+  CHECK_THAT(built.step, Catch::Contains("interrupted"));
+  auto half = create({true, false, true});
+  CHECK(half.outcome == "failed");
+  CHECK(half.cleanup);
+  CHECK_THAT(half.step, Catch::Contains("INVALID"));
+  // Someone else's index under that name is never touched.
+  auto other = create({true, false, false});
+  CHECK_FALSE(other.cleanup);
+  CHECK_FALSE(other.took_effect);
+  CHECK(create({}).outcome == "failed");
+  started.action = "rollback";
+  auto gone = resolve_interrupted(started, false, {});
+  CHECK(gone.outcome == "rolled_back");
+  CHECK(gone.took_effect);
+  auto kept = resolve_interrupted(started, false, {true, true, true});
+  CHECK(kept.outcome == "failed");
+  CHECK_FALSE(kept.took_effect);
+  auto mid = resolve_interrupted(started, false, {true, false, true});
+  CHECK(mid.took_effect);
+  CHECK(mid.cleanup);
+}
+
+TEST_CASE("a started audit entry reads back as written") {
+  audit_entry e;
+  e.ts_ms = 1234;
+  e.who = "api (127.0.0.1)";
+  e.action = "apply";
+  e.target = "shop";
+  e.recommendation_id = "00000000000000aa";
+  e.kind = "create_index";
+  e.ddl = create_rec().ddl;
+  e.outcome = "started";
+  e.steps = {"the name x belongs to another index"};
+  e.op = "18c-1";
+  e.schema = "public";
+  e.index_name = "orders_customer_id_idx";
+  e.index_oid = 16412;
+  e.index_definition = "CREATE INDEX …";
+  auto back = audit_entry_from_json(to_json(e));
+  REQUIRE(back);
+  CHECK(to_json(*back) == to_json(e));
+  // A pending cleanup is kept as the entry of its drop, with no change.
+  e.op.clear();
+  back = audit_entry_from_json(to_json(e));
+  REQUIRE(back);
+  CHECK(back->index_oid == 16412);
+  CHECK(back->index_name == e.index_name);
+  CHECK_FALSE(audit_entry_from_json("[1, 2]"));
 }

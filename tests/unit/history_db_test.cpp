@@ -213,3 +213,28 @@ TEST_CASE("audit entries and stale recommendations are pruned by age",
   CHECK(report->audit_entries_pruned == 0);
   CHECK(report->recommendations_pruned == 0);
 }
+
+TEST_CASE("changes in flight and pending cleanups survive reopening",
+          "[store]") {
+  temp_dir dir;
+  {
+    auto db = open(dir);
+    REQUIRE(db->begin_change("db1", "op-a", 100, R"({"outcome":"started"})"));
+    REQUIRE(db->begin_change("db1", "op-b", 101, R"({"outcome":"started"})"));
+    REQUIRE(db->begin_change("db2", "op-c", 102, R"({"outcome":"started"})"));
+    REQUIRE(db->end_change("db1", "op-b", 103, R"({"outcome":"applied"})"));
+    REQUIRE(db->put_cleanup("db1", "public.x", R"({"name":"x"})"));
+    REQUIRE(db->put_cleanup("db1", "public.y", R"({"name":"y"})"));
+    REQUIRE(db->erase_cleanup("db1", "public.y"));
+  }
+  auto db = open(dir);
+  // Only the change that never ended is in flight; every entry is audited.
+  CHECK(db->changes_in_flight("db1")
+        == std::vector<std::string>{R"({"outcome":"started"})"});
+  CHECK(db->changes_in_flight("db2").size() == 1);
+  CHECK(db->changes_in_flight("db").empty());
+  CHECK(db->audit(10).size() == 4);
+  CHECK(db->audit(1)[0] == R"({"outcome":"applied"})");
+  CHECK(db->cleanups("db1") == std::vector<std::string>{R"({"name":"x"})"});
+  CHECK(db->cleanups("db2").empty());
+}

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,8 +31,13 @@ struct applier_state {
   pg::ddl_options ddl;
   std::chrono::milliseconds interval{};
   applier_peers peers;
-  /// INVALID indexes a failed build left that could not be dropped yet.
-  std::set<std::pair<std::string, std::string>> cleanups;
+  /// INVALID indexes failed builds left that could not be dropped yet, by
+  /// "schema.name"; kept in the STORE too, so a restart resumes them.
+  std::map<std::string, pg::index_facts> cleanups;
+  /// Changes a crash interrupted, resolved at this start ("op: outcome").
+  std::vector<std::string> recovered;
+  /// Makes the ids of changes unique within a millisecond.
+  uint32_t ops = 0;
   /// Recommendations whose regression was announced (once each).
   std::set<std::string> alerted;
   // -- status --
@@ -44,10 +50,12 @@ struct applier_state {
 
 /// An APPLIER: one per target. Runs the DDL the advisor generated for a
 /// recommendation (checked by change_for, never SQL from a request) with
-/// pg::run_index_change, records every attempt in the audit log, and every
-/// poll interval measures the realised benefit of applied changes (and
-/// retries dropping INVALID leftovers). Blocks on the database: spawn it
-/// detached.
+/// pg::run_index_change, after its "started" audit entry is on disk (synced)
+/// and before its outcome, and every poll interval measures the realised
+/// benefit of applied changes and retries dropping INVALID leftovers (kept
+/// in the STORE). At its start it resolves changes a crash interrupted
+/// (started, never finished) from the target's catalog. Blocks on the
+/// database: spawn it detached.
 applier_actor::behavior_type
 applier(applier_actor::stateful_pointer<applier_state> self,
         target_config target, apply_config cfg,

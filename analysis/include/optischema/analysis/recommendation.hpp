@@ -76,6 +76,11 @@ struct recommendation {
   double measured_speedup = 0;
   /// When the engine applied it to the target (0: not applied).
   int64_t applied_ms = 0;
+  /// The index the engine built for it (create_index): its oid and
+  /// pg_get_indexdef when built, so a rollback drops that index and no other
+  /// (0 / "": the engine built none).
+  int64_t index_oid = 0;
+  std::string index_definition;
   /// What the served statements' mean times did after applying (a JSON
   /// object: before/after means, calls, verdict), "" until measured.
   std::string realised;

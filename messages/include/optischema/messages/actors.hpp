@@ -69,6 +69,27 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<atom::put, atom::audit, std::string>,
   // Returns the newest entries of the audit log, newest first (JSON array).
   caf::replies_to<atom::get, atom::audit, int64_t>::with<std::string>,
+  // Begins a change of a target's schema (target, op id, "started" entry):
+  // appends the entry and keeps it as in flight, synced to disk before the
+  // reply, so no DDL runs before the audit log says so.
+  caf::replies_to<atom::put, atom::audit, atom::started, std::string,
+                  std::string, std::string>::with<bool>,
+  // Ends it (target, op id, outcome entry): appends the entry and forgets
+  // the change as in flight, synced.
+  caf::replies_to<atom::put, atom::audit, atom::finished, std::string,
+                  std::string, std::string>::with<bool>,
+  // Returns the "started" entries of a target's changes that never finished
+  // (the engine stopped during them).
+  caf::replies_to<atom::get, atom::audit, atom::started,
+                  std::string>::with<text_list>,
+  // Keeps a pending cleanup of a target (target, key, JSON), synced.
+  caf::replies_to<atom::put, atom::cleanup, std::string, std::string,
+                  std::string>::with<bool>,
+  // Forgets a pending cleanup (target, key), synced.
+  caf::replies_to<atom::erase, atom::cleanup, std::string,
+                  std::string>::with<bool>,
+  // Returns the pending cleanups of a target (JSON each).
+  caf::replies_to<atom::get, atom::cleanup, std::string>::with<text_list>,
   // Returns a cached LLM answer ("" when absent or expired).
   caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
@@ -121,7 +142,9 @@ using sandbox_actor = caf::typed_actor<
   extend_with<status_client_actor>;
 
 /// An APPLIER: changes one target's indexes as its recommendations say,
-/// keeps an audit log, and measures what each change did afterwards.
+/// keeps an audit log ("started" synced before any DDL), resolves changes a
+/// crash interrupted and drops INVALID leftovers (also after a restart),
+/// and measures what each change did afterwards.
 using applier_actor = caf::typed_actor<
   // Applies a recommendation (id, who asked); replies with the
   // recommendation as stored (JSON).

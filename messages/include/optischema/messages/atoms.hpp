@@ -62,6 +62,14 @@ OPTISCHEMA_ATOM(test, "test")
 OPTISCHEMA_ATOM(prepare, "prepare")
 /// Set a recommendation aside.
 OPTISCHEMA_ATOM(dismiss, "dismiss")
+/// A change to a target's schema begins: its audit entry, synced first.
+OPTISCHEMA_ATOM(started, "started")
+/// A change to a target's schema ends: its outcome, synced.
+OPTISCHEMA_ATOM(finished, "finished")
+/// INVALID indexes a failed build left, waiting to be dropped.
+OPTISCHEMA_ATOM(cleanup, "cleanup")
+/// Forget something stored.
+OPTISCHEMA_ATOM(erase, "erase")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

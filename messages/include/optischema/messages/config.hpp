@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/analysis/change.hpp"
 #include "optischema/store/history_db.hpp"
 
 #include <chrono>
@@ -32,6 +33,9 @@ struct apply_config {
   std::chrono::milliseconds retry_delay{1000};
   /// Builds estimated above this are refused (0: no limit).
   int64_t max_index_bytes = 0;
+  /// The advisory lock every engine changing a target holds (the same on
+  /// every engine and CLI run that may change one database).
+  int64_t lock_key = default_apply_lock_key;
 };
 
 /// The sandbox server and how copies are made and tests run.

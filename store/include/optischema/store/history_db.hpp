@@ -134,6 +134,36 @@ public:
   /// The newest `limit` entries, newest first.
   std::vector<std::string> audit(size_t limit);
 
+  // -- changes in flight and pending cleanups: the APPLIER's memory ----------
+  // Written synced (fsync before returning), so a crash or a power loss never
+  // loses them: DDL runs on a target only after its "started" entry is on
+  // disk.
+
+  /// Appends the "started" entry of change `op` of `target` to the audit log
+  /// and keeps it as in flight, in one synced write.
+  expected<ok> begin_change(const std::string& target, const std::string& op,
+                            int64_t ts_ms, const std::string& entry);
+
+  /// Appends the entry that ends change `op` and forgets it as in flight, in
+  /// one synced write.
+  expected<ok> end_change(const std::string& target, const std::string& op,
+                          int64_t ts_ms, const std::string& entry);
+
+  /// The "started" entries of `target`'s changes that never ended: the
+  /// engine stopped during them.
+  std::vector<std::string> changes_in_flight(const std::string& target);
+
+  /// Keeps a pending cleanup of `target` (an INVALID index to drop, as
+  /// JSON) under `key`, synced.
+  expected<ok> put_cleanup(const std::string& target, const std::string& key,
+                           const std::string& json);
+
+  /// Forgets a pending cleanup (done, or nothing left to drop), synced.
+  expected<ok> erase_cleanup(const std::string& target, const std::string& key);
+
+  /// The pending cleanups of `target` (JSON).
+  std::vector<std::string> cleanups(const std::string& target);
+
   // -- the LLM cache ---------------------------------------------------------
 
   /// A cached LLM answer, or nullopt when absent or expired (an expired
@@ -182,6 +212,8 @@ public:
 private:
   struct impl;
   history_db(store_options opts, std::unique_ptr<impl> ptr);
+  /// A key of the audit log: entries of one millisecond keep their order.
+  std::string audit_key(int64_t ts_ms);
   store_options opts_;
   std::unique_ptr<impl> impl_;
   uint64_t audit_seq_ = 0;
