@@ -117,6 +117,13 @@ public:
   /// The newest `limit` entries, newest first.
   std::vector<std::string> audit(size_t limit);
 
+  /// A page of the log, newest first, and how many entries it holds.
+  struct audit_page {
+    size_t total = 0;
+    std::vector<std::string> entries;
+  };
+  audit_page audit(size_t offset, size_t limit);
+
   // -- the LLM cache ---------------------------------------------------------
 
   /// A cached LLM answer, or nullopt when absent or expired (an expired
