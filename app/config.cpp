@@ -50,7 +50,8 @@ expected<std::string> api_token(const serve_flags& flags) {
            && std::isspace(static_cast<unsigned char>(token.back())))
       token.pop_back();
     struct stat st {};
-    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    // Group-readable is how Kubernetes mounts secrets (fsGroup).
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 007) != 0)
       OPTISCHEMA_WARN("--api-token-file {} is readable by other users; "
                       "chmod 600 {}",
                       file, file);

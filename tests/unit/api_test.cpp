@@ -366,3 +366,20 @@ TEST_CASE("a limit reached answers 429", "[api]") {
   auto res = error_response(failure{ec::budget_exhausted, "later"});
   CHECK(res.status == 429);
 }
+
+TEST_CASE("the OpenAPI document states the access rule on every POST",
+          "[api][access]") {
+  auto doc = parse(openapi_document());
+  for (auto& p : doc["paths"].GetObject())
+    for (auto& m : p.value.GetObject()) {
+      INFO(m.name.GetString() << " " << p.name.GetString());
+      auto& op = m.value;
+      CHECK(op["responses"].HasMember("421"));
+      if (std::string{m.name.GetString()} != "post")
+        continue;
+      REQUIRE(op.HasMember("security"));
+      CHECK(op["security"][0].HasMember("bearer"));
+      for (auto code : {"401", "403", "415", "429"})
+        CHECK(op["responses"].HasMember(code));
+    }
+}
