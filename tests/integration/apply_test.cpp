@@ -82,8 +82,11 @@ struct engine {
   /// Polls and analyses now; returns the create_index recommendation on
   /// orders (customer_id).
   rapidjson::Document recommendation() {
-    REQUIRE(http_request(url, "POST", "/api/collect").status == 200);
-    auto run = http_request(url, "POST", "/api/analysis/run", "", {}, 120s);
+    // With a token set, every POST needs it (without one, it is ignored).
+    REQUIRE(http_request(url, "POST", "/api/collect", "", bearer()).status
+            == 200);
+    auto run = http_request(url, "POST", "/api/analysis/run", "", bearer(),
+                            120s);
     INFO(run.body);
     REQUIRE(run.status == 200);
     auto list = parse_json(http_get(url, "/api/suggestions/latest").body);
@@ -239,10 +242,12 @@ TEST_CASE("apply builds a valid index, measures it, and rollback removes it") {
   engine e{h, db, {"--api-token", token}};
   // History before the change: the lookups over two polls (the first poll
   // is the baseline the next ones count from).
-  REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+  REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+          == 200);
   for (int i = 0; i < 2; ++i) {
     workload(h, db, 30);
-    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+    REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+            == 200);
   }
   auto rec = e.recommendation();
   std::string id = rec["id"].GetString();
@@ -265,7 +270,8 @@ TEST_CASE("apply builds a valid index, measures it, and rollback removes it") {
   // The served statement after the change, over three polls.
   for (int i = 0; i < 3; ++i) {
     workload(h, db, 30);
-    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+    REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+            == 200);
   }
   std::string realised;
   CHECK(eventually(
@@ -342,7 +348,7 @@ TEST_CASE("unknown ids and SQL in the request are refused, never run") {
   headers["Content-Type"] = "text/plain";
   auto form = http_request(e.url, "POST", "/api/suggestions/dismiss",
                            R"({"id":")" + id + R"("})", headers);
-  CHECK(form.status == 400);
+  CHECK(form.status == 415);
   CHECK_THAT(form.body, Catch::Contains("application/json"));
   CHECK(h.exec(db, "SELECT count(*) FROM orders")[0][0] == "300000");
   CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
