@@ -199,8 +199,7 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
                 "Open connections (HTTP and WebSocket)")
     ->envname("OPTISCHEMA_MAX_CONNECTIONS")
     ->capture_default_str();
-  cmd
-    .add_option("--max-ws-clients", f.max_ws_clients, "WebSocket clients")
+  cmd.add_option("--max-ws-clients", f.max_ws_clients, "WebSocket clients")
     ->envname("OPTISCHEMA_MAX_WS_CLIENTS")
     ->capture_default_str();
   cmd

@@ -129,7 +129,7 @@ store(store_actor::stateful_pointer<store_state> self,
         static_cast<size_t>(std::max<int64_t>(offset, 0)),
         static_cast<size_t>(std::max<int64_t>(limit, 0)));
       std::string out = R"({"total":)" + std::to_string(page.total)
-                        + R"(,"entries":[)";
+        + R"(,"entries":[)";
       for (size_t i = 0; i < page.entries.size(); ++i)
         out += (i == 0 ? "" : ",") + page.entries[i];
       return out + "]}";

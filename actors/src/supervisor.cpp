@@ -227,8 +227,7 @@ join(self_ptr self, std::map<std::string, joined_work> supervisor_state::*runs,
 /// Asks `hdl` and hands the answer to `finish`.
 template <class Handle, class... Ts>
 void ask(self_ptr self, std::chrono::milliseconds timeout, Handle hdl,
-         finish_fn finish,
-         Ts... xs) {
+         finish_fn finish, Ts... xs) {
   self->request(hdl, timeout, xs...)
     .then([finish](const std::string& x) { finish(&x, nullptr); },
           [finish](const caf::error& err) { finish(nullptr, &err); });
@@ -248,10 +247,9 @@ caf::result<std::string> analyze_workload(self_ptr self,
 }
 
 /// POST /api/analysis/query: a few in flight per target, the rest refused.
-caf::result<std::string> analyze_statement(self_ptr self,
-                                           const std::string& target,
-                                           const std::string& sql,
-                                           bool with_llm) {
+caf::result<std::string>
+analyze_statement(self_ptr self, const std::string& target,
+                  const std::string& sql, bool with_llm) {
   auto hdl = running_advisor(self, target);
   if (!hdl)
     return hdl.error();
@@ -409,8 +407,8 @@ caf::result<std::string> engine_status(self_ptr self,
     if (st.config.apply.api_token.empty()) {
       json::key(w, "message");
       json::str(w,
-                "applying is off: start the engine with --api-token (or "
-                "OPTISCHEMA_API_TOKEN) to enable POST "
+                "applying is off: start the engine with an API token "
+                "(--api-token-file, or OPTISCHEMA_API_TOKEN) to enable POST "
                 "/api/suggestions/apply and /rollback");
     }
     json::key(w, "targets");
@@ -620,10 +618,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return self->delegate(caf::actor_cast<collector_actor>(i->second.handle),
                             atom::poll_v);
     },
-    [self](atom::analyze,
-           const std::string& target) -> caf::result<std::string> {
-      return analyze_workload(self, target);
-    },
+    [self](atom::analyze, const std::string& target)
+      -> caf::result<std::string> { return analyze_workload(self, target); },
     [self](atom::analyze, const std::string& target, const std::string& sql,
            bool with_llm) -> caf::result<std::string> {
       return analyze_statement(self, target, sql, with_llm);
@@ -665,9 +661,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::prepare,
            const std::string& target) -> caf::result<std::string> {
-      return force_copy(
-        self, target,
-        running<sandbox_actor>(self, sandbox_name(target), target));
+      return force_copy(self, target,
+                        running<sandbox_actor>(self, sandbox_name(target),
+                                               target));
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

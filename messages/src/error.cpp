@@ -11,7 +11,7 @@ namespace {
 /// delay after it.
 bool has_message(const caf::message& ctx) {
   return ctx.match_elements<std::string>()
-         || ctx.match_elements<std::string, int64_t>();
+    || ctx.match_elements<std::string, int64_t>();
 }
 
 std::string render(uint8_t code, caf::atom_value, const caf::message& ctx) {

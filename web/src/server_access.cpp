@@ -24,10 +24,10 @@ std::string lower(std::string_view x) {
 
 bool iequals(std::string_view x, std::string_view y) {
   return x.size() == y.size()
-         && std::equal(x.begin(), x.end(), y.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a))
-                     == std::tolower(static_cast<unsigned char>(b));
-            });
+    && std::equal(x.begin(), x.end(), y.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a))
+             == std::tolower(static_cast<unsigned char>(b));
+         });
 }
 
 /// A value from the client, made safe to quote in a message.
@@ -91,8 +91,7 @@ bool is_ip_literal(const host_parts& h) {
 
 bool is_localhost(const host_parts& h) {
   // RFC 6761: browsers resolve these to loopback themselves.
-  return !h.ipv6
-         && (h.name == "localhost" || h.name.ends_with(".localhost"));
+  return !h.ipv6 && (h.name == "localhost" || h.name.ends_with(".localhost"));
 }
 
 /// "scheme://authority" with default ports dropped, for comparing origins.
@@ -345,9 +344,8 @@ std::vector<std::string> inline_script_hashes(std::string_view html) {
     auto body = html.substr(open_end + 1, close - open_end - 1);
     auto src = ifind(attributes, "src=", 0);
     auto has_src = src != std::string_view::npos
-                   && (src == 0
-                       || std::isspace(
-                         static_cast<unsigned char>(attributes[src - 1])));
+      && (src == 0
+          || std::isspace(static_cast<unsigned char>(attributes[src - 1])));
     if (!has_src && !body.empty()) {
       auto hash = "'sha256-" + sha256_base64(body) + "'";
       if (std::find(out.begin(), out.end(), hash) == out.end())

@@ -92,10 +92,11 @@ private:
 
   void send_preflight();
 
-  void send_error(
-    http::status status, std::string_view code, std::string_view message,
-    bool close,
-    const std::vector<std::pair<std::string, std::string>>& headers = {});
+  void
+  send_error(http::status status, std::string_view code,
+             std::string_view message, bool close,
+             const std::vector<std::pair<std::string, std::string>>& headers
+             = {});
 
   void send_not_found();
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #ifdef __GLIBC__
-#  include <malloc.h>
+#include <malloc.h>
 #endif
 
 namespace optischema::web {

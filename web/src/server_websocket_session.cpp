@@ -175,8 +175,8 @@ void websocket_session::authenticate(const rapidjson::Document& doc) {
   auto token = doc.FindMember("token");
   auto& expected = hub_->options().access.api_token;
   if (token != doc.MemberEnd() && token->value.IsString()
-      && token_matches(expected, {token->value.GetString(),
-                                  token->value.GetStringLength()})) {
+      && token_matches(
+        expected, {token->value.GetString(), token->value.GetStringLength()})) {
     auth_timer_.cancel();
     return start_streaming();
   }

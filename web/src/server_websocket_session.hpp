@@ -3,9 +3,10 @@
 // One WebSocket client: sends broadcast frames it subscribed to and answers
 // its subscribe/ping frames. With an API token set, nothing is sent until
 // the client's first frame is {"type":"auth","token":"…"} (browsers cannot
-// set headers on a WebSocket); a wrong or missing one closes the socket. Writes go through a bounded queue that drops the
-// oldest broadcast frame when full, so a stalled client costs a fixed amount
-// of memory and never slows down the broadcaster or the other clients.
+// set headers on a WebSocket); a wrong or missing one closes the socket. Writes
+// go through a bounded queue that drops the oldest broadcast frame when full,
+// so a stalled client costs a fixed amount of memory and never slows down the
+// broadcaster or the other clients.
 
 #include "server_hub.hpp"
 #include "server_net.hpp"
