@@ -27,5 +27,7 @@ USER optischema
 EXPOSE 8080
 VOLUME /var/lib/optischema
 ENTRYPOINT ["optischema"]
+# Beyond loopback the engine needs its API token and refuses to start without one (saying how to
+# make one): mount it and set OPTISCHEMA_API_TOKEN_FILE (or pass OPTISCHEMA_API_TOKEN).
 CMD ["serve", "--listen", "0.0.0.0:8080", "--data-dir", "/var/lib/optischema", \
      "--static-dir", "/usr/share/optischema/dashboard"]

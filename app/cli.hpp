@@ -26,6 +26,12 @@ struct serve_flags {
   std::string poll_interval = "30s";
   std::string static_dir;
   std::vector<std::string> cors_origins;
+  std::vector<std::string> allowed_hosts;
+  bool insecure_listen = false;
+  size_t max_connections = 256;
+  size_t max_ws_clients = 32;
+  size_t max_analysis_queries = 2;
+  std::string sandbox_prepare_interval = "10m";
   std::string retention_raw = "24h";
   std::string retention_hourly = "30d";
   std::string retention_audit = "90d";
@@ -54,6 +60,7 @@ struct serve_flags {
   size_t llm_per_cycle = 3;
   // -- applying changes --
   std::string api_token;
+  std::string api_token_file;
   std::vector<std::string> apply_dsns;
   std::string apply_lock_timeout = "2s";
   std::string apply_statement_timeout = "1h";

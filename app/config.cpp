@@ -2,13 +2,20 @@
 
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <optional>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 namespace optischema::app {
@@ -23,6 +30,54 @@ std::string env(const char* name) {
 bool blank(const std::string& x) {
   return std::all_of(x.begin(), x.end(),
                      [](unsigned char c) { return std::isspace(c) != 0; });
+}
+
+/// Shortest API token accepted: a guessable token is no door.
+constexpr size_t min_token_length = 16;
+
+/// The API token from --api-token or --api-token-file, checked. Never puts
+/// the token itself in a message.
+expected<std::string> api_token(const serve_flags& flags) {
+  auto token = flags.api_token;
+  auto& file = flags.api_token_file;
+  if (!file.empty()) {
+    if (!token.empty())
+      return failure{ec::invalid_configuration,
+                     "give the API token once: --api-token-file or "
+                     "--api-token (OPTISCHEMA_API_TOKEN), not both"};
+    std::ifstream in{file, std::ios::binary};
+    if (!in)
+      return failure{ec::invalid_configuration,
+                     fmt::format("cannot read --api-token-file {}: {}", file,
+                                 std::strerror(errno))};
+    token.assign(std::istreambuf_iterator<char>{in}, {});
+    // `echo x > file` and editors leave a newline.
+    while (!token.empty()
+           && std::isspace(static_cast<unsigned char>(token.back())))
+      token.pop_back();
+    struct stat st {};
+    // Group-readable is how Kubernetes mounts secrets (fsGroup).
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & 007) != 0)
+      OPTISCHEMA_WARN("--api-token-file {} is readable by other users; "
+                      "chmod 600 {}",
+                      file, file);
+  }
+  if (token.empty())
+    return token;
+  if (std::any_of(token.begin(), token.end(),
+                  [](unsigned char c) { return c < 0x21 || c == 0x7f; }))
+    return failure{ec::invalid_configuration,
+                   "the API token must not contain spaces or control "
+                   "characters; make one with: head -c 24 /dev/urandom | "
+                   "base64"};
+  if (token.size() < min_token_length)
+    return failure{
+      ec::invalid_configuration,
+      fmt::format("the API token must be at least {} characters (this one "
+                  "has {}); make one with: umask 077; head -c 24 "
+                  "/dev/urandom | base64 > token, then --api-token-file token",
+                  min_token_length, token.size())};
+  return token;
 }
 
 } // namespace
@@ -178,9 +233,12 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{ec::invalid_configuration,
                    "--min-confidence takes a number from 0 to 1"};
   cfg.analysis_interval = *analysis;
-  // -- applying
+  // -- applying, and the API token of every POST
   auto& ap = cfg.apply;
-  ap.api_token = flags.api_token;
+  auto token = api_token(flags);
+  if (!token)
+    return token.error();
+  ap.api_token = std::move(*token);
   for (size_t i = 0; i < flags.apply_dsns.size(); ++i) {
     auto& x = flags.apply_dsns[i];
     auto eq = x.find('=');
@@ -251,6 +309,30 @@ expected<engine_config> to_config(const serve_flags& flags) {
   sb.sample_percent = flags.sandbox_sample_percent;
   sb.runs = flags.sandbox_runs;
   sb.auto_test = flags.sandbox_auto_test;
+  // -- what requests may cost
+  auto& lim = cfg.limits;
+  auto prepare_every = duration_flag("--sandbox-prepare-interval",
+                                     flags.sandbox_prepare_interval,
+                                     std::chrono::milliseconds{0});
+  if (!prepare_every)
+    return prepare_every.error();
+  lim.forced_prepare_interval = *prepare_every;
+  if (flags.max_connections < 8 || flags.max_connections > 100'000)
+    return failure{ec::invalid_configuration,
+                   "--max-connections takes 8 to 100000 (each is a file "
+                   "descriptor: keep it below ulimit -n)"};
+  if (flags.max_ws_clients < 1)
+    return failure{ec::invalid_configuration,
+                   "--max-ws-clients takes a positive number"};
+  if (flags.max_analysis_queries < 1 || flags.max_analysis_queries > 100)
+    return failure{ec::invalid_configuration,
+                   "--max-analysis-queries takes 1 to 100"};
+  lim.max_connections = flags.max_connections;
+  // WebSockets never take more than half the connections: HTTP requests
+  // (the dashboard's own) must still get in.
+  lim.max_ws_clients = std::min(flags.max_ws_clients,
+                                flags.max_connections / 2);
+  lim.analysis_queries_per_target = flags.max_analysis_queries;
   auto& llm = cfg.llm;
   llm.api_key = flags.llm_api_key;
   if (!flags.llm_base_url.empty())
@@ -299,6 +381,8 @@ expected<engine_config> to_config(const serve_flags& flags) {
   cfg.listen = flags.listen;
   cfg.static_dir = flags.static_dir;
   cfg.cors_origins = flags.cors_origins;
+  cfg.allowed_hosts = flags.allowed_hosts;
+  cfg.insecure_listen = flags.insecure_listen;
   cfg.store.dir = flags.data_dir;
   cfg.store.raw_retention = *raw;
   cfg.store.hourly_retention = *hourly;

@@ -81,9 +81,13 @@ void add_apply_flags(CLI::App& cmd, serve_flags& f) {
   auto* g = cmd.add_option_group(
     "Apply", "Applying recommendations to targets (off without a token)");
   g->add_option("--api-token", f.api_token,
-                "Bearer token of POST /api/suggestions/apply and /rollback "
-                "(prefer the variable)")
+                "Bearer token of every POST and the WebSocket (visible in ps: "
+                "prefer --api-token-file)")
     ->envname("OPTISCHEMA_API_TOKEN");
+  g->add_option("--api-token-file", f.api_token_file,
+                "File holding the API token (make one: head -c 24 "
+                "/dev/urandom | base64 > token; chmod 600 token)")
+    ->envname("OPTISCHEMA_API_TOKEN_FILE");
   g->add_option("--apply-dsn", f.apply_dsns,
                 "Role that owns the tables (creating an index needs it): "
                 "NAME=DSN, or a DSN for the targets in order (default: the "
@@ -132,6 +136,11 @@ void add_apply_flags(CLI::App& cmd, serve_flags& f) {
   s->add_option("--sandbox-runs", f.sandbox_runs,
                 "Timed runs per statement before and after")
     ->envname("OPTISCHEMA_SANDBOX_RUNS")
+    ->capture_default_str();
+  s->add_option("--sandbox-prepare-interval", f.sandbox_prepare_interval,
+                "Forced copies (POST /api/sandbox/prepare) at most this often "
+                "per target")
+    ->envname("OPTISCHEMA_SANDBOX_PREPARE_INTERVAL")
     ->capture_default_str();
   s->add_option("--sandbox-auto-test", f.sandbox_auto_test,
                 "Untested index actions each analysis sends to the sandbox")
@@ -182,6 +191,32 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
                 "for any)")
     ->envname("OPTISCHEMA_CORS_ORIGINS")
     ->delimiter(',');
+  cmd
+    .add_option("--allowed-host", f.allowed_hosts,
+                "Name the engine is reached by besides IP addresses and "
+                "localhost, e.g. a proxy's (repeatable; * for any). Other "
+                "Host headers get 421 (DNS rebinding)")
+    ->envname("OPTISCHEMA_ALLOWED_HOSTS")
+    ->delimiter(',');
+  cmd
+    .add_flag("--insecure-listen", f.insecure_listen,
+              "Listen beyond loopback without an API token (only behind an "
+              "authenticating proxy)")
+    ->envname("OPTISCHEMA_INSECURE_LISTEN");
+  cmd
+    .add_option("--max-connections", f.max_connections,
+                "Open connections (HTTP and WebSocket)")
+    ->envname("OPTISCHEMA_MAX_CONNECTIONS")
+    ->capture_default_str();
+  cmd.add_option("--max-ws-clients", f.max_ws_clients, "WebSocket clients")
+    ->envname("OPTISCHEMA_MAX_WS_CLIENTS")
+    ->capture_default_str();
+  cmd
+    .add_option("--max-analysis-queries", f.max_analysis_queries,
+                "Ad-hoc analyses (POST /api/analysis/query) in flight per "
+                "target; more get 429")
+    ->envname("OPTISCHEMA_MAX_ANALYSIS_QUERIES")
+    ->capture_default_str();
   cmd
     .add_option("--retention-raw", f.retention_raw,
                 "How long one point per poll is kept")

@@ -36,7 +36,12 @@ int serve(const engine_config& cfg) {
   web::server_options wopts;
   wopts.listen = cfg.listen;
   wopts.static_dir = cfg.static_dir;
-  wopts.cors_origins = cfg.cors_origins;
+  wopts.access.api_token = cfg.apply.api_token;
+  wopts.access.cors_origins = cfg.cors_origins;
+  wopts.access.allowed_hosts = cfg.allowed_hosts;
+  wopts.access.insecure_listen = cfg.insecure_listen;
+  wopts.max_connections = cfg.limits.max_connections;
+  wopts.max_ws_clients = cfg.limits.max_ws_clients;
   auto server = web::server::start(wopts);
   if (!server) {
     OPTISCHEMA_ERROR("{}", server.error().message);

@@ -98,9 +98,10 @@ int main() {
                     "--api-token", token}};
   auto url = e.wait_ready(60s);
   std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token}};
-  http_request(url, "POST", "/api/collect", "", {}, 60s);
+  http_request(url, "POST", "/api/collect", "", auth, 60s);
   auto t0 = clock_type::now();
-  auto analysis = http_request(url, "POST", "/api/analysis/run", "", {}, 300s);
+  auto analysis = http_request(url, "POST", "/api/analysis/run", "", auth,
+                               300s);
   std::printf("analysis: %.0f ms (%u)\n", ms_since(t0), analysis.status);
   auto list = parse_json(http_get(url, "/api/suggestions/latest").body);
   struct action {

@@ -202,6 +202,16 @@ store(store_actor::stateful_pointer<store_state> self,
         out += (i == 0 ? "" : ",") + entries[i];
       return out + "]";
     },
+    [self](atom::get, atom::audit, int64_t limit, int64_t offset) {
+      auto page = self->state.db->audit(
+        static_cast<size_t>(std::max<int64_t>(offset, 0)),
+        static_cast<size_t>(std::max<int64_t>(limit, 0)));
+      std::string out = R"({"total":)" + std::to_string(page.total)
+        + R"(,"entries":[)";
+      for (size_t i = 0; i < page.entries.size(); ++i)
+        out += (i == 0 ? "" : ",") + page.entries[i];
+      return out + "]}";
+    },
     [self](atom::get, atom::cache, const std::string& key) {
       return self->state.db->cache_get(key, now_ms()).value_or(std::string{});
     },

@@ -13,6 +13,7 @@
 #include "optischema/broker/broker_bridge.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
+#include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
 #include "optischema/web/edge.hpp"
 
@@ -183,6 +184,144 @@ caf::expected<advisor_actor> running_advisor(self_ptr self,
   return caf::actor_cast<advisor_actor>(i->second.handle);
 }
 
+// -- what requests may cost ---------------------------------------------------
+
+/// How long the SUPERVISOR waits for work it runs on behalf of requests:
+/// longer than any caller waits, so work is never started twice while the
+/// first run is still going.
+constexpr auto joined_timeout = std::chrono::hours{2};
+
+/// Ad-hoc analyses are bounded per target; a refused one may retry soon. A
+/// stuck one frees its place after the timeout.
+constexpr int64_t query_retry_after_s = 5;
+constexpr auto query_timeout = std::chrono::minutes{10};
+
+using finish_fn = std::function<void(const std::string*, const caf::error*)>;
+
+/// Runs work for `target` once for every request that asks while it runs:
+/// the first request `start`s it, later ones join, and all get its answer.
+caf::result<std::string>
+join(self_ptr self, std::map<std::string, joined_work> supervisor_state::*runs,
+     const std::string& target, const std::function<void(finish_fn)>& start) {
+  auto rp = self->make_response_promise<std::string>();
+  auto& work = (self->state.*runs)[target];
+  work.waiting.push_back(rp);
+  if (work.waiting.size() > 1)
+    return rp;
+  start([self, runs, target](const std::string* x, const caf::error* err) {
+    auto& all = self->state.*runs;
+    auto i = all.find(target);
+    if (i == all.end())
+      return;
+    auto waiting = std::move(i->second.waiting);
+    all.erase(i);
+    for (auto& p : waiting)
+      if (x != nullptr)
+        p.deliver(*x);
+      else
+        p.deliver(*err);
+  });
+  return rp;
+}
+
+/// Asks `hdl` and hands the answer to `finish`.
+template <class Handle, class... Ts>
+void ask(self_ptr self, std::chrono::milliseconds timeout, Handle hdl,
+         finish_fn finish, Ts... xs) {
+  self->request(hdl, timeout, xs...)
+    .then([finish](const std::string& x) { finish(&x, nullptr); },
+          [finish](const caf::error& err) { finish(nullptr, &err); });
+}
+
+/// POST /api/analysis/run: one workload analysis per target at a time.
+caf::result<std::string> analyze_workload(self_ptr self,
+                                          const std::string& target) {
+  auto hdl = running_advisor(self, target);
+  if (!hdl)
+    return hdl.error();
+  return join(self, &supervisor_state::analyses, target,
+              [self, hdl = *hdl](finish_fn finish) {
+                ask(self, joined_timeout, hdl, std::move(finish),
+                    atom::analyze_v);
+              });
+}
+
+/// POST /api/analysis/query: a few in flight per target, the rest refused.
+caf::result<std::string>
+analyze_statement(self_ptr self, const std::string& target,
+                  const std::string& sql, bool with_llm) {
+  auto hdl = running_advisor(self, target);
+  if (!hdl)
+    return hdl.error();
+  auto& st = self->state;
+  auto& in_flight = st.queries[target];
+  auto limit = st.config.limits.analysis_queries_per_target;
+  if (in_flight >= limit)
+    return make_error(
+      ec::budget_exhausted,
+      fmt::format("{} ad-hoc analyses are running on target '{}', the most "
+                  "per target (--max-analysis-queries): each plans on the "
+                  "target. Try again when one has finished",
+                  in_flight, target),
+      query_retry_after_s);
+  ++in_flight;
+  auto rp = self->make_response_promise<std::string>();
+  ask(
+    self, query_timeout, *hdl,
+    [self, rp, target](const std::string* x, const caf::error* err) mutable {
+      --self->state.queries[target];
+      if (x != nullptr)
+        rp.deliver(*x);
+      else
+        rp.deliver(*err);
+    },
+    atom::analyze_v, sql, with_llm);
+  return rp;
+}
+
+/// POST /api/sandbox/prepare: a forced copy reads every table of the
+/// target, so one runs at a time (requests join it) and one starts at most
+/// every --sandbox-prepare-interval.
+caf::result<std::string> force_copy(self_ptr self, const std::string& target,
+                                    caf::expected<sandbox_actor> hdl) {
+  if (!hdl)
+    return hdl.error();
+  auto& st = self->state;
+  if (st.copies.count(target) == 0) {
+    auto interval = st.config.limits.forced_prepare_interval;
+    auto now = std::chrono::steady_clock::now();
+    auto last = st.last_copy.find(target);
+    if (last != st.last_copy.end() && now < last->second + interval) {
+      using std::chrono::seconds;
+      auto ago = std::chrono::duration_cast<seconds>(now - last->second);
+      auto wait = std::chrono::ceil<seconds>(last->second + interval - now);
+      return make_error(
+        ec::budget_exhausted,
+        fmt::format("target '{}' was copied to the sandbox {} s ago; forced "
+                    "copies are limited to one per {} per target "
+                    "(--sandbox-prepare-interval) because a copy reads every "
+                    "table. Try again in {} s; tests copy the target again by "
+                    "themselves when its schema changes",
+                    target, ago.count(), to_string(interval), wait.count()),
+        wait.count());
+    }
+    st.last_copy[target] = now;
+  }
+  return join(self, &supervisor_state::copies, target,
+              [self, hdl = *hdl, target](finish_fn finish) {
+                ask(
+                  self, joined_timeout, hdl,
+                  [self, target, finish](const std::string* x,
+                                         const caf::error* err) {
+                    // Nothing was read when the sandbox is off: no wait.
+                    if (err != nullptr && error_code(*err) == ec::disabled)
+                      self->state.last_copy.erase(target);
+                    finish(x, err);
+                  },
+                  atom::prepare_v, true);
+              });
+}
+
 /// Collects every component's status into the engine's status document;
 /// with a `prefix`, only those components, as {"name": status, …}.
 caf::result<std::string> engine_status(self_ptr self,
@@ -268,8 +407,8 @@ caf::result<std::string> engine_status(self_ptr self,
     if (st.config.apply.api_token.empty()) {
       json::key(w, "message");
       json::str(w,
-                "applying is off: start the engine with --api-token (or "
-                "OPTISCHEMA_API_TOKEN) to enable POST "
+                "applying is off: start the engine with an API token "
+                "(--api-token-file, or OPTISCHEMA_API_TOKEN) to enable POST "
                 "/api/suggestions/apply and /rollback");
     }
     json::key(w, "targets");
@@ -479,19 +618,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return self->delegate(caf::actor_cast<collector_actor>(i->second.handle),
                             atom::poll_v);
     },
-    [self](atom::analyze,
-           const std::string& target) -> caf::result<std::string> {
-      auto hdl = running_advisor(self, target);
-      if (!hdl)
-        return hdl.error();
-      return self->delegate(*hdl, atom::analyze_v);
-    },
+    [self](atom::analyze, const std::string& target)
+      -> caf::result<std::string> { return analyze_workload(self, target); },
     [self](atom::analyze, const std::string& target, const std::string& sql,
            bool with_llm) -> caf::result<std::string> {
-      auto hdl = running_advisor(self, target);
-      if (!hdl)
-        return hdl.error();
-      return self->delegate(*hdl, atom::analyze_v, sql, with_llm);
+      return analyze_statement(self, target, sql, with_llm);
     },
     [self](atom::explain, const std::string& target,
            const std::string& sql) -> caf::result<std::string> {
@@ -530,10 +661,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::prepare,
            const std::string& target) -> caf::result<std::string> {
-      auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
-      if (!hdl)
-        return hdl.error();
-      return self->delegate(*hdl, atom::prepare_v, true);
+      return force_copy(self, target,
+                        running<sandbox_actor>(self, sandbox_name(target),
+                                               target));
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

@@ -7,10 +7,17 @@ namespace optischema {
 
 namespace {
 
+/// Our context: the message, and for make_error(ec, msg, s) the retry
+/// delay after it.
+bool has_message(const caf::message& ctx) {
+  return ctx.match_elements<std::string>()
+    || ctx.match_elements<std::string, int64_t>();
+}
+
 std::string render(uint8_t code, caf::atom_value, const caf::message& ctx) {
   std::string out = "optischema.";
   out += to_string(static_cast<ec>(code));
-  if (ctx.match_elements<std::string>()) {
+  if (has_message(ctx)) {
     out += ": ";
     out += ctx.get_as<std::string>(0);
   }
@@ -25,10 +32,16 @@ void add_error_category(caf::actor_system_config& cfg) {
 }
 
 std::string error_message(const caf::error& err) {
-  if (err.category() == error_category
-      && err.context().match_elements<std::string>())
+  if (err.category() == error_category && has_message(err.context()))
     return err.context().get_as<std::string>(0);
   return caf::to_string(err);
+}
+
+int64_t error_retry_after(const caf::error& err) {
+  if (err.category() == error_category
+      && err.context().match_elements<std::string, int64_t>())
+    return err.context().get_as<int64_t>(1);
+  return 0;
 }
 
 ec error_code(const caf::error& err) {

@@ -599,6 +599,17 @@ std::vector<std::string> history_db::audit(size_t limit) {
   return out;
 }
 
+history_db::audit_page history_db::audit(size_t offset, size_t limit) {
+  audit_page out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator(rocksdb::ReadOptions{}, impl_->h(cf_audit))};
+  // One pass: the count is the total the API pages through.
+  for (it->SeekToLast(); it->Valid(); it->Prev(), ++out.total)
+    if (out.total >= offset && out.entries.size() < limit)
+      out.entries.emplace_back(it->value().ToString());
+  return out;
+}
+
 expected<ok> history_db::put_recommendation(const recommendation& x) {
   auto st = impl_->put(cf_recommendations, x.id, to_json(x));
   if (!st.ok())

@@ -21,7 +21,8 @@ const { chromium } = require('playwright-core');
 const ENGINE = process.env.OPTISCHEMA_BIN ?? path.join(ROOT, 'build/optischema');
 const OUT = path.join(DASH, 'out');
 const SHOTS = path.resolve(ROOT, process.env.E2E_SCREENSHOT_DIR ?? 'build/e2e-screenshots');
-const TOKEN = 'e2e-token-' + process.pid;
+// At least 16 characters: the engine refuses shorter tokens.
+const TOKEN = `e2e-token-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const STATEMENTS = Number(process.env.E2E_STATEMENTS ?? 5000);
 
@@ -203,6 +204,28 @@ try {
   const page = await ctx.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // The engine serves every page with a Content-Security-Policy that lets
+  // exactly its inline scripts run: a violation means the page is broken.
+  const cspViolations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+
+  // The engine has a token: the live stream waits for it, and says so.
+  await step('without the token the live connection asks for it', async () => {
+    await page.goto(base + '/');
+    await page.locator('[data-testid=connection][data-state=unauthorized]').waitFor({ timeout: 15_000 });
+  });
+
+  await step('the token is saved on the settings page and the stream goes live', async () => {
+    await page.goto(base + '/settings/');
+    await page.fill('[data-testid=token-input]', TOKEN);
+    await page.click('[data-testid=token-save]');
+    const saved = await page.evaluate(() => localStorage.getItem('optischema.apiToken'));
+    assert(saved === TOKEN, 'token not in localStorage');
+    await page.locator('[data-testid=connection][data-state=live]').waitFor({ timeout: 10_000 });
+  });
+  await shoot(page, 'settings');
 
   await step('overview renders real numbers', async () => {
     await until('a first poll', async () => (await getJson('/api/metrics/summary')).targets?.length > 0, 20_000);
@@ -299,14 +322,6 @@ try {
     );
   });
 
-  await step('the token is saved on the settings page', async () => {
-    await page.goto(base + '/settings/');
-    await page.fill('[data-testid=token-input]', TOKEN);
-    await page.click('[data-testid=token-save]');
-    const saved = await page.evaluate(() => localStorage.getItem('optischema.apiToken'));
-    assert(saved === TOKEN, 'token not in localStorage');
-  });
-  await shoot(page, 'settings');
 
   const indexExists = (name) => psql(`SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '${name}' AND i.indisvalid`) === '1';
 
@@ -435,6 +450,19 @@ try {
 
   await step('no uncaught page errors', async () => {
     assert(pageErrors.length === 0, pageErrors.join('\n'));
+  });
+
+  await step('pages carry a CSP without unsafe scripts, and nothing violated it', async () => {
+    for (const p of ['/', '/queries/', '/recommendations/', '/analyse/', '/settings/']) {
+      const res = await fetch(base + p);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      const scripts = csp.split(';').find((d) => d.trim().startsWith('script-src')) ?? '';
+      assert(scripts.includes("'sha256-"), `${p}: no script hashes in ${csp}`);
+      assert(!scripts.includes('unsafe'), `${p}: ${scripts}`);
+      assert(csp.includes("frame-ancestors 'none'"), `${p}: ${csp}`);
+      assert(res.headers.get('x-content-type-options') === 'nosniff', `${p}: no nosniff`);
+    }
+    assert(cspViolations.length === 0, cspViolations.join('\n'));
   });
 
   figures.bundle = bundleSize();

@@ -94,8 +94,11 @@ struct engine {
   /// Polls and analyses now; returns the create_index recommendation on
   /// orders (customer_id).
   rapidjson::Document recommendation() {
-    REQUIRE(http_request(url, "POST", "/api/collect").status == 200);
-    auto run = http_request(url, "POST", "/api/analysis/run", "", {}, 120s);
+    // With a token set, every POST needs it (without one, it is ignored).
+    REQUIRE(http_request(url, "POST", "/api/collect", "", bearer()).status
+            == 200);
+    auto run = http_request(url, "POST", "/api/analysis/run", "", bearer(),
+                            120s);
     INFO(run.body);
     REQUIRE(run.status == 200);
     auto list = parse_json(http_get(url, "/api/suggestions/latest").body);
@@ -373,10 +376,12 @@ TEST_CASE("apply builds a valid index, measures it, and rollback removes it") {
   engine e{h, db, {"--api-token", token}};
   // History before the change: the lookups over two polls (the first poll
   // is the baseline the next ones count from).
-  REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+  REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+          == 200);
   for (int i = 0; i < 2; ++i) {
     workload(h, db, 30);
-    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+    REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+            == 200);
   }
   auto rec = e.recommendation();
   std::string id = rec["id"].GetString();
@@ -399,7 +404,8 @@ TEST_CASE("apply builds a valid index, measures it, and rollback removes it") {
   // The served statement after the change, over three polls.
   for (int i = 0; i < 3; ++i) {
     workload(h, db, 30);
-    REQUIRE(http_request(e.url, "POST", "/api/collect").status == 200);
+    REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+            == 200);
   }
   std::string realised;
   CHECK(eventually(
@@ -476,7 +482,7 @@ TEST_CASE("unknown ids and SQL in the request are refused, never run") {
   headers["Content-Type"] = "text/plain";
   auto form = http_request(e.url, "POST", "/api/suggestions/dismiss",
                            R"({"id":")" + id + R"("})", headers);
-  CHECK(form.status == 400);
+  CHECK(form.status == 415);
   CHECK_THAT(form.body, Catch::Contains("application/json"));
   CHECK(h.exec(db, "SELECT count(*) FROM orders")[0][0] == "300000");
   CHECK(index_state(h, db, rec["index_name"].GetString()) == "absent");
@@ -663,11 +669,12 @@ TEST_CASE("a DBA's index under the advised name is never adopted, and "
           "rollback leaves it") {
   advised_shop s{{}};
   auto& [h, db, e, id, advised] = s;
-  // Between analysis and apply, a DBA's unique index gets the name
-  // PostgreSQL gives by default, which is the advised one.
+  // Between analysis and apply, a DBA's unique index gets the advised name
+  // (PostgreSQL's default name for the same columns, when the advice has
+  // only customer_id; named here so the test holds whatever columns follow).
   h.exec(db,
-         "CREATE UNIQUE INDEX ON orders (customer_id) WHERE status = "
-         "'disputed'");
+         "CREATE UNIQUE INDEX " + advised
+           + " ON orders (customer_id) WHERE status = 'disputed'");
   REQUIRE(index_state(h, db, advised) == "valid");
   auto dba_oid = oid_of(h, db, advised);
   auto applied = s.apply();
@@ -679,9 +686,9 @@ TEST_CASE("a DBA's index under the advised name is never adopted, and "
   auto built = str(d, "index_name");
   CHECK(built != advised);
   REQUIRE(index_state(h, db, built) == "valid");
-  CHECK(indexdef(h, db, built)
-        == "CREATE INDEX " + built
-          + " ON public.orders USING btree (customer_id)");
+  CHECK_THAT(indexdef(h, db, built),
+             Catch::StartsWith("CREATE INDEX " + built
+                               + " ON public.orders USING btree (customer_id"));
   CHECK_THAT(str(d, "rollback_ddl"), Catch::Contains(built));
   // Undoing it drops what was built, never the DBA's index.
   auto back = e.post("/api/suggestions/rollback", id);

@@ -1,3 +1,4 @@
+#include "optischema/web/access.hpp"
 #include "optischema/web/api.hpp"
 
 #include <catch2/catch.hpp>
@@ -146,4 +147,239 @@ TEST_CASE("raw answers page through all statements", "[api]") {
   CHECK(d["total"].GetUint() == 6);
   REQUIRE(d["statements"].Size() == 2);
   CHECK(std::string{d["statements"][0]["target"].GetString()} == "b");
+}
+
+// -- the one authorisation rule (web/access.hpp)
+// ---------------------------------
+
+namespace {
+
+request_facts post(std::string_view content_type = "application/json",
+                   std::string_view authorization = {}) {
+  request_facts r;
+  r.method = "POST";
+  r.host = "127.0.0.1:8080";
+  r.has_host = true;
+  r.content_type = content_type;
+  r.authorization = authorization;
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("access: with a token every state-changing request needs it",
+          "[api][access]") {
+  access_policy p;
+  p.api_token = "s3cret-token-0123456789";
+  auto denied = admit(post(), p);
+  REQUIRE(denied);
+  CHECK(denied->status == 401);
+  CHECK(denied->code == "unauthorized");
+  CHECK(denied->headers.at(0).first == "WWW-Authenticate");
+  for (auto auth :
+       {"Bearer s3cret-token-012345678", "Bearer s3cret-token-0123456789!",
+        "Basic s3cret-token-0123456789", "s3cret-token-0123456789",
+        "Bearer "}) {
+    INFO(auth);
+    CHECK(admit(post("application/json", auth), p)->status == 401);
+  }
+  CHECK_FALSE(
+    admit(post("application/json", "Bearer s3cret-token-0123456789"), p));
+  CHECK_FALSE(
+    admit(post("application/json", "bearer s3cret-token-0123456789"), p));
+  // Any method but GET, HEAD and OPTIONS changes state.
+  for (auto m : {"PUT", "DELETE", "PATCH", "FOO"}) {
+    auto r = post();
+    r.method = m;
+    CHECK(admit(r, p)->status == 401);
+  }
+  for (auto m : {"GET", "HEAD", "OPTIONS"}) {
+    auto r = post("");
+    r.method = m;
+    CHECK_FALSE(admit(r, p));
+  }
+  CHECK_FALSE(token_matches("", ""));
+  CHECK_FALSE(token_matches("abc", "ab"));
+  CHECK(token_matches("abc", "abc"));
+}
+
+TEST_CASE("access: state-changing requests are JSON only", "[api][access]") {
+  access_policy p;
+  for (auto type : {"text/plain", "application/x-www-form-urlencoded",
+                    "multipart/form-data; boundary=x", "", "application/jsonp",
+                    "application/json-seq", "text/json"}) {
+    INFO(type);
+    auto denied = admit(post(type), p);
+    REQUIRE(denied);
+    CHECK(denied->status == 415);
+    CHECK_THAT(denied->message, Catch::Contains("application/json"));
+  }
+  for (auto type : {"application/json", "Application/JSON",
+                    "application/json; charset=utf-8", " application/json "})
+    CHECK_FALSE(admit(post(type), p));
+}
+
+TEST_CASE("access: Origin of POSTs and WebSocket upgrades", "[api][access]") {
+  access_policy p;
+  p.cors_origins = {"http://dev.example:3000/"};
+  auto from = [&](std::string_view origin, std::string_view method = "POST",
+                  bool ws = false) {
+    auto r = post();
+    r.method = method;
+    r.origin = origin;
+    r.has_origin = true;
+    r.websocket = ws;
+    return admit(r, p);
+  };
+  auto evil = from("http://evil.example");
+  REQUIRE(evil);
+  CHECK(evil->status == 403);
+  CHECK(evil->code == "forbidden_origin");
+  CHECK_THAT(evil->message, Catch::Contains("--cors-origin"));
+  CHECK(from("null")->status == 403);
+  CHECK(from("http://127.0.0.1:8081")->status == 403);
+  CHECK(from("http://127.0.0.1")->status == 403);
+  CHECK_FALSE(from("http://127.0.0.1:8080"));
+  CHECK_FALSE(from("https://127.0.0.1:8080"));
+  CHECK_FALSE(from("http://dev.example:3000"));
+  CHECK_FALSE(from("HTTP://DEV.EXAMPLE:3000"));
+  CHECK(from("http://dev.example:3001")->status == 403);
+  // Reads are left to the browser's same-origin policy; the WebSocket is
+  // not (a page elsewhere can open one and read the stream).
+  CHECK_FALSE(from("http://evil.example", "GET"));
+  CHECK(from("http://evil.example", "GET", true)->status == 403);
+  CHECK_FALSE(from("http://127.0.0.1:8080", "GET", true));
+  // Default ports are the same origin either way.
+  auto r = post();
+  r.host = "opti.example";
+  p.allowed_hosts = {"opti.example"};
+  r.origin = "https://opti.example:443";
+  r.has_origin = true;
+  CHECK_FALSE(admit(r, p));
+  p.cors_origins = {"*"};
+  CHECK_FALSE(from("http://evil.example"));
+}
+
+TEST_CASE("access: Host must name the engine (DNS rebinding)",
+          "[api][access]") {
+  access_policy p;
+  p.allowed_hosts = {"opti.example.com", "proxy.internal:443"};
+  auto at = [&](std::string_view host) {
+    auto r = post();
+    r.method = "GET";
+    r.host = host;
+    return admit(r, p);
+  };
+  for (auto ok :
+       {"127.0.0.1:8080", "127.0.0.1", "10.1.2.3:80", "[::1]:8080", "[::1]",
+        "localhost", "LOCALHOST:8080", "app.localhost:3000", "opti.example.com",
+        "OPTI.example.com.", "opti.example.com:8443", "proxy.internal"}) {
+    INFO(ok);
+    CHECK_FALSE(at(ok));
+  }
+  for (auto bad : {"evil.example", "evil.example:8080", "opti.example.com.evil",
+                   "sub.opti.example.com", "localhost.evil.example", "::1",
+                   "[::1", "a:b:c", "127.0.0.1:80x", "", "127.0.0.1.nip.io"}) {
+    INFO(bad);
+    auto denied = at(bad);
+    REQUIRE(denied);
+    CHECK(denied->status == 421);
+    CHECK(denied->code == "misdirected_request");
+  }
+  auto none = post();
+  none.has_host = false;
+  none.host = {};
+  CHECK_FALSE(admit(none, p)); // HTTP/1.0, not a browser
+  p.allowed_hosts = {"*"};
+  CHECK_FALSE(at("evil.example"));
+}
+
+TEST_CASE("access: strict UTF-8", "[api][access]") {
+  for (auto ok : {"", "plain", "caf\xc3\xa9", "\xe2\x82\xac",
+                  "\xf0\x9f\x98\x80", "\xef\xbf\xbf"})
+    CHECK(is_utf8(ok));
+  for (auto bad : {"\xff", "\xc0\xaf", "\xc3", "\xe0\x80\xaf", "\xed\xa0\x80",
+                   "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "a\x80"})
+    CHECK_FALSE(is_utf8(bad));
+}
+
+TEST_CASE("access: a page's CSP lets exactly its inline scripts run",
+          "[api][access]") {
+  // echo -n 'alert(1)' | openssl dgst -sha256 -binary | base64
+  const std::string alert_hash
+    = "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='";
+  auto html = R"(<html><head><script src="/a.js" async=""></script>)"
+              R"(<SCRIPT>alert(1)</SCRIPT><scripts>x</scripts>)"
+              R"(<script type="text/javascript" >alert(1)</script>)"
+              R"(<script nosrc="1">b()</script></head></html>)";
+  auto hashes = inline_script_hashes(html);
+  REQUIRE(hashes.size() == 2);
+  CHECK(hashes[0] == alert_hash);
+  auto csp = page_csp(html);
+  CHECK_THAT(csp, Catch::Contains("script-src 'self' " + alert_hash + " "));
+  auto script_src = csp.substr(csp.find("script-src"));
+  script_src = script_src.substr(0, script_src.find(';'));
+  CHECK(script_src.find("unsafe") == std::string::npos);
+  CHECK_THAT(csp, Catch::Contains("frame-ancestors 'none'"));
+  CHECK_THAT(default_csp(), Catch::Contains("default-src 'none'"));
+  CHECK_THAT(default_csp(), Catch::Contains("frame-ancestors 'none'"));
+  CHECK(inline_script_hashes("<script>unterminated").empty());
+}
+
+// -- paging
+// ---------------------------------------------------------------------
+
+TEST_CASE("lists are paged with bounds and a total", "[api]") {
+  auto p = parse_page_query({}, 100, 1000);
+  REQUIRE(p);
+  CHECK(p->limit == 100);
+  CHECK(p->offset == 0);
+  for (auto [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"limit", "0"},
+                                                        {"limit", "1001"},
+                                                        {"limit", "abc"},
+                                                        {"limit", "-1"},
+                                                        {"offset", "-1"},
+                                                        {"offset", "1000001"},
+                                                        {"offset", "1e3"}}) {
+    INFO(key << "=" << value);
+    auto bad = parse_page_query({{key, value}}, 100, 1000);
+    REQUIRE_FALSE(bad);
+    CHECK_THAT(bad.error().message, Catch::Contains(key));
+  }
+  auto page = render_page(R"([{"a":1},{"a":2},{"a":3}])", "items",
+                          page_query{2, 1});
+  REQUIRE(page);
+  auto d = parse(*page);
+  CHECK(d["total"].GetUint64() == 3);
+  CHECK(d["offset"].GetUint64() == 1);
+  CHECK(d["limit"].GetUint64() == 2);
+  REQUIRE(d["items"].Size() == 2);
+  CHECK(d["items"][0]["a"].GetInt() == 2);
+  auto past = parse(*render_page("[1,2]", "items", page_query{10, 5}));
+  CHECK(past["items"].Size() == 0);
+  CHECK(past["total"].GetUint64() == 2);
+  CHECK_FALSE(render_page("{}", "items", {}));
+}
+
+TEST_CASE("a limit reached answers 429", "[api]") {
+  auto res = error_response(failure{ec::budget_exhausted, "later"});
+  CHECK(res.status == 429);
+}
+
+TEST_CASE("the OpenAPI document states the access rule on every POST",
+          "[api][access]") {
+  auto doc = parse(openapi_document());
+  for (auto& p : doc["paths"].GetObject())
+    for (auto& m : p.value.GetObject()) {
+      INFO(m.name.GetString() << " " << p.name.GetString());
+      auto& op = m.value;
+      CHECK(op["responses"].HasMember("421"));
+      if (std::string{m.name.GetString()} != "post")
+        continue;
+      REQUIRE(op.HasMember("security"));
+      CHECK(op["security"][0].HasMember("bearer"));
+      for (auto code : {"401", "403", "415", "429"})
+        CHECK(op["responses"].HasMember(code));
+    }
 }

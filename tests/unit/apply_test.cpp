@@ -133,24 +133,6 @@ TEST_CASE("the apply endpoints take exactly an id") {
   CHECK_FALSE(web::parse_id_request("{}"));
 }
 
-TEST_CASE("apply needs the configured bearer token") {
-  auto off = web::authorize("", "Bearer x", true);
-  REQUIRE(off);
-  CHECK(off->code == ec::disabled);
-  CHECK_THAT(off->message, Catch::Contains("--api-token"));
-  CHECK_FALSE(web::authorize("", "", false));
-  CHECK(web::authorize("s3cret", "", true)->code == ec::unauthorized);
-  CHECK(web::authorize("s3cret", "Bearer s3cre", true)->code
-        == ec::unauthorized);
-  CHECK(web::authorize("s3cret", "Bearer s3cret!", true)->code
-        == ec::unauthorized);
-  CHECK(web::authorize("s3cret", "Basic s3cret", true)->code
-        == ec::unauthorized);
-  CHECK_FALSE(web::authorize("s3cret", "Bearer s3cret", true));
-  // A configured token also guards the open endpoints.
-  CHECK(web::authorize("s3cret", "", false)->code == ec::unauthorized);
-}
-
 TEST_CASE("the realised benefit waits for traffic, then judges") {
   std::vector<history_point> before{point(1, 100, 1000), point(2, 100, 1000)};
   SECTION("too few polls after the change") {

@@ -367,11 +367,11 @@ TEST_CASE("web: /health and /api requests reach the handler", "[web]") {
   CHECK(sv(res[http::field::content_length]) == "15");
   // Two more requests on one keep-alive connection; decoded path and query.
   http_client client{s.port()};
-  auto echo = client.request(http::verb::post,
-                             "/api/echo/a%20b?x=1&y=hello%20world&z=a+b&x=2",
-                             {{http::field::content_type, "text/plain"},
-                              {http::field::authorization, "Bearer tok"}},
-                             "payload");
+  auto echo = client.request(
+    http::verb::post, "/api/echo/a%20b?x=1&y=hello%20world&z=a+b&x=2",
+    {{http::field::content_type, "application/json; charset=utf-8"},
+     {http::field::authorization, "Bearer tok"}},
+    "payload");
   REQUIRE(echo.result_int() == 200);
   CHECK(sv(echo["X-Test"]) == "yes");
   // The handler cannot corrupt the framing with its own Content-Length.
@@ -381,7 +381,7 @@ TEST_CASE("web: /health and /api requests reach the handler", "[web]") {
   CHECK(member(doc, "method") == "POST");
   CHECK(member(doc, "path") == "/api/echo/a b");
   CHECK(member(doc, "body") == "payload");
-  CHECK(member(doc, "content_type") == "text/plain");
+  CHECK(member(doc, "content_type") == "application/json; charset=utf-8");
   CHECK(member(doc, "authorization") == "Bearer tok");
   CHECK(member(doc, "remote").starts_with("127.0.0.1:"));
   CHECK(member(doc["query"], "x") == "2");
@@ -410,6 +410,7 @@ TEST_CASE("web: Expect: 100-continue gets the go-ahead", "[web]") {
   http_client client{s.port()};
   REQUIRE_FALSE(client.send_raw("POST /api/echo HTTP/1.1\r\n"
                                 "Host: 127.0.0.1\r\n"
+                                "Content-Type: application/json\r\n"
                                 "Content-Length: 5\r\n"
                                 "Expect: 100-continue\r\n\r\n"));
   // Without the interim answer this read times out: the body is not sent.
@@ -556,7 +557,11 @@ TEST_CASE("web: 404 JSON when the static dir has no 404.html", "[web]") {
     == R"({"error":{"code":"not_found","message":"no route for GET /nope"}})");
   // Other methods than GET/HEAD do not serve files.
   http_client client{s.port()};
-  CHECK(client.request(http::verb::post, "/index.html").result_int() == 404);
+  CHECK(client
+          .request(http::verb::post, "/index.html",
+                   {{http::field::content_type, "application/json"}})
+          .result_int()
+        == 404);
 }
 
 TEST_CASE("web: path traversal is rejected", "[web]") {
@@ -584,7 +589,7 @@ TEST_CASE("web: path traversal is rejected", "[web]") {
 
 TEST_CASE("web: CORS for configured origins", "[web]") {
   web::server_options opts;
-  opts.cors_origins = {"http://localhost:3000/"};
+  opts.access.cors_origins = {"http://localhost:3000/"};
   test_server s{opts};
   const std::string good = "http://localhost:3000";
   SECTION("allowed origin") {
@@ -620,7 +625,7 @@ TEST_CASE("web: CORS for configured origins", "[web]") {
   }
   SECTION("wildcard") {
     web::server_options any;
-    any.cors_origins = {"*"};
+    any.access.cors_origins = {"*"};
     test_server star{any};
     auto res = get(star.port(), "/health", {{http::field::origin, good}});
     CHECK(sv(res[http::field::access_control_allow_origin]) == "*");
@@ -640,8 +645,10 @@ TEST_CASE("web: a body over the limit gets 413", "[web]") {
   test_server s{opts};
   {
     http_client client{s.port()};
-    auto at_limit = client.request(http::verb::post, "/api/echo", {},
-                                   std::string(1024, 'a'));
+    auto at_limit
+      = client.request(http::verb::post, "/api/echo",
+                       {{http::field::content_type, "application/json"}},
+                       std::string(1024, 'a'));
     CHECK(at_limit.result_int() == 200);
   }
   http_client client{s.port()};
@@ -909,4 +916,142 @@ TEST_CASE("web: url() shows the host and the actual port", "[web]") {
     // No IPv6 loopback in this container: the error names the address.
     CHECK(v6.error().message.find("[::1]:0") != std::string::npos);
   }
+}
+
+// -- who may call, what every answer carries, what a client may cost
+// -------------
+
+TEST_CASE("web: no token, no listening beyond loopback unless told", "[web]") {
+  web::server_options opts;
+  opts.listen = "0.0.0.0:0";
+  auto refused = web::server::start(opts);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == ec::invalid_configuration);
+  CHECK_THAT(refused.error().message, Catch::Contains("--insecure-listen"));
+  CHECK_THAT(refused.error().message, Catch::Contains("--api-token-file"));
+  opts.access.insecure_listen = true;
+  auto told = web::server::start(opts);
+  REQUIRE(told.has_value());
+  REQUIRE((*told)->warnings().size() == 1);
+  CHECK_THAT((*told)->warnings()[0], Catch::Contains("without an API token"));
+  (*told)->stop();
+  opts.access.insecure_listen = false;
+  opts.access.api_token = "a-token-of-sufficient-length";
+  auto with_token = web::server::start(opts);
+  REQUIRE(with_token.has_value());
+  CHECK((*with_token)->warnings().empty());
+  (*with_token)->stop();
+  // Loopback needs neither.
+  web::server_options local;
+  local.listen = "127.0.0.1:0";
+  auto res = web::server::start(local);
+  REQUIRE(res.has_value());
+  CHECK((*res)->warnings().empty());
+  (*res)->stop();
+}
+
+TEST_CASE("web: every answer carries the security headers", "[web]") {
+  test_server s{{}};
+  auto check = [](const response& res) {
+    CHECK(sv(res["X-Content-Type-Options"]) == "nosniff");
+    CHECK(sv(res["X-Frame-Options"]) == "DENY");
+    CHECK(sv(res["Referrer-Policy"]) == "no-referrer");
+    CHECK_THAT(sv(res["Content-Security-Policy"]),
+               Catch::Contains("frame-ancestors 'none'"));
+  };
+  check(get(s.port(), "/health"));
+  check(get(s.port(), "/nope"));
+  http_client client{s.port()};
+  check(client.request(http::verb::options, "/api/x"));
+  http_client bad{s.port()};
+  REQUIRE_FALSE(bad.send_raw("GET /health HTTP/9.x\r\n\r\n"));
+  check(bad.receive());
+}
+
+TEST_CASE("web: the gate runs before the handler and the body", "[web]") {
+  web::server_options opts;
+  opts.access.api_token = "a-token-of-sufficient-length";
+  test_server s{opts};
+  http_client client{s.port()};
+  auto none = client.request(http::verb::post, "/api/echo",
+                             {{http::field::content_type, "application/json"}},
+                             "{}");
+  CHECK(none.result_int() == 401);
+  CHECK(sv(none[http::field::www_authenticate]) == "Bearer");
+  CHECK(s.calls == 0);
+  http_client ok{s.port()};
+  auto res = ok.request(
+    http::verb::post, "/api/echo",
+    {{http::field::content_type, "application/json"},
+     {http::field::authorization, "Bearer a-token-of-sufficient-length"}},
+    "{}");
+  CHECK(res.result_int() == 200);
+  // Not UTF-8: refused before the handler.
+  auto bytes = ok.request(
+    http::verb::post, "/api/echo",
+    {{http::field::content_type, "application/json"},
+     {http::field::authorization, "Bearer a-token-of-sufficient-length"}},
+    "{\"x\":\"\xff\"}");
+  CHECK(bytes.result_int() == 400);
+  CHECK(s.calls == 1);
+}
+
+TEST_CASE("web: with a token the WebSocket waits for it", "[web]") {
+  web::server_options opts;
+  opts.access.api_token = "a-token-of-sufficient-length";
+  test_server s{opts};
+  {
+    ws_client client{s.port()};
+    client.write(R"({"type":"subscribe"})");
+    auto refusal = parse_json(client.read());
+    CHECK(member(refusal, "type") == "error");
+    CHECK(member(refusal, "code") == "unauthorized");
+    beast::error_code ec;
+    client.read(ec);
+    CHECK(ec == websocket::error::closed);
+    CHECK(client.stream().reason().code == websocket::close_code::policy_error);
+  }
+  ws_client client{s.port()};
+  s.srv->broadcast("t", "metrics", frame(R"({"type":"metrics"})"));
+  client.write(R"({"type":"auth","token":"a-token-of-sufficient-length"})");
+  CHECK(client.read_type() == "hello");
+  client.write(R"({"type":"ping"})");
+  CHECK(client.read_type() == "pong");
+}
+
+TEST_CASE("web: connections beyond the limit evict the idlest or get 503",
+          "[web]") {
+  web::server_options opts;
+  opts.max_connections = 4;
+  test_server s{opts};
+  std::vector<std::unique_ptr<http_client>> idle;
+  for (int i = 0; i < 12; ++i) {
+    idle.push_back(std::make_unique<http_client>(s.port()));
+    REQUIRE_FALSE(idle.back()->send_raw("GET /health HTTP/1.1\r\nHo"));
+  }
+  // Real requests still get through: each takes an idle one's place.
+  for (int i = 0; i < 5; ++i)
+    CHECK(get(s.port(), "/health").result_int() == 200);
+  CHECK(eventually([&] { return s.srv->stats().connections <= 4; }));
+  CHECK(s.srv->stats().connections_evicted >= 8);
+}
+
+TEST_CASE("web: WebSocket clients beyond the limit get 503", "[web]") {
+  web::server_options opts;
+  opts.max_ws_clients = 2;
+  test_server s{opts};
+  ws_client a{s.port()};
+  ws_client b{s.port()};
+  CHECK(a.read_type() == "hello");
+  CHECK(b.read_type() == "hello");
+  http_client c{s.port()};
+  auto refused
+    = c.request(http::verb::get, "/ws",
+                {{http::field::upgrade, "websocket"},
+                 {http::field::connection, "Upgrade"},
+                 {http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ=="},
+                 {http::field::sec_websocket_version, "13"}});
+  CHECK(refused.result_int() == 503);
+  CHECK_THAT(refused.body(), Catch::Contains("--max-ws-clients"));
+  CHECK(s.srv->stats().ws_refused == 1);
 }

@@ -44,6 +44,8 @@ http_response error_response(const failure& f) {
     case ec::disabled: status = 403; break;
     case ec::not_found: status = 404; break;
     case ec::conflict: status = 409; break;
+    // A limit reached (a rate, a budget, requests in flight): later.
+    case ec::budget_exhausted: status = 429; break;
     case ec::timeout:
     case ec::db_unreachable:
     case ec::broker_error:
@@ -164,6 +166,21 @@ parse_hot_query(const std::map<std::string, std::string>& q) {
     r.window = *window;
   }
   return r;
+}
+
+expected<page_query>
+parse_page_query(const std::map<std::string, std::string>& q,
+                 size_t default_limit, size_t max_limit) {
+  page_query p;
+  auto limit = parse_count(q, "limit", default_limit, 1, max_limit);
+  if (!limit)
+    return limit.error();
+  p.limit = *limit;
+  auto offset = parse_count(q, "offset", 0, 0, 1'000'000);
+  if (!offset)
+    return offset.error();
+  p.offset = *offset;
+  return p;
 }
 
 expected<raw_query>
@@ -355,34 +372,6 @@ expected<std::string> parse_id_request(const std::string& body) {
   return id;
 }
 
-std::optional<failure> authorize(const std::string& token,
-                                 const std::string& authorization,
-                                 bool required) {
-  if (token.empty()) {
-    if (!required)
-      return std::nullopt;
-    return failure{ec::disabled,
-                   "applying is off: start the engine with --api-token (or "
-                   "OPTISCHEMA_API_TOKEN) and send Authorization: Bearer "
-                   "<token>"};
-  }
-  const std::string scheme = "Bearer ";
-  if (authorization.size() <= scheme.size()
-      || authorization.compare(0, scheme.size(), scheme) != 0)
-    return failure{ec::unauthorized,
-                   "this endpoint needs Authorization: Bearer <token> (the "
-                   "engine's --api-token)"};
-  auto given = std::string_view{authorization}.substr(scheme.size());
-  // Constant time: how long a wrong token matched must not leak.
-  unsigned char diff = given.size() == token.size() ? 0 : 1;
-  for (size_t i = 0; i < token.size(); ++i)
-    diff |= static_cast<unsigned char>(token[i]
-                                       ^ (i < given.size() ? given[i] : 0));
-  if (diff != 0)
-    return failure{ec::unauthorized, "the bearer token is wrong"};
-  return std::nullopt;
-}
-
 // -- rendering
 // --------------------------------------------------------------------
 
@@ -393,6 +382,32 @@ std::string done(rapidjson::StringBuffer& buf) {
 }
 
 } // namespace
+
+expected<std::string> render_page(const std::string& array_json,
+                                  std::string_view key, const page_query& p) {
+  rapidjson::Document d;
+  if (auto parsed = json::parse(d, array_json, "the list"); !parsed)
+    return parsed.error();
+  if (!d.IsArray())
+    return failure{ec::internal, "the list is not a JSON array"};
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, std::string{key});
+  w.StartArray();
+  auto total = static_cast<size_t>(d.Size());
+  for (auto i = p.offset; i < total && i < p.offset + p.limit; ++i)
+    d[static_cast<rapidjson::SizeType>(i)].Accept(w);
+  w.EndArray();
+  json::key(w, "total");
+  w.Uint64(total);
+  json::key(w, "offset");
+  w.Uint64(p.offset);
+  json::key(w, "limit");
+  w.Uint64(p.limit);
+  w.EndObject();
+  return done(buf);
+}
 
 std::string render_hot(const std::vector<const metrics_snapshot*>& snaps,
                        const hot_query& q) {

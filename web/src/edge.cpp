@@ -29,10 +29,14 @@ constexpr auto analysis_timeout = std::chrono::seconds{120};
 /// A sandbox test copies the target the first time and times statements.
 constexpr auto test_timeout = std::chrono::minutes{30};
 
-/// Answers with the failure inside a CAF error.
+/// Answers with the failure inside a CAF error; a limit reached says when
+/// to come back (Retry-After).
 void reply_error(const std::shared_ptr<web::responder>& out,
                  const caf::error& err) {
-  out->respond(error_response(failure{error_code(err), error_message(err)}));
+  auto res = error_response(failure{error_code(err), error_message(err)});
+  if (auto after = error_retry_after(err); after > 0)
+    res.headers.emplace_back("Retry-After", std::to_string(after));
+  out->respond(std::move(res));
 }
 
 bool known_target(self_ptr self, const std::string& name) {
@@ -91,32 +95,27 @@ void with_snapshots(self_ptr self, const std::optional<std::string>& target,
       [out](const caf::error& err) { reply_error(out, err); });
 }
 
-/// Answers with a failure; 401s say which scheme is expected.
+/// Answers with a failure.
 void reply_failure(const std::shared_ptr<web::responder>& out,
                    const failure& f) {
-  auto res = error_response(f);
-  if (f.code == ec::unauthorized)
-    res.headers.emplace_back("WWW-Authenticate", "Bearer");
-  out->respond(std::move(res));
+  out->respond(error_response(f));
 }
 
 /// Serves POST /api/suggestions/{apply,rollback,test,dismiss}: checks the
-/// token and the body, finds the recommendation's target, then `act`s.
+/// body, finds the recommendation's target, then `act`s. Who may call was
+/// settled before the request got here (web/access.hpp: token, Origin,
+/// Host, JSON); `needs_token` endpoints (apply, rollback) are off on an
+/// engine without one.
 template <class Act>
-void on_recommendation(self_ptr self, web_request& r, bool token_required,
+void on_recommendation(self_ptr self, web_request& r, bool needs_token,
                        Act act) {
   auto out = r.out;
-  if (auto denied = web::authorize(self->state.config.api_token,
-                                   r.req.authorization, token_required))
-    return reply_failure(out, *denied);
-  // A page on another site can POST a form (text/plain) without the
-  // browser asking first; a JSON body makes it ask (CORS), and the engine
-  // refuses origins it does not know.
-  if (r.req.content_type.rfind("application/json", 0) != 0)
+  if (needs_token && self->state.config.api_token.empty())
     return reply_failure(out,
-                         {ec::bad_request,
-                          "send the body as Content-Type: "
-                          "application/json"});
+                         {ec::disabled,
+                          "applying is off: start the engine with an API "
+                          "token (--api-token-file) and send Authorization: "
+                          "Bearer <token>"});
   auto id = web::parse_id_request(r.req.body);
   if (!id)
     return reply_failure(out, id.error());
@@ -246,10 +245,15 @@ void handle(self_ptr self, web_request& r) {
                       i->second)));
       target = i->second;
     }
+    auto page = web::parse_page_query(req.query, 100, 1000);
+    if (!page)
+      return out->respond(error_response(page.error()));
     self->request(st.store, ask_timeout, atom::get_v, atom::suggest_v, target)
       .then(
-        [out](const std::string& list) {
-          out->respond(json_response(R"({"suggestions":)" + list + "}"));
+        [out, page = *page](const std::string& list) {
+          auto body = web::render_page(list, "suggestions", page);
+          out->respond(body ? json_response(std::move(*body))
+                            : error_response(body.error()));
         },
         [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/suggestions/{id}") {
@@ -336,10 +340,8 @@ void handle(self_ptr self, web_request& r) {
             [out](const caf::error& err) { reply_error(out, err); });
       });
   } else if (path == "/api/sandbox/prepare") {
-    // A copy loads the target: once a token is set, only its holder may.
-    if (auto denied = web::authorize(st.config.api_token, req.authorization,
-                                     false))
-      return reply_failure(out, *denied);
+    // A copy loads the target: the SUPERVISOR joins copies and limits how
+    // often one is forced.
     auto target = single_target(self, query_target(req));
     if (!target)
       return out->respond(error_response(target.error()));
@@ -348,19 +350,19 @@ void handle(self_ptr self, web_request& r) {
         [out](const std::string& copy) { out->respond(json_response(copy)); },
         [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/audit") {
-    int64_t limit = 100;
-    if (auto i = req.query.find("limit"); i != req.query.end()) {
-      char* end = nullptr;
-      limit = std::strtoll(i->second.c_str(), &end, 10);
-      if (end == i->second.c_str() || *end != '\0' || limit < 1
-          || limit > 10'000)
-        return out->respond(error_response(
-          400, ec::bad_request, "limit must be an integer from 1 to 10000"));
-    }
-    self->request(st.store, ask_timeout, atom::get_v, atom::audit_v, limit)
+    auto page = web::parse_page_query(req.query, 100, 1000);
+    if (!page)
+      return out->respond(error_response(page.error()));
+    self
+      ->request(st.store, ask_timeout, atom::get_v, atom::audit_v,
+                static_cast<int64_t>(page->limit),
+                static_cast<int64_t>(page->offset))
       .then(
-        [out](const std::string& entries) {
-          out->respond(json_response(R"({"entries":)" + entries + "}"));
+        [out, page = *page](const std::string& total_and_entries) {
+          // {"total":…,"entries":[…]} from the STORE, with the page.
+          out->respond(json_response(
+            fmt::format(R"({{"offset":{},"limit":{},{})", page.offset,
+                        page.limit, total_and_entries.substr(1))));
         },
         [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/analysis/query") {
@@ -469,15 +471,32 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
     [self](atom::status) {
       auto& st = self->state;
       auto s = st.server->stats();
+      auto warnings = st.server->warnings();
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
       json::key(w, "state");
-      w.String("ok");
+      // Exposed beyond what is safe: said where operators look.
+      w.String(warnings.empty() ? "ok" : "degraded");
       json::key(w, "url");
       json::str(w, st.server->url());
+      json::key(w, "token");
+      w.Bool(!st.config.api_token.empty());
+      json::key(w, "warnings");
+      w.StartArray();
+      for (auto& x : warnings)
+        json::str(w, x);
+      w.EndArray();
       json::key(w, "requests");
       w.Uint64(s.requests);
+      json::key(w, "connections");
+      w.Uint64(s.connections);
+      json::key(w, "connections_refused");
+      w.Uint64(s.connections_refused);
+      json::key(w, "connections_evicted");
+      w.Uint64(s.connections_evicted);
+      json::key(w, "ws_refused");
+      w.Uint64(s.ws_refused);
       json::key(w, "events");
       w.Uint64(st.events);
       json::key(w, "ws_clients");

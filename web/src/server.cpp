@@ -157,6 +157,8 @@ public:
     for (size_t i = 0; i < n; ++i)
       threads_.emplace_back([this] { run_thread(); });
     OPTISCHEMA_INFO("web: listening on {} ({} io threads)", url_, n);
+    for (auto& w : warnings_)
+      OPTISCHEMA_WARN("web: {}", w);
   }
 
   void set_handler(request_handler h) override {
@@ -175,6 +177,14 @@ public:
 
   std::string url() const override {
     return url_;
+  }
+
+  std::vector<std::string> warnings() const override {
+    return warnings_;
+  }
+
+  void set_warnings(std::vector<std::string> xs) {
+    warnings_ = std::move(xs);
   }
 
   server_stats stats() const override {
@@ -253,6 +263,7 @@ private:
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   std::string url_;
+  std::vector<std::string> warnings_;
   std::mutex stop_mtx_;
   bool stopped_ = false;
   std::mutex run_mtx_;
@@ -260,12 +271,49 @@ private:
   size_t running_ = 0;
 };
 
+/// What an operator should know about how exposed the port is.
+std::vector<std::string> exposure_warnings(const listen_address& addr,
+                                           const access_policy& access) {
+  std::vector<std::string> out;
+  auto token = !access.api_token.empty();
+  if (!token && !addr.address.is_loopback())
+    out.push_back(fmt::format(
+      "listening on {} without an API token (--insecure-listen): anyone who "
+      "can reach the port can start analyses, polls and sandbox copies; put "
+      "an authenticating proxy in front or set --api-token-file",
+      addr.host));
+  if (std::find(access.cors_origins.begin(), access.cors_origins.end(), "*")
+      != access.cors_origins.end())
+    out.push_back(token ? "--cors-origin '*': pages on any site may call the "
+                          "API from a browser (the token is still needed)"
+                        : "--cors-origin '*' without an API token: pages on "
+                          "any site may call the API from a browser");
+  if (std::find(access.allowed_hosts.begin(), access.allowed_hosts.end(), "*")
+      != access.allowed_hosts.end())
+    out.push_back("--allowed-host '*': any Host is accepted, so DNS rebinding "
+                  "is not prevented");
+  return out;
+}
+
 } // namespace
 
 expected<std::shared_ptr<server>> server::start(server_options opts) {
   auto addr = parse_listen(opts.listen);
   if (!addr)
     return addr.error();
+  // Without a token every POST is open: only this machine may send them,
+  // unless the operator says a proxy in front authenticates.
+  if (opts.access.api_token.empty() && !addr->address.is_loopback()
+      && !opts.access.insecure_listen)
+    return failure{
+      ec::invalid_configuration,
+      fmt::format("refusing to listen on {} without an API token: anyone "
+                  "who can reach it could start analyses and sandbox copies "
+                  "on your databases. Set a token (umask 077; head -c 24 "
+                  "/dev/urandom | base64 > token; --api-token-file token), "
+                  "listen on 127.0.0.1, or pass --insecure-listen when an "
+                  "authenticating proxy is in front",
+                  opts.listen)};
   if (!opts.static_dir.empty()) {
     std::error_code err;
     if (!std::filesystem::is_directory(opts.static_dir, err))
@@ -277,7 +325,11 @@ expected<std::shared_ptr<server>> server::start(server_options opts) {
   }
   opts.io_threads = std::max<size_t>(opts.io_threads, 1);
   opts.ws_queue_limit = std::max<size_t>(opts.ws_queue_limit, 1);
+  opts.max_connections = std::max<size_t>(opts.max_connections, 2);
+  opts.max_ws_clients = std::max<size_t>(opts.max_ws_clients, 1);
+  auto warnings = exposure_warnings(*addr, opts.access);
   auto impl = std::make_shared<server_impl>(std::move(opts));
+  impl->set_warnings(std::move(warnings));
   if (auto res = impl->listen(*addr); !res)
     return res.error();
   impl->run();

@@ -1,4 +1,5 @@
 #include "server_http_session.hpp"
+#include "optischema/web/access.hpp"
 
 #include "server_json.hpp"
 #include "server_static_files.hpp"
@@ -55,6 +56,8 @@ bool is_valid_header(std::string_view name, std::string_view value) {
 bool is_api_path(std::string_view path) {
   return path == "/health" || path == "/api" || path.starts_with("/api/");
 }
+
+constexpr int64_t not_waiting = std::numeric_limits<int64_t>::max();
 
 /// Answers one request exactly once, from any thread. Holds the session
 /// weakly: a handler may keep a responder past the connection and even past
@@ -116,9 +119,10 @@ private:
 
 } // namespace
 
-http_session::http_session(tcp::socket socket, std::shared_ptr<hub> state)
+http_session::http_session(tcp::socket socket, std::shared_ptr<hub> state,
+                           std::unique_ptr<connection_slot> slot)
   : executor_(socket.get_executor()), stream_(std::move(socket)),
-    hub_(std::move(state)), handler_timer_(executor_) {
+    hub_(std::move(state)), slot_(std::move(slot)), handler_timer_(executor_) {
   remote_ = format_remote(stream_.socket());
 }
 
@@ -142,6 +146,8 @@ void http_session::run() {
 }
 
 void http_session::close() {
+  // Never picked to make room twice.
+  waiting_since_ = not_waiting;
   net::post(executor_,
             beast::bind_front_handler(&http_session::do_close,
                                       shared_from_this()));
@@ -151,18 +157,32 @@ void http_session::do_read() {
   if (closed_)
     return;
   info_ = {};
-  // A fresh parser per request: the body limit applies per request.
+  // A fresh parser per request: the limits apply per request.
   parser_.emplace();
   parser_->body_limit(hub_->options().max_body_bytes);
-  // One deadline for headers and body together.
-  stream_.expires_after(read_timeout);
+  parser_->header_limit(header_limit);
+  // An idle keep-alive connection and a slowloris client look the same
+  // from here: both are closed after the header timeout, and both are the
+  // first to go when the connections run out.
+  waiting_since_ = steady_now_ns();
+  stream_.expires_after(header_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&http_session::on_header,
                                                     shared_from_this()));
 }
 
 void http_session::on_header(beast::error_code ec, size_t bytes) {
-  if (ec || closed_ || parser_->is_done())
+  if (closed_)
+    return;
+  waiting_since_ = not_waiting;
+  if (ec)
+    return on_read(ec, bytes);
+  // Refused requests never get their body read.
+  describe(parser_->get());
+  if (!admitted(parser_->get()))
+    return;
+  stream_.expires_after(read_timeout);
+  if (parser_->is_done())
     return on_read(ec, bytes);
   // curl sends "Expect: 100-continue" for bodies above 1 KiB and waits a
   // second for the go-ahead. Oversized bodies never get here: the parser
@@ -196,6 +216,42 @@ void http_session::read_body() {
                                              shared_from_this()));
 }
 
+void http_session::describe(const http::request<http::string_body>& req) {
+  info_.version = req.version();
+  info_.keep_alive = req.keep_alive();
+  info_.head = req.method() == http::verb::head;
+  info_.method = std::string{req.method_string()};
+  info_.cors = hub_->cors_origin(to_std(req[http::field::origin]));
+}
+
+bool http_session::admitted(const http::request<http::string_body>& req) {
+  if (req.count(http::field::host) > 1) {
+    send_error(http::status::bad_request, to_string(ec::bad_request),
+               "the request has more than one Host header", true);
+    return false;
+  }
+  request_facts facts;
+  facts.method = to_std(req.method_string());
+  auto host = req.find(http::field::host);
+  facts.has_host = host != req.end();
+  if (facts.has_host)
+    facts.host = to_std(host->value());
+  auto origin = req.find(http::field::origin);
+  facts.has_origin = origin != req.end();
+  if (facts.has_origin)
+    facts.origin = to_std(origin->value());
+  facts.authorization = to_std(req[http::field::authorization]);
+  facts.content_type = to_std(req[http::field::content_type]);
+  facts.websocket = websocket::is_upgrade(req);
+  auto refused = admit(facts, hub_->options().access);
+  if (!refused)
+    return true;
+  // Close: the body, if any, stays unread (the linger drains it).
+  send_error(static_cast<http::status>(refused->status), refused->code,
+             refused->message, true, refused->headers);
+  return false;
+}
+
 void http_session::on_read(beast::error_code ec, size_t) {
   if (closed_)
     return;
@@ -209,7 +265,15 @@ void http_session::on_read(beast::error_code ec, size_t) {
                       true);
   if (ec == http::error::header_limit)
     return send_error(http::status::request_header_fields_too_large,
-                      "headers_too_large", "the request headers are too large",
+                      "headers_too_large",
+                      fmt::format("the request line and headers exceed {} "
+                                  "bytes",
+                                  header_limit),
+                      true);
+  if (ec == http::error::buffer_overflow)
+    return send_error(http::status::bad_request, to_string(ec::bad_request),
+                      "malformed HTTP request: a line of the request (a "
+                      "chunk header?) does not end",
                       true);
   if (ec
       && ec.category()
@@ -228,11 +292,6 @@ void http_session::on_read(beast::error_code ec, size_t) {
 
 void http_session::handle(http::request<http::string_body> req) {
   ++request_id_;
-  info_.version = req.version();
-  info_.keep_alive = req.keep_alive();
-  info_.head = req.method() == http::verb::head;
-  info_.method = std::string{req.method_string()};
-  info_.cors = hub_->cors_origin(to_std(req[http::field::origin]));
   auto raw = to_std(req.target());
   auto target = parse_target(raw);
   if (!target)
@@ -249,16 +308,32 @@ void http_session::handle(http::request<http::string_body> req) {
     if (!websocket::is_upgrade(req))
       return send_error(http::status::upgrade_required, "upgrade_required",
                         "/ws expects a WebSocket upgrade", false);
-    // The socket moves to the WebSocket session; this session ends once
-    // its last handler returns.
-    closed_ = true;
-    std::make_shared<websocket_session>(stream_.release_socket(), hub_)
-      ->run(std::move(req));
-    return;
+    return upgrade(std::move(req));
   }
+  // Every handler and the stores behind it expect text; bytes that are not
+  // UTF-8 would come back as invalid JSON.
+  if (!is_utf8(req.body()))
+    return send_error(http::status::bad_request, to_string(ec::bad_request),
+                      "the request body is not valid UTF-8", false);
   if (is_api_path(target->path))
     return serve_api(std::move(req), std::move(*target));
   serve_static(*target, raw);
+}
+
+void http_session::upgrade(http::request<http::string_body> req) {
+  if (!hub_->reserve_ws_client())
+    return send_error(
+      http::status::service_unavailable, "too_many_websockets",
+      fmt::format("{} WebSocket clients are connected, the most this engine "
+                  "serves; close other dashboards or raise --max-ws-clients",
+                  hub_->options().max_ws_clients),
+      true, {{"Retry-After", "10"}});
+  // The socket and its connection slot move to the WebSocket session; this
+  // session ends once its last handler returns.
+  closed_ = true;
+  std::make_shared<websocket_session>(stream_.release_socket(), hub_,
+                                      std::move(slot_))
+    ->run(std::move(req));
 }
 
 void http_session::serve_api(http::request<http::string_body> req,
@@ -356,7 +431,11 @@ void http_session::serve_static(const parsed_target& target,
       fmt::format("cannot read the file for {}", clip(target.path)), false);
   }
   response res{status, info_.version};
-  res.set(http::field::content_type, to_beast(mime_type(found.file)));
+  auto type = mime_type(found.file);
+  res.set(http::field::content_type, to_beast(type));
+  // Pages get a policy that lets exactly their own inline scripts run.
+  if (type.starts_with("text/html"))
+    res.set("Content-Security-Policy", page_csp(*body));
   res.set(http::field::cache_control,
           status == http::status::ok && is_immutable_asset(target.path)
             ? "public, max-age=31536000, immutable"
@@ -376,11 +455,14 @@ void http_session::send_preflight() {
   send(std::move(res), false);
 }
 
-void http_session::send_error(http::status status, std::string_view code,
-                              std::string_view message, bool close) {
+void http_session::send_error(
+  http::status status, std::string_view code, std::string_view message,
+  bool close, const std::vector<std::pair<std::string, std::string>>& headers) {
   response res{status, info_.version};
   res.set(http::field::content_type, "application/json");
-  res.set(http::field::cache_control, "no-cache");
+  res.set(http::field::cache_control, "no-store");
+  for (auto& [name, value] : headers)
+    res.set(name, value);
   res.body() = error_json(code, message);
   send(std::move(res), close);
 }
@@ -394,6 +476,10 @@ void http_session::send_not_found() {
 
 void http_session::send(response res, bool close) {
   res.set(http::field::server, "optischema");
+  for (auto& [name, value] : security_headers())
+    res.set(name, value);
+  if (res.find("Content-Security-Policy") == res.end())
+    res.set("Content-Security-Policy", default_csp());
   if (!info_.cors.empty()) {
     res.set(http::field::access_control_allow_origin, info_.cors);
     res.set(http::field::vary, "Origin");
@@ -433,6 +519,8 @@ void http_session::on_write(bool close, beast::error_code ec, size_t) {
 }
 
 void http_session::do_linger() {
+  // Draining is waiting too: the first to go when connections run out.
+  waiting_since_ = steady_now_ns();
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec)

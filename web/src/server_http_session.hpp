@@ -10,11 +10,15 @@
 #include "server_net.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace optischema::web {
 
@@ -23,7 +27,8 @@ struct parsed_target;
 class http_session : public session_base,
                      public std::enable_shared_from_this<http_session> {
 public:
-  http_session(tcp::socket socket, std::shared_ptr<hub> state);
+  http_session(tcp::socket socket, std::shared_ptr<hub> state,
+               std::unique_ptr<connection_slot> slot);
 
   ~http_session() override;
 
@@ -31,6 +36,10 @@ public:
   void run();
 
   void close() override;
+
+  int64_t waiting_since() const override {
+    return waiting_since_.load();
+  }
 
   /// The strand, for responders posting from other threads.
   const net::any_io_executor& executor() const {
@@ -58,6 +67,17 @@ private:
 
   void on_header(beast::error_code ec, size_t bytes);
 
+  /// Notes what the answer depends on (version, keep-alive, CORS) from the
+  /// headers of the request being read.
+  void describe(const http::request<http::string_body>& req);
+
+  /// The access rule (access.hpp) on the headers, before any body is read;
+  /// false when the request was refused.
+  bool admitted(const http::request<http::string_body>& req);
+
+  /// Hands the socket to a WebSocket session if a client slot is free.
+  void upgrade(http::request<http::string_body> req);
+
   void on_continue(beast::error_code ec, size_t bytes);
 
   void read_body();
@@ -72,8 +92,11 @@ private:
 
   void send_preflight();
 
-  void send_error(http::status status, std::string_view code,
-                  std::string_view message, bool close);
+  void
+  send_error(http::status status, std::string_view code,
+             std::string_view message, bool close,
+             const std::vector<std::pair<std::string, std::string>>& headers
+             = {});
 
   void send_not_found();
 
@@ -97,8 +120,10 @@ private:
   const net::any_io_executor executor_;
   beast::tcp_stream stream_;
   std::shared_ptr<hub> hub_;
+  std::unique_ptr<connection_slot> slot_;
   std::string remote_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_{read_buffer_limit};
+  std::atomic<int64_t> waiting_since_{std::numeric_limits<int64_t>::max()};
   std::optional<http::request_parser<http::string_body>> parser_;
   response res_;
   request_info info_;

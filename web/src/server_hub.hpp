@@ -6,7 +6,9 @@
 #include "optischema/web/server.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,15 @@ namespace optischema::web {
 
 class websocket_session;
 
+class hub;
+
+/// The steady clock in nanoseconds, the unit of waiting_since().
+inline int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::steady_clock::now().time_since_epoch())
+    .count();
+}
+
 /// A connection the hub can close when the server stops.
 class session_base {
 public:
@@ -26,14 +37,43 @@ public:
   /// Closes the connection. Callable from any thread: posts onto the
   /// session's strand.
   virtual void close() = 0;
+
+  /// Since when (steady clock, ns) the connection has waited for a
+  /// request's headers; max() while it works on a request or is a
+  /// WebSocket. The longest waiter is evicted when connections run out.
+  virtual int64_t waiting_since() const {
+    return std::numeric_limits<int64_t>::max();
+  }
 };
 
-class hub {
+/// One open connection counted against server_options::max_connections;
+/// released when the last session owning the socket ends (the HTTP
+/// session hands it to the WebSocket session on upgrade).
+class connection_slot {
+public:
+  explicit connection_slot(std::shared_ptr<hub> owner);
+  ~connection_slot();
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+
+private:
+  std::shared_ptr<hub> hub_;
+};
+
+class hub : public std::enable_shared_from_this<hub> {
 public:
   /// Counters behind server::stats(); atomics so any strand can bump them.
   struct counters {
     std::atomic<uint64_t> requests{0};
+    /// Open connections, WebSocket clients included.
+    std::atomic<uint64_t> connections{0};
+    std::atomic<uint64_t> connections_refused{0};
+    std::atomic<uint64_t> connections_evicted{0};
+    /// Connections ended so far (when many did, memory is handed back).
+    std::atomic<uint64_t> connections_closed{0};
+    /// WebSocket clients, from the upgrade on.
     std::atomic<uint64_t> ws_clients{0};
+    std::atomic<uint64_t> ws_refused{0};
     std::atomic<uint64_t> ws_frames_sent{0};
     std::atomic<uint64_t> ws_frames_dropped{0};
   };
@@ -64,6 +104,18 @@ public:
   /// The Access-Control-Allow-Origin value for `origin`, or "" when CORS
   /// does not allow it.
   std::string cors_origin(std::string_view origin) const;
+
+  // -- limits -----------------------------------------------------------------
+
+  /// Called for each accepted socket: a slot when there is room, or when
+  /// the connection that waited longest for its headers could be closed
+  /// to make some; null when the socket must be refused.
+  std::unique_ptr<connection_slot> open_connection();
+
+  /// Reserves a WebSocket client; false (counted) at the limit.
+  bool reserve_ws_client();
+
+  void release_ws_client();
 
   // -- sessions ---------------------------------------------------------------
 

@@ -36,12 +36,16 @@ std::string error_json(std::string_view code, std::string_view message) {
   return text(buf);
 }
 
-std::string ws_error_frame(std::string_view message) {
+std::string ws_error_frame(std::string_view message, std::string_view code) {
   rapidjson::StringBuffer buf;
   writer w{buf};
   w.StartObject();
   str(w, "type");
   str(w, "error");
+  if (!code.empty()) {
+    str(w, "code");
+    str(w, code);
+  }
   str(w, "message");
   str(w, message);
   w.EndObject();

@@ -14,8 +14,10 @@ namespace optischema::web {
 /// server answers on its own.
 std::string error_json(std::string_view code, std::string_view message);
 
-/// `{"type":"error","message":...}`: the answer to a bad client frame.
-std::string ws_error_frame(std::string_view message);
+/// `{"type":"error","message":...}`: the answer to a bad client frame; with
+/// a `code` ("unauthorized") the client can tell what to do.
+std::string ws_error_frame(std::string_view message,
+                           std::string_view code = {});
 
 /// `{"type":<type>,"<key>":[...],...}` for the hello and subscribed frames.
 std::string ws_lists_frame(

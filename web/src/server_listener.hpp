@@ -29,9 +29,20 @@ private:
 
   void on_backoff(beast::error_code ec);
 
+  /// Every few seconds: hands memory freed by ended connections back to
+  /// the system.
+  void schedule_trim();
+
+  void on_trim(beast::error_code ec);
+
+  /// Answers 503 and closes a connection beyond the limit.
+  void refuse(tcp::socket socket);
+
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer backoff_;
+  net::steady_timer trim_;
+  uint64_t closed_at_last_trim_ = 0;
   std::shared_ptr<hub> hub_;
 };
 

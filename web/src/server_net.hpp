@@ -31,9 +31,22 @@ namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-/// How long a client may take to send one complete request (headers and
-/// body), so idle or trickling sockets cannot pin a session forever.
+/// How long a connection may wait for a request's line and headers: an idle
+/// keep-alive connection, or a client dribbling its headers (slowloris), is
+/// closed after it.
+inline constexpr auto header_timeout = std::chrono::seconds{15};
+
+/// How long a client may take to send a request's body once its headers are
+/// in, so trickling sockets cannot pin a session forever.
 inline constexpr auto read_timeout = std::chrono::seconds{30};
+
+/// Request line and headers together; beyond it 431.
+inline constexpr size_t header_limit = 32 * 1024;
+
+/// The read buffer of a connection: the headers plus a read's worth of
+/// body. A chunk header that never ends fills it and fails the request
+/// instead of growing memory.
+inline constexpr size_t read_buffer_limit = header_limit + 64 * 1024;
 
 /// How long a client may take to accept one response.
 inline constexpr auto write_timeout = std::chrono::seconds{30};

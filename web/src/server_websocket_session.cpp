@@ -1,5 +1,6 @@
 #include "server_websocket_session.hpp"
 #include "optischema/util/json_parse.hpp"
+#include "optischema/web/access.hpp"
 
 #include "server_json.hpp"
 
@@ -28,6 +29,12 @@ constexpr size_t read_chunk = 16 * 1024;
 
 /// Frames above this close the connection (1009): not worth draining.
 constexpr size_t max_message = 16 * 1024 * 1024;
+
+/// How long a client may take to send its auth frame when a token is set.
+constexpr auto auth_deadline = std::chrono::seconds{10};
+
+constexpr std::string_view auth_hint
+  = R"(this engine needs its API token: send {"type":"auth","token":"<token>"} as the first frame (the dashboard does when the token is saved on its Settings page))";
 
 const std::shared_ptr<const std::string>& hello_frame() {
   static const auto frame = [] {
@@ -72,18 +79,20 @@ std::optional<std::string> read_list(const rapidjson::Value& doc,
 } // namespace
 
 websocket_session::websocket_session(tcp::socket socket,
-                                     std::shared_ptr<hub> state)
+                                     std::shared_ptr<hub> state,
+                                     std::unique_ptr<connection_slot> slot)
   : executor_(socket.get_executor()), ws_(std::move(socket)),
-    hub_(std::move(state)),
-    queue_limit_(std::max<size_t>(hub_->options().ws_queue_limit, 1)) {
+    hub_(std::move(state)), slot_(std::move(slot)),
+    queue_limit_(std::max<size_t>(hub_->options().ws_queue_limit, 1)),
+    auth_timer_(executor_) {
   // nop
 }
 
 websocket_session::~websocket_session() {
   hub_->unsubscribe(this);
   hub_->remove(this);
-  if (accepted_)
-    --hub_->stats().ws_clients;
+  // Reserved by the HTTP session before the upgrade.
+  hub_->release_ws_client();
 }
 
 void websocket_session::run(http::request<http::string_body> req) {
@@ -100,6 +109,9 @@ void websocket_session::run(http::request<http::string_body> req) {
   ws_.set_option(
     websocket::stream_base::decorator([](websocket::response_type& res) {
       res.set(http::field::server, "optischema");
+      for (auto& [name, value] : security_headers())
+        res.set(name, value);
+      res.set("Content-Security-Policy", default_csp());
     }));
   ws_.read_message_max(max_message);
   ws_.async_accept(req,
@@ -130,13 +142,47 @@ void websocket_session::on_accept(beast::error_code ec) {
     return fail(ec, "ws accept");
   }
   accepted_ = true;
-  ++hub_->stats().ws_clients;
   if (closing_)
     return;
+  if (hub_->options().access.api_token.empty()) {
+    start_streaming();
+  } else {
+    auth_timer_.expires_after(auth_deadline);
+    auth_timer_.async_wait(beast::bind_front_handler(
+      &websocket_session::on_auth_deadline, shared_from_this()));
+  }
+  if (!closing_ && !close_when_sent_)
+    do_read();
+}
+
+void websocket_session::start_streaming() {
+  authenticated_ = true;
   if (!hub_->subscribe(this, weak_from_this()))
     return do_close();
   enqueue(hello_frame(), false);
-  do_read();
+}
+
+void websocket_session::on_auth_deadline(beast::error_code ec) {
+  if (ec || closing_ || authenticated_)
+    return;
+  refuse(ws_error_frame(fmt::format("no auth frame within {} s; {}",
+                                    auth_deadline.count(), auth_hint),
+                        "unauthorized"),
+         websocket::close_code::policy_error);
+}
+
+void websocket_session::authenticate(const rapidjson::Document& doc) {
+  auto token = doc.FindMember("token");
+  auto& expected = hub_->options().access.api_token;
+  if (token != doc.MemberEnd() && token->value.IsString()
+      && token_matches(
+        expected, {token->value.GetString(), token->value.GetStringLength()})) {
+    auth_timer_.cancel();
+    return start_streaming();
+  }
+  refuse(ws_error_frame("the token is wrong; send the engine's API token",
+                        "unauthorized"),
+         websocket::close_code::policy_error);
 }
 
 void websocket_session::do_read() {
@@ -150,13 +196,18 @@ void websocket_session::on_read(beast::error_code ec, size_t) {
     mark_dead();
     return fail(ec, "ws read");
   }
+  if (close_when_sent_)
+    return; // refused: nothing the client says matters any more
   if (buffer_.size() > max_client_frame) {
     // Keep reading the message, but not keeping it.
     oversized_ = true;
     buffer_.clear();
   }
   if (ws_.is_message_done()) {
-    if (oversized_)
+    if (!authenticated_ && (oversized_ || !ws_.got_text()))
+      refuse(ws_error_frame(auth_hint, "unauthorized"),
+             websocket::close_code::policy_error);
+    else if (oversized_)
       reply(ws_error_frame(
         fmt::format("frame larger than {} bytes; ignored", max_client_frame)));
     else if (!ws_.got_text())
@@ -167,24 +218,37 @@ void websocket_session::on_read(beast::error_code ec, size_t) {
     buffer_.clear();
     oversized_ = false;
   }
-  if (!closing_)
+  if (!closing_ && !close_when_sent_)
     do_read();
 }
 
 void websocket_session::on_message(std::string_view text) {
   rapidjson::Document doc;
-  if (!json::parse(doc, text, "the frame") || !doc.IsObject())
+  auto parsed = json::parse(doc, text, "the frame") && doc.IsObject();
+  auto type = parsed ? doc.FindMember("type") : doc.MemberEnd();
+  std::string_view kind;
+  if (parsed && type != doc.MemberEnd() && type->value.IsString())
+    kind = {type->value.GetString(), type->value.GetStringLength()};
+  if (!authenticated_) {
+    if (kind == "auth")
+      return authenticate(doc);
+    return refuse(ws_error_frame(auth_hint, "unauthorized"),
+                  websocket::close_code::policy_error);
+  }
+  if (!parsed)
     return reply(
       ws_error_frame(R"(expected a JSON object such as {"type":"ping"})"));
-  auto type = doc.FindMember("type");
-  if (type == doc.MemberEnd() || !type->value.IsString())
+  if (kind.empty())
     return reply(ws_error_frame(R"(missing string field "type")"));
-  std::string_view kind{type->value.GetString(), type->value.GetStringLength()};
+  // Authenticated already, or no token needed: nothing to do.
+  if (kind == "auth")
+    return;
   if (kind == "ping")
     return enqueue(pong_frame(), false);
   if (kind != "subscribe")
     return reply(ws_error_frame(
-      fmt::format("unknown message type '{}'; expected subscribe or ping",
+      fmt::format("unknown message type '{}'; expected subscribe, ping or "
+                  "auth",
                   kind.substr(0, 64))));
   std::vector<std::string> targets;
   std::vector<std::string> topics;
@@ -210,6 +274,21 @@ void websocket_session::on_message(std::string_view text) {
 
 void websocket_session::reply(std::string text) {
   enqueue(std::make_shared<const std::string>(std::move(text)), false);
+}
+
+void websocket_session::refuse(std::string text, websocket::close_code code) {
+  if (close_when_sent_ || closing_)
+    return;
+  auth_timer_.cancel();
+  hub_->unsubscribe(this);
+  close_when_sent_ = true;
+  close_code_ = code;
+  {
+    // Only the refusal goes out: queued frames are dropped.
+    std::lock_guard<std::mutex> guard{mtx_};
+    queue_.clear();
+  }
+  reply(std::move(text));
 }
 
 void websocket_session::enqueue(std::shared_ptr<const std::string> text,
@@ -246,10 +325,16 @@ void websocket_session::do_write() {
     std::lock_guard<std::mutex> guard{mtx_};
     if (dead_ || queue_.empty()) {
       writing_ = false;
-      return;
+    } else {
+      in_flight_ = std::move(queue_.front().text);
+      queue_.pop_front();
     }
-    in_flight_ = std::move(queue_.front().text);
-    queue_.pop_front();
+  }
+  if (!in_flight_) {
+    // A refusal went out: now the close frame.
+    if (close_when_sent_)
+      do_close();
+    return;
   }
   ws_.text(true);
   ws_.async_write(net::buffer(*in_flight_),
@@ -271,6 +356,7 @@ void websocket_session::do_close() {
   if (closing_)
     return;
   closing_ = true;
+  auth_timer_.cancel();
   mark_dead();
   if (!accepted_ || in_flight_) {
     // A close frame cannot overtake the handshake or a pending write, and
@@ -286,7 +372,7 @@ void websocket_session::do_close() {
   ws_.get_option(timeouts);
   timeouts.handshake_timeout = std::chrono::seconds{1};
   ws_.set_option(timeouts);
-  ws_.async_close(websocket::close_code::going_away,
+  ws_.async_close(close_code_,
                   beast::bind_front_handler(&websocket_session::on_close,
                                             shared_from_this()));
 }

@@ -31,7 +31,7 @@ export class ApiError extends Error {
   }
   /** The engine refused for lack of (or a wrong) token. */
   get needsToken(): boolean {
-    return this.status === 401 || (this.status === 403 && this.code !== 'disabled');
+    return this.status === 401;
   }
 }
 
@@ -73,9 +73,12 @@ function qs(params: Record<string, string | number | undefined | null>): string 
   return s ? `?${s}` : '';
 }
 
-function post<T>(schema: z.ZodType<T>, path: string, body: unknown, auth: boolean): Promise<T> {
+// Every POST is JSON (the engine answers 415 otherwise) and carries the
+// token when there is one (with a token set, the engine refuses POSTs
+// without it).
+function post<T>(schema: z.ZodType<T>, path: string, body: unknown): Promise<T> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-  const token = auth ? getToken() : '';
+  const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   return request(schema, path, { method: 'POST', headers, body: JSON.stringify(body) });
 }
@@ -95,14 +98,15 @@ export const api = {
     request(StatementHistory, `/api/metrics/history${qs({ fingerprint, range, target })}`),
   databaseHistory: (range: HistoryRange, target?: string) =>
     request(DatabaseHistory, `/api/metrics/history${qs({ range, target })}`),
-  suggestions: (target?: string) => request(SuggestionsResponse, `/api/suggestions/latest${qs({ target })}`),
+  /** The first 1,000 (the engine pages lists; a target has a few dozen). */
+  suggestions: (target?: string) => request(SuggestionsResponse, `/api/suggestions/latest${qs({ target, limit: 1000 })}`),
   suggestion: (id: string) => request(Recommendation, `/api/suggestions/${encodeURIComponent(id)}`),
   plan: (fingerprint: string, target?: string) =>
     request(PlanResponse, `/api/analysis/plan${qs({ fingerprint, target })}`),
   audit: (limit = 50) => request(AuditResponse, `/api/audit${qs({ limit })}`),
   analyseQuery: (sql: string, target: string | undefined, llm: boolean) =>
-    post(AdviceReport, '/api/analysis/query', target ? { sql, target, llm } : { sql, llm }, false),
+    post(AdviceReport, '/api/analysis/query', target ? { sql, target, llm } : { sql, llm }),
   /** POST bodies are exactly {"id": …}: the engine runs only its own DDL. */
   act: (action: 'apply' | 'rollback' | 'test' | 'dismiss', id: string) =>
-    post(Recommendation, `/api/suggestions/${action}`, { id }, true),
+    post(Recommendation, `/api/suggestions/${action}`, { id }),
 };

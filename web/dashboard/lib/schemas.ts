@@ -200,7 +200,13 @@ export const Status = z.object({
     .object({ state: z.string(), size_bytes: z.number().optional(), raw_points: z.number().optional() })
     .passthrough(),
   web: z
-    .object({ state: z.string(), ws_clients: z.number().optional(), requests: z.number().optional() })
+    .object({
+      state: z.string(),
+      ws_clients: z.number().optional(),
+      requests: z.number().optional(),
+      token: z.boolean().optional(),
+      warnings: z.array(z.string()).optional(),
+    })
     .passthrough()
     .optional(),
   llm: LlmStatus.optional(),
@@ -330,7 +336,12 @@ export const Recommendation = z.object({
 });
 export type Recommendation = z.infer<typeof Recommendation>;
 
-export const SuggestionsResponse = z.object({ suggestions: z.array(Recommendation) });
+export const SuggestionsResponse = z.object({
+  suggestions: z.array(Recommendation),
+  total: z.number().optional(),
+  offset: z.number().optional(),
+  limit: z.number().optional(),
+});
 
 /** A node of the engine's plan tree (analysis/src/plan.cpp). */
 export type PlanNode = {
@@ -442,7 +453,7 @@ export const AuditEntry = z.object({
   steps: z.array(z.string()),
   error: z.string(),
 });
-export const AuditResponse = z.object({ entries: z.array(AuditEntry) });
+export const AuditResponse = z.object({ entries: z.array(AuditEntry), total: z.number().optional() });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const ApiErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -464,7 +475,7 @@ export const ControlFrame = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), topics: z.array(z.string()) }),
   z.object({ type: z.literal('subscribed'), targets: z.array(z.string()), topics: z.array(z.string()) }),
   z.object({ type: z.literal('pong') }),
-  z.object({ type: z.literal('error'), message: z.string() }),
+  z.object({ type: z.literal('error'), message: z.string(), code: z.string().optional() }),
 ]);
 export type ControlFrame = z.infer<typeof ControlFrame>;
 

@@ -1,5 +1,6 @@
-// The engine's --api-token, kept in localStorage: the dashboard is a static
-// page with no session, and the token only guards apply/rollback/test/dismiss.
+// The engine's API token, kept in localStorage: the dashboard is a static
+// page with no session. With a token set, the engine wants it on every POST
+// and in the WebSocket's first frame.
 const KEY = 'optischema.apiToken';
 type Listener = (token: string) => void;
 const listeners = new Set<Listener>();

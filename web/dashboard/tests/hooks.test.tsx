@@ -17,7 +17,7 @@ class FakeSocket {
   sent: string[] = [];
   onopen: (() => void) | null = null;
   onmessage: ((m: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((ev?: { code: number }) => void) | null = null;
   onerror: (() => void) | null = null;
   constructor(readonly url: string) {
     FakeSocket.all.push(this);
@@ -39,6 +39,11 @@ class FakeSocket {
   drop() {
     this.readyState = 3;
     this.onclose?.();
+  }
+  /** The engine refusing the token: close code 1008 (policy violation). */
+  refuse() {
+    this.readyState = 3;
+    this.onclose?.({ code: 1008 });
   }
 }
 const create = (u: string) => new FakeSocket(u) as unknown as WebSocket;
@@ -105,6 +110,36 @@ describe('useWebSocket', () => {
     expect(FakeSocket.all).toHaveLength(2);
     act(() => void vi.advanceTimersByTime(150));
     expect(FakeSocket.all).toHaveLength(3);
+  });
+
+  it('sends the token first, and waits for a new one when the engine refuses it', async () => {
+    const { setToken } = await import('@/lib/token');
+    let token = 'wrong-token-0123456789';
+    const { result } = renderHook(() =>
+      useWebSocket({ url: 'ws://x/ws', onEvent: () => {}, create, minDelayMs: 100, token: () => token }),
+    );
+    act(() => last().open());
+    expect(JSON.parse(last().sent[0]!)).toEqual({ type: 'auth', token: 'wrong-token-0123456789' });
+    expect(JSON.parse(last().sent[1]!).type).toBe('subscribe');
+    act(() => last().refuse());
+    expect(result.current.state).toBe('unauthorized');
+    act(() => void vi.advanceTimersByTime(20_000));
+    expect(FakeSocket.all).toHaveLength(1); // no retry with the same token
+    token = 'right-token-0123456789';
+    act(() => setToken(token));
+    expect(FakeSocket.all).toHaveLength(2);
+    act(() => last().open());
+    expect(JSON.parse(last().sent[0]!)).toEqual({ type: 'auth', token: 'right-token-0123456789' });
+    act(() => last().frame({ type: 'hello', topics: [] }));
+    act(() => last().frame({ type: 'subscribed', targets: [], topics: [] }));
+    expect(result.current.state).toBe('live');
+    act(() => setToken(''));
+  });
+
+  it('sends no auth frame without a token', () => {
+    renderHook(() => useWebSocket({ url: 'ws://x/ws', onEvent: () => {}, create, token: () => '' }));
+    act(() => last().open());
+    expect(last().sent.map((x) => JSON.parse(x).type)).toEqual(['subscribe']);
   });
 
   it('closes the socket on unmount without reconnecting', () => {

@@ -8,6 +8,7 @@ const look: Record<ConnectionState, { dot: string; label: string }> = {
   live: { dot: 'bg-emerald-500', label: 'Live' },
   reconnecting: { dot: 'bg-amber-500 animate-pulse', label: 'Reconnecting' },
   offline: { dot: 'bg-red-500', label: 'Offline' },
+  unauthorized: { dot: 'bg-red-500', label: 'Needs token' },
 };
 
 /** The WebSocket's state, always visible: a DBA must know when numbers are stale. */
@@ -19,7 +20,9 @@ export function ConnectionIndicator() {
       ? `Live updates; last event ${formatAgo(lastEventTs)}`
       : state === 'connecting'
         ? 'Opening the live connection'
-        : `Connection lost; retry ${attempts}`;
+        : state === 'unauthorized'
+          ? 'Live updates need the API token: save it on the Settings page'
+          : `Connection lost; retry ${attempts}`;
   return (
     <span
       role="status"

@@ -1,6 +1,6 @@
 'use client';
-// Asks for the engine's --api-token when an action answered 401/403, so the
-// DBA can retry without leaving the recommendation.
+// Asks for the engine's API token when an action answered 401, so the DBA
+// can retry without leaving the recommendation.
 import { useState } from 'react';
 import { setToken, getToken } from '@/lib/token';
 import { Modal } from './dialog';
@@ -29,7 +29,7 @@ export function TokenDialog({
         }}
       >
         <label className="text-sm">
-          The engine&apos;s <code className="sql">--api-token</code>
+          The engine&apos;s API token (<code className="sql">--api-token-file</code>)
           <input
             autoFocus
             type="password"

@@ -41,6 +41,12 @@ struct supervisor_resources {
   std::shared_ptr<web::server> web;
 };
 
+/// Requests for the same work on one target that share one answer: the
+/// first starts the work, the others join it.
+struct joined_work {
+  std::vector<caf::typed_response_promise<std::string>> waiting;
+};
+
 struct supervisor_state {
   supervisor_state() = default; // not an aggregate: see CMakeLists.txt
   static inline const char* name = "supervisor";
@@ -59,6 +65,15 @@ struct supervisor_state {
   fingerprinter_actor fingerprinter;
   llm_actor llm;
   std::vector<event_sink_actor> sinks;
+  // -- what requests may cost (config.limits) --
+  /// Workload analyses running, by target; requests join them.
+  std::map<std::string, joined_work> analyses;
+  /// Forced sandbox copies running, by target; requests join them.
+  std::map<std::string, joined_work> copies;
+  /// When the last forced copy of each target started (rate limit).
+  std::map<std::string, std::chrono::steady_clock::time_point> last_copy;
+  /// Ad-hoc analyses in flight, by target.
+  std::map<std::string, size_t> queries;
 };
 
 /// The SUPERVISOR: spawns one COLLECTOR per target plus the shared STORE,

@@ -90,6 +90,9 @@ using store_actor = caf::typed_actor<
                   std::string>::with<bool>,
   // Returns the pending cleanups of a target (JSON each).
   caf::replies_to<atom::get, atom::cleanup, std::string>::with<text_list>,
+  // Returns a page of the audit log (limit, offset), newest first, as
+  // {"total": n, "entries": [...]}.
+  caf::replies_to<atom::get, atom::audit, int64_t, int64_t>::with<std::string>,
   // Returns a cached LLM answer ("" when absent or expired).
   caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).

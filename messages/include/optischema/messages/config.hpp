@@ -24,8 +24,10 @@ struct target_config {
 
 /// How recommendations are applied to targets.
 struct apply_config {
-  /// Bearer token of the apply and rollback endpoints; empty switches them
-  /// off. A secret.
+  /// The API token: every POST needs it (Authorization: Bearer), and so
+  /// does the WebSocket (its first frame). Empty: POSTs are open, the port
+  /// stays on loopback, and apply and rollback are off. A secret, from
+  /// --api-token-file (or --api-token / OPTISCHEMA_API_TOKEN).
   std::string api_token;
   std::chrono::milliseconds lock_timeout{2000};
   std::chrono::milliseconds statement_timeout{std::chrono::hours{1}};
@@ -89,6 +91,23 @@ struct llm_config {
   size_t statements_per_cycle = 3;
 };
 
+/// What requests to the API may cost (issue 10): beyond these they are
+/// refused or joined, never queued without bound.
+struct request_limits {
+  /// Open connections, WebSocket clients included (--max-connections).
+  size_t max_connections = 256;
+  /// WebSocket clients (--max-ws-clients).
+  size_t max_ws_clients = 32;
+  /// Ad-hoc analyses (POST /api/analysis/query) in flight per target; more
+  /// get 429 (--max-analysis-queries). A workload analysis asked for while
+  /// one runs joins it.
+  size_t analysis_queries_per_target = 2;
+  /// A forced copy to the sandbox (POST /api/sandbox/prepare) at most this
+  /// often per target; one asked for while one runs joins it
+  /// (--sandbox-prepare-interval).
+  std::chrono::milliseconds forced_prepare_interval{std::chrono::minutes{10}};
+};
+
 /// Everything the engine needs to run, validated by the CLI before any actor
 /// starts (see app/config.cpp for flags, file and environment variables).
 struct engine_config {
@@ -100,6 +119,13 @@ struct engine_config {
   std::string listen = "127.0.0.1:8080";
   std::string static_dir;
   std::vector<std::string> cors_origins;
+  /// Names the engine is reached by besides IP literals and localhost (a
+  /// proxy's public name); the Host header must be one of them.
+  std::vector<std::string> allowed_hosts;
+  /// Listen beyond loopback without a token (an authenticating proxy in
+  /// front); loudly warned about.
+  bool insecure_listen = false;
+  request_limits limits;
   store_options store;
   std::chrono::milliseconds maintenance_interval{std::chrono::minutes{10}};
   /// How often each target's workload is analysed; 0 turns analysis off.

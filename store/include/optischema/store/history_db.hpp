@@ -163,6 +163,12 @@ public:
 
   /// The pending cleanups of `target` (JSON).
   std::vector<std::string> cleanups(const std::string& target);
+  /// A page of the log, newest first, and how many entries it holds.
+  struct audit_page {
+    size_t total = 0;
+    std::vector<std::string> entries;
+  };
+  audit_page audit(size_t offset, size_t limit);
 
   // -- the LLM cache ---------------------------------------------------------
 

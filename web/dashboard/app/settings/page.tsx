@@ -22,7 +22,9 @@ function TokenForm() {
       }}
     >
       <h2 className="panel-title">API token</h2>
-      <p className="muted text-xs">Apply, rollback, sandbox tests and dismiss need the engine&apos;s --api-token. It stays in this browser.</p>
+      <p className="muted text-xs">
+        With a token set, the engine wants it for every change (apply, rollback, sandbox tests, dismiss, analyses) and for live updates. It stays in this browser.
+      </p>
       <div className="flex flex-wrap gap-2">
         <input type="password" className="input min-w-0 flex-1 font-mono" aria-label="API token" value={value} onChange={(e) => setValue(e.target.value)} data-testid="token-input" />
         <button type="submit" className="btn-primary" data-testid="token-save">

@@ -3,10 +3,17 @@
 // plus jitter (so a restarted engine is not hit by every tab at once),
 // re-sends the subscription after every (re)connect, and validates every
 // frame before handing it on. Invalid frames are counted and dropped.
+// With an API token saved, the first frame is {"type":"auth","token":…}: the
+// engine sends nothing before it when it has a token, and closes with 1008
+// without it; then the hook waits for a token instead of retrying.
 import { useEffect, useRef, useState } from 'react';
 import { parseFrame, type EventFrame, type EventType } from '../schemas';
+import { getToken, onTokenChange } from '../token';
 
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'unauthorized';
+
+/** The close code of a WebSocket the engine refused for its token. */
+const POLICY_VIOLATION = 1008;
 
 export type WebSocketOptions = {
   url: string;
@@ -18,6 +25,8 @@ export type WebSocketOptions = {
   maxDelayMs?: number;
   /** Injected in tests. */
   create?: (url: string) => WebSocket;
+  /** The API token; injected in tests (default: the saved one). */
+  token?: () => string;
 };
 
 export type WebSocketInfo = {
@@ -51,6 +60,7 @@ export function useWebSocket(opts: WebSocketOptions): WebSocketInfo {
     if (!opts.url) return;
     let closed = false;
     let attempts = 0;
+    let refused = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
     const subscribe = (ws: WebSocket) => {
@@ -69,6 +79,8 @@ export function useWebSocket(opts: WebSocketOptions): WebSocketInfo {
       wsRef.current = ws;
       ws.onopen = () => {
         attempts = 0;
+        const token = (latest.current.token ?? getToken)();
+        if (token) ws.send(JSON.stringify({ type: 'auth', token }));
         subscribe(ws);
       };
       ws.onmessage = (m: MessageEvent) => {
@@ -87,8 +99,14 @@ export function useWebSocket(opts: WebSocketOptions): WebSocketInfo {
         setInfo((s) => ({ ...s, lastEventTs: frame.ts }));
         latest.current.onEvent(frame);
       };
-      ws.onclose = () => {
+      ws.onclose = (ev?: CloseEvent) => {
         if (wsRef.current === ws) wsRef.current = null;
+        if (ev?.code === POLICY_VIOLATION) {
+          // Retrying with the same (missing or wrong) token cannot help.
+          refused = true;
+          setInfo((s) => ({ ...s, state: 'unauthorized' }));
+          return;
+        }
         retry();
       };
       ws.onerror = () => {
@@ -104,8 +122,17 @@ export function useWebSocket(opts: WebSocketOptions): WebSocketInfo {
     };
 
     connect();
+    // A token saved (or changed) after a refusal: try again at once.
+    const unlisten = onTokenChange(() => {
+      if (!refused || closed) return;
+      refused = false;
+      attempts = 0;
+      setInfo((s) => ({ ...s, state: 'connecting' }));
+      connect();
+    });
     return () => {
       closed = true;
+      unlisten();
       if (timer) clearTimeout(timer);
       const ws = wsRef.current;
       wsRef.current = null;

@@ -71,6 +71,9 @@ export function SystemStatus({ status }: { status: Status | undefined }) {
           state={sandbox?.state ?? 'disabled'}
           detail={sandbox ? `${sandbox.tests ?? 0} tests${sandbox.last_verdict ? ` · last: ${sandbox.last_verdict}` : ''}` : 'no --sandbox-dsn'}
         />
+        {status.web && (
+          <Row name="Web" state={status.web.state} detail={status.web.warnings?.[0] ?? (status.web.token ? 'API token required for changes' : 'no API token: loopback only')} />
+        )}
         <Row name="Apply" state={status.apply?.enabled ? 'ok' : 'disabled'} detail={status.apply?.message ?? (status.apply?.enabled ? 'bearer token required' : undefined)} />
       </ul>
     </section>

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace optischema::web {
@@ -60,12 +61,20 @@ expected<analysis_query> parse_analysis_query(const std::string& body);
 /// {"id": "<recommendation id>"}; any other field (SQL, DDL) is refused.
 expected<std::string> parse_id_request(const std::string& body);
 
-/// Checks the Authorization header against the API token: nullopt when
-/// allowed. Without a token, `required` endpoints are off (ec::disabled);
-/// others are open.
-std::optional<failure> authorize(const std::string& token,
-                                 const std::string& authorization,
-                                 bool required);
+/// `limit` and `offset` of a list (/api/suggestions/latest, /api/audit).
+struct page_query {
+  size_t limit = 100;
+  size_t offset = 0;
+};
+/// Bounds: limit 1 to `max_limit`, offset 0 to 1,000,000.
+expected<page_query>
+parse_page_query(const std::map<std::string, std::string>& q,
+                 size_t default_limit, size_t max_limit);
+
+/// {"<key>": the page of `array_json` (a JSON array), "total", "offset",
+/// "limit"}.
+expected<std::string> render_page(const std::string& array_json,
+                                  std::string_view key, const page_query& p);
 
 /// The OpenAPI 3 document (web/openapi.json, embedded at build time).
 const std::string& openapi_document();

@@ -15,7 +15,9 @@ namespace optischema {
 struct edge_config {
   std::vector<std::string> targets;
   int64_t raw_retention_ms = 86'400'000;
-  /// Bearer token of apply and rollback (empty: they are off). A secret.
+  /// The API token (empty: apply and rollback are off). The web server
+  /// checks it on every POST (web/access.hpp); the EDGE only needs to know
+  /// whether there is one. A secret.
   std::string api_token;
   /// How long an apply may take: lock waits, retries and the build.
   std::chrono::milliseconds apply_timeout{std::chrono::hours{2}};

@@ -6,6 +6,7 @@
 // `set_handler` and `broadcast`.
 
 #include "optischema/util/error.hpp"
+#include "optischema/web/access.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -51,18 +52,30 @@ struct server_options {
   std::string listen = "127.0.0.1:8080";
   /// Served at "/" when not empty (the dashboard's static export).
   std::string static_dir;
-  /// Origins allowed by CORS; "*" allows any. Empty: no CORS headers.
-  std::vector<std::string> cors_origins;
+  /// Who may call (token, Origin, Host; see access.hpp). Without a token the
+  /// server refuses to listen beyond loopback unless `insecure_listen`.
+  access_policy access;
   size_t io_threads = 2;
   /// Frames queued per WebSocket client before the oldest are dropped, so a
   /// slow client never stalls the others or grows memory.
   size_t ws_queue_limit = 256;
   size_t max_body_bytes = 1 << 20;
+  /// Open connections (HTTP and WebSocket). At the limit a new connection
+  /// takes the place of the one that has waited longest for its request
+  /// headers (an idle keep-alive or a slowloris client); with none to
+  /// evict it gets 503 and is closed. Memory stays bounded either way.
+  size_t max_connections = 256;
+  /// WebSocket clients; beyond them an upgrade gets 503.
+  size_t max_ws_clients = 32;
 };
 
 struct server_stats {
   uint64_t requests = 0;
+  uint64_t connections = 0;
+  uint64_t connections_refused = 0;
+  uint64_t connections_evicted = 0;
   uint64_t ws_clients = 0;
+  uint64_t ws_refused = 0;
   uint64_t ws_frames_sent = 0;
   uint64_t ws_frames_dropped = 0;
 };
@@ -70,7 +83,8 @@ struct server_stats {
 class server : public std::enable_shared_from_this<server> {
 public:
   /// Binds the address and starts the io threads. Fails with a message that
-  /// names the address (in use, not local, malformed).
+  /// names the address (in use, not local, malformed), and when the address
+  /// is not loopback while no token is set and `insecure_listen` is off.
   static expected<std::shared_ptr<server>> start(server_options opts);
 
   virtual ~server() = default;
@@ -89,6 +103,10 @@ public:
   /// "http://host:port"
   virtual std::string url() const = 0;
   virtual server_stats stats() const = 0;
+
+  /// What an operator should know about how exposed the port is (no token
+  /// beyond loopback, any origin allowed); empty when nothing.
+  virtual std::vector<std::string> warnings() const = 0;
 
   /// Closes the listener and all sessions, joins the io threads. Idempotent.
   virtual void stop() = 0;
