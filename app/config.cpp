@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "optischema/pg/safety.hpp"
+
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
 
@@ -191,6 +193,12 @@ expected<engine_config> to_config(const serve_flags& flags) {
                    "--apply-max-index-mb must not be negative"};
   ap.max_index_bytes
     = static_cast<int64_t>(flags.apply_max_index_mb * 1024 * 1024);
+  // -- what statements may call
+  auto policy = pg::make_policy(flags.allow_functions, flags.allow_extensions);
+  if (!policy)
+    return policy.error();
+  cfg.allow_functions = policy->functions;
+  cfg.allow_extensions = policy->extensions;
   // -- the sandbox
   auto& sb = cfg.sandbox;
   sb.dsn = flags.sandbox_dsn;

@@ -119,21 +119,6 @@ void auto_test(self_ptr self, const analysis_result& stored) {
   }
 }
 
-/// The catalog rewrites are checked against; reread after a while so
-/// schema changes count.
-const catalog* current_catalog(self_ptr self) {
-  auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  if (!st.cat || now - st.cat_read > std::chrono::minutes{5}) {
-    auto cat = pg::read_catalog(*st.session);
-    if (!cat)
-      return st.cat ? &*st.cat : nullptr;
-    st.cat = std::move(*cat);
-    st.cat_read = now;
-  }
-  return &*st.cat;
-}
-
 /// What an LLM review of one statement found: its explanation and its
 /// rewrites, each checked before it counts.
 struct llm_review {
@@ -193,6 +178,46 @@ std::string to_json(const llm_review& r) {
   w.String("llm");
   w.EndObject();
   return json::text(buf);
+}
+
+/// Keeps a finished rewrite check for an hour (and counts it).
+void remember_check(self_ptr self, const std::string& key,
+                    const rewrite_check& check) {
+  auto& st = self->state;
+  ++(check.verified ? st.rewrites_verified : st.rewrites_rejected);
+  st.checked[key] = {std::chrono::steady_clock::now(), check};
+}
+
+/// Asks the target's SANDBOX to run `original` and `rewrite` on the copy
+/// and compare their rows (never on the target); `done` gets the rows
+/// check, or none and why.
+void rows_from_sandbox(
+  self_ptr self, const std::string& original, const std::string& rewrite,
+  std::function<void(const rows_check*, const std::string&)> done) {
+  auto& st = self->state;
+  if (!st.peers.supervisor) {
+    done(nullptr, "no sandbox to compare the rows on");
+    return;
+  }
+  self
+    ->request(st.peers.supervisor, std::chrono::minutes{10}, atom::verify_v,
+              st.target, original, rewrite)
+    .then(
+      [done](const std::string& json) {
+        auto rows = rows_check_from_json(json);
+        if (rows)
+          done(&*rows, {});
+        else
+          done(nullptr, rows.error().message);
+      },
+      [done](const caf::error& err) {
+        done(nullptr,
+             error_code(err) == ec::disabled
+               ? "no sandbox to compare the rows on (pass --sandbox-dsn): "
+                 "rows are compared on a copy only, never on a target"
+               : "the sandbox could not compare the rows: "
+                 + error_message(err));
+      });
 }
 
 /// The "content" object of an LLM actor answer.
@@ -272,16 +297,19 @@ void review_statement(self_ptr self, const statement_result& sr,
     .then(
       [=](const std::string& answer) {
         auto c = content_of(answer, review->cached);
-        auto* cat = current_catalog(self);
-        if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray()
-            && cat != nullptr)
+        auto& st = self->state;
+        // Rewrites whose rows are still to be compared on the copy.
+        std::vector<std::pair<size_t, std::string>> pending;
+        if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray())
           for (auto& x : (*c)["rewrites"].GetArray()) {
+            if (!x.IsObject() || !x.HasMember("sql") || !x["sql"].IsString())
+              continue;
             llm_review::rewrite rw;
             rw.sql = x["sql"].GetString();
-            rw.rationale = x["rationale"].GetString();
+            if (x.HasMember("rationale") && x["rationale"].IsString())
+              rw.rationale = x["rationale"].GetString();
             // Nothing the LLM says counts until checked; a check is reused
             // for an hour while the plan stays the same.
-            auto& st = self->state;
             auto key = fmt::format("{}\n{}\n{}", fp, rw.sql, plan);
             auto now = std::chrono::steady_clock::now();
             auto hit = st.checked.find(key);
@@ -289,14 +317,33 @@ void review_statement(self_ptr self, const statement_result& sr,
                 && now - hit->second.first < std::chrono::hours{1}) {
               rw.check = hit->second.second;
             } else {
-              rw.check = check_rewrite(*st.session, *cat, original, rw.sql);
-              ++(rw.check.verified ? st.rewrites_verified
-                                   : st.rewrites_rejected);
-              st.checked[key] = {now, rw.check};
+              // On the target: parse, parameters, cost (EXPLAIN only).
+              rw.check = check_rewrite(*st.session, original, rw.sql);
+              if (rw.check.rows_pending)
+                pending.emplace_back(review->rewrites.size(), key);
+              else
+                remember_check(self, key, rw.check);
             }
             review->rewrites.push_back(std::move(rw));
           }
-        finished();
+        if (pending.empty()) {
+          finished();
+          return;
+        }
+        auto waiting = std::make_shared<size_t>(pending.size());
+        for (auto& [i, key] : pending)
+          rows_from_sandbox(self, original, review->rewrites[i].sql,
+                            [self, review, i = i, key = key, waiting, finished](
+                              const rows_check* rows, const std::string& why) {
+                              auto& check = review->rewrites[i].check;
+                              if (rows != nullptr)
+                                complete(check, *rows);
+                              else
+                                not_compared(check, why);
+                              remember_check(self, key, check);
+                              if (--*waiting == 0)
+                                finished();
+                            });
       },
       failed);
 }
