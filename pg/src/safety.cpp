@@ -416,6 +416,9 @@ expected<ok> decide(session& s, const std::string& sql) {
 
 expected<execution_policy> make_policy(std::vector<std::string> functions,
                                        std::vector<std::string> extensions) {
+  // An empty variable (OPTISCHEMA_ALLOW_FUNCTIONS=) allows nothing.
+  std::erase(functions, std::string{});
+  std::erase(extensions, std::string{});
   for (auto& f : functions) {
     auto dot = f.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == f.size()
