@@ -51,9 +51,29 @@ std::string lock_name(const std::string& strength) {
   return "a row lock";
 }
 
+/// Whether a column reference is anywhere under `n`.
+bool mentions_column(const node& n) {
+  if (n.IsArray()) {
+    for (auto& x : n.GetArray())
+      if (mentions_column(x))
+        return true;
+    return false;
+  }
+  if (!n.IsObject())
+    return false;
+  for (auto& m : n.GetObject())
+    if (std::string_view{m.name.GetString(), m.name.GetStringLength()}
+          == "ColumnRef"
+        || mentions_column(m.value))
+      return true;
+  return false;
+}
+
 class collector {
 public:
-  explicit collector(statement_references& out) : out_(out) {
+  /// `constant_only`: calls and operators over columns are left out.
+  explicit collector(statement_references& out, bool constant_only = false)
+    : out_(out), constant_only_(constant_only) {
     // nop
   }
 
@@ -85,6 +105,9 @@ private:
   /// One node of type `key` with fields `x` (its children are walked by
   /// the caller).
   void visit(std::string_view key, const node& x) {
+    if (constant_only_ && (key == "FuncCall" || key == "A_Expr")
+        && mentions_column(x))
+      return;
     if (key == "FuncCall") {
       if (auto f = name_of(get(&x, "funcname")))
         out_.functions.insert(*f);
@@ -122,6 +145,7 @@ private:
   }
 
   statement_references& out_;
+  bool constant_only_ = false;
 };
 
 /// The one statement node of a tree ({"SelectStmt": {…}}), or a failure.
@@ -154,7 +178,10 @@ expected<rapidjson::Document> parse_tree::parse(const std::string& sql) {
   return d;
 }
 
-expected<statement_references> collect_references(const std::string& sql) {
+namespace {
+
+expected<statement_references> collect(const std::string& sql,
+                                       bool constant_only) {
   // pg_stat_statements texts may hold `timestamptz $1`, which only
   // libpg_query's normaliser writes: read the equivalent cast.
   auto d = parse_tree::parse(reparsable_sql(sql));
@@ -170,13 +197,19 @@ expected<statement_references> collect_references(const std::string& sql) {
     if (auto* rel = get(&m.value, "relation"))
       out.insert_target = qualified_name{str(get(rel, "schemaname")),
                                          str(get(rel, "relname"))};
-  collector{out}.walk(**stmt);
+  collector{out, constant_only}.walk(**stmt);
   return out;
 }
 
+} // namespace
+
+expected<statement_references> collect_references(const std::string& sql) {
+  return collect(sql, false);
+}
+
 expected<statement_references>
-expression_references(const std::string& expression) {
-  auto r = collect_references("SELECT " + expression);
+expression_references(const std::string& expression, bool constant_only) {
+  auto r = collect("SELECT " + expression, constant_only);
   if (!r)
     return failure{r.error().code,
                    "the expression " + expression + ": " + r.error().message};

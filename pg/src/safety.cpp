@@ -37,7 +37,10 @@ const std::set<std::string> harmless_volatile = {
 };
 
 constexpr int max_depth = 16;
-constexpr auto verdict_ttl = std::chrono::seconds{60};
+/// Short: a verdict rests on the catalog as it was (a new overload in the
+/// search_path could change it), yet the what-if loop plans one statement
+/// many times within seconds.
+constexpr auto verdict_ttl = std::chrono::seconds{10};
 constexpr size_t max_verdicts = 2000;
 
 /// A function the statement can run, and the words that say how.
@@ -258,10 +261,12 @@ private:
       out_.push_back(fact(r, 2, how_of(xs, r)));
   }
 
-  /// Parses `expression` (a default, a policy) into `next`.
+  /// Parses `expression` (a default, a policy) into `next`; with
+  /// `constant_only`, only what the planner folds (see references.hpp).
   expected<ok> add_expression(const std::string& expression,
-                              const std::string& prefix, pending& next) {
-    auto refs = expression_references(expression);
+                              const std::string& prefix, pending& next,
+                              bool constant_only = false) {
+    auto refs = expression_references(expression, constant_only);
     if (!refs)
       return failure{ec::bad_request,
                      prefix + "holds an expression the engine cannot read: "
@@ -304,9 +309,14 @@ private:
              "END, (SELECT coalesce(jsonb_agg(x), '[]') FROM (SELECT "
              "pg_get_expr(e, p.polrelid) FROM pg_policy p, LATERAL (VALUES "
              "(p.polqual), (p.polwithcheck)) AS v(e) WHERE c.relrowsecurity "
-             "AND p.polrelid = c.oid AND e IS NOT NULL) s(x))::text {} WHERE "
-             "c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN "
-             "('pg_catalog', 'information_schema')",
+             "AND p.polrelid = c.oid AND e IS NOT NULL) s(x))::text, (SELECT "
+             "coalesce(jsonb_agg(x), '[]') FROM (SELECT pg_get_expr(e, "
+             "i.indrelid) FROM pg_index i, LATERAL (VALUES (i.indexprs), "
+             "(i.indpred)) AS v(e) WHERE i.indrelid = c.oid AND e IS NOT NULL "
+             "UNION ALL SELECT pg_get_expr(k.conbin, k.conrelid) FROM "
+             "pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'c') "
+             "s(x))::text {} WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND "
+             "n.nspname NOT IN ('pg_catalog', 'information_schema')",
              wanted("pg_class c", "c.relname", "c.relnamespace")),
            fresh)) {
       auto how = how_of(fresh, r);
@@ -327,19 +337,34 @@ private:
                                      how, name, refs.error().message)};
         next.add(*refs, fmt::format("{}reads view {}, which ", how, name));
       }
-      rapidjson::Document policies;
-      if (json::parse(policies, r[6].c_str(), "row-level security policies")
-          && policies.IsArray())
-        for (auto& p : policies.GetArray())
-          if (p.IsString())
-            if (auto x = add_expression(
-                  p.GetString(),
-                  fmt::format("{}reads {}, whose row-level security policy ",
-                              how, name),
-                  next);
-                !x)
-              return x;
+      // Policies join the query; index expressions and predicates and
+      // CHECK constraints are constant-folded when the planner loads the
+      // table (relcache), whatever the statement asks.
+      for (auto [column, whose, folded] :
+           {std::tuple{6, "row-level security policy", false},
+            {7, "index or CHECK constraint", true}})
+        if (auto x = add_expressions(r[column].c_str(),
+                                     fmt::format("{}reads {}, whose {} ", how,
+                                                 name, whose),
+                                     next, folded);
+            !x)
+          return x;
     }
+    return ok{};
+  }
+
+  /// Each expression of a JSON array (from jsonb_agg) into `next`.
+  expected<ok> add_expressions(const char* json_array,
+                               const std::string& prefix, pending& next,
+                               bool constant_only) {
+    rapidjson::Document xs;
+    if (!json::parse(xs, json_array, "expressions") || !xs.IsArray())
+      return failure{ec::internal, "unreadable expressions of " + prefix};
+    for (auto& x : xs.GetArray())
+      if (x.IsString())
+        if (auto r = add_expression(x.GetString(), prefix, next, constant_only);
+            !r)
+          return r;
     return ok{};
   }
 

@@ -295,6 +295,26 @@ TEST_CASE("a view hiding such a call is not planned", "[safety]") {
   CHECK_THAT(reasons(d), Catch::Contains("public.sneaky_view()"));
 }
 
+TEST_CASE("a partial index hiding such a call is not planned", "[safety]") {
+  auto& h = harness::shared();
+  auto db = accounts_db(h, "partial");
+  // The planner loads a table's index predicates and constant-folds them,
+  // whatever the statement asks: EXPLAIN of any query on the table runs it.
+  h.exec(db,
+         "CREATE FUNCTION public.flag() RETURNS int LANGUAGE plpgsql "
+         "IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5858); RETURN 1; "
+         "END $$; CREATE INDEX accounts_flagged ON accounts (tier) WHERE "
+         "public.flag() = 1");
+  h.exec(db, "SELECT pg_advisory_unlock_all()");
+  engine e{h.dsn(db), {}};
+  auto d = e.analyse("SELECT id FROM accounts WHERE owner = 'x'", false);
+  INFO(reasons(d));
+  CHECK(advisory_locks(h, 5858) == 0);
+  CHECK_THAT(reasons(d),
+             Catch::Contains("whose index or CHECK constraint "
+                             "calls public.flag()"));
+}
+
 TEST_CASE("workload texts any database user writes never run on the target",
           "[safety]") {
   auto& h = harness::shared();
@@ -547,6 +567,13 @@ TEST_CASE("the rule follows defaults, policies and casts, and names the flag "
   CHECK_THAT(refusal(s, "SELECT pg_sleep(1)"),
              Catch::Contains("VOLATILE")
                && Catch::Contains("--allow-function pg_catalog.pg_sleep"));
+  // An index over a user function of a column runs it only when rows are
+  // written, never while planning: statements on the table pass.
+  h.exec(db,
+         "CREATE FUNCTION public.norm(text) RETURNS text LANGUAGE sql "
+         "IMMUTABLE AS $$ SELECT lower($1) $$; CREATE INDEX ON accounts "
+         "((public.norm(owner)))");
+  CHECK(refusal(s, "SELECT id FROM accounts WHERE region = 3").empty());
   // The operator's flags allow what they name, and only that.
   auto allowed = session_on(h, db, {{"public.stamp"}, {}});
   CHECK(refusal(allowed, "INSERT INTO notes (body) VALUES ($1)").empty());

@@ -80,6 +80,15 @@ TEST_CASE("references: one statement only, and expressions", "[references]") {
   CHECK(has(d->functions, "", "nextval"));
   CHECK(has(d->casts, "", "regclass"));
   CHECK(refs("COPY t TO PROGRAM 'x'").type == "CopyStmt");
+  // What the planner folds in an index or CHECK expression: calls and
+  // operators over constants, not over columns.
+  auto folded = expression_references("f(a) = g(2) AND h() === 1", true);
+  REQUIRE(folded);
+  CHECK_FALSE(has(folded->functions, "", "f"));
+  CHECK(has(folded->functions, "", "g"));
+  CHECK(has(folded->functions, "", "h"));
+  CHECK(has(folded->operators, "", "==="));
+  CHECK_FALSE(has(folded->operators, "", "="));
 }
 
 TEST_CASE("references: an index's expressions and predicate, not its table",

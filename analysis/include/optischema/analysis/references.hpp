@@ -56,9 +56,13 @@ struct statement_references {
 expected<statement_references> collect_references(const std::string& sql);
 
 /// The references of one expression as pg_get_expr prints it (a column
-/// default, a row-level security policy).
+/// default, a row-level security policy). With `constant_only`, only the
+/// calls and operators whose arguments name no column: what the planner
+/// folds when it loads a table's index expressions, index predicates and
+/// CHECK constraints (an index on f(col) does not run f while planning).
 expected<statement_references>
-expression_references(const std::string& expression);
+expression_references(const std::string& expression,
+                      bool constant_only = false);
 
 /// The references of the key expressions and the predicate of one CREATE
 /// INDEX statement (not of its table): what building the index runs for

@@ -38,11 +38,13 @@ execution_policy default_policy();
 /// an operator (its function and its plan-time selectivity estimators);
 /// behind an explicit cast; in the definition of a view it reads
 /// (recursively); in a column default of the table an INSERT writes; in a
-/// row-level security policy of a table it reads. Any overload of a name
+/// row-level security policy of a table it reads; with constant arguments
+/// in an index expression, index predicate or CHECK constraint of a table
+/// it reads (the planner folds those when it loads the table). Any overload of a name
 /// that is unsafe makes the name unsafe. A few VOLATILE pg_catalog
 /// functions with no effect beyond the statement (random, nextval,
 /// gen_random_uuid, clock_timestamp, timeofday) are allowed. Verdicts are
-/// cached per session for a minute (the what-if loop plans one statement
+/// cached per session for ten seconds (the what-if loop plans one statement
 /// many times).
 expected<ok> check_statement(session& s, const std::string& sql);
 
