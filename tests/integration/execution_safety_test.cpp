@@ -19,6 +19,7 @@
 #include "optischema/sandbox/sandbox.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -244,85 +245,89 @@ TEST_CASE("a request's dblink_exec never runs on the target", "[safety]") {
   CHECK_THAT(reasons(d), Catch::Contains("dblink"));
 }
 
+namespace {
+
+/// A trap for plain EXPLAIN: `setup` plants a function that takes advisory
+/// lock `key` (falsely declared IMMUTABLE, so the planner folds it); the
+/// engine analyses `statement` (no LLM). Returns the skip reasons after
+/// checking that the engine's connection holds no such lock.
+std::string explain_trap(const std::string& prefix, const std::string& setup,
+                         const std::string& statement, int64_t key) {
+  auto& h = harness::shared();
+  auto db = accounts_db(h, prefix);
+  h.exec(db, setup);
+  h.exec(db, "SELECT pg_advisory_unlock_all()");
+  engine e{h.dsn(db), {}};
+  auto d = e.analyse(statement, false);
+  auto out = reasons(d);
+  INFO(out);
+  CHECK(advisory_locks(h, key) == 0);
+  return out;
+}
+
+/// CREATE FUNCTION public.`name`() … taking lock `key`, returning 3.
+std::string locking_function(const std::string& name, int64_t key) {
+  return fmt::format("CREATE FUNCTION public.{}() RETURNS int LANGUAGE "
+                     "plpgsql IMMUTABLE AS $$ BEGIN PERFORM "
+                     "pg_advisory_lock({}); RETURN 3; END $$; ",
+                     name, key);
+}
+
+} // namespace
+
 TEST_CASE("a function falsely declared IMMUTABLE is not run by EXPLAIN",
           "[safety]") {
-  auto& h = harness::shared();
-  auto db = accounts_db(h, "immutable");
   // The planner folds an IMMUTABLE call with constant arguments while
   // planning: EXPLAIN alone runs it.
-  h.exec(db,
-         "CREATE FUNCTION public.sneaky() RETURNS int LANGUAGE plpgsql "
-         "IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5151); RETURN 3; "
-         "END $$");
-  engine e{h.dsn(db), {}};
-  auto d = e.analyse("SELECT id FROM accounts WHERE region = sneaky()", false);
-  INFO(reasons(d));
-  CHECK(advisory_locks(h, 5151) == 0);
-  CHECK_THAT(reasons(d),
+  auto why = explain_trap("immutable", locking_function("sneaky", 5151),
+                          "SELECT id FROM accounts WHERE region = sneaky()",
+                          5151);
+  CHECK_THAT(why,
              Catch::Contains("public.sneaky()")
                && Catch::Contains("--allow-function public.sneaky"));
 }
 
 TEST_CASE("an operator whose function does harm is not run by EXPLAIN",
           "[safety]") {
-  auto& h = harness::shared();
-  auto db = accounts_db(h, "operator");
-  h.exec(db,
-         "CREATE FUNCTION public.evil_eq(int, int) RETURNS bool LANGUAGE "
-         "plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5252); "
-         "RETURN $1 = $2; END $$; CREATE OPERATOR public.=== (LEFTARG = "
-         "int, RIGHTARG = int, FUNCTION = evil_eq)");
-  engine e{h.dsn(db), {}};
-  auto d = e.analyse("SELECT id FROM accounts WHERE region = 3 AND 1 === 1",
-                     false);
-  INFO(reasons(d));
-  CHECK(advisory_locks(h, 5252) == 0);
-  CHECK_THAT(reasons(d), Catch::Contains("public.evil_eq()"));
+  auto why = explain_trap(
+    "operator",
+    "CREATE FUNCTION public.evil_eq(int, int) RETURNS bool LANGUAGE plpgsql "
+    "IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5252); RETURN $1 = $2; "
+    "END $$; CREATE OPERATOR public.=== (LEFTARG = int, RIGHTARG = int, "
+    "FUNCTION = evil_eq)",
+    "SELECT id FROM accounts WHERE region = 3 AND 1 === 1", 5252);
+  CHECK_THAT(why, Catch::Contains("public.evil_eq()"));
 }
 
 TEST_CASE("a view hiding such a call is not planned", "[safety]") {
-  auto& h = harness::shared();
-  auto db = accounts_db(h, "view");
-  h.exec(db,
-         "CREATE FUNCTION public.sneaky_view() RETURNS int LANGUAGE "
-         "plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5353); "
-         "RETURN 3; END $$; CREATE VIEW public.region_three AS SELECT id, "
-         "region, owner FROM accounts WHERE region = sneaky_view()");
-  engine e{h.dsn(db), {}};
-  auto d = e.analyse("SELECT id FROM region_three WHERE owner = 'x'", false);
-  INFO(reasons(d));
-  CHECK(advisory_locks(h, 5353) == 0);
-  CHECK_THAT(reasons(d), Catch::Contains("public.sneaky_view()"));
+  auto why = explain_trap("view",
+                          locking_function("sneaky_view", 5353)
+                            + "CREATE VIEW public.region_three AS SELECT id, "
+                              "region, owner FROM accounts WHERE region = "
+                              "sneaky_view()",
+                          "SELECT id FROM region_three WHERE owner = 'x'",
+                          5353);
+  CHECK_THAT(why, Catch::Contains("public.sneaky_view()"));
 }
 
 TEST_CASE("a partial index hiding such a call is not planned", "[safety]") {
-  auto& h = harness::shared();
-  auto db = accounts_db(h, "partial");
   // The planner loads a table's index predicates and constant-folds them,
   // whatever the statement asks: EXPLAIN of any query on the table runs it.
-  h.exec(db,
-         "CREATE FUNCTION public.flag() RETURNS int LANGUAGE plpgsql "
-         "IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5858); RETURN 1; "
-         "END $$; CREATE INDEX accounts_flagged ON accounts (tier) WHERE "
-         "public.flag() = 1");
-  h.exec(db, "SELECT pg_advisory_unlock_all()");
-  engine e{h.dsn(db), {}};
-  auto d = e.analyse("SELECT id FROM accounts WHERE owner = 'x'", false);
-  INFO(reasons(d));
-  CHECK(advisory_locks(h, 5858) == 0);
-  CHECK_THAT(reasons(d),
-             Catch::Contains("whose index or CHECK constraint "
-                             "calls public.flag()"));
+  auto why = explain_trap("partial",
+                          locking_function("flag", 5858)
+                            + "CREATE INDEX accounts_flagged ON accounts "
+                              "(tier) WHERE public.flag() = 3",
+                          "SELECT id FROM accounts WHERE owner = 'x'", 5858);
+  CHECK_THAT(why,
+             Catch::Contains("whose index or CHECK constraint calls "
+                             "public.flag()"));
 }
 
 TEST_CASE("workload texts any database user writes never run on the target",
           "[safety]") {
   auto& h = harness::shared();
   auto db = accounts_db(h, "workload");
-  h.exec(db,
-         "CREATE FUNCTION public.sneaky_pgss() RETURNS int LANGUAGE "
-         "plpgsql IMMUTABLE AS $$ BEGIN PERFORM pg_advisory_lock(5454); "
-         "RETURN 3; END $$");
+  h.exec(db, locking_function("sneaky_pgss", 5454));
   // Without constants pg_stat_statements keeps the calls as they are; the
   // key is the role's own, so the engine's role takes its own lock.
   run_as_user(h, db,
