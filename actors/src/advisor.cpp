@@ -193,6 +193,7 @@ void remember_check(self_ptr self, const std::string& key,
 /// check, or none and why.
 void rows_from_sandbox(
   self_ptr self, const std::string& original, const std::string& rewrite,
+  std::chrono::seconds timeout,
   std::function<void(const rows_check*, const std::string&)> done) {
   auto& st = self->state;
   if (!st.peers.supervisor) {
@@ -200,8 +201,8 @@ void rows_from_sandbox(
     return;
   }
   self
-    ->request(st.peers.supervisor, std::chrono::minutes{10}, atom::verify_v,
-              st.target, original, rewrite)
+    ->request(st.peers.supervisor, timeout, atom::verify_v, st.target, original,
+              rewrite)
     .then(
       [done](const std::string& json) {
         auto rows = rows_check_from_json(json);
@@ -210,11 +211,17 @@ void rows_from_sandbox(
         else
           done(nullptr, rows.error().message);
       },
-      [done](const caf::error& err) {
+      [done, timeout](const caf::error& err) {
+        auto code = error_code(err);
         done(nullptr,
-             error_code(err) == ec::disabled
+             code == ec::disabled
                ? "no sandbox to compare the rows on (pass --sandbox-dsn): "
                  "rows are compared on a copy only, never on a target"
+               : code == ec::timeout || err == caf::sec::request_timeout
+               ? fmt::format("the sandbox did not compare the rows within "
+                             "{} s (its copy may still be in the making); "
+                             "ask again later",
+                             timeout.count())
                : "the sandbox could not compare the rows: "
                  + error_message(err));
       });
@@ -237,6 +244,7 @@ std::optional<rapidjson::Document> content_of(const std::string& answer,
 /// Asks the LLM to explain a statement and to propose rewrites, checks each
 /// rewrite (parse, parameters, cost, same rows), then calls `done`.
 void review_statement(self_ptr self, const statement_result& sr,
+                      std::chrono::seconds rows_timeout,
                       std::function<void(llm_review)> done) {
   auto& st = self->state;
   if (!st.peers.llm) {
@@ -333,6 +341,7 @@ void review_statement(self_ptr self, const statement_result& sr,
         auto waiting = std::make_shared<size_t>(pending.size());
         for (auto& [i, key] : pending)
           rows_from_sandbox(self, original, review->rewrites[i].sql,
+                            rows_timeout,
                             [self, review, i = i, key = key, waiting, finished](
                               const rows_check* rows, const std::string& why) {
                               auto& check = review->rewrites[i].check;
@@ -426,41 +435,43 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
       continue;
     ++reviewed;
     ++j->pending;
-    review_statement(self, sr, [self, j, finish, sr](llm_review r) {
-      for (auto& rw : r.rewrites) {
-        recommendation rec;
-        rec.kind = "rewrite";
-        rec.target = self->state.target;
-        rec.title = fmt::format("Rewrite {:.60}", sr.query);
-        rec.rewrite_sql = rw.sql;
-        rec.verified = rw.check.verified;
-        rec.verification = rw.check.reason;
-        rec.narrative = rw.rationale;
-        rec.narrative_source = "llm";
-        rec.cost_before = rw.check.cost_before;
-        rec.cost_after = rw.check.cost_after;
-        rec.statements.push_back({sr.fingerprint, sr.query,
-                                  rw.check.cost_before, rw.check.cost_after,
-                                  sr.time_ms_per_day});
-        // Checked rewrites are advice; failed ones stay as ideas with the
-        // reason, never as advice.
-        rec.confidence = rw.check.verified ? 0.7 : 0.1;
-        rec.reasons = rw.check.steps;
-        rec.reasons.insert(
-          rec.reasons.begin(),
-          rw.check.verified
-            ? "proposed by the LLM, then verified by the engine"
-            : "proposed by the LLM; NOT verified: " + rw.check.reason);
-        if (sr.cost_before > 0 && rw.check.verified)
-          rec.benefit_ms_per_day = sr.time_ms_per_day
-            * (1 - rw.check.cost_after / rw.check.cost_before);
-        rec.id = recommendation_id(rec.target, rec.kind,
-                                   sr.fingerprint + "\n" + rw.sql);
-        rec.created_ms = rec.updated_ms = now_ms();
-        j->result->recommendations.push_back(std::move(rec));
-      }
-      finish();
-    });
+    // The periodic enrichment may wait for the sandbox's first copy.
+    review_statement(
+      self, sr, std::chrono::minutes{10}, [self, j, finish, sr](llm_review r) {
+        for (auto& rw : r.rewrites) {
+          recommendation rec;
+          rec.kind = "rewrite";
+          rec.target = self->state.target;
+          rec.title = fmt::format("Rewrite {:.60}", sr.query);
+          rec.rewrite_sql = rw.sql;
+          rec.verified = rw.check.verified;
+          rec.verification = rw.check.reason;
+          rec.narrative = rw.rationale;
+          rec.narrative_source = "llm";
+          rec.cost_before = rw.check.cost_before;
+          rec.cost_after = rw.check.cost_after;
+          rec.statements.push_back({sr.fingerprint, sr.query,
+                                    rw.check.cost_before, rw.check.cost_after,
+                                    sr.time_ms_per_day});
+          // Checked rewrites are advice; failed ones stay as ideas with the
+          // reason, never as advice.
+          rec.confidence = rw.check.verified ? 0.7 : 0.1;
+          rec.reasons = rw.check.steps;
+          rec.reasons.insert(
+            rec.reasons.begin(),
+            rw.check.verified
+              ? "proposed by the LLM, then verified by the engine"
+              : "proposed by the LLM; NOT verified: " + rw.check.reason);
+          if (sr.cost_before > 0 && rw.check.verified)
+            rec.benefit_ms_per_day = sr.time_ms_per_day
+              * (1 - rw.check.cost_after / rw.check.cost_before);
+          rec.id = recommendation_id(rec.target, rec.kind,
+                                     sr.fingerprint + "\n" + rw.sql);
+          rec.created_ms = rec.updated_ms = now_ms();
+          j->result->recommendations.push_back(std::move(rec));
+        }
+        finish();
+      });
   }
   size_t narrated = 0;
   for (size_t i = 0; i < j->result->recommendations.size(); ++i) {
@@ -615,10 +626,10 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
           || report->statements.front().plan_before.empty())
         return text;
       auto rp = self->make_response_promise<std::string>();
-      review_statement(self, report->statements.front(),
-                       [rp, text](llm_review r) mutable {
-                         rp.deliver(with_review(text, r));
-                       });
+      // Within the API's own wait for the answer (web/src/edge.cpp).
+      review_statement(
+        self, report->statements.front(), std::chrono::seconds{90},
+        [rp, text](llm_review r) mutable { rp.deliver(with_review(text, r)); });
       return rp;
     },
     [self](atom::status) { return summary_json(self->state); },
