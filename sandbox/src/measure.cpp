@@ -167,8 +167,8 @@ explain_analyze(PGconn* c, const std::string& sql, bool query) {
       exec(c, "ROLLBACK TO SAVEPOINT optischema_run", "ROLLBACK TO SAVEPOINT");
       return r.error();
     }
-  auto r = exec(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
-                "EXPLAIN ANALYZE in the sandbox");
+  auto r = exec_one(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
+                    "EXPLAIN ANALYZE in the sandbox");
   auto undo = exec(c, "ROLLBACK TO SAVEPOINT optischema_run",
                    "ROLLBACK TO SAVEPOINT");
   if (!r)
