@@ -967,16 +967,22 @@ private:
   }
 
   void check_cost(const statement& before, const statement& after) {
+    // A refusal (pg/safety.hpp) says what the text calls.
+    auto why = [](const char* who, const failure& f) {
+      return f.code == ec::bad_request
+        ? fmt::format("{} is not planned: it {}", who, f.message)
+        : fmt::format("{} cannot be planned: {}", who, f.message);
+    };
     auto a = plan_cost(s_, before.text, opts_.explain);
     if (!a) {
       step("cost", "the original cannot be planned");
-      return failed("the original cannot be planned: " + a.error().message);
+      return failed(why("the original", a.error()));
     }
     out_.cost_before = *a;
     auto b = plan_cost(s_, after.text, opts_.explain);
     if (!b) {
       step("cost", "the rewrite cannot be planned");
-      return failed("the rewrite cannot be planned: " + b.error().message);
+      return failed(why("the rewrite", b.error()));
     }
     out_.cost_after = *b;
     step("cost", show_cost(*a) + " -> " + show_cost(*b));

@@ -71,7 +71,8 @@ struct pending {
     for (auto& f : refs.functions)
       functions.emplace(f, prefix + "calls");
     for (auto& o : refs.operators)
-      operators.emplace(o, prefix + "uses operator " + o.text() + ", which");
+      operators.emplace(o,
+                        prefix + "uses operator " + o.text() + ", which calls");
     for (auto& t : refs.casts)
       casts.emplace(t, prefix + "casts to " + t.text() + " with");
     for (auto& r : refs.relations)
