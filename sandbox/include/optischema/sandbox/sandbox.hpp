@@ -75,11 +75,16 @@ expected<ok> check_role(const pg::conninfo& server);
 
 /// (Re)creates `database` on the sandbox server (`server` names any
 /// database there, used to create and drop it) as a copy of `source`:
-/// schema by pg_dump (pre-data), data by COPY from one REPEATABLE READ
-/// snapshot (whole, or a TABLESAMPLE of each table for large databases;
-/// rows whose foreign keys lost their parent are deleted, so every
-/// constraint holds), then indexes and constraints (post-data) and
-/// VACUUM ANALYZE. Refuses when `server` is the source database itself.
+/// schema by pg_dump (archive format) restored by the sandbox role
+/// (--no-owner: it owns every function and trigger) through psql under
+/// \restrict — schemas, then the extensions it may create (the others are
+/// listed in `extensions_skipped`), then the rest without event triggers,
+/// languages, foreign servers and tables; data by COPY from one REPEATABLE
+/// READ snapshot (whole, or a TABLESAMPLE of each table for large
+/// databases; rows whose foreign keys lost their parent are deleted, so
+/// every constraint holds), then indexes and constraints (post-data), user
+/// triggers disabled, and VACUUM ANALYZE. Refuses when `server` is the
+/// source database itself, and a privileged role (check_role).
 expected<prepared> prepare(const pg::conninfo& source,
                            const pg::conninfo& server,
                            const std::string& database, const options& opts);
