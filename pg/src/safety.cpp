@@ -36,6 +36,17 @@ const std::set<std::string> harmless_volatile = {
   "gen_random_uuid", "clock_timestamp", "timeofday",
 };
 
+/// STABLE pg_catalog functions that run queries of their own over whole
+/// tables, schemas or databases (the planner may fold them to estimate a
+/// clause): as unwelcome on production as a volatile call.
+bool reads_whole_relations(const std::string& name) {
+  for (auto* prefix : {"table_to_xml", "schema_to_xml", "database_to_xml",
+                       "query_to_xml", "cursor_to_xml"})
+    if (name.starts_with(prefix))
+      return true;
+  return false;
+}
+
 constexpr int max_depth = 16;
 /// Short: a verdict rests on the catalog as it was (a new overload in the
 /// search_path could change it), yet the what-if loop plans one statement
@@ -159,6 +170,10 @@ std::optional<std::string> refusal(const reached_function& f,
       return std::nullopt;
     return fmt::format("{} {}, which is VOLATILE; {}", f.how, name, allow);
   }
+  if (in_catalog && reads_whole_relations(f.name))
+    return fmt::format("{} {}, which runs queries of its own over whole "
+                       "tables; {}",
+                       f.how, name, allow);
   if (in_catalog || in_allowed_extension)
     return std::nullopt;
   if (!f.extension.empty())

@@ -569,6 +569,10 @@ TEST_CASE("the rule follows defaults, policies and casts, and names the flag "
   CHECK_THAT(refusal(s, "COPY accounts TO PROGRAM 'true'"),
              Catch::Contains("only SELECT, INSERT, UPDATE and DELETE"));
   CHECK_THAT(refusal(s, "SELECT 1; SELECT 2"), Catch::Contains("2 statements"));
+  CHECK_THAT(refusal(s,
+                     "SELECT id FROM accounts WHERE owner = "
+                     "database_to_xml(true, true, '')::text"),
+             Catch::Contains("runs queries of its own"));
   CHECK_THAT(refusal(s, "SELECT pg_sleep(1)"),
              Catch::Contains("VOLATILE")
                && Catch::Contains("--allow-function pg_catalog.pg_sleep"));

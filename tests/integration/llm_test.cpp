@@ -357,7 +357,8 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
   REQUIRE(http_request(url, "POST", "/api/analysis/run", "", {}, 120s).status
           == 200);
   INFO(e.log());
-  // Enrichment follows the analysis: wait for the rewrites to be stored.
+  // Enrichment follows the analysis: wait for the rewrites to be stored
+  // (their rows are compared on the sandbox's copy, made on first use).
   bool narrated = false;
   std::string verified_rewrite;
   CHECK(eventually(
@@ -375,7 +376,7 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
       }
       return narrated && !verified_rewrite.empty();
     },
-    30s));
+    120s, 250ms));
   INFO("LLM calls: " << ai.calls());
   INFO(http_get(url, "/api/status").body);
   CHECK(verified_rewrite == good_rewrite);
