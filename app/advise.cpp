@@ -3,6 +3,7 @@
 #include "optischema/advice/advisor.hpp"
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/pg/conninfo.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/util/logging.hpp"
 
 #include <fmt/format.h>
@@ -23,6 +24,12 @@ int advise(const advise_flags& f) {
     OPTISCHEMA_ERROR("--format takes text or json, got '{}'", f.format);
     return 2;
   }
+  auto policy = pg::make_policy(f.allow_functions, f.allow_extensions);
+  if (!policy) {
+    OPTISCHEMA_ERROR("{}", policy.error().message);
+    return 2;
+  }
+  pg::set_default_policy(std::move(*policy));
   advise_options opts;
   opts.statements = f.statements;
   for (auto& file : f.files) {

@@ -5,6 +5,7 @@
 #include "optischema/analysis/change.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
 
@@ -17,6 +18,12 @@ namespace optischema::app {
 bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
                           bool undo, const pg::ddl_options& opts) {
   auto c = change_for(r, undo);
+  // The advice's expressions run on every row as the table's owner
+  // (pg/safety.hpp). (Undoing a drop rebuilds an index the schema had.)
+  if (c && r.kind == "create_index" && !undo)
+    if (auto safe = pg::check_index_expressions(target, c->sql); !safe)
+      c = failure{ec::bad_request,
+                  "not applied: the index " + safe.error().message};
   if (!c) {
     OPTISCHEMA_ERROR("{}", c.error().message);
     return false;

@@ -68,6 +68,9 @@ struct serve_flags {
   std::string apply_retry_delay = "1s";
   double apply_max_index_mb = 0;
   int64_t apply_lock_key = default_apply_lock_key;
+  // -- what statements may call (pg/safety.hpp) --
+  std::vector<std::string> allow_functions;
+  std::vector<std::string> allow_extensions;
   // -- the sandbox --
   std::string sandbox_dsn;
   std::string pg_bin_dir;
@@ -95,6 +98,8 @@ struct advise_flags {
   /// Name of the target in recommendation ids (default: the database).
   std::string target;
   bool create = false;
+  std::vector<std::string> allow_functions;
+  std::vector<std::string> allow_extensions;
   std::string log_level = "warn";
 };
 

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "optischema/pg/safety.hpp"
+
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
@@ -289,6 +291,12 @@ expected<engine_config> to_config(const serve_flags& flags) {
   ap.max_index_bytes
     = static_cast<int64_t>(flags.apply_max_index_mb * 1024 * 1024);
   ap.lock_key = flags.apply_lock_key;
+  // -- what statements may call
+  auto policy = pg::make_policy(flags.allow_functions, flags.allow_extensions);
+  if (!policy)
+    return policy.error();
+  cfg.allow_functions = policy->functions;
+  cfg.allow_extensions = policy->extensions;
   // -- the sandbox
   auto& sb = cfg.sandbox;
   sb.dsn = flags.sandbox_dsn;

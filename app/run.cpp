@@ -152,6 +152,25 @@ void add_apply_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_PG_BIN_DIR");
 }
 
+/// What statements the engine explains or runs may call (pg/safety.hpp).
+void add_safety_flags(CLI::App& cmd, std::vector<std::string>& functions,
+                      std::vector<std::string>& extensions) {
+  auto* g = cmd.add_option_group(
+    "Safety",
+    "Statements from requests, LLM answers and pg_stat_statements "
+    "may call only pg_catalog's IMMUTABLE and STABLE functions");
+  g->add_option("--allow-function", functions,
+                "Allow this function (schema.name, as a refusal names it) in "
+                "statements the engine explains or runs (repeatable)")
+    ->envname("OPTISCHEMA_ALLOW_FUNCTIONS")
+    ->delimiter(',');
+  g->add_option("--allow-extension", extensions,
+                "Allow the IMMUTABLE and STABLE functions of this extension "
+                "(repeatable), e.g. citext, postgis")
+    ->envname("OPTISCHEMA_ALLOW_EXTENSIONS")
+    ->delimiter(',');
+}
+
 void add_serve_flags(CLI::App& cmd, serve_flags& f) {
   cmd.add_option("--dsn", f.dsns,
                  "Database to watch: libpq URI or key=value string (repeat "
@@ -256,6 +275,7 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->capture_default_str();
   add_llm_flags(cmd, f);
   add_apply_flags(cmd, f);
+  add_safety_flags(cmd, f.allow_functions, f.allow_extensions);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->envname("OPTISCHEMA_LOG_LEVEL")
@@ -297,6 +317,7 @@ void add_advise_flags(CLI::App& cmd, advise_flags& f) {
   cmd.add_flag("--create", f.create,
                "Create the recommended indexes (CREATE INDEX CONCURRENTLY, "
                "with lock timeouts and retries)");
+  add_safety_flags(cmd, f.allow_functions, f.allow_extensions);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->capture_default_str();

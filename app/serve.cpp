@@ -3,6 +3,7 @@
 #include "optischema/actors/supervisor.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/pg/conninfo.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
 #include "optischema/web/server.hpp"
@@ -27,6 +28,18 @@ int serve(const engine_config& cfg) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // What statements from requests, LLM answers and pg_stat_statements may
+  // call, for every session the engine opens.
+  pg::set_default_policy({cfg.allow_functions, cfg.allow_extensions});
+  for (auto& f : cfg.allow_functions)
+    OPTISCHEMA_WARN("statements the engine explains or runs may call {} "
+                    "(--allow-function)",
+                    f);
+  for (auto& e : cfg.allow_extensions)
+    OPTISCHEMA_WARN("statements the engine explains or runs may call "
+                    "extension {}'s IMMUTABLE and STABLE functions "
+                    "(--allow-extension)",
+                    e);
   // Resources whose failure must end the process before anything runs.
   auto db = history_db::open(cfg.store);
   if (!db) {

@@ -84,15 +84,24 @@ ensure_servers() {
 
 # The sandbox: a second cluster, so proving advice never loads the demo's server.
 sandbox_port() { sed -n 's/^PGPORT=//p' "$SDIR/env" 2>/dev/null | tail -1; }
-sandbox_dsn() { echo "host=127.0.0.1 port=$(sandbox_port) user=postgres dbname=postgres"; }
+# The engine connects as an unprivileged role with CREATEDB: the functions and triggers it copies
+# from the target run as that role there, never as a superuser (the engine refuses one).
+SANDBOX_ROLE=optischema_sandbox
+sandbox_dsn() { echo "host=127.0.0.1 port=$(sandbox_port) user=$SANDBOX_ROLE dbname=postgres"; }
+sandbox_role() {
+  "$HARNESS" psql "$SDIR" -q -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$SANDBOX_ROLE')
+    THEN CREATE ROLE $SANDBOX_ROLE LOGIN CREATEDB; END IF; END \$\$" >/dev/null
+}
 ensure_sandbox() {
   if [[ -f $SDIR/env ]] && "$(pgbin)/pg_isready" -q -h 127.0.0.1 -p "$(sandbox_port)" -t 3 2>/dev/null; then
     log "reusing the sandbox cluster (port $(sandbox_port))"
+    sandbox_role
     return 0
   fi
   [[ ! -e $SDIR ]] || "$HARNESS" down "$SDIR"
   "$HARNESS" up "$SDIR" --no-nats >/dev/null
-  log "sandbox cluster on port $(sandbox_port)"
+  sandbox_role
+  log "sandbox cluster on port $(sandbox_port), role $SANDBOX_ROLE (CREATEDB, no superuser)"
 }
 
 # ---------------------------------------------------------------- data

@@ -119,21 +119,6 @@ void auto_test(self_ptr self, const analysis_result& stored) {
   }
 }
 
-/// The catalog rewrites are checked against; reread after a while so
-/// schema changes count.
-const catalog* current_catalog(self_ptr self) {
-  auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  if (!st.cat || now - st.cat_read > std::chrono::minutes{5}) {
-    auto cat = pg::read_catalog(*st.session);
-    if (!cat)
-      return st.cat ? &*st.cat : nullptr;
-    st.cat = std::move(*cat);
-    st.cat_read = now;
-  }
-  return &*st.cat;
-}
-
 /// What an LLM review of one statement found: its explanation and its
 /// rewrites, each checked before it counts.
 struct llm_review {
@@ -195,6 +180,53 @@ std::string to_json(const llm_review& r) {
   return json::text(buf);
 }
 
+/// Keeps a finished rewrite check for an hour (and counts it).
+void remember_check(self_ptr self, const std::string& key,
+                    const rewrite_check& check) {
+  auto& st = self->state;
+  ++(check.verified ? st.rewrites_verified : st.rewrites_rejected);
+  st.checked[key] = {std::chrono::steady_clock::now(), check};
+}
+
+/// Asks the target's SANDBOX to run `original` and `rewrite` on the copy
+/// and compare their rows (never on the target); `done` gets the rows
+/// check, or none and why.
+void rows_from_sandbox(
+  self_ptr self, const std::string& original, const std::string& rewrite,
+  std::chrono::seconds timeout,
+  std::function<void(const rows_check*, const std::string&)> done) {
+  auto& st = self->state;
+  if (!st.peers.supervisor) {
+    done(nullptr, "no sandbox to compare the rows on");
+    return;
+  }
+  self
+    ->request(st.peers.supervisor, timeout, atom::verify_v, st.target, original,
+              rewrite)
+    .then(
+      [done](const std::string& json) {
+        auto rows = rows_check_from_json(json);
+        if (rows)
+          done(&*rows, {});
+        else
+          done(nullptr, rows.error().message);
+      },
+      [done, timeout](const caf::error& err) {
+        auto code = error_code(err);
+        done(nullptr,
+             code == ec::disabled
+               ? "no sandbox to compare the rows on (pass --sandbox-dsn): "
+                 "rows are compared on a copy only, never on a target"
+               : code == ec::timeout || err == caf::sec::request_timeout
+               ? fmt::format("the sandbox did not compare the rows within "
+                             "{} s (its copy may still be in the making); "
+                             "ask again later",
+                             timeout.count())
+               : "the sandbox could not compare the rows: "
+                 + error_message(err));
+      });
+}
+
 /// The "content" object of an LLM actor answer.
 std::optional<rapidjson::Document> content_of(const std::string& answer,
                                               bool& cached) {
@@ -212,6 +244,7 @@ std::optional<rapidjson::Document> content_of(const std::string& answer,
 /// Asks the LLM to explain a statement and to propose rewrites, checks each
 /// rewrite (parse, parameters, cost, same rows), then calls `done`.
 void review_statement(self_ptr self, const statement_result& sr,
+                      std::chrono::seconds rows_timeout,
                       std::function<void(llm_review)> done) {
   auto& st = self->state;
   if (!st.peers.llm) {
@@ -272,16 +305,19 @@ void review_statement(self_ptr self, const statement_result& sr,
     .then(
       [=](const std::string& answer) {
         auto c = content_of(answer, review->cached);
-        auto* cat = current_catalog(self);
-        if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray()
-            && cat != nullptr)
+        auto& st = self->state;
+        // Rewrites whose rows are still to be compared on the copy.
+        std::vector<std::pair<size_t, std::string>> pending;
+        if (c && c->HasMember("rewrites") && (*c)["rewrites"].IsArray())
           for (auto& x : (*c)["rewrites"].GetArray()) {
+            if (!x.IsObject() || !x.HasMember("sql") || !x["sql"].IsString())
+              continue;
             llm_review::rewrite rw;
             rw.sql = x["sql"].GetString();
-            rw.rationale = x["rationale"].GetString();
+            if (x.HasMember("rationale") && x["rationale"].IsString())
+              rw.rationale = x["rationale"].GetString();
             // Nothing the LLM says counts until checked; a check is reused
             // for an hour while the plan stays the same.
-            auto& st = self->state;
             auto key = fmt::format("{}\n{}\n{}", fp, rw.sql, plan);
             auto now = std::chrono::steady_clock::now();
             auto hit = st.checked.find(key);
@@ -289,14 +325,34 @@ void review_statement(self_ptr self, const statement_result& sr,
                 && now - hit->second.first < std::chrono::hours{1}) {
               rw.check = hit->second.second;
             } else {
-              rw.check = check_rewrite(*st.session, *cat, original, rw.sql);
-              ++(rw.check.verified ? st.rewrites_verified
-                                   : st.rewrites_rejected);
-              st.checked[key] = {now, rw.check};
+              // On the target: parse, parameters, cost (EXPLAIN only).
+              rw.check = check_rewrite(*st.session, original, rw.sql);
+              if (rw.check.rows_pending)
+                pending.emplace_back(review->rewrites.size(), key);
+              else
+                remember_check(self, key, rw.check);
             }
             review->rewrites.push_back(std::move(rw));
           }
-        finished();
+        if (pending.empty()) {
+          finished();
+          return;
+        }
+        auto waiting = std::make_shared<size_t>(pending.size());
+        for (auto& [i, key] : pending)
+          rows_from_sandbox(self, original, review->rewrites[i].sql,
+                            rows_timeout,
+                            [self, review, i = i, key = key, waiting, finished](
+                              const rows_check* rows, const std::string& why) {
+                              auto& check = review->rewrites[i].check;
+                              if (rows != nullptr)
+                                complete(check, *rows);
+                              else
+                                not_compared(check, why);
+                              remember_check(self, key, check);
+                              if (--*waiting == 0)
+                                finished();
+                            });
       },
       failed);
 }
@@ -379,41 +435,43 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
       continue;
     ++reviewed;
     ++j->pending;
-    review_statement(self, sr, [self, j, finish, sr](llm_review r) {
-      for (auto& rw : r.rewrites) {
-        recommendation rec;
-        rec.kind = "rewrite";
-        rec.target = self->state.target;
-        rec.title = fmt::format("Rewrite {:.60}", sr.query);
-        rec.rewrite_sql = rw.sql;
-        rec.verified = rw.check.verified;
-        rec.verification = rw.check.reason;
-        rec.narrative = rw.rationale;
-        rec.narrative_source = "llm";
-        rec.cost_before = rw.check.cost_before;
-        rec.cost_after = rw.check.cost_after;
-        rec.statements.push_back({sr.fingerprint, sr.query,
-                                  rw.check.cost_before, rw.check.cost_after,
-                                  sr.time_ms_per_day});
-        // Checked rewrites are advice; failed ones stay as ideas with the
-        // reason, never as advice.
-        rec.confidence = rw.check.verified ? 0.7 : 0.1;
-        rec.reasons = rw.check.steps;
-        rec.reasons.insert(
-          rec.reasons.begin(),
-          rw.check.verified
-            ? "proposed by the LLM, then verified by the engine"
-            : "proposed by the LLM; NOT verified: " + rw.check.reason);
-        if (sr.cost_before > 0 && rw.check.verified)
-          rec.benefit_ms_per_day = sr.time_ms_per_day
-            * (1 - rw.check.cost_after / rw.check.cost_before);
-        rec.id = recommendation_id(rec.target, rec.kind,
-                                   sr.fingerprint + "\n" + rw.sql);
-        rec.created_ms = rec.updated_ms = now_ms();
-        j->result->recommendations.push_back(std::move(rec));
-      }
-      finish();
-    });
+    // The periodic enrichment may wait for the sandbox's first copy.
+    review_statement(
+      self, sr, std::chrono::minutes{10}, [self, j, finish, sr](llm_review r) {
+        for (auto& rw : r.rewrites) {
+          recommendation rec;
+          rec.kind = "rewrite";
+          rec.target = self->state.target;
+          rec.title = fmt::format("Rewrite {:.60}", sr.query);
+          rec.rewrite_sql = rw.sql;
+          rec.verified = rw.check.verified;
+          rec.verification = rw.check.reason;
+          rec.narrative = rw.rationale;
+          rec.narrative_source = "llm";
+          rec.cost_before = rw.check.cost_before;
+          rec.cost_after = rw.check.cost_after;
+          rec.statements.push_back({sr.fingerprint, sr.query,
+                                    rw.check.cost_before, rw.check.cost_after,
+                                    sr.time_ms_per_day});
+          // Checked rewrites are advice; failed ones stay as ideas with the
+          // reason, never as advice.
+          rec.confidence = rw.check.verified ? 0.7 : 0.1;
+          rec.reasons = rw.check.steps;
+          rec.reasons.insert(
+            rec.reasons.begin(),
+            rw.check.verified
+              ? "proposed by the LLM, then verified by the engine"
+              : "proposed by the LLM; NOT verified: " + rw.check.reason);
+          if (sr.cost_before > 0 && rw.check.verified)
+            rec.benefit_ms_per_day = sr.time_ms_per_day
+              * (1 - rw.check.cost_after / rw.check.cost_before);
+          rec.id = recommendation_id(rec.target, rec.kind,
+                                     sr.fingerprint + "\n" + rw.sql);
+          rec.created_ms = rec.updated_ms = now_ms();
+          j->result->recommendations.push_back(std::move(rec));
+        }
+        finish();
+      });
   }
   size_t narrated = 0;
   for (size_t i = 0; i < j->result->recommendations.size(); ++i) {
@@ -568,10 +626,10 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
           || report->statements.front().plan_before.empty())
         return text;
       auto rp = self->make_response_promise<std::string>();
-      review_statement(self, report->statements.front(),
-                       [rp, text](llm_review r) mutable {
-                         rp.deliver(with_review(text, r));
-                       });
+      // Within the API's own wait for the answer (web/src/edge.cpp).
+      review_statement(
+        self, report->statements.front(), std::chrono::seconds{90},
+        [rp, text](llm_review r) mutable { rp.deliver(with_review(text, r)); });
       return rp;
     },
     [self](atom::status) { return summary_json(self->state); },

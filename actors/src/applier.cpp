@@ -7,6 +7,7 @@
 #include "optischema/analysis/realised.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/messages/error.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
@@ -249,6 +250,12 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
                                "to roll back",
                                r.id, r.status)});
   auto c = change_for(r, undo);
+  // The advice's expressions run on every row as the table's owner
+  // (pg/safety.hpp). (Undoing a drop rebuilds an index the schema had.)
+  if (c && r.kind == "create_index" && !undo)
+    if (auto safe = pg::check_index_expressions(*st.conn, c->sql); !safe)
+      c = failure{ec::bad_request,
+                  "not applied: the index " + safe.error().message};
   if (!c)
     return refuse(c.error());
   e.ddl = c->sql;

@@ -198,6 +198,30 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
       [rp](const caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// A rewrite's rows and its original's, compared on the copy (made first
+/// when needed).
+caf::result<std::string> compare_on_copy(self_ptr self,
+                                         const std::string& original,
+                                         const std::string& rewrite) {
+  auto& st = self->state;
+  if (st.misconfigured)
+    return make_error(*st.misconfigured);
+  auto copy = ensure_copy(self, false);
+  if (!copy) {
+    record_failure(self, copy.error());
+    return make_error(copy.error());
+  }
+  auto db = sandbox::database_conninfo(*st.server, st.database);
+  if (!db)
+    return make_error(db.error());
+  auto rows = sandbox::compare_rewrite(*db, original, rewrite, st.opts);
+  if (!rows) {
+    record_failure(self, rows.error());
+    return make_error(rows.error());
+  }
+  return to_json(*rows);
+}
+
 } // namespace
 
 sandbox_actor::behavior_type
@@ -289,6 +313,10 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
           },
           [rp](const caf::error& err) mutable { rp.deliver(err); });
       return rp;
+    },
+    [self](atom::verify, const std::string& original,
+           const std::string& rewrite) -> caf::result<std::string> {
+      return compare_on_copy(self, original, rewrite);
     },
     [self](atom::status) {
       auto& st = self->state;

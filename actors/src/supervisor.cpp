@@ -665,6 +665,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                         running<sandbox_actor>(self, sandbox_name(target),
                                                target));
     },
+    [self](atom::verify, const std::string& target, const std::string& original,
+           const std::string& rewrite) -> caf::result<std::string> {
+      auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::verify_v, original, rewrite);
+    },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");
     },

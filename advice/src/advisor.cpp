@@ -9,6 +9,7 @@
 #include "optischema/analysis/selection.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/pg/stats_reader.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
@@ -432,6 +433,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   std::vector<merged_candidate> cands;
   std::map<std::string, size_t> cand_index;
   std::vector<std::vector<std::string>> statement_skips;
+  /// Why a candidate's expressions must not be built ("" when they may).
+  std::map<std::string, std::string> expression_verdicts;
   size_t analysed = 0;
   for (auto& w : items) {
     statement_result sr;
@@ -507,6 +510,12 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     // PostgreSQL itself cannot parse; plan the equivalent cast.
     w.query = reparsable_sql(w.query);
     sr.query = w.query;
+    // Texts come from requests and from any database user: planning runs
+    // what they call, so what they call must be harmless (pg/safety.hpp).
+    if (auto safe = pg::check_statement(s, w.query); !safe) {
+      skip(safe.error().message);
+      continue;
+    }
     auto json = pg::explain_json(s, w.query, o.explain);
     if (!json) {
       skip("cannot EXPLAIN it: " + json.error().message);
@@ -541,6 +550,19 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     }
     std::vector<std::string> skipped_lines;
     auto found = generate_candidates(*an, *cat, &skipped_lines);
+    // CREATE INDEX runs key expressions and predicates on every row as the
+    // table's owner: only PostgreSQL's own functions may be in them.
+    std::erase_if(found, [&](const index_candidate& c) {
+      auto [at, fresh] = expression_verdicts.try_emplace(c.key());
+      if (fresh)
+        if (auto safe = pg::check_index_expressions(s, c.ddl()); !safe)
+          at->second = safe.error().message;
+      if (at->second.empty())
+        return false;
+      skipped_lines.push_back(
+        fmt::format("no index ({}): {}", fmt::join(c.keys, ", "), at->second));
+      return true;
+    });
     auto q = results.size();
     for (auto& c : found) {
       auto key = c.key();

@@ -2,12 +2,13 @@
 #include "optischema/util/json_parse.hpp"
 
 #include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/json.hpp"
+#include "optischema/analysis/parse_tree.hpp"
 #include "optischema/analysis/plan.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/rows.hpp"
 
 #include <fmt/format.h>
-#include <pg_query.h>
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -35,18 +36,8 @@ using row = std::vector<std::optional<std::string>>;
 
 // -- reading libpg_query's JSON -----------------------------------------------
 
-const node* get(const node* obj, const char* key) {
-  if (obj == nullptr || !obj->IsObject())
-    return nullptr;
-  auto i = obj->FindMember(key);
-  return i != obj->MemberEnd() ? &i->value : nullptr;
-}
-
-std::string str(const node* x) {
-  return x != nullptr && x->IsString()
-    ? std::string{x->GetString(), x->GetStringLength()}
-    : std::string{};
-}
+using parse_tree::get;
+using parse_tree::str;
 
 // libpg_query leaves out fields that are zero.
 int integer(const node* x) {
@@ -115,12 +106,10 @@ expected<statement> parse_one(const std::string& sql, const char* who) {
                    fmt::format("{} does not parse: {}", who,
                                type.error().message)};
   out.type = *type;
-  auto r = pg_query_parse(out.text.c_str());
-  bool parsed_ok = false;
-  if (r.error == nullptr && r.parse_tree != nullptr)
-    parsed_ok = static_cast<bool>(json::parse(out.tree, r.parse_tree, "the parse tree"));
-  pg_query_free_parse_result(r);
-  if (!parsed_ok || out.body() == nullptr)
+  auto tree = parse_tree::parse(out.text);
+  if (tree)
+    out.tree = std::move(*tree);
+  if (!tree || out.body() == nullptr)
     return failure{ec::parse_error,
                    fmt::format("{} does not parse: libpg_query gave no tree",
                                who)};
@@ -724,24 +713,26 @@ literals_of(const sample& x, const std::vector<std::string>& types,
 
 // -- comparing rows -----------------------------------------------------------
 
-std::string truncated(const std::string& x) {
-  constexpr size_t max = 80;
-  return x.size() <= max ? x : x.substr(0, max) + "…";
-}
-
-/// A row for the reason (it stays in the engine: values are data).
-std::string show_row(const row& r) {
+/// `message` (PostgreSQL's, about a statement run on sample values) without
+/// the values it may quote: its first line, quoted parts masked. Values are
+/// data, and reasons leave the engine (API, events, store).
+std::string without_values(const std::string& message) {
+  auto line = message.substr(0, message.find('\n'));
   std::string out;
-  for (auto& v : r)
-    out += (out.empty() ? "" : ", ") + (v ? truncated(*v) : "NULL");
-  return "(" + out + ")";
-}
-
-std::string show_sample(const sample& x) {
-  std::string out;
-  for (auto& [n, v] : x)
-    out += fmt::format("{}${} = {}", out.empty() ? "" : ", ", n,
-                       v ? quote_literal(truncated(*v)) : "NULL");
+  for (size_t i = 0; i < line.size(); ++i) {
+    auto c = line[i];
+    if (c != '"' && c != '\'') {
+      out += c;
+      continue;
+    }
+    auto end = line.find(c, i + 1);
+    if (end == std::string::npos) {
+      out += c;
+      continue;
+    }
+    out += std::string{c} + "…" + c;
+    i = end;
+  }
   return out;
 }
 
@@ -749,7 +740,7 @@ std::string count_rows(size_t n) {
   return fmt::format("{} row{}", n, n == 1 ? "" : "s");
 }
 
-/// Differences as multisets; empty when equal.
+/// Differences as multisets, in counts (rows are data); empty when equal.
 std::string multiset_difference(std::vector<row> a, std::vector<row> b) {
   std::sort(a.begin(), a.end());
   std::sort(b.begin(), b.end());
@@ -761,14 +752,11 @@ std::string multiset_difference(std::vector<row> a, std::vector<row> b) {
                       std::back_inserter(only_a));
   std::set_difference(b.begin(), b.end(), a.begin(), a.end(),
                       std::back_inserter(only_b));
-  auto example = !only_a.empty()
-    ? "only the original returns " + show_row(only_a.front())
-    : "only the rewrite returns " + show_row(only_b.front());
   return fmt::format("rows differ: the original returns {}, the rewrite {}; "
-                     "{}",
+                     "{} only in the original, {} only in the rewrite",
                      count_rows(a.size()),
                      a.size() == b.size() ? "as many" : count_rows(b.size()),
-                     example);
+                     count_rows(only_a.size()), count_rows(only_b.size()));
 }
 
 /// How the original orders its rows at the top level.
@@ -896,18 +884,17 @@ row_verdict compare_rows(const pg::result_set& a, const pg::result_set& b,
   size_t i = 0;
   while (a.rows[i] == b.rows[i])
     ++i;
-  return {fmt::format("rows in another order (the original orders them): row "
-                      "{} is {} in the original, {} in the rewrite",
-                      i + 1, show_row(a.rows[i]), show_row(b.rows[i]))};
+  return {fmt::format("rows in another order (the original orders them): "
+                      "the first difference is row {} of {}",
+                      i + 1, a.rows.size())};
 }
 
-// -- the check ----------------------------------------------------------------
+// -- the check on the target (no execution) ----------------------------------
 
 class checker {
 public:
-  checker(pg::session& s, const catalog& cat, const rewrite_check_options& opts,
-          rewrite_check& out)
-    : s_(s), cat_(cat), opts_(opts), out_(out) {
+  checker(pg::session& s, const rewrite_check_options& opts, rewrite_check& out)
+    : s_(s), opts_(opts), out_(out) {
     // nop
   }
 
@@ -938,14 +925,15 @@ public:
       out_.reason = failed_;
       return;
     }
-    auto rows = check_rows(*before, *after, params);
-    if (!rows)
-      return;
-    out_.verified = true;
-    out_.reason = fmt::format(
-      "verified: parses, {}, cost {} -> {}, {}",
+    // What is left runs both statements: only on a copy, never here.
+    out_.rows_pending = true;
+    out_.passed = fmt::format(
+      "parses, {}, cost {} -> {}",
       params.empty() ? "no parameters" : "keeps " + list_params(params),
-      show_cost(out_.cost_before), show_cost(out_.cost_after), *rows);
+      show_cost(out_.cost_before), show_cost(out_.cost_after));
+    out_.reason = "unverified: the rows are compared on the sandbox's copy "
+                  "only; passed so far: "
+      + out_.passed;
   }
 
 private:
@@ -979,16 +967,22 @@ private:
   }
 
   void check_cost(const statement& before, const statement& after) {
+    // A refusal (pg/safety.hpp) says what the text calls.
+    auto why = [](const char* who, const failure& f) {
+      return f.code == ec::bad_request
+        ? fmt::format("{} is not planned: it {}", who, f.message)
+        : fmt::format("{} cannot be planned: {}", who, f.message);
+    };
     auto a = plan_cost(s_, before.text, opts_.explain);
     if (!a) {
       step("cost", "the original cannot be planned");
-      return failed("the original cannot be planned: " + a.error().message);
+      return failed(why("the original", a.error()));
     }
     out_.cost_before = *a;
     auto b = plan_cost(s_, after.text, opts_.explain);
     if (!b) {
       step("cost", "the rewrite cannot be planned");
-      return failed("the rewrite cannot be planned: " + b.error().message);
+      return failed(why("the rewrite", b.error()));
     }
     out_.cost_after = *b;
     step("cost", show_cost(*a) + " -> " + show_cost(*b));
@@ -998,8 +992,53 @@ private:
                          *b == *a ? " (not cheaper)" : ""));
   }
 
+  pg::session& s_;
+  const rewrite_check_options& opts_;
+  rewrite_check& out_;
+  std::string failed_;
+};
+
+// -- the rows, on a copy
+// ---------------------------------------------------------
+
+class row_comparer {
+public:
+  row_comparer(pg::session& s, const catalog& cat,
+               const rewrite_check_options& opts, rows_check& out)
+    : s_(s), cat_(cat), opts_(opts), out_(out) {
+    // nop
+  }
+
+  void run(const std::string& original, const std::string& rewrite) {
+    auto before = parse_one(original, "the original");
+    auto after = parse_one(rewrite, "the rewrite");
+    if (!before || !after) {
+      out_.reason = (before ? after : before).error().message;
+      return;
+    }
+    auto params = numbers(params_of(*before));
+    if (params != numbers(params_of(*after))) {
+      out_.reason = "the rewrite does not take the original's parameters";
+      return;
+    }
+    if (auto summary = compare(*before, *after, params)) {
+      out_.same = true;
+      out_.reason = *summary;
+    }
+  }
+
+private:
+  void step(const std::string& name, const std::string& outcome) {
+    out_.steps.push_back(name + ": " + outcome);
+  }
+
+  void fail(const std::string& outcome, const std::string& reason) {
+    step("rows", outcome);
+    out_.reason = reason;
+  }
+
   /// Sample parameter sets for the original's parameters, with the steps
-  /// saying where each value comes from.
+  /// saying where each value comes from (never the values: they are data).
   std::vector<sample> samples(const statement& before,
                               const std::set<int>& params,
                               std::map<int, param_source>& sources) {
@@ -1017,15 +1056,16 @@ private:
 
   /// Runs both on every sample; the summary for the reason, or nullopt
   /// after setting the reason.
-  std::optional<std::string> check_rows(const statement& before,
-                                        const statement& after,
-                                        const std::set<int>& params) {
+  std::optional<std::string> compare(const statement& before,
+                                     const statement& after,
+                                     const std::set<int>& params) {
     std::vector<std::string> types;
     if (!params.empty()) {
       auto t = pg::parameter_types(s_, before.text, opts_.explain);
       if (!t) {
-        fail("rows", "not compared",
-             "cannot read the parameter types: " + t.error().message);
+        fail("not compared",
+             "cannot read the parameter types: "
+               + without_values(t.error().message));
         return std::nullopt;
       }
       types = std::move(*t);
@@ -1042,47 +1082,45 @@ private:
       auto literals = literals_of(sets[k], types, sources);
       auto where = params.empty()
         ? std::string{}
-        : fmt::format(" (sample {} of {}: {})", k + 1, sets.size(),
-                      show_sample(sets[k]));
+        : fmt::format(" (sample {} of {})", k + 1, sets.size());
       auto r = pg::fetch_rows(
         s_,
         {{"the original", splice(before.text, refs_a, literals)},
          {"the rewrite", splice(after.text, refs_b, literals)}},
         fetch);
       if (!r) {
-        fail("rows", "not compared", r.error().message + where);
+        fail("not compared", without_values(r.error().message) + where);
         return std::nullopt;
       }
       auto& a = r->at(0);
       auto& b = r->at(1);
       if (a.more || b.more) {
-        fail("rows", "not compared",
+        fail("not compared",
              fmt::format("too many rows to compare (> {}){}", opts_.row_limit,
                          where));
         return std::nullopt;
       }
       auto verdict = compare_rows(a, b, order);
       if (!verdict.difference.empty()) {
-        fail("rows", "differ", verdict.difference + where);
+        fail("differ", verdict.difference + where);
         return std::nullopt;
       }
       ties = ties || verdict.ties_reordered;
-      out_.samples_compared += 1;
-      out_.rows_compared += static_cast<int64_t>(a.rows.size());
+      out_.samples += 1;
+      out_.rows += static_cast<int64_t>(a.rows.size());
     }
-    if (out_.rows_compared == 0 && out_.samples_compared > 0) {
+    if (out_.rows == 0 && out_.samples > 0) {
       // Two empty results agree whatever the rewrite does: no evidence.
-      fail("rows", "inconclusive",
-           fmt::format(
-             "inconclusive: none of the {} sample{} returned a row, so "
-             "equal results prove nothing",
-             out_.samples_compared, out_.samples_compared == 1 ? "" : "s"));
+      fail("inconclusive",
+           fmt::format("inconclusive: none of the {} sample{} returned a "
+                       "row, so equal results prove nothing",
+                       out_.samples, out_.samples == 1 ? "" : "s"));
       return std::nullopt;
     }
-    auto detail = fmt::format(
-      "on {} sample{} ({}, {})", out_.samples_compared,
-      out_.samples_compared == 1 ? "" : "s", how_compared(order, ties),
-      count_rows(static_cast<size_t>(out_.rows_compared)));
+    auto detail = fmt::format("on {} sample{} ({}, {})", out_.samples,
+                              out_.samples == 1 ? "" : "s",
+                              how_compared(order, ties),
+                              count_rows(static_cast<size_t>(out_.rows)));
     step("rows", "same " + detail);
     return "same rows " + detail;
   }
@@ -1090,8 +1128,7 @@ private:
   pg::session& s_;
   const catalog& cat_;
   const rewrite_check_options& opts_;
-  rewrite_check& out_;
-  std::string failed_;
+  rows_check& out_;
 };
 
 } // namespace
@@ -1169,17 +1206,93 @@ sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
   }
 }
 
-rewrite_check
-check_rewrite(pg::session& s, const catalog& cat, const std::string& original,
-              const std::string& rewrite, const rewrite_check_options& opts) {
+rewrite_check check_rewrite(pg::session& target, const std::string& original,
+                            const std::string& rewrite,
+                            const rewrite_check_options& opts) {
   rewrite_check out;
   try {
-    checker{s, cat, opts, out}.run(original, rewrite);
+    checker{target, opts, out}.run(original, rewrite);
   } catch (const std::exception& e) {
     // Never throws: whatever escaped is a reason, not a crash.
     out.verified = false;
+    out.rows_pending = false;
     out.reason = std::string{"internal error while checking: "} + e.what();
   }
+  return out;
+}
+
+rows_check compare_rows(pg::session& copy, const catalog& cat,
+                        const std::string& original, const std::string& rewrite,
+                        const rewrite_check_options& opts) {
+  rows_check out;
+  try {
+    row_comparer{copy, cat, opts, out}.run(original, rewrite);
+  } catch (const std::exception& e) {
+    out.same = false;
+    out.reason = std::string{"internal error while comparing rows: "}
+      + e.what();
+  }
+  return out;
+}
+
+void complete(rewrite_check& check, const rows_check& rows) {
+  if (!check.rows_pending)
+    return;
+  check.rows_pending = false;
+  check.steps.insert(check.steps.end(), rows.steps.begin(), rows.steps.end());
+  check.samples_compared = rows.samples;
+  check.rows_compared = rows.rows;
+  check.verified = rows.same;
+  check.reason = rows.same ? "verified: " + check.passed + ", " + rows.reason
+                           : rows.reason;
+}
+
+void not_compared(rewrite_check& check, const std::string& why) {
+  if (!check.rows_pending)
+    return;
+  check.rows_pending = false;
+  check.steps.push_back("rows: not compared (" + why + ")");
+  check.reason = "unverified: " + why + "; passed so far: " + check.passed;
+}
+
+std::string to_json(const rows_check& x) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "same");
+  w.Bool(x.same);
+  json::key(w, "reason");
+  json::str(w, x.reason);
+  json::key(w, "steps");
+  w.StartArray();
+  for (auto& s : x.steps)
+    json::str(w, s);
+  w.EndArray();
+  json::key(w, "samples");
+  w.Int(x.samples);
+  json::key(w, "rows");
+  w.Int64(x.rows);
+  w.EndObject();
+  return json::text(buf);
+}
+
+expected<rows_check> rows_check_from_json(const std::string& text) {
+  rapidjson::Document d;
+  if (!json::parse(d, text, "a rows check") || !d.IsObject()
+      || !d.HasMember("same") || !d["same"].IsBool() || !d.HasMember("reason")
+      || !d["reason"].IsString())
+    return failure{ec::internal, "unreadable rows check from the sandbox"};
+  rows_check out;
+  out.same = d["same"].GetBool();
+  out.reason = d["reason"].GetString();
+  if (d.HasMember("steps") && d["steps"].IsArray())
+    for (auto& s : d["steps"].GetArray())
+      if (s.IsString())
+        out.steps.emplace_back(s.GetString());
+  if (d.HasMember("samples") && d["samples"].IsInt())
+    out.samples = d["samples"].GetInt();
+  if (d.HasMember("rows") && d["rows"].IsInt64())
+    out.rows = d["rows"].GetInt64();
   return out;
 }
 

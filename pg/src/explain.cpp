@@ -2,6 +2,8 @@
 
 #include "session_impl.hpp"
 
+#include "optischema/pg/safety.hpp"
+
 #include <fmt/format.h>
 
 namespace optischema::pg {
@@ -30,129 +32,113 @@ bool has_parameters(const std::string& sql) {
   return false;
 }
 
-template <class F>
-expected<std::string> guarded(session& s, const char* step, F f) {
-  auto facts = s.connect();
-  if (!facts)
-    return facts.error();
-  auto& impl = s.get_impl();
-  try {
-    return f(*impl.conn);
-  } catch (const pqxx::broken_connection& e) {
-    s.disconnect();
-    return classify(e, step, s.target().display);
-  } catch (const std::exception& e) {
-    auto f = classify(e, step, s.target().display);
-    if (!s.connected())
-      s.disconnect();
-    return f;
-  }
-}
-
 } // namespace
 
 expected<std::string> explain_json(session& s, const std::string& sql,
                                    const explain_options& opts) {
-  auto prepared = false;
-  auto result = guarded(s, "explaining a statement", [&](pqxx::connection& c) {
-    // A read-only transaction, timeouts, and a rollback whatever happens:
-    // EXPLAIN without ANALYZE runs nothing, and this makes sure of it. The
-    // transaction is ours (not libpqxx's) so every statement carries the
-    // marker that keeps it out of the reported workload.
-    pqxx::nontransaction tx{c};
-    tx.exec(own_marker + "BEGIN READ ONLY");
-    try {
-      tx.exec(own_marker
-              + fmt::format("SET LOCAL statement_timeout = {}",
-                            opts.statement_timeout.count()));
-      tx.exec(own_marker
-              + fmt::format("SET LOCAL lock_timeout = {}",
-                            opts.lock_timeout.count()));
-      std::string json;
-      if (!has_parameters(sql)) {
-        json
-          = tx.exec(own_marker + "EXPLAIN (FORMAT JSON) " + sql)[0][0].c_str();
-      } else if (s.facts().version_num >= 160000) {
-        json = tx.exec(own_marker + "EXPLAIN (GENERIC_PLAN, FORMAT JSON) "
-                       + sql)[0][0]
-                 .c_str();
-      } else {
-        tx.exec(own_marker + "PREPARE optischema_explain AS " + sql);
-        prepared = true;
-        auto types = tx.exec(own_marker
-                             + "SELECT cardinality(parameter_types) FROM "
-                               "pg_prepared_statements WHERE name = "
-                               "'optischema_explain'");
-        auto n = types.empty() ? 0 : types[0][0].as<int>();
-        tx.exec(own_marker + "SET LOCAL plan_cache_mode = force_generic_plan");
-        std::string args;
-        for (int i = 0; i < n; ++i)
-          args += i == 0 ? "NULL" : ", NULL";
-        json = tx.exec(own_marker
-                       + "EXPLAIN (FORMAT JSON) EXECUTE optischema_explain"
-                       + (n > 0 ? "(" + args + ")" : std::string{}))[0][0]
-                 .c_str();
+  // The text comes from a request, an LLM or pg_stat_statements: planning
+  // it may run what it calls (safety.hpp).
+  if (auto safe = check_statement(s, sql); !safe)
+    return safe.error();
+  auto result = guarded<std::string>(
+    s, "explaining a statement", [&](pqxx::connection& c) {
+      // A read-only transaction, timeouts, and a rollback whatever happens:
+      // EXPLAIN without ANALYZE runs nothing, and this makes sure of it. The
+      // transaction is ours (not libpqxx's) so every statement carries the
+      // marker that keeps it out of the reported workload. The text itself is
+      // sent with the extended protocol (exec_params), which takes exactly
+      // one statement whatever the text holds.
+      pqxx::nontransaction tx{c};
+      tx.exec(own_marker + "BEGIN READ ONLY");
+      try {
+        tx.exec(own_marker
+                + fmt::format("SET LOCAL statement_timeout = {}",
+                              opts.statement_timeout.count()));
+        tx.exec(own_marker
+                + fmt::format("SET LOCAL lock_timeout = {}",
+                              opts.lock_timeout.count()));
+        std::string json;
+        if (!has_parameters(sql)) {
+          json
+            = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql)[0][0]
+                .c_str();
+        } else if (s.facts().version_num >= 160000) {
+          json = tx.exec_params(own_marker
+                                + "EXPLAIN (GENERIC_PLAN, FORMAT JSON) "
+                                + sql)[0][0]
+                   .c_str();
+        } else {
+          tx.exec_params(own_marker + "PREPARE optischema_explain AS " + sql);
+          auto types = tx.exec(own_marker
+                               + "SELECT cardinality(parameter_types) FROM "
+                                 "pg_prepared_statements WHERE name = "
+                                 "'optischema_explain'");
+          auto n = types.empty() ? 0 : types[0][0].as<int>();
+          tx.exec(own_marker
+                  + "SET LOCAL plan_cache_mode = force_generic_plan");
+          std::string args;
+          for (int i = 0; i < n; ++i)
+            args += i == 0 ? "NULL" : ", NULL";
+          json = tx.exec(own_marker
+                         + "EXPLAIN (FORMAT JSON) EXECUTE optischema_explain"
+                         + (n > 0 ? "(" + args + ")" : std::string{}))[0][0]
+                   .c_str();
+        }
+        tx.exec(own_marker + "ROLLBACK");
+        return json;
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (...) {
+        tx.exec(own_marker + "ROLLBACK");
+        throw;
       }
-      tx.exec(own_marker + "ROLLBACK");
-      return json;
-    } catch (const pqxx::broken_connection&) {
-      throw;
-    } catch (...) {
-      tx.exec(own_marker + "ROLLBACK");
-      throw;
-    }
-  });
-  if (prepared && s.connected()) {
-    // Prepared statements outlive transactions: remove ours.
-    try {
-      pqxx::nontransaction tx{*s.get_impl().conn};
-      tx.exec(own_marker + "DEALLOCATE optischema_explain");
-    } catch (const std::exception&) {
-      s.disconnect(); // a session in an unknown state is not reused
-    }
-  }
+    });
+  // Nothing of the check outlives it on this long-lived session: the
+  // prepared statement, and whatever the planner ran (advisory locks,
+  // settings), goes; hypothetical indexes stay.
+  s.reset_state();
   return result;
 }
 
 expected<hypothetical_index> hypo_create(session& s, const std::string& ddl) {
   hypothetical_index out;
-  auto r
-    = guarded(s, "creating a hypothetical index", [&](pqxx::connection& c) {
-        pqxx::nontransaction tx{c};
-        auto rows = tx.exec(own_marker
-                            + "SELECT indexrelid, indexname FROM "
-                              "hypopg_create_index("
-                            + tx.quote(ddl) + ")");
-        if (rows.empty())
-          throw std::runtime_error("hypopg created no index for: " + ddl);
-        out.oid = rows[0][0].as<uint32_t>();
-        out.name = rows[0][1].c_str();
-        return std::string{};
-      });
+  auto r = guarded<std::string>(
+    s, "creating a hypothetical index", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx{c};
+      auto rows = tx.exec(own_marker
+                          + "SELECT indexrelid, indexname FROM "
+                            "hypopg_create_index("
+                          + tx.quote(ddl) + ")");
+      if (rows.empty())
+        throw std::runtime_error("hypopg created no index for: " + ddl);
+      out.oid = rows[0][0].as<uint32_t>();
+      out.name = rows[0][1].c_str();
+      return std::string{};
+    });
   if (!r)
     return r.error();
   return out;
 }
 
 expected<ok> hypo_drop(session& s, uint32_t oid) {
-  auto r
-    = guarded(s, "dropping a hypothetical index", [&](pqxx::connection& c) {
-        pqxx::nontransaction tx{c};
-        tx.exec(own_marker + fmt::format("SELECT hypopg_drop_index({})", oid));
-        return std::string{};
-      });
+  auto r = guarded<std::string>(
+    s, "dropping a hypothetical index", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx{c};
+      tx.exec(own_marker + fmt::format("SELECT hypopg_drop_index({})", oid));
+      return std::string{};
+    });
   if (!r)
     return r.error();
   return ok{};
 }
 
 expected<ok> hypo_reset(session& s) {
-  auto r = guarded(s, "resetting hypothetical indexes",
-                   [&](pqxx::connection& c) {
-                     pqxx::nontransaction tx{c};
-                     tx.exec(own_marker + "SELECT hypopg_reset()");
-                     return std::string{};
-                   });
+  auto r = guarded<std::string>(s, "resetting hypothetical indexes",
+                                [&](pqxx::connection& c) {
+                                  pqxx::nontransaction tx{c};
+                                  tx.exec(own_marker + "SELECT hypopg_reset()");
+                                  return std::string{};
+                                });
   if (!r)
     return r.error();
   return ok{};
@@ -160,13 +146,14 @@ expected<ok> hypo_reset(session& s) {
 
 expected<int64_t> hypo_size(session& s, uint32_t oid) {
   int64_t size = 0;
-  auto r = guarded(s, "estimating an index size", [&](pqxx::connection& c) {
-    pqxx::nontransaction tx{c};
-    auto rows = tx.exec(own_marker
-                        + fmt::format("SELECT hypopg_relation_size({})", oid));
-    size = rows[0][0].as<int64_t>();
-    return std::string{};
-  });
+  auto r = guarded<std::string>(
+    s, "estimating an index size", [&](pqxx::connection& c) {
+      pqxx::nontransaction tx{c};
+      auto rows = tx.exec(
+        own_marker + fmt::format("SELECT hypopg_relation_size({})", oid));
+      size = rows[0][0].as<int64_t>();
+      return std::string{};
+    });
   if (!r)
     return r.error();
   return size;

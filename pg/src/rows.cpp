@@ -2,6 +2,8 @@
 
 #include "session_impl.hpp"
 
+#include "optischema/pg/safety.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,59 +13,6 @@ namespace optischema::pg {
 namespace {
 
 constexpr const char* types_statement = "optischema_parameter_types";
-
-/// Runs `f` on the session's connection and turns exceptions into failures.
-/// `what` is read when something fails, so `f` can say what it was doing.
-template <class T, class F>
-expected<T> guarded(session& s, const std::string& what, F f) {
-  auto facts = s.connect();
-  if (!facts)
-    return facts.error();
-  try {
-    return f(*s.get_impl().conn);
-  } catch (const pqxx::broken_connection& e) {
-    s.disconnect();
-    return classify(e, what, s.target().display);
-  } catch (const std::exception& e) {
-    auto out = classify(e, what, s.target().display);
-    if (!s.connected())
-      s.disconnect();
-    return out;
-  }
-}
-
-/// Runs `body` inside `begin` (a BEGIN … READ ONLY) with local timeouts and
-/// rolls back whatever happens. The transaction is ours, not libpqxx's, so
-/// every statement carries the marker that keeps it out of the reported
-/// workload. When even the rollback fails the connection is in an unknown
-/// state: `broken` tells the caller to drop it (not here: `tx` still uses
-/// it).
-template <class F>
-auto rolled_back(pqxx::connection& c, const std::string& begin,
-                 std::chrono::milliseconds statement_timeout,
-                 std::chrono::milliseconds lock_timeout, bool& broken, F body) {
-  pqxx::nontransaction tx{c};
-  tx.exec(own_marker + begin);
-  try {
-    tx.exec(own_marker
-            + fmt::format("SET LOCAL statement_timeout = {}",
-                          statement_timeout.count()));
-    tx.exec(own_marker
-            + fmt::format("SET LOCAL lock_timeout = {}", lock_timeout.count()));
-    auto out = body(tx);
-    tx.exec(own_marker + "ROLLBACK");
-    return out;
-  } catch (const pqxx::broken_connection&) {
-    throw;
-  } catch (...) {
-    try {
-      tx.exec(own_marker + "ROLLBACK");
-    } catch (const std::exception&) {
-      broken = true;
-    }
-    throw;
-  }
-}
 
 result_set to_result_set(const pqxx::result& r, int64_t limit) {
   result_set out;
@@ -90,6 +39,10 @@ result_set to_result_set(const pqxx::result& r, int64_t limit) {
 expected<std::vector<result_set>> fetch_rows(session& s,
                                              const std::vector<row_query>& qs,
                                              const fetch_options& opts) {
+  for (auto& q : qs)
+    if (auto safe = check_statement(s, q.sql); !safe)
+      return failure{safe.error().code,
+                     fmt::format("{} {}", q.name, safe.error().message)};
   auto broken = false;
   std::string what = "starting a read-only transaction";
   auto limit = std::max<int64_t>(opts.limit, 0);
@@ -120,6 +73,8 @@ expected<std::vector<result_set>> fetch_rows(session& s,
       });
   if (broken)
     s.disconnect();
+  else
+    s.reset_state(); // cursors are closed; nothing else may stay either
   return result;
 }
 
@@ -134,8 +89,9 @@ expected<result_set> fetch_rows(session& s, const std::string& sql,
 expected<std::vector<std::string>>
 parameter_types(session& s, const std::string& sql,
                 const explain_options& opts) {
+  if (auto safe = check_statement(s, sql); !safe)
+    return safe.error();
   auto broken = false;
-  auto prepared = false;
   std::string what = "reading the parameter types of a statement";
   auto result
     = guarded<std::vector<std::string>>(s, what, [&](pqxx::connection& c) {
@@ -144,7 +100,6 @@ parameter_types(session& s, const std::string& sql,
           broken, [&](pqxx::nontransaction& tx) {
             tx.exec_params(own_marker + "PREPARE " + types_statement + " AS "
                            + sql);
-            prepared = true;
             auto rows = tx.exec(
               own_marker
               + fmt::format("SELECT u.t::text FROM pg_prepared_statements p, "
@@ -157,17 +112,11 @@ parameter_types(session& s, const std::string& sql,
             return out;
           });
       });
-  if (prepared && !broken && s.connected()) {
-    // Prepared statements outlive transactions: remove ours.
-    try {
-      pqxx::nontransaction tx{*s.get_impl().conn};
-      tx.exec(own_marker + "DEALLOCATE " + types_statement);
-    } catch (const std::exception&) {
-      broken = true; // a session in an unknown state is not reused
-    }
-  }
+  // Prepared statements outlive transactions: DISCARD ALL removes ours.
   if (broken)
     s.disconnect();
+  else
+    s.reset_state();
   return result;
 }
 

@@ -18,6 +18,21 @@ bool contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+/// The engine's settings on a connection: its timeouts, and
+/// standard_conforming_strings on, so the server reads every text as
+/// libpg_query (which checked it) does: with it off, `'\' || '` is one
+/// literal and what follows would be another statement.
+void pin(pqxx::connection& c, const session::options& opts) {
+  pqxx::nontransaction tx{c};
+  tx.exec(own_marker
+          + fmt::format("SELECT pg_catalog.set_config('statement_timeout', "
+                        "'{}', false), pg_catalog.set_config('lock_timeout', "
+                        "'{}', false), pg_catalog.set_config("
+                        "'standard_conforming_strings', 'on', false)",
+                        opts.statement_timeout.count(),
+                        opts.lock_timeout.count()));
+}
+
 } // namespace
 
 failure classify(const std::exception& e, const std::string& what,
@@ -102,19 +117,28 @@ void session::disconnect() {
   impl_->layout.reset();
 }
 
+void session::reset_state() {
+  if (!connected())
+    return;
+  try {
+    {
+      pqxx::nontransaction tx{*impl_->conn};
+      tx.exec(own_marker + "DISCARD ALL");
+    }
+    pin(*impl_->conn, opts_);
+  } catch (const std::exception&) {
+    disconnect(); // a session in an unknown state is not reused
+  }
+}
+
 expected<server_facts> session::connect() {
   if (connected())
     return facts_;
   disconnect();
   try {
     auto conn = std::make_unique<pqxx::connection>(target_.effective);
+    pin(*conn, opts_);
     pqxx::nontransaction tx{*conn};
-    // One statement per call: the marker must start each one.
-    tx.exec(own_marker
-            + fmt::format("SET statement_timeout = {}",
-                          opts_.statement_timeout.count()));
-    tx.exec(own_marker
-            + fmt::format("SET lock_timeout = {}", opts_.lock_timeout.count()));
     auto r = tx.exec(
       own_marker
       + "SELECT current_setting('server_version_num')::int, "

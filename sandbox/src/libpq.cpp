@@ -58,12 +58,18 @@ expected<conn_ptr> connect(const pg::conninfo& ci, const std::string& who) {
       ec::db_unreachable,
       fmt::format("cannot connect to {} ({}): {}", who, ci.display,
                   redact_secrets(trimmed(PQerrorMessage(c.get()))))};
+  // Texts are read as libpg_query (which checked them) reads them, whatever
+  // the server's default.
+  if (auto r = exec(c.get(), "SET standard_conforming_strings = on",
+                    "pinning standard_conforming_strings");
+      !r)
+    return r.error();
   return c;
 }
 
-expected<result_ptr> exec(PGconn* c, const std::string& sql,
-                          const std::string& what) {
-  result_ptr r{PQexec(c, ("/* optischema */ " + sql).c_str())};
+namespace {
+
+expected<result_ptr> checked(result_ptr r, const std::string& what) {
   auto st = PQresultStatus(r.get());
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN
       || st == PGRES_COPY_OUT)
@@ -77,6 +83,22 @@ expected<result_ptr> exec(PGconn* c, const std::string& sql,
     code,
     fmt::format("{} failed: {}", what,
                 redact_secrets(trimmed(PQresultErrorMessage(r.get()))))};
+}
+
+} // namespace
+
+expected<result_ptr> exec(PGconn* c, const std::string& sql,
+                          const std::string& what) {
+  return checked(result_ptr{PQexec(c, ("/* optischema */ " + sql).c_str())},
+                 what);
+}
+
+expected<result_ptr> exec_one(PGconn* c, const std::string& sql,
+                              const std::string& what) {
+  return checked(result_ptr{PQexecParams(c, ("/* optischema */ " + sql).c_str(),
+                                         0, nullptr, nullptr, nullptr, nullptr,
+                                         0)},
+                 what);
 }
 
 std::map<std::string, std::string> keywords(const pg::conninfo& ci) {

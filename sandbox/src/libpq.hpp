@@ -31,12 +31,18 @@ struct result_deleter {
 };
 using result_ptr = std::unique_ptr<PGresult, result_deleter>;
 
-/// Connects; the failure names `who` ("the sandbox", "the target").
+/// Connects with standard_conforming_strings on; the failure names `who`
+/// ("the sandbox", "the target").
 expected<conn_ptr> connect(const pg::conninfo& ci, const std::string& who);
 
 /// Runs one command; the failure carries PostgreSQL's message.
 expected<result_ptr> exec(PGconn* c, const std::string& sql,
                           const std::string& what);
+
+/// Runs a text from outside (a workload statement) with the extended
+/// protocol, which takes exactly one statement whatever the text holds.
+expected<result_ptr> exec_one(PGconn* c, const std::string& sql,
+                              const std::string& what);
 
 /// The connection parameters of `ci` as libpq keywords (PQconninfoParse).
 std::map<std::string, std::string> keywords(const pg::conninfo& ci);

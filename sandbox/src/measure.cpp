@@ -4,8 +4,10 @@
 
 #include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/change.hpp"
+#include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/safety.hpp"
 #include "optischema/pg/session.hpp"
 #include "optischema/util/clock.hpp"
 
@@ -22,6 +24,33 @@ namespace optischema::sandbox {
 using namespace detail;
 
 namespace {
+
+/// A session on the copy and the copy's catalog (its statistics give the
+/// sample values), after refusing a privileged role.
+struct copy_access {
+  pg::session session;
+  catalog cat;
+};
+
+expected<copy_access> open_copy(const pg::conninfo& db, const options& opts) {
+  if (auto role = check_role(db); !role)
+    return role.error();
+  pg::session::options so;
+  so.statement_timeout = opts.statement_timeout;
+  so.lock_timeout = std::chrono::milliseconds{5000};
+  pg::session s{db, so};
+  auto cat = pg::read_catalog(s);
+  if (!cat)
+    return cat.error();
+  return copy_access{std::move(s), std::move(*cat)};
+}
+
+/// A SELECT: it runs read-only (one that writes in WITH fails, and is
+/// reported as not timed).
+bool is_query(const std::string& sql) {
+  auto type = single_statement_type(reparsable_sql(sql));
+  return type && *type == "SelectStmt";
+}
 
 double median(std::vector<double> xs) {
   if (xs.empty())
@@ -47,6 +76,9 @@ struct subject {
   std::vector<std::string> texts;
   /// What runs after the change when it is another text (a rewrite).
   std::vector<std::string> after_texts;
+  /// A query: timed in a read-only subtransaction (writes in one that is
+  /// rolled back).
+  bool query = false;
 };
 
 /// `cond` with its constants masked: sampled parameter values are data
@@ -120,13 +152,23 @@ std::string masked_plan(const std::string& plan) {
 }
 
 /// One EXPLAIN ANALYZE inside a savepoint that is rolled back (a write
-/// changes nothing); returns the execution time and the plan.
+/// changes nothing); a query runs read-only there (what it calls cannot
+/// write either). Returns the execution time and the plan.
 expected<std::pair<double, std::string>>
-explain_analyze(PGconn* c, const std::string& sql) {
+explain_analyze(PGconn* c, const std::string& sql, bool query) {
   if (auto r = exec(c, "SAVEPOINT optischema_run", "SAVEPOINT"); !r)
     return r.error();
-  auto r = exec(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
-                "EXPLAIN ANALYZE in the sandbox");
+  // Going read-only is allowed mid-transaction; ROLLBACK TO SAVEPOINT
+  // restores read-write for the DDL that follows.
+  if (query)
+    if (auto r = exec(c, "SET LOCAL transaction_read_only = on",
+                      "a read-only subtransaction");
+        !r) {
+      exec(c, "ROLLBACK TO SAVEPOINT optischema_run", "ROLLBACK TO SAVEPOINT");
+      return r.error();
+    }
+  auto r = exec_one(c, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql,
+                    "EXPLAIN ANALYZE in the sandbox");
   auto undo = exec(c, "ROLLBACK TO SAVEPOINT optischema_run",
                    "ROLLBACK TO SAVEPOINT");
   if (!r)
@@ -135,8 +177,8 @@ explain_analyze(PGconn* c, const std::string& sql) {
     return undo.error();
   std::string plan = PQgetvalue(r->get(), 0, 0);
   rapidjson::Document d;
-  if (!json::parse(d, plan, "a sandbox plan") || !d.IsArray() || d.Empty() || !d[0].IsObject()
-      || !d[0].HasMember("Execution Time")
+  if (!json::parse(d, plan, "a sandbox plan") || !d.IsArray() || d.Empty()
+      || !d[0].IsObject() || !d[0].HasMember("Execution Time")
       || !d[0]["Execution Time"].IsNumber())
     return failure{ec::internal, "EXPLAIN ANALYZE gave no execution time"};
   return std::make_pair(d[0]["Execution Time"].GetDouble(), masked_plan(plan));
@@ -150,7 +192,7 @@ void time_round(PGconn* c, std::vector<subject>& xs, bool after, bool keep) {
     double sum = 0;
     auto& texts = after && !x.after_texts.empty() ? x.after_texts : x.texts;
     for (size_t i = 0; i < texts.size(); ++i) {
-      auto r = explain_analyze(c, texts[i]);
+      auto r = explain_analyze(c, texts[i], x.query);
       if (!r) {
         x.t.error = r.error().message;
         break;
@@ -265,13 +307,11 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
   result out;
   out.runs = std::max(opts.runs, 1);
   // -- realistic parameters, drawn from the copy's statistics and values
-  pg::session s{db, {opts.statement_timeout, std::chrono::milliseconds{5000}}};
-  auto facts = s.connect();
-  if (!facts)
-    return facts.error();
-  auto cat = pg::read_catalog(s);
-  if (!cat)
-    return cat.error();
+  auto copy = open_copy(db, opts);
+  if (!copy)
+    return copy.error();
+  auto& s = copy->session;
+  auto* cat = &copy->cat;
   rewrite_check_options sampling;
   sampling.samples = std::max(opts.samples, 1);
   sampling.statement_timeout = opts.statement_timeout;
@@ -279,6 +319,12 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     subject x;
     x.t.fingerprint = fp;
     x.t.query = query;
+    x.query = is_query(query);
+    // Workload texts are any database user's: the same rule as on a target.
+    if (auto safe = pg::check_statement(s, query); !safe) {
+      x.t.error = "not run: " + safe.error().message;
+      return x;
+    }
     auto texts = sample_executions(s, *cat, query, sampling);
     if (texts)
       x.texts = std::move(*texts);
@@ -292,6 +338,10 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     subject x;
     x.t.fingerprint = r.statements.front().fingerprint;
     x.t.query = r.statements.front().query;
+    x.query = is_query(x.t.query) && is_query(r.rewrite_sql);
+    for (auto& text : {x.t.query, r.rewrite_sql})
+      if (auto safe = pg::check_statement(s, text); !safe)
+        return failure{safe.error().code, "not run: " + safe.error().message};
     auto pairs = sample_pairs(s, *cat, x.t.query, r.rewrite_sql, sampling);
     if (!pairs)
       return pairs.error();
@@ -349,6 +399,19 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     time_round(conn, others, true, k == 0);
   }
   exec(conn, "ROLLBACK", "ROLLBACK");
+  int64_t quiet_triggers = 0;
+  if (auto n = exec(conn,
+                    "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal "
+                    "AND tgenabled = 'D'",
+                    "counting the copy's disabled triggers"))
+    quiet_triggers = std::atoll(PQgetvalue(n->get(), 0, 0));
+  auto writes_timed = std::any_of(others.begin(), others.end(),
+                                  [](const subject& x) {
+                                    return !x.query && !x.t.after_ms.empty();
+                                  })
+    || std::any_of(served.begin(), served.end(), [](const subject& x) {
+                        return !x.query && !x.t.after_ms.empty();
+                      });
   // -- the verdict
   // The plans were rewritten by RapidJSON (masked_plan): no space after ':'.
   auto needle = fmt::format("\"Index Name\":{}", json::quote(r.index_name));
@@ -435,6 +498,11 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
                     "on the copy ({:.2f} → {:.2f} ms)",
                     r.index_name, before, after);
   }
+  if (writes_timed && quiet_triggers > 0)
+    out.summary += fmt::format(
+      "; the copy's {} user trigger{} are disabled, so write timings exclude "
+      "trigger time",
+      quiet_triggers, quiet_triggers == 1 ? "" : "s");
   for (auto& x : served)
     out.served.push_back(std::move(x.t));
   for (auto& x : others)
@@ -442,6 +510,19 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
   out.tested_ms = now_ms();
   out.duration_ms = elapsed_ms(start);
   return out;
+}
+
+expected<rows_check>
+compare_rewrite(const pg::conninfo& db, const std::string& original,
+                const std::string& rewrite, const options& opts) {
+  auto copy = open_copy(db, opts);
+  if (!copy)
+    return copy.error();
+  rewrite_check_options check;
+  check.samples = std::max(opts.samples, 1);
+  check.statement_timeout = opts.statement_timeout;
+  check.row_limit = opts.row_limit;
+  return compare_rows(copy->session, copy->cat, original, rewrite, check);
 }
 
 } // namespace optischema::sandbox

@@ -11,6 +11,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
 
 namespace optischema::sandbox {
 
@@ -141,7 +144,130 @@ expected<int64_t> delete_orphans(PGconn* dst,
   return total;
 }
 
+/// A key for psql's \restrict: while a script restores, psql refuses every
+/// meta-command (\! runs a shell command) but the matching \unrestrict, so
+/// names and bodies copied from the target cannot smuggle one in.
+std::string restrict_key() {
+  static constexpr char alphabet[]
+    = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < 32; ++i)
+    out += alphabet[rd() % (sizeof(alphabet) - 1)];
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out << text;
+}
+
+/// Objects of a dump's table of contents the sandbox role must not (or
+/// cannot) create: extensions (created one by one, see below), and what
+/// needs a superuser or reaches other servers.
+bool left_out(const std::string& toc_line) {
+  // "217; 1259 16442 TABLE public t postgres": the kind follows two numbers.
+  auto at = toc_line.find("; ");
+  if (at == std::string::npos || toc_line.starts_with(";"))
+    return false;
+  std::istringstream in{toc_line.substr(at + 2)};
+  std::string catalog_oid;
+  std::string object_oid;
+  in >> catalog_oid >> object_oid;
+  std::string rest;
+  std::getline(in, rest);
+  if (!rest.empty() && rest.front() == ' ')
+    rest.erase(0, 1);
+  for (auto* kind :
+       {"EXTENSION ", "EVENT TRIGGER ", "PROCEDURAL LANGUAGE ",
+        "FOREIGN DATA WRAPPER ", "SERVER ", "USER MAPPING ", "FOREIGN TABLE "})
+    if (rest.starts_with(kind))
+      return true;
+  return false;
+}
+
+bool is_schema(const std::string& toc_line) {
+  return toc_line.find(" SCHEMA - ") != std::string::npos
+    && !toc_line.starts_with(";");
+}
+
+/// Writes the SQL of `section` of `dump` (the TOC entries of `list`) to
+/// `file`, owned by whoever runs it, under \restrict; fails when the tools
+/// predate \restrict.
+expected<ok> restore_script(const std::string& pg_restore,
+                            const std::string& dump, const std::string& list,
+                            const char* section, const std::string& file,
+                            const pg::conninfo& ci) {
+  auto key = restrict_key();
+  if (auto r = run_tool(pg_restore,
+                        {"--section", section, "--use-list", list, "--no-owner",
+                         "--no-privileges", "--no-comments",
+                         "--no-publications", "--no-subscriptions",
+                         "--no-tablespaces", "--no-security-labels",
+                         "--restrict-key", key, "--file", file, dump},
+                        ci);
+      !r)
+    return failure{r.error().code,
+                   r.error().message
+                     + " (pg_restore 15.14 or later is needed for "
+                       "--restrict-key: install a current postgresql-client "
+                       "or set --pg-bin-dir)"};
+  if (read_file(file).find("\\restrict " + key) == std::string::npos)
+    return failure{ec::invalid_configuration,
+                   pg_restore
+                     + " wrote no \\restrict line: a restore could run "
+                       "meta-commands hidden in the target's schema; install "
+                       "postgresql-client 15.14 or later (or set "
+                       "--pg-bin-dir)"};
+  return ok{};
+}
+
 } // namespace
+
+expected<ok> check_role(const pg::conninfo& server) {
+  auto c = connect(server, "the sandbox server");
+  if (!c)
+    return c.error();
+  // Both roles count: a function may RESET ROLE to the login role.
+  auto r = exec(
+    c->get(),
+    "SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR pg_has_role(r.oid, "
+    "'pg_execute_server_program', 'MEMBER') OR pg_has_role(r.oid, "
+    "'pg_read_server_files', 'MEMBER') OR pg_has_role(r.oid, "
+    "'pg_write_server_files', 'MEMBER'), r.rolsuper, r.rolcreaterole FROM "
+    "pg_roles r WHERE r.rolname IN (current_user, session_user) ORDER BY 2 "
+    "DESC",
+    "reading the sandbox role's privileges");
+  if (!r)
+    return r.error();
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    if (std::string{PQgetvalue(r->get(), i, 1)} != "t")
+      continue;
+    std::string role = PQgetvalue(r->get(), i, 0);
+    auto what = std::string{PQgetvalue(r->get(), i, 2)} == "t"
+      ? "is a superuser"
+      : std::string{PQgetvalue(r->get(), i, 3)} == "t"
+      ? "has CREATEROLE (it can grant itself pg_execute_server_program)"
+      : "may run programs or read and write files on the server "
+        "(pg_execute_server_program, pg_read_server_files or "
+        "pg_write_server_files)";
+    return failure{
+      ec::invalid_configuration,
+      fmt::format("the sandbox role {} {}: functions and triggers copied "
+                  "from the target run as it in the sandbox, so a target's "
+                  "function could run COPY … TO PROGRAM there; create an "
+                  "unprivileged role for the sandbox (CREATE ROLE "
+                  "optischema_sandbox LOGIN CREATEDB PASSWORD '…';) and name "
+                  "it in --sandbox-dsn",
+                  role, what)};
+  }
+  return ok{};
+}
 
 std::string to_json(const prepared& x) {
   rapidjson::StringBuffer buf;
@@ -161,6 +287,13 @@ std::string to_json(const prepared& x) {
   w.Int64(x.orphans_deleted);
   json::key(w, "source_bytes");
   w.Int64(x.source_bytes);
+  json::key(w, "extensions_skipped");
+  w.StartArray();
+  for (auto& e : x.extensions_skipped)
+    json::str(w, e);
+  w.EndArray();
+  json::key(w, "triggers_disabled");
+  w.Int64(x.triggers_disabled);
   json::key(w, "prepared");
   w.Int64(x.prepared_ms);
   json::key(w, "duration_ms");
@@ -237,6 +370,8 @@ expected<prepared> prepare(const pg::conninfo& source,
                                  "separate PostgreSQL with --sandbox-dsn",
                                  server.display)};
   }
+  if (auto role = check_role(server); !role)
+    return role.error();
   auto sig = schema_signature(source);
   if (!sig)
     return sig.error();
@@ -282,9 +417,15 @@ expected<prepared> prepare(const pg::conninfo& source,
   scratch_dir tmp;
   if (tmp.path.empty())
     return failure{ec::internal, "cannot create a temporary directory"};
+  auto dump = (tmp.path / "schema.dump").string();
+  auto toc = (tmp.path / "toc.list").string();
+  auto schemas_list = (tmp.path / "schemas.list").string();
+  auto rest_list = (tmp.path / "rest.list").string();
+  auto schemas_sql = (tmp.path / "schemas.sql").string();
   auto pre = (tmp.path / "pre.sql").string();
   auto post = (tmp.path / "post.sql").string();
   auto pg_dump = tool_path(opts.pg_bin_dir, "pg_dump");
+  auto pg_restore = tool_path(opts.pg_bin_dir, "pg_restore");
   auto psql = tool_path(opts.pg_bin_dir, "psql");
   // One snapshot of the source for everything: the transaction that copies
   // the data exports it, and pg_dump reads the schema as of it too.
@@ -309,24 +450,77 @@ expected<prepared> prepare(const pg::conninfo& source,
   if (!snapshot)
     return snapshot.error();
   std::string snapshot_id = PQgetvalue(snapshot->get(), 0, 0);
-  for (auto& [section, file] :
-       {std::pair{"pre-data", pre}, {"post-data", post}})
-    if (auto r = run_tool(
-          pg_dump,
-          {"--schema-only", "--no-owner", "--no-privileges", "--no-comments",
-           "--no-publications", "--no-subscriptions", "--no-tablespaces",
-           "--no-security-labels", "--snapshot", snapshot_id,
-           // Never queue behind a migration's lock for long.
-           "--lock-wait-timeout=30000", "--section", section, "--file", file},
-          source);
+  // The schema in pg_dump's archive format, restored in parts: schemas,
+  // then the extensions the sandbox role may create, then the rest without
+  // what needs a superuser. Restored by the sandbox role (--no-owner), so
+  // every function and trigger of the copy is its own and runs with no
+  // more than its privileges.
+  if (auto r = run_tool(pg_dump,
+                        {"--schema-only", "--format", "custom", "--snapshot",
+                         snapshot_id,
+                         // Never queue behind a migration's lock for long.
+                         "--lock-wait-timeout=30000", "--file", dump},
+                        source);
+      !r)
+    return r.error();
+  if (auto r = run_tool(pg_restore, {"--list", "--file", toc, dump}, source);
+      !r)
+    return r.error();
+  {
+    std::istringstream lines{read_file(toc)};
+    std::string schemas;
+    std::string rest;
+    for (std::string line; std::getline(lines, line);) {
+      if (is_schema(line))
+        schemas += line + "\n";
+      else if (!left_out(line))
+        rest += line + "\n";
+    }
+    write_file(schemas_list, schemas);
+    write_file(rest_list, rest);
+  }
+  for (auto& [section, list, file] :
+       {std::tuple{"pre-data", schemas_list, schemas_sql},
+        {"pre-data", rest_list, pre},
+        {"post-data", rest_list, post}})
+    if (auto r = restore_script(pg_restore, dump, list, section, file, *dst_ci);
         !r)
       return r.error();
+  if (auto r
+      = run_tool(psql, {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", schemas_sql},
+                 *dst_ci);
+      !r)
+    return failure{r.error().code,
+                   "creating the target's schemas in the sandbox: "
+                     + r.error().message};
+  // Extensions the role may create (trusted ones: pg_trgm, citext,
+  // hstore…); the others are left out and named in the copy's facts.
+  if (auto exts = exec(src->get(),
+                       "SELECT e.extname, n.nspname FROM pg_extension e JOIN "
+                       "pg_namespace n ON n.oid = e.extnamespace WHERE "
+                       "e.extname <> 'plpgsql' ORDER BY 1",
+                       "listing the target's extensions"))
+    for (int i = 0; i < PQntuples(exts->get()); ++i) {
+      std::string name = PQgetvalue(exts->get(), i, 0);
+      if (!exec(dst->get(),
+                fmt::format("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+                            quote_ident(name),
+                            quote_ident(PQgetvalue(exts->get(), i, 1))),
+                "creating extension " + name))
+        out.extensions_skipped.push_back(name);
+    }
   if (auto r = run_tool(psql, {"-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", pre},
                         *dst_ci);
       !r)
-    return failure{r.error().code,
-                   "loading the target's schema into the sandbox: "
-                     + r.error().message};
+    return failure{
+      r.error().code,
+      "loading the target's schema into the sandbox: " + r.error().message
+        + (out.extensions_skipped.empty()
+             ? std::string{}
+             : fmt::format(" (the sandbox role could not create the "
+                           "extension(s) {}: install them in the sandbox "
+                           "server's template1 or make them trusted)",
+                           fmt::join(out.extensions_skipped, ", ")))};
   auto tables = exec(
     src->get(),
     fmt::format(
@@ -418,6 +612,28 @@ expected<prepared> prepare(const pg::conninfo& source,
                    "adding the target's indexes and constraints to the "
                    "sandbox: "
                      + r.error().message};
+  // User triggers stay quiet on the copy: timed writes measure the
+  // statement and its index maintenance, and code copied from the target
+  // does not run on every measured write (it would run without privilege
+  // anyway). Foreign keys (internal triggers) still hold.
+  auto triggers = exec(dst->get(),
+                       "SELECT DISTINCT format('ALTER TABLE %I.%I DISABLE "
+                       "TRIGGER USER', n.nspname, c.relname) FROM pg_trigger "
+                       "t JOIN pg_class c ON c.oid = t.tgrelid JOIN "
+                       "pg_namespace n ON n.oid = c.relnamespace WHERE NOT "
+                       "t.tgisinternal AND c.relkind IN ('r', 'p')",
+                       "listing the copy's triggers");
+  if (!triggers)
+    return triggers.error();
+  for (int i = 0; i < PQntuples(triggers->get()); ++i)
+    if (auto r = exec(dst->get(), PQgetvalue(triggers->get(), i, 0),
+                      "disabling the copy's triggers");
+        !r)
+      return r.error();
+  if (auto n = exec(dst->get(),
+                    "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal",
+                    "counting the copy's triggers"))
+    out.triggers_disabled = std::atoll(PQgetvalue(n->get(), 0, 0));
   // VACUUM sets the visibility map index-only scans are costed on.
   if (auto r = exec(dst->get(), "VACUUM (ANALYZE)", "analysing the sandbox");
       !r)

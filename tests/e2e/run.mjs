@@ -91,7 +91,8 @@ const dataDir = path.join(tmp, 'data');
 
 async function startEngine() {
   const dsn = `host=${pgEnv.PGHOST} port=${pgEnv.PGPORT} user=${pgEnv.PGUSER} dbname=e2e`;
-  const sandbox = `host=${sandboxEnv.PGHOST} port=${sandboxEnv.PGPORT} user=${sandboxEnv.PGUSER} dbname=postgres`;
+  // An unprivileged role (CREATEDB only): the engine refuses a superuser sandbox.
+  const sandbox = `host=${sandboxEnv.PGHOST} port=${sandboxEnv.PGPORT} user=optischema_sandbox dbname=postgres`;
   const args = ['serve', '--dsn', dsn, '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--poll-interval', '1s', '--analysis-interval', '2s', '--static-dir', OUT, '--api-token', TOKEN, '--sandbox-dsn', sandbox, '--sandbox-auto-test', '0'];
   const p = spawn(ENGINE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   engine = p;
@@ -185,6 +186,7 @@ try {
   const envOf = (text) => Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   pgEnv = envOf(out);
   sandboxEnv = envOf(harness('up', sandboxDir, '--no-nats', '--owner', String(process.pid)));
+  harness('psql', sandboxDir, '-qAt', '-c', 'CREATE ROLE optischema_sandbox LOGIN CREATEDB');
   psql('CREATE DATABASE e2e', 'postgres');
   psql(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements; CREATE EXTENSION IF NOT EXISTS hypopg;
         CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL, amount numeric(10,2) NOT NULL, created_at timestamptz NOT NULL DEFAULT now());

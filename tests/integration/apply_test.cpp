@@ -276,7 +276,7 @@ TEST_CASE("a recommendation tested in the sandbox shows a measured speedup") {
   auto db = shop_db(h);
   workload(h, db, 50);
   auto sandbox = harness::start_private({.nats = false});
-  engine e{h, db, {"--sandbox-dsn", sandbox->dsn("postgres")}};
+  engine e{h, db, {"--sandbox-dsn", sandbox->sandbox_dsn()}};
   auto rec = e.recommendation();
   std::string id = rec["id"].GetString();
   std::string index = rec["index_name"].GetString();
@@ -320,7 +320,7 @@ TEST_CASE("a sampled sandbox copy keeps every foreign key valid, and times "
   auto db = shop_db(h);
   auto sandbox = harness::start_private({.nats = false});
   auto source = optischema::pg::parse_conninfo(h.dsn(db));
-  auto server = optischema::pg::parse_conninfo(sandbox->dsn("postgres"));
+  auto server = optischema::pg::parse_conninfo(sandbox->sandbox_dsn());
   REQUIRE(source);
   REQUIRE(server);
   optischema::sandbox::options opts;
@@ -583,7 +583,7 @@ TEST_CASE("periodic analysis sends its best advice to the sandbox unasked") {
   engine_process e{{"serve", "--dsn", h.dsn(db), "--listen", "127.0.0.1:0",
                     "--data-dir", data.str(), "--poll-interval", "1s",
                     "--analysis-interval", "2s", "--sandbox-dsn",
-                    sandbox->dsn("postgres")}};
+                    sandbox->sandbox_dsn()}};
   auto url = e.wait_ready();
   std::string verdict;
   CHECK(eventually(

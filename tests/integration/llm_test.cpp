@@ -1,6 +1,7 @@
 // The LLM advisor through the engine: a scripted OpenAI-compatible endpoint
 // over real HTTP (the one stand-in the standards allow), a real PostgreSQL
-// 15 for plans and for checking rewrites.
+// 15 for plans, and a second cluster as the sandbox where rewrites' rows
+// are compared.
 
 #include "engine_process.hpp"
 #include "fake_openai.hpp"
@@ -137,7 +138,9 @@ TEST_CASE("LLM explanation and rewrites arrive checked: same rows or not",
   fake_openai ai;
   ai.set_handler([](const auto& r) { return good(r); });
   temp_dir data;
-  engine_process e{engine_args(ai, data)};
+  auto sandbox = harness::start_private({.nats = false});
+  engine_process e{
+    engine_args(ai, data, {"--sandbox-dsn", sandbox->sandbox_dsn()})};
   auto url = e.wait_ready();
   auto d = analyse(url);
   auto& llm = d["llm"];
@@ -348,9 +351,12 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
     return good(r, {good_rewrite, wrong_rewrite});
   });
   temp_dir data;
+  auto sandbox = harness::start_private({.nats = false});
   engine_process e{{"serve", "--dsn", h.dsn(db), "--listen", "127.0.0.1:0",
                     "--data-dir", data.str(), "--analysis-interval", "0",
-                    "--llm-base-url", ai.base_url(), "--llm-api-key", api_key}};
+                    "--llm-base-url", ai.base_url(), "--llm-api-key", api_key,
+                    "--sandbox-dsn", sandbox->sandbox_dsn(),
+                    "--sandbox-auto-test", "0"}};
   auto url = e.wait_ready();
   auto suggestions = [&] {
     return parse_json(http_get(url, "/api/suggestions/latest").body);
@@ -358,7 +364,8 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
   REQUIRE(http_request(url, "POST", "/api/analysis/run", "", {}, 120s).status
           == 200);
   INFO(e.log());
-  // Enrichment follows the analysis: wait for the rewrites to be stored.
+  // Enrichment follows the analysis: wait for the rewrites to be stored
+  // (their rows are compared on the sandbox's copy, made on first use).
   bool narrated = false;
   std::string verified_rewrite;
   CHECK(eventually(
@@ -376,7 +383,7 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
       }
       return narrated && !verified_rewrite.empty();
     },
-    30s));
+    120s, 250ms));
   INFO("LLM calls: " << ai.calls());
   INFO(http_get(url, "/api/status").body);
   CHECK(verified_rewrite == good_rewrite);

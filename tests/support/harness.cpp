@@ -120,6 +120,15 @@ std::string harness::dsn(const std::string& dbname) const {
     + " user=" + env_.at("PGUSER") + " dbname=" + dbname;
 }
 
+std::string harness::sandbox_dsn(const std::string& dbname) {
+  exec("postgres",
+       "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+       "'optischema_sandbox') THEN CREATE ROLE optischema_sandbox LOGIN "
+       "CREATEDB; END IF; END $$");
+  return "host=" + env_.at("PGHOST") + " port=" + env_.at("PGPORT")
+    + " user=optischema_sandbox dbname=" + dbname;
+}
+
 std::string harness::create_database(const std::string& prefix) {
   static std::atomic<int> counter{0};
   auto name = prefix + "_" + std::to_string(getpid()) + "_"

@@ -43,6 +43,11 @@ public:
     return dir_;
   }
 
+  /// A libpq key=value string for `dbname` as an unprivileged role with
+  /// CREATEDB (created on first use): what a sandbox server's role must be,
+  /// since functions and triggers copied from a target run as it.
+  std::string sandbox_dsn(const std::string& dbname = "postgres");
+
   /// Creates a fresh database named `<prefix>_<pid>_<n>` with the
   /// extensions pg_stat_statements and hypopg; returns its name.
   std::string create_database(const std::string& prefix);

@@ -53,12 +53,10 @@ struct advisor_state {
   std::vector<std::string> warnings;
   /// Statements per cycle that get LLM explanations, rewrites, narratives.
   size_t llm_per_cycle = 3;
-  /// The catalog rewrites are checked against, reread every few minutes.
-  std::optional<catalog> cat;
-  std::chrono::steady_clock::time_point cat_read;
   /// Checks of rewrites already made, by statement, rewrite and plan: a
-  /// check runs both statements on the target, so it is not repeated every
-  /// cycle for the same (cached) LLM answer.
+  /// check plans both statements on the target and runs them on the
+  /// sandbox's copy, so it is not repeated every cycle for the same
+  /// (cached) LLM answer.
   std::map<std::string,
            std::pair<std::chrono::steady_clock::time_point, rewrite_check>>
     checked;

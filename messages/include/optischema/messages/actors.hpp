@@ -141,7 +141,12 @@ using sandbox_actor = caf::typed_actor<
   caf::replies_to<atom::prepare, bool>::with<std::string>,
   // Tests one recommendation, keeps the result on it (status `tested`) and
   // replies with the recommendation as stored (JSON).
-  caf::replies_to<atom::test, std::string>::with<std::string>>::
+  caf::replies_to<atom::test, std::string>::with<std::string>,
+  // Runs a statement (original) and its rewrite on sample parameters on the
+  // copy and compares their rows: the only place either is executed;
+  // replies with the rows check (JSON, advice/rewrite_check.hpp), or
+  // `disabled` without a sandbox.
+  caf::replies_to<atom::verify, std::string, std::string>::with<std::string>>::
   extend_with<status_client_actor>;
 
 /// An APPLIER: changes one target's indexes as its recommendations say,
@@ -199,6 +204,10 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::test, std::string, std::string>::with<std::string>,
   // Copies a target to its sandbox again (target).
   caf::replies_to<atom::prepare, std::string>::with<std::string>,
+  // Compares a statement's and its rewrite's rows in the target's sandbox
+  // (target, original, rewrite): the SANDBOX's answer.
+  caf::replies_to<atom::verify, std::string, std::string,
+                  std::string>::with<std::string>,
   // Returns the status of every ADVISOR as a JSON object.
   caf::replies_to<atom::status, atom::analyze>::with<std::string>,
   // INTERNAL: restarts the named component after its backoff.

@@ -60,6 +60,8 @@ OPTISCHEMA_ATOM(rollback, "rollback")
 OPTISCHEMA_ATOM(test, "test")
 /// Prepare (copy) the sandbox database.
 OPTISCHEMA_ATOM(prepare, "prepare")
+/// Compare the rows of a statement and its rewrite on the sandbox's copy.
+OPTISCHEMA_ATOM(verify, "verify")
 /// Set a recommendation aside.
 OPTISCHEMA_ATOM(dismiss, "dismiss")
 /// A change to a target's schema begins: its audit entry, synced first.

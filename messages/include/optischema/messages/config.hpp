@@ -135,6 +135,11 @@ struct engine_config {
   llm_config llm;
   apply_config apply;
   sandbox_config sandbox;
+  /// Functions ("schema.name") and extensions a statement the engine
+  /// explains or runs may call beyond pg_catalog's IMMUTABLE and STABLE
+  /// ones (--allow-function, --allow-extension; pg/safety.hpp).
+  std::vector<std::string> allow_functions;
+  std::vector<std::string> allow_extensions;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = 50;
   /// Spawn collectors on their own threads (libpq blocks). Off in

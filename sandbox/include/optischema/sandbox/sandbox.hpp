@@ -5,6 +5,7 @@
 // never run on a target) before and after the change. No actors: the
 // SANDBOX actor drives these calls; `optischema` tests call them directly.
 
+#include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/recommendation.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/error.hpp"
@@ -36,6 +37,8 @@ struct options {
   /// than this factor and `regression_floor_ms`.
   double regression_factor = 1.2;
   double regression_floor_ms = 0.5;
+  /// Rows fetched per statement when a rewrite's rows are compared.
+  int64_t row_limit = 10'000;
 };
 
 /// What a preparation made.
@@ -50,6 +53,10 @@ struct prepared {
   /// Rows deleted so that every foreign key of a sampled copy holds.
   int64_t orphans_deleted = 0;
   int64_t source_bytes = 0;
+  /// Extensions of the target the sandbox role could not create.
+  std::vector<std::string> extensions_skipped;
+  /// User triggers of the copy, all disabled.
+  int64_t triggers_disabled = 0;
   int64_t prepared_ms = 0;
   int64_t duration_ms = 0;
 };
@@ -59,13 +66,25 @@ std::string to_json(const prepared& x);
 /// constraints (a hash). A copy is stale when it changed.
 expected<std::string> schema_signature(const pg::conninfo& source);
 
+/// Refuses a sandbox role (`server`'s login role, and the role it acts as)
+/// that is a superuser, has CREATEROLE, or is a member of
+/// pg_execute_server_program, pg_read_server_files or
+/// pg_write_server_files: functions and triggers copied from a target run
+/// as it. The failure says which role to create.
+expected<ok> check_role(const pg::conninfo& server);
+
 /// (Re)creates `database` on the sandbox server (`server` names any
 /// database there, used to create and drop it) as a copy of `source`:
-/// schema by pg_dump (pre-data), data by COPY from one REPEATABLE READ
-/// snapshot (whole, or a TABLESAMPLE of each table for large databases;
-/// rows whose foreign keys lost their parent are deleted, so every
-/// constraint holds), then indexes and constraints (post-data) and
-/// VACUUM ANALYZE. Refuses when `server` is the source database itself.
+/// schema by pg_dump (archive format) restored by the sandbox role
+/// (--no-owner: it owns every function and trigger) through psql under
+/// \restrict — schemas, then the extensions it may create (the others are
+/// listed in `extensions_skipped`), then the rest without event triggers,
+/// languages, foreign servers and tables; data by COPY from one REPEATABLE
+/// READ snapshot (whole, or a TABLESAMPLE of each table for large
+/// databases; rows whose foreign keys lost their parent are deleted, so
+/// every constraint holds), then indexes and constraints (post-data), user
+/// triggers disabled, and VACUUM ANALYZE. Refuses when `server` is the
+/// source database itself, and a privileged role (check_role).
 expected<prepared> prepare(const pg::conninfo& source,
                            const pg::conninfo& server,
                            const std::string& database, const options& opts);
@@ -120,5 +139,12 @@ std::string to_json(const result& x);
 expected<result> test(const pg::conninfo& db, const recommendation& r,
                       const std::vector<std::string>& other_statements,
                       const options& opts);
+
+/// Compares the rows of `original` and `rewrite` on the prepared copy `db`
+/// (advice/rewrite_check.hpp compare_rows): the one place a rewrite and
+/// the statement it replaces are executed. Refuses a privileged role.
+expected<rows_check>
+compare_rewrite(const pg::conninfo& db, const std::string& original,
+                const std::string& rewrite, const options& opts);
 
 } // namespace optischema::sandbox
