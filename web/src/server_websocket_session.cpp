@@ -1,23 +1,16 @@
 #include "server_websocket_session.hpp"
-#include "optischema/util/json_parse.hpp"
 
 #include "server_json.hpp"
+#include "server_ws_command.hpp"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 
 #include <algorithm>
-#include <array>
-#include <optional>
 #include <utility>
 
 namespace optischema::web {
 
 namespace {
-
-/// The topics the engine broadcasts; announced in the hello frame.
-constexpr std::array<std::string_view, 5> known_topics{
-  "metrics", "status", "recommendation", "alert", "analysis"};
 
 /// Client frames above this size are answered with an error and discarded
 /// chunk by chunk, never buffered whole.
@@ -46,27 +39,6 @@ const std::shared_ptr<const std::string>& pong_frame() {
 
 bool contains(const std::vector<std::string>& xs, const std::string& x) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-/// Reads `doc[key]` as a list of distinct strings into `out`; absent or null
-/// means the empty list ("all"). Returns an error message otherwise.
-std::optional<std::string> read_list(const rapidjson::Value& doc,
-                                     const char* key,
-                                     std::vector<std::string>& out) {
-  auto i = doc.FindMember(key);
-  if (i == doc.MemberEnd() || i->value.IsNull())
-    return std::nullopt;
-  auto error = fmt::format("\"{}\" must be an array of strings", key);
-  if (!i->value.IsArray())
-    return error;
-  for (auto& x : i->value.GetArray()) {
-    if (!x.IsString())
-      return error;
-    std::string item{x.GetString(), x.GetStringLength()};
-    if (!contains(out, item))
-      out.push_back(std::move(item));
-  }
-  return std::nullopt;
 }
 
 } // namespace
@@ -172,38 +144,18 @@ void websocket_session::on_read(beast::error_code ec, size_t) {
 }
 
 void websocket_session::on_message(std::string_view text) {
-  rapidjson::Document doc;
-  if (!json::parse(doc, text, "the frame") || !doc.IsObject())
-    return reply(
-      ws_error_frame(R"(expected a JSON object such as {"type":"ping"})"));
-  auto type = doc.FindMember("type");
-  if (type == doc.MemberEnd() || !type->value.IsString())
-    return reply(ws_error_frame(R"(missing string field "type")"));
-  std::string_view kind{type->value.GetString(), type->value.GetStringLength()};
-  if (kind == "ping")
-    return enqueue(pong_frame(), false);
-  if (kind != "subscribe")
-    return reply(ws_error_frame(
-      fmt::format("unknown message type '{}'; expected subscribe or ping",
-                  kind.substr(0, 64))));
-  std::vector<std::string> targets;
-  std::vector<std::string> topics;
-  if (auto err = read_list(doc, "targets", targets))
-    return reply(ws_error_frame(*err));
-  if (auto err = read_list(doc, "topics", topics))
-    return reply(ws_error_frame(*err));
-  for (auto& topic : topics)
-    if (std::find(known_topics.begin(), known_topics.end(), topic)
-        == known_topics.end())
-      return reply(ws_error_frame(fmt::format(
-        "unknown topic '{}'; known topics: {}",
-        std::string_view{topic}.substr(0, 64), fmt::join(known_topics, ", "))));
-  auto frame = ws_lists_frame("subscribed",
-                              {{"targets", targets}, {"topics", topics}});
+  auto cmd = parse_ws_command(text);
+  switch (cmd.what) {
+    case ws_command::kind::invalid: return reply(ws_error_frame(cmd.error));
+    case ws_command::kind::ping: return enqueue(pong_frame(), false);
+    case ws_command::kind::subscribe: break;
+  }
+  auto frame = ws_lists_frame(
+    "subscribed", {{"targets", cmd.targets}, {"topics", cmd.topics}});
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    targets_ = std::move(targets);
-    topics_ = std::move(topics);
+    targets_ = std::move(cmd.targets);
+    topics_ = std::move(cmd.topics);
   }
   reply(std::move(frame));
 }
