@@ -1,0 +1,70 @@
+// pg_stat_statements texts and ad-hoc statements, which any database user
+// writes: fingerprints and normalisation (analysis/src/fingerprint.cpp),
+// statement analysis over libpg_query's tree (statement.cpp), index
+// candidates (candidates.cpp) and the workload findings. An index built from
+// a hostile text must still be exactly one CREATE INDEX of the engine's own
+// index, as the applier's check (change.cpp) demands.
+
+#include "catalog.hpp"
+#include "fuzz.hpp"
+
+#include "optischema/analysis/candidates.hpp"
+#include "optischema/analysis/change.hpp"
+#include "optischema/analysis/findings.hpp"
+#include "optischema/analysis/fingerprint.hpp"
+#include "optischema/analysis/recommendation.hpp"
+#include "optischema/analysis/statement.hpp"
+
+using namespace optischema;
+
+namespace {
+
+/// The DDL the advisor makes of a candidate (advice/src/advisor.cpp): named,
+/// CONCURRENTLY, and its rollback.
+void check_ddl(const index_candidate& c) {
+  auto name = index_name_for(c.table, c.keys);
+  auto body = c.ddl().substr(std::string{"CREATE INDEX "}.size());
+  auto create = parse_index_change("CREATE INDEX CONCURRENTLY "
+                                   + quote_ident(name) + " " + body);
+  fuzz::require(create.has_value(),
+                "a candidate's DDL that does not parse "
+                "as one CREATE INDEX");
+  fuzz::require(create->index_name == name && create->table == c.table
+                  && create->schema == c.schema,
+                "a candidate's DDL that names another index or table");
+  auto drop = parse_index_change("DROP INDEX CONCURRENTLY IF EXISTS "
+                                 + quote_qualified(c.schema, name));
+  fuzz::require(drop.has_value() && drop->index_name == name,
+                "a candidate's rollback that drops another index");
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string sql{fuzz::text(data, size)};
+  auto fp = fingerprint_statement(sql);
+  fuzz::require(fp.fingerprint.size() == 16, "a fingerprint of other length");
+  split_statements(sql);
+  reparsable_sql(fp.normalized);
+  single_statement_type(sql);
+  auto& cat = fuzz::sample_catalog();
+  auto analysis = analyze_statement(sql, cat);
+  if (!analysis)
+    return 0;
+  std::vector<std::string> skipped;
+  for (auto& c : generate_candidates(*analysis, cat, &skipped)) {
+    c.key();
+    served_by(c, cat);
+    check_ddl(c);
+  }
+  statement_metrics st;
+  st.fingerprint = fp.fingerprint;
+  st.query = sql;
+  st.total.calls = 100'000;
+  st.total.rows = 100'000;
+  st.total.exec_time_ms = 50;
+  st.interval = st.total;
+  std::vector<const statement_analysis*> analyses{&*analysis};
+  workload_findings({st}, analyses, cat);
+  return 0;
+}
