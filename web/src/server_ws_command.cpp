@@ -1,6 +1,7 @@
 #include "server_ws_command.hpp"
 
 #include "optischema/util/json_parse.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -61,7 +62,7 @@ ws_command parse_ws_command(std::string_view text) {
   if (kind != "subscribe")
     return invalid(
       fmt::format("unknown message type '{}'; expected subscribe or ping",
-                  kind.substr(0, 64)));
+                  utf8_prefix(kind, 64)));
   if (auto err = read_list(doc, "targets", cmd.targets))
     return invalid(std::move(*err));
   if (auto err = read_list(doc, "topics", cmd.topics))
@@ -70,7 +71,7 @@ ws_command parse_ws_command(std::string_view text) {
     if (std::find(known_topics.begin(), known_topics.end(), topic)
         == known_topics.end())
       return invalid(fmt::format("unknown topic '{}'; known topics: {}",
-                                 std::string_view{topic}.substr(0, 64),
+                                 utf8_prefix(topic, 64),
                                  fmt::join(known_topics, ", ")));
   cmd.what = ws_command::kind::subscribe;
   return cmd;

@@ -1,0 +1,36 @@
+// What the fuzzers of fuzz/ found, each pinned by the input that broke it
+// (fuzz/README.md lists them with the fuzz target that found them). Every
+// case here failed before its fix.
+
+#include "optischema/analysis/statement.hpp"
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/util/duration.hpp"
+#include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
+
+#include "server_json.hpp"
+#include "server_ws_command.hpp"
+#include "wire.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+
+using namespace optischema;
+
+TEST_CASE("hostile: a WebSocket error reply that quotes the frame stays "
+          "valid UTF-8",
+          "[hostile]") {
+  // Found by fuzz: ws_command. The reply quoted 64 bytes of the unknown
+  // type, cutting the 33rd character in half; browsers close a socket that
+  // receives a text frame of invalid UTF-8.
+  std::string type = "a";
+  for (int i = 0; i < 40; ++i)
+    type += "\xc3\xa9"; // é
+  auto cmd = web::parse_ws_command(R"({"type":")" + type + R"("})");
+  REQUIRE(cmd.what == web::ws_command::kind::invalid);
+  auto reply = web::ws_error_frame(cmd.error);
+  CHECK(valid_utf8(reply));
+  CHECK(reply.find("unknown message type 'a\xc3\xa9") != std::string::npos);
+}
