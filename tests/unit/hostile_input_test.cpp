@@ -34,3 +34,26 @@ TEST_CASE("hostile: a WebSocket error reply that quotes the frame stays "
   CHECK(valid_utf8(reply));
   CHECK(reply.find("unknown message type 'a\xc3\xa9") != std::string::npos);
 }
+
+TEST_CASE("hostile: a password with quotes, commas or spaces is redacted",
+          "[hostile]") {
+  // Found by fuzz: conninfo. libpq takes everything up to '@' as the
+  // password of a URI; redaction stopped at a quote or a space and logged
+  // the rest.
+  for (std::string password :
+       {"s3cre\"tpass", "it's-secret", "pass word!", "new\nline"}) {
+    auto dsn = "postgresql://app:" + password + "@db.example:6432/shop";
+    INFO(dsn);
+    REQUIRE(pg::parse_conninfo(dsn).has_value());
+    auto shown = redact_secrets("connecting to " + dsn + " failed");
+    CHECK(shown.find(password) == std::string::npos);
+    CHECK(shown.find("db.example:6432/shop failed") != std::string::npos);
+  }
+  // The same in key=value strings: an unquoted value runs to whitespace.
+  for (std::string password : {"ab\"cdefg", "ab,cdefg", "ab&cdefg"}) {
+    auto dsn = "host=db password=" + password + " user=app";
+    INFO(dsn);
+    REQUIRE(pg::parse_conninfo(dsn).has_value());
+    CHECK(redact_secrets(dsn) == "host=db password=*** user=app");
+  }
+}
