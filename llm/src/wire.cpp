@@ -157,8 +157,7 @@ expected<chat_response> parse_answer(std::string_view body,
   rapidjson::Document doc;
   if (auto parsed = json::parse(doc, body, "the answer"); !parsed)
     return failure{ec::llm_error,
-                   parsed.error().message
-                     + " in '" + excerpt(body, 200) + "'"};
+                   parsed.error().message + " in '" + excerpt(body, 200) + "'"};
   if (!doc.IsObject())
     return failure{ec::llm_error,
                    "the answer is not a JSON object: '" + excerpt(body, 200)
@@ -256,10 +255,12 @@ parse_retry_after(std::string_view value,
   auto* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
   if (rest == nullptr)
     return std::nullopt;
-  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto delay
-    = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
-  return std::max(delay, std::chrono::milliseconds{0});
+  // In seconds, clamped like delay-seconds: a date past 2262 does not fit
+  // the clock's nanoseconds (undefined behaviour, found by fuzzing).
+  auto seconds_ahead = static_cast<double>(timegm(&tm))
+    - std::chrono::duration<double>(now.time_since_epoch()).count();
+  seconds_ahead = std::clamp(seconds_ahead, 0.0, 86'400.0);
+  return std::chrono::milliseconds{static_cast<int64_t>(seconds_ahead * 1000)};
 }
 
 int64_t estimate_tokens(const chat_request& req) {

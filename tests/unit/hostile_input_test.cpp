@@ -57,3 +57,19 @@ TEST_CASE("hostile: a password with quotes, commas or spaces is redacted",
     CHECK(redact_secrets(dsn) == "host=db password=*** user=app");
   }
 }
+
+TEST_CASE("hostile: a Retry-After date in year 9999 waits a day at most",
+          "[hostile]") {
+  // Found by fuzz: llm_answer. The date became nanoseconds since 1970,
+  // which overflows past 2262: undefined behaviour, any delay.
+  auto now = std::chrono::system_clock::time_point{
+    std::chrono::seconds{1'750'000'000}};
+  auto delay = llm::detail::parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT",
+                                              now);
+  REQUIRE(delay.has_value());
+  CHECK(*delay == std::chrono::hours{24});
+  auto past = llm::detail::parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT",
+                                             now);
+  REQUIRE(past.has_value());
+  CHECK(past->count() == 0);
+}
