@@ -1891,12 +1891,20 @@ expected<statement_analysis> analyze_statement(std::string_view sql,
                    "libpg_query cannot parse the statement: " + msg};
   }
   rapidjson::Document doc;
+  // The walk below recurses once per level of the tree: json::parse refuses
+  // trees deeper than its limit, and that is the statement's fault (e.g.
+  // SELECT 1+1+… with thousands of terms), not an internal error.
   auto parsed_ok = json::parse(doc, parsed.parse_tree, "the parse tree");
   pg_query_free_parse_result(parsed);
-  if (!parsed_ok || !doc.IsObject())
+  if (!parsed_ok)
+    return failure{ec::parse_error,
+                   "the statement nests expressions, subqueries or "
+                   "parentheses too deeply to analyse ("
+                     + parsed_ok.error().message + ")"};
+  if (!doc.IsObject())
     return failure{ec::internal,
-                   "libpg_query returned a parse tree that is "
-                   "not valid JSON; report this statement"};
+                   "libpg_query returned a parse tree that is not a JSON "
+                   "object; report this statement"};
   statement_analysis out;
   auto* stmts = get(doc, "stmts");
   if (stmts == nullptr || !stmts->IsArray() || stmts->Empty())

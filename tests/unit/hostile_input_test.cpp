@@ -86,3 +86,18 @@ TEST_CASE("hostile: durations beyond what milliseconds hold are refused",
   CHECK(parse_duration("90d").has_value());
   CHECK(parse_duration("1e3s")->count() == 1'000'000);
 }
+
+TEST_CASE("hostile: a statement nested too deeply is bad input, not an "
+          "internal error",
+          "[hostile]") {
+  // Found by the deep-nesting seeds of fuzz: statement. libpg_query parses
+  // it, the depth limit of the tree walk refuses it, and the API answered
+  // 500 "report this statement" instead of 400 saying what is wrong.
+  std::string sql = "SELECT 1";
+  for (int i = 0; i < 3000; ++i)
+    sql += "+1";
+  auto a = analyze_statement(sql, catalog{});
+  REQUIRE_FALSE(a.has_value());
+  CHECK(a.error().code == ec::parse_error);
+  CHECK(a.error().message.find("nest") != std::string::npos);
+}
