@@ -101,3 +101,29 @@ TEST_CASE("hostile: a statement nested too deeply is bad input, not an "
   CHECK(a.error().code == ec::parse_error);
   CHECK(a.error().message.find("nest") != std::string::npos);
 }
+
+TEST_CASE("hostile: an LLM answer's usage cannot refund or overflow the "
+          "token budget",
+          "[hostile]") {
+  // Found by fuzz: llm_answer. Token counts were taken as sent: a negative
+  // count lowered the day's spend (the budget check adds them up), and
+  // 1e300 was cast to int64 (undefined behaviour).
+  auto answer = [](const std::string& usage) {
+    auto body = R"({"choices":[{"message":{"content":"{}"}}],"usage":)" + usage
+      + "}";
+    auto r = llm::detail::parse_answer(body, "m");
+    REQUIRE(r.has_value());
+    return r->tokens;
+  };
+  auto refund = answer(
+    R"({"prompt_tokens":-1000000,"completion_tokens":10,"total_tokens":-999990})");
+  CHECK(refund.prompt_tokens == 0);
+  CHECK(refund.completion_tokens == 10);
+  CHECK(refund.total_tokens == 10);
+  auto huge = answer(R"({"prompt_tokens":1e300,"completion_tokens":9.2e18})");
+  CHECK(huge.prompt_tokens > 0);
+  CHECK(huge.completion_tokens > 0);
+  CHECK(huge.total_tokens >= huge.prompt_tokens);
+  auto nonsense = answer(R"({"prompt_tokens":"12","completion_tokens":null})");
+  CHECK(nonsense.total_tokens == 0);
+}
