@@ -2,6 +2,7 @@
 // (fuzz/README.md lists them with the fuzz target that found them). Every
 // case here failed before its fix.
 
+#include "optischema/analysis/plan.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
@@ -158,4 +159,19 @@ TEST_CASE("hostile: a chain of thousands of CTEs is analysed in linear time",
   // Linear: well under a second here, a few under sanitizers on a busy
   // machine; quadratic was 40 s.
   CHECK(took < std::chrono::seconds{15});
+}
+
+TEST_CASE("hostile: a plan's width beyond int is clamped, not cast",
+          "[hostile]") {
+  // Found by the deep-plan input of fuzz: explain_plan. "Plan Width" was
+  // cast from double to int whatever its size: undefined behaviour for a
+  // plan from a hostile or broken server (or a stored one).
+  for (auto [width, want] : {std::pair{"1e300", 1'000'000'000},
+                             std::pair{"-1e300", 0}, std::pair{"42", 42}}) {
+    INFO(width);
+    auto p = parse_plan(std::string{R"([{"Plan":{"Node Type":"Seq Scan",)"}
+                        + R"("Plan Width":)" + width + "}}]");
+    REQUIRE(p.has_value());
+    CHECK(p->root.plan_width == want);
+  }
 }
