@@ -58,6 +58,13 @@ TEST_CASE("hostile: a password with quotes, commas or spaces is redacted",
     REQUIRE(pg::parse_conninfo(dsn).has_value());
     CHECK(redact_secrets(dsn) == "host=db password=*** user=app");
   }
+  // libpq allows any whitespace around '=', newlines and tabs included.
+  for (std::string dsn :
+       {"host=db password\n=s3cretpass user=app", "password\t=\ts3cretpass"}) {
+    INFO(dsn);
+    REQUIRE(pg::parse_conninfo(dsn).has_value());
+    CHECK(redact_secrets(dsn).find("s3cretpass") == std::string::npos);
+  }
 }
 
 TEST_CASE("hostile: a Retry-After date in year 9999 waits a day at most",

@@ -44,14 +44,18 @@ std::string redact_secrets(std::string_view text) {
   out.reserve(text.size());
   size_t i = 0;
   while (i < text.size()) {
-    // password = value (key/value conninfo, URI query parameter, env dumps)
+    // password = value (key/value conninfo, URI query parameter, env dumps);
+    // libpq allows any whitespace around '=', newlines included (fuzzing).
     if (iequals_at(text, i, "password")) {
+      auto blank = [&](size_t k) {
+        return std::isspace(static_cast<unsigned char>(text[k])) != 0;
+      };
       auto j = i + 8;
-      while (j < text.size() && text[j] == ' ')
+      while (j < text.size() && blank(j))
         ++j;
       if (j < text.size() && (text[j] == '=' || text[j] == ':')) {
         ++j;
-        while (j < text.size() && text[j] == ' ')
+        while (j < text.size() && blank(j))
           ++j;
         out.append(text.substr(i, j - i));
         out += "***";
