@@ -9,7 +9,8 @@
 #
 # FUZZ_BUILD_DIR overrides build-fuzz/. A crash fails `run` and leaves the input in
 # build-fuzz/artifacts/TARGET/ with the command that reproduces it; new coverage lands in
-# build-fuzz/corpus/TARGET (never in the repository's corpus).
+# build-fuzz/corpus/TARGET (never in the repository's corpus), kept across runs only with
+# FUZZ_KEEP_CORPUS=1 (the default of `all`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -56,6 +57,11 @@ run() {
   local seeds=$root/fuzz/corpus/$target
   local grown=$build/corpus/$target
   local artifacts=$build/artifacts/$target/
+  # What earlier runs found is replayed before fuzzing and counts against
+  # the time: make test starts from the seeds each time, so its few seconds
+  # fuzz rather than replay a corpus that grows with every run. make fuzz
+  # (FUZZ_KEEP_CORPUS=1) keeps building on it.
+  [[ ${FUZZ_KEEP_CORPUS:-0} == 1 ]] || rm -rf "$grown"
   mkdir -p "$grown" "$artifacts"
   local dict=()
   [[ -f $root/fuzz/dict/$target.dict ]] && dict=(-dict="$root/fuzz/dict/$target.dict")
@@ -113,6 +119,7 @@ case ${1:-} in
   build) build ;;
   run) shift; run "$@" ;;
   all)
+    export FUZZ_KEEP_CORPUS=${FUZZ_KEEP_CORPUS:-1}
     build
     target_table | while read -r t seconds max_len; do run "$t" "${2:-$seconds}" "$max_len"; done ;;
   repro) shift; repro "$@" ;;
