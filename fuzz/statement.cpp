@@ -15,9 +15,47 @@
 #include "optischema/analysis/recommendation.hpp"
 #include "optischema/analysis/statement.hpp"
 
+#include <cctype>
+
 using namespace optischema;
 
 namespace {
+
+/// True when `sql` means the same whatever standard_conforming_strings is:
+/// no backslash inside a plain '…' literal (with the setting off, a
+/// backslash escapes the next quote, so the rest of the DDL could be read
+/// as something else). E'…' literals and "…" identifiers may hold any.
+bool reads_the_same_without_scs(std::string_view sql) {
+  for (size_t i = 0; i < sql.size(); ++i) {
+    auto c = sql[i];
+    if (c == '"') {
+      i = sql.find('"', i + 1);
+      if (i == std::string_view::npos)
+        return true;
+      continue;
+    }
+    if (c != '\'')
+      continue;
+    auto ident = [](char x) {
+      return std::isalnum(static_cast<unsigned char>(x)) || x == '_';
+    };
+    bool escaped_string = i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e')
+      && (i < 2 || !ident(sql[i - 2]));
+    for (++i; i < sql.size(); ++i) {
+      if (sql[i] == '\\') {
+        if (!escaped_string)
+          return false;
+        ++i;
+      } else if (sql[i] == '\'') {
+        if (i + 1 < sql.size() && sql[i + 1] == '\'')
+          ++i;
+        else
+          break;
+      }
+    }
+  }
+  return true;
+}
 
 /// The DDL the advisor makes of a candidate (advice/src/advisor.cpp): named,
 /// CONCURRENTLY, and its rollback.
@@ -32,6 +70,9 @@ void check_ddl(const index_candidate& c) {
   fuzz::require(create->index_name == name && create->table == c.table
                   && create->schema == c.schema,
                 "a candidate's DDL that names another index or table");
+  fuzz::require(reads_the_same_without_scs(create->sql),
+                "a candidate's DDL whose meaning depends on "
+                "standard_conforming_strings");
   auto drop = parse_index_change("DROP INDEX CONCURRENTLY IF EXISTS "
                                  + quote_qualified(c.schema, name));
   fuzz::require(drop.has_value() && drop->index_name == name,

@@ -256,17 +256,11 @@ std::vector<std::string> names(const node* list) {
   return out;
 }
 
-std::string quote_literal(std::string_view x) {
-  std::string out = "'";
-  for (char c : x) {
-    if (c == '\'')
-      out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
-// An A_Const as it would be written in SQL.
+// An A_Const as it would be written in SQL. Strings go through the public
+// quote_literal (E'…' when they hold a backslash): deparsed text ends up in
+// index DDL, which must mean the same whatever standard_conforming_strings
+// the applying session has (a private '…'-only copy did not; found by
+// fuzzing).
 std::string const_text(const node& body) {
   if (flag(get(body, "isnull")))
     return "NULL";

@@ -2,6 +2,7 @@
 // (fuzz/README.md lists them with the fuzz target that found them). Every
 // case here failed before its fix.
 
+#include "optischema/analysis/candidates.hpp"
 #include "optischema/analysis/plan.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/conninfo.hpp"
@@ -180,5 +181,34 @@ TEST_CASE("hostile: a plan's width beyond int is clamped, not cast",
                         + R"("Plan Width":)" + width + "}}]");
     REQUIRE(p.has_value());
     CHECK(p->root.plan_width == want);
+  }
+}
+
+TEST_CASE("hostile: a backslash in a literal of an index expression cannot "
+          "change the DDL's meaning",
+          "[hostile]") {
+  // Found by fuzz: statement (a property on every candidate's DDL). The
+  // expression of an index is deparsed from the workload's text, and its
+  // literals were written '…' whatever they held: with
+  // standard_conforming_strings off on the applying session, 'x\' escapes
+  // its own closing quote and the rest of the DDL reads as something else.
+  // E'…' reads the same under either setting.
+  catalog cat;
+  auto& t = cat.tables.emplace_back();
+  t.schema = "public";
+  t.name = "orders";
+  t.reltuples = 2e6;
+  t.relpages = 40'000;
+  t.columns.push_back({"id", "bigint"});
+  t.columns.push_back({"note", "text"});
+  auto a = analyze_statement(
+    R"(SELECT * FROM orders WHERE lower(note || 'x\') = $1)", cat);
+  REQUIRE(a.has_value());
+  auto cands = generate_candidates(*a, cat);
+  REQUIRE_FALSE(cands.empty());
+  for (auto& c : cands) {
+    INFO(c.ddl());
+    CHECK(c.ddl().find(R"((lower(note || E'x\\')))") != std::string::npos);
+    CHECK(c.ddl().find(R"('x\')") == std::string::npos);
   }
 }
