@@ -4,6 +4,9 @@
 // request: the target, the WebSocket upgrade check, "Expect", the bearer
 // token (web/src/api.cpp authorize) and the body parsers.
 
+// Boost's assertions go through boost::assertion_failed below.
+#define BOOST_ENABLE_ASSERT_HANDLER
+
 #include "fuzz.hpp"
 
 #include "optischema/web/api.hpp"
@@ -12,10 +15,40 @@
 #include "server_uri.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 using namespace optischema;
 using namespace optischema::web;
+
+// Boost's assertions stay on in the fuzz build (they caught this harness
+// calling put_eof too early), with one exception: Beast 1.74 asserts
+// `n >= 5` in parse_chunk_header, but a chunked body cut right after
+// "0\r\n" (bytes one at a time) reaches it with 3 or 4, and the code after
+// the assert returns need_more correctly; release builds (NDEBUG) never
+// check it. Fixed upstream in boostorg/beast#2861 (2024).
+namespace boost {
+
+void assertion_failed(char const* expr, char const* function, char const* file,
+                      long line) {
+  if (std::string_view{expr} == "n >= 5"
+      && std::string_view{file}.ends_with("beast/http/impl/basic_parser.ipp"))
+    return;
+  std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed.\n", file, line,
+               function, expr);
+  std::abort();
+}
+
+void assertion_failed_msg(char const* expr, char const* msg,
+                          char const* function, char const* file, long line) {
+  std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed: %s\n", file, line,
+               function, expr, msg);
+  std::abort();
+}
+
+} // namespace boost
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0)
