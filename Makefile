@@ -2,6 +2,8 @@
 #   make demo    install what is missing, build, start a throwaway PostgreSQL with demo data and a
 #                workload, start the engine; prints the URL (README's first command)
 #   make test    install what is missing, build, run every test (README's second command; .ci/run)
+#   make test-asan   every C++ test again under AddressSanitizer + UBSan (build-asan/; slow, not in make test)
+#   make fuzz        every libFuzzer target for longer (FUZZ_SECONDS=60 each; build-fuzz/, fuzz/README.md)
 
 SHELL := /bin/bash
 BUILD_DIR ?= build
@@ -14,7 +16,7 @@ ENGINE_PID := $(DEMO_DIR)/engine.pid
 ENGINE_LOG := $(DEMO_DIR)/engine.log
 CTEST_ARGS ?=
 
-.PHONY: help deps configure build dashboard test demo demo-stop dev clean distclean format format-check lint bench
+.PHONY: help deps configure build dashboard test test-asan fuzz demo demo-stop dev clean distclean format format-check lint bench
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -40,6 +42,16 @@ dashboard: deps
 # PostgreSQL 15 and NATS on free loopback ports (scripts/harness.sh).
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The unit, actor and integration tests built with -fsanitize=address,undefined
+# in build-asan/ (scripts/test-asan.sh); CTEST_ARGS selects a subset.
+test-asan: deps
+	scripts/test-asan.sh $(CTEST_ARGS)
+
+# The fuzz targets, each for FUZZ_SECONDS (make test runs them for a few seconds).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	scripts/fuzz.sh all $(FUZZ_SECONDS)
 
 # Each step stops the demo on failure (set -e): the engine never starts without the demo database.
 demo: build dashboard demo-stop

@@ -13,12 +13,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
-#include <optional>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <iterator>
+#include <optional>
 #include <set>
+#include <tuple>
 
 namespace optischema::app {
 
@@ -193,6 +196,24 @@ expected<engine_config> to_config(const serve_flags& flags) {
     if (auto err = add("", "", false))
       return *err;
   }
+  // CLI11 reads nan and inf too (flags, environment, --config), which pass
+  // every `< 0` check below, and sizes become int64 bytes, which 1e300 MB
+  // does not fit (undefined behaviour): both found by fuzzing --config.
+  constexpr double petabyte_in_mb = 1e9;
+  for (auto [flag, value, most] :
+       std::initializer_list<std::tuple<const char*, double, double>>{
+         {"--min-confidence", flags.min_confidence, 1},
+         {"--apply-max-index-mb", flags.apply_max_index_mb, petabyte_in_mb},
+         {"--sandbox-full-copy-mb", flags.sandbox_full_copy_mb, petabyte_in_mb},
+         {"--sandbox-sample-percent", flags.sandbox_sample_percent, 100},
+         {"--llm-daily-usd", flags.llm_daily_usd, 1e9},
+         {"--llm-price-input", flags.llm_price_input, 1e9},
+         {"--llm-price-output", flags.llm_price_output, 1e9},
+         {"--llm-cache-mb", flags.llm_cache_mb, petabyte_in_mb}})
+    if (!std::isfinite(value) || value > most)
+      return failure{ec::invalid_configuration,
+                     fmt::format("{} takes a number up to {}, got {}", flag,
+                                 most, value)};
   auto poll = duration_flag("--poll-interval", flags.poll_interval,
                             std::chrono::milliseconds{100});
   if (!poll)

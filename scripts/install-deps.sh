@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   g++ cmake ninja-build pkg-config make python3 curl ca-certificates
+  # the fuzz targets (libFuzzer, sanitizers, symbolized reports; fuzz/README.md)
+  clang-14 libclang-rt-14-dev llvm-14
   # engine libraries
   libcaf-dev libnats-dev libpqxx-dev libpq-dev rapidjson-dev libcpprest-dev librocksdb-dev
   libspdlog-dev libfmt-dev catch2 libboost-dev libboost-system-dev libpg-query-dev libcli11-dev

@@ -1,10 +1,10 @@
 #include "optischema/analysis/plan.hpp"
 
 #include "optischema/analysis/json.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <algorithm>
 
@@ -67,7 +67,10 @@ void read_fields(const value& v, plan_node& n) {
   n.startup_cost = get_number(v, "Startup Cost").value_or(0);
   n.total_cost = get_number(v, "Total Cost").value_or(0);
   n.plan_rows = get_number(v, "Plan Rows").value_or(0);
-  n.plan_width = static_cast<int>(get_number(v, "Plan Width").value_or(0));
+  // Clamped before the cast: a double beyond int (1e300 from a broken or
+  // hostile server, or a stored plan) is undefined behaviour (fuzzing).
+  n.plan_width = static_cast<int>(
+    std::clamp(get_number(v, "Plan Width").value_or(0), 0.0, 1e9));
   n.filter = get_string(v, "Filter");
   n.index_cond = get_string(v, "Index Cond");
   n.recheck_cond = get_string(v, "Recheck Cond");
@@ -227,12 +230,12 @@ std::vector<std::string> plan::indexes_used() const {
 
 expected<plan> parse_plan(std::string_view text) {
   rapidjson::Document doc;
-  // Iterative parsing: no recursion depth to exhaust on hostile input.
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError())
-    return parse_failure(fmt::format(
-      "the plan is not valid JSON: {} at offset {}",
-      rapidjson::GetParseError_En(doc.GetParseError()), doc.GetErrorOffset()));
+  // The one parser of outside JSON, iterative. parse_node refuses plans
+  // deeper than max_plan_depth with its own message (each plan level is two
+  // JSON levels, {"Plans": [{…}]}); this bound only cuts the scan short.
+  if (auto parsed = json::parse(doc, text, "the plan", 8 * max_plan_depth);
+      !parsed)
+    return parsed.error();
   auto* top = top_object(doc);
   if (top == nullptr)
     return parse_failure("expected the output of EXPLAIN (FORMAT JSON): "

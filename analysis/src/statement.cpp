@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 // How it works: libpg_query turns the text into PostgreSQL's own raw parse
@@ -255,17 +256,11 @@ std::vector<std::string> names(const node* list) {
   return out;
 }
 
-std::string quote_literal(std::string_view x) {
-  std::string out = "'";
-  for (char c : x) {
-    if (c == '\'')
-      out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
-// An A_Const as it would be written in SQL.
+// An A_Const as it would be written in SQL. Strings go through the public
+// quote_literal (E'…' when they hold a backslash): deparsed text ends up in
+// index DDL, which must mean the same whatever standard_conforming_strings
+// the applying session has (a private '…'-only copy did not; found by
+// fuzzing).
 std::string const_text(const node& body) {
   if (flag(get(body, "isnull")))
     return "NULL";
@@ -794,7 +789,7 @@ private:
   std::optional<outputs_t> view(const table_info& v, int group);
   void add_table(const table_info& t, const std::string& alias);
   const cte_info* find_cte(const scope& sc, const std::string& name) const;
-  int references(const node& n, const std::string& name) const;
+  int references(const std::string& name) const;
 
   // -- columns --
   reference locate(const node& colref, const scope& sc) const;
@@ -834,6 +829,9 @@ private:
   const catalog& cat_;
   statement_analysis& out_;
   const node* root_ = nullptr;
+  /// How often root_ names each relation unqualified: one walk, on first
+  /// use, instead of one per CTE (a chain of 8,000 CTEs took 40 s).
+  mutable std::optional<std::unordered_map<std::string, int>> root_refs_;
   int next_group_ = 0;
   int next_entry_ = 0;
   /// Views being expanded (guards against cycles and runaway nesting).
@@ -1057,7 +1055,7 @@ void analyzer::with(const node& w, scope& sc, int group) {
       : std::pair<std::string_view, const node*>{};
     bool inlined = !recursive && qtype == "SelectStmt"
       && mat != "CTEMaterializeAlways"
-      && (mat == "CTEMaterializeNever" || references(*root_, info.name) <= 1);
+      && (mat == "CTEMaterializeNever" || references(info.name) <= 1);
     if (recursive)
       sc.ctes.push_back(info); // visible to its own body, as opaque
     auto saved_via = via_;
@@ -1226,13 +1224,16 @@ std::optional<analyzer::outputs_t> analyzer::view(const table_info& v,
   auto saved_via = via_;
   auto saved_schema = fallback_schema_;
   auto saved_root = root_;
+  auto saved_refs = std::move(root_refs_);
   if (via_.empty())
     via_ = q;
   fallback_schema_ = v.schema;
   root_ = &doc;
+  root_refs_.reset();
   scope sc; // a view sees nothing of the query that uses it
   auto out = select(*body, sc, group, false);
   root_ = saved_root;
+  root_refs_ = std::move(saved_refs);
   fallback_schema_ = saved_schema;
   via_ = saved_via;
   views_.pop_back();
@@ -1258,22 +1259,36 @@ const cte_info* analyzer::find_cte(const scope& sc,
   return nullptr;
 }
 
-// How often the statement names `name` as an unqualified relation: a CTE
-// referenced more than once is materialised.
-int analyzer::references(const node& n, const std::string& name) const {
-  int count = 0;
+namespace {
+
+/// Counts every relation `n` names unqualified (a RangeVar without schema).
+void count_relations(const node& n, std::unordered_map<std::string, int>& out) {
   if (n.IsArray()) {
     for (auto& x : n.GetArray())
-      count += references(x, name);
+      count_relations(x, out);
   } else if (n.IsObject()) {
-    if (auto* rv = as(&n, "RangeVar"); rv != nullptr
-        && get(*rv, "schemaname") == nullptr
-        && str(get(*rv, "relname")) == name)
-      return 1;
+    if (auto* rv = as(&n, "RangeVar")) {
+      if (get(*rv, "schemaname") == nullptr)
+        ++out[str(get(*rv, "relname"))];
+      return;
+    }
     for (auto& m : n.GetObject())
-      count += references(m.value, name);
+      count_relations(m.value, out);
   }
-  return count;
+}
+
+} // namespace
+
+// How often the statement names `name` as an unqualified relation: a CTE
+// referenced more than once is materialised.
+int analyzer::references(const std::string& name) const {
+  if (!root_refs_) {
+    root_refs_.emplace();
+    if (root_ != nullptr)
+      count_relations(*root_, *root_refs_);
+  }
+  auto i = root_refs_->find(name);
+  return i == root_refs_->end() ? 0 : i->second;
 }
 
 // -- columns ------------------------------------------------------------------
@@ -1891,12 +1906,20 @@ expected<statement_analysis> analyze_statement(std::string_view sql,
                    "libpg_query cannot parse the statement: " + msg};
   }
   rapidjson::Document doc;
+  // The walk below recurses once per level of the tree: json::parse refuses
+  // trees deeper than its limit, and that is the statement's fault (e.g.
+  // SELECT 1+1+… with thousands of terms), not an internal error.
   auto parsed_ok = json::parse(doc, parsed.parse_tree, "the parse tree");
   pg_query_free_parse_result(parsed);
-  if (!parsed_ok || !doc.IsObject())
+  if (!parsed_ok)
+    return failure{ec::parse_error,
+                   "the statement nests expressions, subqueries or "
+                   "parentheses too deeply to analyse ("
+                     + parsed_ok.error().message + ")"};
+  if (!doc.IsObject())
     return failure{ec::internal,
-                   "libpg_query returned a parse tree that is "
-                   "not valid JSON; report this statement"};
+                   "libpg_query returned a parse tree that is not a JSON "
+                   "object; report this statement"};
   statement_analysis out;
   auto* stmts = get(doc, "stmts");
   if (stmts == nullptr || !stmts->IsArray() || stmts->Empty())

@@ -80,17 +80,22 @@ const rapidjson::Value* member(const rapidjson::Value& obj, const char* key) {
   return i == obj.MemberEnd() ? nullptr : &i->value;
 }
 
-int64_t int_member(const rapidjson::Value* obj, const char* key) {
+/// Far above any real call, far below what int64 sums overflow at.
+constexpr double max_reported_tokens = 1e12;
+
+/// A token count of the usage block, from 0 to max_reported_tokens: the
+/// budget adds these up, so a negative count would refund the day's spend
+/// and 1e300 would not fit an int64 (both found by fuzzing).
+int64_t token_count(const rapidjson::Value* obj, const char* key) {
   if (obj == nullptr)
     return 0;
   auto* x = member(*obj, key);
-  if (x == nullptr)
+  if (x == nullptr || !x->IsNumber())
     return 0;
-  if (x->IsInt64())
-    return x->GetInt64();
-  if (x->IsNumber())
-    return static_cast<int64_t>(x->GetDouble());
-  return 0;
+  auto v = x->GetDouble();
+  if (!(v > 0)) // negative, zero or NaN
+    return 0;
+  return static_cast<int64_t>(std::min(v, max_reported_tokens));
 }
 
 } // namespace
@@ -157,8 +162,7 @@ expected<chat_response> parse_answer(std::string_view body,
   rapidjson::Document doc;
   if (auto parsed = json::parse(doc, body, "the answer"); !parsed)
     return failure{ec::llm_error,
-                   parsed.error().message
-                     + " in '" + excerpt(body, 200) + "'"};
+                   parsed.error().message + " in '" + excerpt(body, 200) + "'"};
   if (!doc.IsObject())
     return failure{ec::llm_error,
                    "the answer is not a JSON object: '" + excerpt(body, 200)
@@ -182,12 +186,12 @@ expected<chat_response> parse_answer(std::string_view body,
   chat_response out;
   out.content.assign(content->GetString(), content->GetStringLength());
   auto* use = member(doc, "usage");
-  out.tokens.prompt_tokens = int_member(use, "prompt_tokens");
-  out.tokens.completion_tokens = int_member(use, "completion_tokens");
-  out.tokens.total_tokens = int_member(use, "total_tokens");
-  if (out.tokens.total_tokens == 0)
-    out.tokens.total_tokens = out.tokens.prompt_tokens
-      + out.tokens.completion_tokens;
+  out.tokens.prompt_tokens = token_count(use, "prompt_tokens");
+  out.tokens.completion_tokens = token_count(use, "completion_tokens");
+  // Never less than its parts, whatever the endpoint says.
+  out.tokens.total_tokens
+    = std::max(token_count(use, "total_tokens"),
+               out.tokens.prompt_tokens + out.tokens.completion_tokens);
   auto* model = member(doc, "model");
   out.model = model != nullptr && model->IsString() ? model->GetString()
                                                     : requested_model;
@@ -256,10 +260,12 @@ parse_retry_after(std::string_view value,
   auto* rest = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm);
   if (rest == nullptr)
     return std::nullopt;
-  auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto delay
-    = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
-  return std::max(delay, std::chrono::milliseconds{0});
+  // In seconds, clamped like delay-seconds: a date past 2262 does not fit
+  // the clock's nanoseconds (undefined behaviour, found by fuzzing).
+  auto seconds_ahead = static_cast<double>(timegm(&tm))
+    - std::chrono::duration<double>(now.time_since_epoch()).count();
+  seconds_ahead = std::clamp(seconds_ahead, 0.0, 86'400.0);
+  return std::chrono::milliseconds{static_cast<int64_t>(seconds_ahead * 1000)};
 }
 
 int64_t estimate_tokens(const chat_request& req) {

@@ -6,7 +6,6 @@
 #include <libpq-fe.h>
 
 #include <cstdlib>
-#include <map>
 
 namespace optischema::pg {
 
@@ -31,9 +30,8 @@ std::string env_or(const char* name, std::string fallback) {
 
 } // namespace
 
-expected<conninfo>
-parse_conninfo(const std::string& dsn,
-               const std::vector<std::pair<std::string, std::string>>& extra) {
+expected<std::map<std::string, std::string>>
+conninfo_settings(const std::string& dsn) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(dsn.c_str(), &err);
   if (opts == nullptr) {
@@ -42,26 +40,36 @@ parse_conninfo(const std::string& dsn,
       PQfreemem(err);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' '))
       msg.pop_back();
+    return failure{ec::invalid_configuration, std::move(msg)};
+  }
+  std::map<std::string, std::string> out;
+  for (auto* o = opts; o->keyword != nullptr; ++o)
+    if (o->val != nullptr && *o->val != '\0')
+      out[o->keyword] = o->val;
+  PQconninfoFree(opts);
+  return out;
+}
+
+expected<conninfo>
+parse_conninfo(const std::string& dsn,
+               const std::vector<std::pair<std::string, std::string>>& extra) {
+  auto settings = conninfo_settings(dsn);
+  if (!settings)
     return failure{ec::invalid_configuration,
                    fmt::format("invalid connection string '{}': {}; use a URI "
                                "(postgresql://user@host:5432/db) or key=value "
                                "pairs (host=… dbname=…)",
-                               redact_secrets(dsn), msg)};
-  }
-  std::map<std::string, std::string> given;
+                               redact_secrets(dsn), settings.error().message)};
+  auto& given = *settings;
   conninfo r;
   r.raw = dsn;
-  for (auto* o = opts; o->keyword != nullptr; ++o) {
-    if (o->val == nullptr || *o->val == '\0')
-      continue;
-    given[o->keyword] = o->val;
+  for (auto& [k, v] : given) {
     if (!r.effective.empty())
       r.effective += ' ';
-    r.effective += o->keyword;
+    r.effective += k;
     r.effective += '=';
-    r.effective += quote_conninfo_value(o->val);
+    r.effective += quote_conninfo_value(v);
   }
-  PQconninfoFree(opts);
   for (auto& [k, v] : extra) {
     if (given.count(k) != 0)
       continue;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 
 namespace optischema {
 
@@ -36,7 +37,16 @@ expected<std::chrono::milliseconds> parse_duration(std::string_view text) {
     factor = 86'400'000;
   else
     return bad();
-  return std::chrono::milliseconds{static_cast<int64_t>(value * factor)};
+  // from_chars reads "inf" and "nan" too; and a double beyond what int64
+  // milliseconds hold must not be cast (undefined behaviour, found by
+  // fuzzing /api/metrics/history?range=1e300h).
+  auto ms = value * factor;
+  if (!std::isfinite(ms) || ms >= 9.2e18)
+    return failure{ec::invalid_configuration,
+                   fmt::format("invalid duration '{}': too long; durations "
+                               "go up to about 290 million years",
+                               text)};
+  return std::chrono::milliseconds{static_cast<int64_t>(ms)};
 }
 
 std::string to_string(std::chrono::milliseconds x) {

@@ -18,4 +18,52 @@ std::string join(const std::vector<std::string>& xs, std::string_view sep) {
   return out;
 }
 
+std::string_view utf8_prefix(std::string_view x, size_t max) {
+  if (x.size() <= max)
+    return x;
+  // x[cut] is the first byte left out: while it continues a sequence, that
+  // sequence straddles the cut and goes entirely.
+  auto cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(x[cut]) & 0xc0) == 0x80)
+    --cut;
+  return x.substr(0, cut);
+}
+
+bool valid_utf8(std::string_view x) {
+  for (size_t i = 0; i < x.size();) {
+    auto c = static_cast<unsigned char>(x[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0; // continuation bytes
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (x.size() - i <= n)
+      return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto d = static_cast<unsigned char>(x[i + k]);
+      if ((d & 0xc0) != 0x80)
+        return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    static constexpr uint32_t min_of[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < min_of[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 } // namespace optischema

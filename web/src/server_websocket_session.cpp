@@ -1,24 +1,17 @@
 #include "server_websocket_session.hpp"
-#include "optischema/util/json_parse.hpp"
 #include "optischema/web/access.hpp"
 
 #include "server_json.hpp"
+#include "server_ws_command.hpp"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 
 #include <algorithm>
-#include <array>
-#include <optional>
 #include <utility>
 
 namespace optischema::web {
 
 namespace {
-
-/// The topics the engine broadcasts; announced in the hello frame.
-constexpr std::array<std::string_view, 5> known_topics{
-  "metrics", "status", "recommendation", "alert", "analysis"};
 
 /// Client frames above this size are answered with an error and discarded
 /// chunk by chunk, never buffered whole.
@@ -53,27 +46,6 @@ const std::shared_ptr<const std::string>& pong_frame() {
 
 bool contains(const std::vector<std::string>& xs, const std::string& x) {
   return std::find(xs.begin(), xs.end(), x) != xs.end();
-}
-
-/// Reads `doc[key]` as a list of distinct strings into `out`; absent or null
-/// means the empty list ("all"). Returns an error message otherwise.
-std::optional<std::string> read_list(const rapidjson::Value& doc,
-                                     const char* key,
-                                     std::vector<std::string>& out) {
-  auto i = doc.FindMember(key);
-  if (i == doc.MemberEnd() || i->value.IsNull())
-    return std::nullopt;
-  auto error = fmt::format("\"{}\" must be an array of strings", key);
-  if (!i->value.IsArray())
-    return error;
-  for (auto& x : i->value.GetArray()) {
-    if (!x.IsString())
-      return error;
-    std::string item{x.GetString(), x.GetStringLength()};
-    if (!contains(out, item))
-      out.push_back(std::move(item));
-  }
-  return std::nullopt;
 }
 
 } // namespace
@@ -171,12 +143,9 @@ void websocket_session::on_auth_deadline(beast::error_code ec) {
          websocket::close_code::policy_error);
 }
 
-void websocket_session::authenticate(const rapidjson::Document& doc) {
-  auto token = doc.FindMember("token");
+void websocket_session::authenticate(std::string_view token) {
   auto& expected = hub_->options().access.api_token;
-  if (token != doc.MemberEnd() && token->value.IsString()
-      && token_matches(
-        expected, {token->value.GetString(), token->value.GetStringLength()})) {
+  if (token_matches(expected, token)) {
     auth_timer_.cancel();
     return start_streaming();
   }
@@ -223,51 +192,26 @@ void websocket_session::on_read(beast::error_code ec, size_t) {
 }
 
 void websocket_session::on_message(std::string_view text) {
-  rapidjson::Document doc;
-  auto parsed = json::parse(doc, text, "the frame") && doc.IsObject();
-  auto type = parsed ? doc.FindMember("type") : doc.MemberEnd();
-  std::string_view kind;
-  if (parsed && type != doc.MemberEnd() && type->value.IsString())
-    kind = {type->value.GetString(), type->value.GetStringLength()};
+  auto cmd = parse_ws_command(text);
   if (!authenticated_) {
-    if (kind == "auth")
-      return authenticate(doc);
+    if (cmd.what == ws_command::kind::auth)
+      return authenticate(cmd.token);
     return refuse(ws_error_frame(auth_hint, "unauthorized"),
                   websocket::close_code::policy_error);
   }
-  if (!parsed)
-    return reply(
-      ws_error_frame(R"(expected a JSON object such as {"type":"ping"})"));
-  if (kind.empty())
-    return reply(ws_error_frame(R"(missing string field "type")"));
-  // Authenticated already, or no token needed: nothing to do.
-  if (kind == "auth")
-    return;
-  if (kind == "ping")
-    return enqueue(pong_frame(), false);
-  if (kind != "subscribe")
-    return reply(ws_error_frame(
-      fmt::format("unknown message type '{}'; expected subscribe, ping or "
-                  "auth",
-                  kind.substr(0, 64))));
-  std::vector<std::string> targets;
-  std::vector<std::string> topics;
-  if (auto err = read_list(doc, "targets", targets))
-    return reply(ws_error_frame(*err));
-  if (auto err = read_list(doc, "topics", topics))
-    return reply(ws_error_frame(*err));
-  for (auto& topic : topics)
-    if (std::find(known_topics.begin(), known_topics.end(), topic)
-        == known_topics.end())
-      return reply(ws_error_frame(fmt::format(
-        "unknown topic '{}'; known topics: {}",
-        std::string_view{topic}.substr(0, 64), fmt::join(known_topics, ", "))));
-  auto frame = ws_lists_frame("subscribed",
-                              {{"targets", targets}, {"topics", topics}});
+  switch (cmd.what) {
+    case ws_command::kind::invalid: return reply(ws_error_frame(cmd.error));
+    // Authenticated already, or no token needed: nothing to do.
+    case ws_command::kind::auth: return;
+    case ws_command::kind::ping: return enqueue(pong_frame(), false);
+    case ws_command::kind::subscribe: break;
+  }
+  auto frame = ws_lists_frame(
+    "subscribed", {{"targets", cmd.targets}, {"topics", cmd.topics}});
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    targets_ = std::move(targets);
-    topics_ = std::move(topics);
+    targets_ = std::move(cmd.targets);
+    topics_ = std::move(cmd.topics);
   }
   reply(std::move(frame));
 }

@@ -11,7 +11,6 @@
 #include "server_hub.hpp"
 #include "server_net.hpp"
 
-#include <rapidjson/document.h>
 
 #include <deque>
 #include <memory>
@@ -59,7 +58,7 @@ private:
   void on_message(std::string_view text);
 
   /// The first frame when a token is set: admits the client or closes.
-  void authenticate(const rapidjson::Document& doc);
+  void authenticate(std::string_view token);
 
   void on_auth_deadline(beast::error_code ec);
 

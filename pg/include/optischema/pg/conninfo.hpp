@@ -2,6 +2,7 @@
 
 #include "optischema/util/error.hpp"
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,12 @@ parse_conninfo(const std::string& dsn,
                const std::vector<std::pair<std::string, std::string>>& extra
                = {{"application_name", "optischema"},
                   {"connect_timeout", "5"}});
+
+/// The settings `dsn` gives, as libpq's own parser (PQconninfoParse) reads
+/// them: keyword to value, empty values left out. Fails with libpq's message
+/// when it does not parse (the message may quote the DSN: redact it).
+expected<std::map<std::string, std::string>>
+conninfo_settings(const std::string& dsn);
 
 /// Quotes a value for a key=value connection string.
 std::string quote_conninfo_value(const std::string& x);

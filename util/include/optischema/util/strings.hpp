@@ -14,4 +14,13 @@ uint64_t fnv1a(std::string_view x, uint64_t h = 0xcbf29ce484222325ULL);
 /// The elements of `xs` separated by `sep`.
 std::string join(const std::vector<std::string>& xs, std::string_view sep);
 
+/// The longest prefix of `x` of at most `max` bytes that does not end inside
+/// a UTF-8 sequence: outside text echoed in a message is clipped with it, as
+/// a WebSocket text frame of invalid UTF-8 makes browsers drop the socket.
+std::string_view utf8_prefix(std::string_view x, size_t max);
+
+/// Whether `x` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view x);
+
 } // namespace optischema

@@ -1,0 +1,48 @@
+// Connection strings (pg/src/conninfo.cpp): libpq's parser, then the
+// engine's own rendering. What the engine connects with must read back as
+// the same settings (a quoting slip would change a host or add a key), and
+// neither the display form nor the redacted DSN may show the password.
+
+#include "fuzz.hpp"
+
+#include "optischema/pg/conninfo.hpp"
+#include "optischema/util/redact.hpp"
+
+#include <map>
+#include <string>
+
+using namespace optischema;
+
+namespace {
+
+size_t count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (auto at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string dsn{fuzz::text(data, size)};
+  auto ci = pg::parse_conninfo(dsn, {});
+  if (!ci)
+    return 0;
+  auto given = *pg::conninfo_settings(dsn);
+  auto back = pg::conninfo_settings(ci->effective);
+  fuzz::require(back.has_value() && *back == given,
+                "the effective connection string reads back differently");
+  auto pw = given.find("password");
+  // A password that is long and appears once in the DSN (so nothing else
+  // there spells it) must not survive redaction or the display form.
+  if (pw != given.end() && pw->second.size() >= 6
+      && count(dsn, pw->second) == 1) {
+    fuzz::require(redact_secrets(dsn).find(pw->second) == std::string::npos,
+                  "the password survives redact_secrets");
+    fuzz::require(ci->display.find(pw->second) == std::string::npos,
+                  "the password shows in the display form");
+  }
+  return 0;
+}
