@@ -51,7 +51,7 @@ test-asan: deps
 # The fuzz targets, each for FUZZ_SECONDS (make test runs them for a few seconds).
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	scripts/fuzz.sh all $(FUZZ_SECONDS)
+	FUZZ_SEED=$${FUZZ_SEED:-0} scripts/fuzz.sh all $(FUZZ_SECONDS)
 
 # Each step stops the demo on failure (set -e): the engine never starts without the demo database.
 demo: build dashboard demo-stop

@@ -1,14 +1,16 @@
 // HTTP requests as raw bytes: Beast's request parser with the limits the
 // server sets (web/src/server_http_session.cpp: header limit, body limit,
 // chunked bodies), then what the server does with the headers of a complete
-// request: the target, the WebSocket upgrade check, "Expect", the bearer
-// token (web/src/api.cpp authorize) and the body parsers.
+// request: the target, the WebSocket upgrade check, "Expect", the access
+// rule (web/access.hpp admit: Host, Origin, the bearer token, JSON only)
+// and the body parsers.
 
 // Boost's assertions go through boost::assertion_failed below.
 #define BOOST_ENABLE_ASSERT_HANDLER
 
 #include "fuzz.hpp"
 
+#include "optischema/web/access.hpp"
 #include "optischema/web/api.hpp"
 
 #include "server_net.hpp"
@@ -97,13 +99,38 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   websocket::is_upgrade(req);
   beast::iequals(req[http::field::expect], "100-continue");
   req.keep_alive();
-  std::string authorization{req[http::field::authorization]};
-  // Only the exact header passes, whatever else a request holds.
-  auto refused = authorize("the-engine-token-0123456789", authorization, true);
-  fuzz::require(refused.has_value()
-                  == (authorization != "Bearer the-engine-token-0123456789"),
-                "a token check that lets a wrong token in or keeps the "
-                "right one out");
+  // The access rule, as the session asks it (server_http_session.cpp).
+  auto header = [&](http::field f) {
+    auto i = req.find(f);
+    return i == req.end() ? std::pair{std::string_view{}, false}
+                          : std::pair{to_std(i->value()), true};
+  };
+  request_facts facts;
+  facts.method = to_std(req.method_string());
+  std::tie(facts.host, facts.has_host) = header(http::field::host);
+  std::tie(facts.origin, facts.has_origin) = header(http::field::origin);
+  facts.authorization = header(http::field::authorization).first;
+  facts.content_type = header(http::field::content_type).first;
+  facts.websocket = websocket::is_upgrade(req);
+  access_policy policy;
+  policy.api_token = "the-engine-token-0123456789";
+  auto refused = admit(facts, policy);
+  if (changes_state(facts.method) && !facts.websocket && !refused)
+    // Only the exact token lets a state-changing request in, and only as
+    // JSON from no browser or the engine's own origin.
+    fuzz::require(facts.authorization
+                      == "Bearer the-engine-token-0123456789"
+                    && is_json(facts.content_type),
+                  "a state-changing request let in without the token or "
+                  "as something else than JSON");
+  if (!refused && facts.has_origin
+      && (changes_state(facts.method) || facts.websocket))
+    fuzz::require(origin_allowed(facts.origin, facts.host, policy),
+                  "a change or a WebSocket from another site's page let in");
+  // A request without Host (HTTP/1.0) cannot come from a browser.
+  if (!refused && facts.has_host)
+    fuzz::require(host_allowed(facts.host, policy),
+                  "a request for another host name let in");
   parse_analysis_query(req.body());
   parse_id_request(req.body());
   return 0;

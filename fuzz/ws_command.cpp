@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::require(!cmd.error.empty(), "an invalid frame without a message");
       reply = web::ws_error_frame(cmd.error);
       break;
-    case web::ws_command::kind::ping: return 0;
+    case web::ws_command::kind::ping:
+    case web::ws_command::kind::auth: return 0;
     case web::ws_command::kind::subscribe:
       reply = web::ws_lists_frame(
         "subscribed", {{"targets", cmd.targets}, {"topics", cmd.topics}});

@@ -346,14 +346,16 @@ TEST_CASE("a sampled sandbox copy keeps every foreign key valid, and times "
                       "SELECT count(*) FROM pg_constraint WHERE "
                       "contype = 'f' AND convalidated")[0][0]
         == "1");
-  // A rewrite is timed against its original on the same parameter values.
+  // A rewrite is timed against its original on the same parameter values:
+  // the original looks every row up again by its key (a subplan per row),
+  // which no planner flattens, so the rewrite's one scan is clearly faster.
   optischema::recommendation rw;
   rw.id = "rw";
   rw.kind = "rewrite";
   rw.statements.push_back(
     {"fp",
-     "SELECT count(*) FROM orders o WHERE EXISTS (SELECT 1 FROM orders "
-     "o2 WHERE o2.id = o.id AND o2.customer_id = $1)"});
+     "SELECT count(*) FROM orders o WHERE (SELECT o2.customer_id FROM orders "
+     "o2 WHERE o2.id = o.id) = $1"});
   rw.rewrite_sql = "SELECT count(*) FROM orders WHERE customer_id = $1";
   auto db_ci = optischema::sandbox::database_conninfo(*server, "sampled");
   REQUIRE(db_ci);

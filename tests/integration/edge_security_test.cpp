@@ -736,7 +736,7 @@ TEST_CASE("forced sandbox copies are joined while one runs, then rate-limited",
   auto sandbox = harness::start_private({.nats = false});
   temp_dir data;
   engine_process e{serve(h.dsn(db), data,
-                         {"--sandbox-dsn", sandbox->dsn("postgres"),
+                         {"--sandbox-dsn", sandbox->sandbox_dsn(),
                           "--sandbox-auto-test", "0"})};
   auto url = e.wait_ready();
   std::vector<std::future<http_result>> copies;

@@ -66,6 +66,18 @@ TEST_CASE("hostile: a password with quotes, commas or spaces is redacted",
     REQUIRE(pg::parse_conninfo(dsn).has_value());
     CHECK(redact_secrets(dsn).find("s3cretpass") == std::string::npos);
   }
+  // Found by fuzz: conninfo. An sslpassword query parameter was read to
+  // the next whitespace, over the password parameter after it.
+  std::string uri
+    = "postgres://u@db/shop?sslpassword=key&application_name=x&password="
+      "\rs3cretpass";
+  REQUIRE(pg::parse_conninfo(uri).has_value());
+  CHECK(redact_secrets(uri).find("s3cretpass") == std::string::npos);
+  // Found by fuzz: conninfo. A value that spells "password=" was taken for
+  // the key, and the real password after it showed.
+  std::string kv = "host=password= password\n=s3cretpass";
+  REQUIRE(pg::parse_conninfo(kv).has_value());
+  CHECK(redact_secrets(kv).find("s3cretpass") == std::string::npos);
 }
 
 TEST_CASE("hostile: a Retry-After date in year 9999 waits a day at most",
