@@ -826,6 +826,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   drop_options dopts;
   dopts.now_ms = now;
   dopts.stats_age_ms = cat->stats_reset_ms > 0 ? now - cat->stats_reset_ms : 0;
+  for (auto& sr : results)
+    if (!sr.plan_before.empty())
+      if (auto p = parse_plan(sr.plan_before))
+        for (auto& name : p->indexes_used())
+          dopts.used_in_plans.insert(name);
   for (auto& d : drop_candidates(*cat, dopts)) {
     if (superseded.count(d.schema + "." + d.index.name) != 0)
       continue;

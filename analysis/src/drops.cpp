@@ -172,11 +172,20 @@ std::vector<drop_candidate> drop_candidates(const catalog& cat,
         break;
       }
     }
+    // What another drop leans on stays: the longer twin of a redundant
+    // prefix shows no scans exactly because the planner used the prefix;
+    // dropping both would leave the lookups with nothing.
+    std::set<std::string> keepers;
+    for (auto& d : out)
+      if (d.schema == t.schema && d.table == t.name && !d.covered_by.empty())
+        keepers.insert(d.covered_by);
     // Unused since the statistics reset: the longer the silence and the more
     // writes it absorbed, the surer the advice.
     for (auto& ix : t.indexes) {
       if (!ix.valid || protected_index(ix) || dropped.count(ix.name)
-          || ix.scans > 0)
+          || ix.scans > 0 || keepers.count(ix.name)
+          || opts.used_in_plans.count(t.schema + "." + ix.name)
+          || opts.used_in_plans.count(ix.name))
         continue;
       if (ix.size_bytes < opts.min_unused_bytes && writes == 0)
         continue;

@@ -209,3 +209,30 @@ TEST_CASE("index keys compare without cosmetic differences", "[drops]") {
   CHECK(normalize_key("\"Order Date\"") != normalize_key("\"order date\""));
   CHECK(normalize_key("(a) + (b)") == "(a)+(b)");
 }
+
+TEST_CASE("a drop never removes what another drop leans on, nor an index the "
+          "plans use",
+          "[drops]") {
+  // The planner used the short index for every lookup: the long one shows
+  // no scans, and yet it is what remains once the short one goes.
+  catalog cat;
+  table_info t;
+  t.schema = "s";
+  t.name = "events";
+  t.n_tup_ins = 100'000;
+  t.indexes = {idx("events_ticket_idx", {"ticket_id"}, 900, 1),
+               idx("events_ticket_at_idx", {"ticket_id", "at"}, 0, 2),
+               idx("events_kind_idx", {"kind"}, 0, 3),
+               idx("events_actor_idx", {"actor"}, 0, 4)};
+  cat.tables.push_back(t);
+  drop_options opts;
+  opts.stats_age_ms = 30LL * 86'400'000;
+  opts.used_in_plans = {"events_actor_idx"};
+  auto d = by_name(drop_candidates(cat, opts));
+  CHECK(d.at("events_ticket_idx").reason == "redundant_prefix");
+  CHECK(d.count("events_ticket_at_idx") == 0);
+  // No scans and no plan that uses it: unused.
+  CHECK(d.at("events_kind_idx").reason == "unused");
+  // No scans counted (a reset, a replica), but today's plans use it.
+  CHECK(d.count("events_actor_idx") == 0);
+}

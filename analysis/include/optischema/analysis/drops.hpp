@@ -8,6 +8,7 @@
 #include "optischema/analysis/catalog.hpp"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct drop_options {
   /// How long the table statistics have been collecting (ms); drives the
   /// confidence of "unused" (a week of silence says more than an hour).
   int64_t stats_age_ms = 0;
+  /// Indexes ("schema.name", or the bare name EXPLAIN shows) the current plans of the workload use: never
+  /// "unused", whatever the counters say (they may have been reset, or the
+  /// statements run on a replica).
+  std::set<std::string> used_in_plans;
 };
 
 std::vector<drop_candidate> drop_candidates(const catalog& cat,
