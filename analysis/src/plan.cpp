@@ -67,6 +67,11 @@ void read_fields(const value& v, plan_node& n) {
   n.startup_cost = get_number(v, "Startup Cost").value_or(0);
   n.total_cost = get_number(v, "Total Cost").value_or(0);
   n.plan_rows = get_number(v, "Plan Rows").value_or(0);
+  if (auto it = v.FindMember("Parallel Aware");
+      it != v.MemberEnd() && it->value.IsBool())
+    n.parallel_aware = it->value.GetBool();
+  n.workers_planned
+    = static_cast<int>(get_number(v, "Workers Planned").value_or(0));
   // Clamped before the cast: a double beyond int (1e300 from a broken or
   // hostile server, or a stored plan) is undefined behaviour (fuzzing).
   n.plan_width = static_cast<int>(
@@ -217,6 +222,31 @@ std::vector<const plan_node*> plan::nodes() const {
   std::vector<const plan_node*> out;
   collect(root, out);
   return out;
+}
+
+namespace {
+
+/// The Workers Planned of the nearest Gather above `target` (-1: none).
+int gather_workers(const plan_node& n, const plan_node* target, int above) {
+  if (&n == target)
+    return above;
+  auto here = n.workers_planned > 0 ? n.workers_planned : above;
+  for (auto& c : n.children)
+    if (auto w = gather_workers(c, target, here); w != -2)
+      return w;
+  return -2; // not in this subtree
+}
+
+} // namespace
+
+double plan::rows_of(const plan_node& n) const {
+  if (!n.parallel_aware)
+    return n.plan_rows;
+  auto w = gather_workers(root, &n, -1);
+  // costsize.c's get_parallel_divisor: each worker, plus what the leader
+  // does besides gathering (30% less per worker, not below zero).
+  double workers = w > 0 ? w : 2;
+  return n.plan_rows * (workers + std::max(0.0, 1.0 - 0.3 * workers));
 }
 
 std::vector<std::string> plan::indexes_used() const {

@@ -81,6 +81,7 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   str(w, x.ddl);
   key(w, "rollback_ddl");
   str(w, x.rollback_ddl);
+  strings("prerequisites", x.prerequisites);
   key(w, "statements");
   w.StartArray();
   for (auto& s : x.statements) {
@@ -110,6 +111,8 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   w.Int64(x.size_bytes);
   key(w, "write_overhead_ms_per_day");
   w.Double(x.write_overhead_ms_per_day);
+  key(w, "benefit_source");
+  str(w, benefit_source(x));
   key(w, "narrative");
   str(w, x.narrative);
   key(w, "narrative_source");
@@ -152,6 +155,10 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   key(w, "updated");
   w.Int64(x.updated_ms);
   w.EndObject();
+}
+
+std::string benefit_source(const recommendation& x) {
+  return x.measured_speedup > 0 ? "measured" : x.benefit_source;
 }
 
 double estimated_speedup(const recommendation& x) {
@@ -243,6 +250,8 @@ std::optional<recommendation> recommendation_from_json(std::string_view text) {
   str("using", r.using_method);
   str("ddl", r.ddl);
   str("rollback_ddl", r.rollback_ddl);
+  strings("prerequisites", r.prerequisites);
+  str("benefit_source", r.benefit_source);
   if (d.HasMember("statements") && d["statements"].IsArray())
     for (auto& x : d["statements"].GetArray()) {
       if (!x.IsObject())

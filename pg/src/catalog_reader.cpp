@@ -89,6 +89,26 @@ expected<catalog> read_catalog(session& s) {
     cat.hypopg_installed = settings[0][4].as<bool>();
     cat.pg_trgm_installed = settings[0][5].as<bool>();
     cat.pg_trgm_available = settings[0][6].as<bool>();
+    // The planner's cost settings, for the cost model of indexes hypopg
+    // cannot simulate (analysis/index_model.hpp).
+    step = "reading planner cost settings";
+    for (auto row : tx.exec(
+           own_marker
+           + "SELECT name, setting::float8 FROM pg_settings WHERE name IN "
+             "('seq_page_cost', 'random_page_cost', 'cpu_tuple_cost', "
+             "'cpu_index_tuple_cost', 'cpu_operator_cost', "
+             "'effective_cache_size')")) {
+      auto name = to_str(row[0]);
+      auto value = row[1].as<double>();
+      auto& pc = cat.costs;
+      (name == "seq_page_cost"          ? pc.seq_page_cost
+       : name == "random_page_cost"     ? pc.random_page_cost
+       : name == "cpu_tuple_cost"       ? pc.cpu_tuple_cost
+       : name == "cpu_index_tuple_cost" ? pc.cpu_index_tuple_cost
+       : name == "cpu_operator_cost"    ? pc.cpu_operator_cost
+                                        : pc.effective_cache_pages)
+        = value;
+    }
     step = "reading tables";
     std::map<uint32_t, size_t> by_oid;
     for (

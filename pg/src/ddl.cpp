@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <thread>
 
 namespace optischema::pg {
@@ -371,6 +372,42 @@ expected<std::optional<index_facts>> find_index(const conninfo& target,
     return s.find(name);
   } catch (const std::exception& e) {
     return classify(e, "reading pg_index", target.display);
+  }
+}
+
+expected<std::vector<std::string>>
+missing_extensions(const conninfo& target,
+                   const std::vector<std::string>& prerequisites) {
+  // Only extensions the advisor itself may name (index_model/candidates).
+  static const std::set<std::string> known{"pg_trgm", "btree_gin",
+                                           "btree_gist"};
+  static const std::string form = "CREATE EXTENSION IF NOT EXISTS ";
+  std::vector<std::string> names;
+  for (auto& p : prerequisites) {
+    auto name = p.starts_with(form) ? p.substr(form.size()) : std::string{};
+    if (known.count(name) == 0)
+      return failure{ec::bad_request,
+                     "unknown prerequisite \"" + p.substr(0, 80)
+                       + "\": the engine only checks CREATE EXTENSION IF NOT "
+                         "EXISTS of pg_trgm, btree_gin or btree_gist"};
+    names.push_back(name);
+  }
+  if (names.empty())
+    return names;
+  ddl_options opts;
+  change_session s{target, opts, "public"};
+  if (auto err = s.connect(false))
+    return *err;
+  try {
+    std::vector<std::string> missing;
+    for (auto& n : names)
+      if (s.run("SELECT 1 FROM pg_extension WHERE extname = "
+                + quote_literal(n))
+            .empty())
+        missing.push_back(n);
+    return missing;
+  } catch (const std::exception& e) {
+    return classify(e, "reading pg_extension", target.display);
   }
 }
 

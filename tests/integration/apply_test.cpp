@@ -827,3 +827,58 @@ TEST_CASE("the advisory lock key is configurable") {
   }
   CHECK(s.apply().status == 200);
 }
+
+TEST_CASE("an index that needs an extension waits until a person creates it") {
+  auto& h = harness::shared();
+  auto db = h.create_database("trgm");
+  h.exec(db, R"sql(
+    CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL);
+    INSERT INTO notes SELECT g, 'note ' || md5(g::text)
+      FROM generate_series(1, 200000) g;
+  )sql");
+  h.exec(db, "VACUUM (ANALYZE)");
+  h.exec(db,
+         "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
+         "FROM pg_database WHERE datname = current_database()), 0)");
+  {
+    pqxx::connection conn{h.dsn(db)};
+    pqxx::nontransaction tx{conn};
+    for (int i = 0; i < 30; ++i)
+      tx.exec("SELECT id FROM notes WHERE body ILIKE '%" + std::to_string(i)
+              + "ab%'");
+  }
+  engine e{h, db, {"--api-token", token}};
+  REQUIRE(http_request(e.url, "POST", "/api/collect", "", bearer()).status
+          == 200);
+  REQUIRE(
+    http_request(e.url, "POST", "/api/analysis/run", "", bearer(), 120s).status
+    == 200);
+  auto list = parse_json(http_get(e.url, "/api/suggestions/latest").body);
+  std::string id, index;
+  for (auto& r : list["suggestions"].GetArray())
+    if (str(r, "kind") == "create_index" && str(r, "using") == "gin") {
+      id = str(r, "id");
+      index = str(r, "index_name");
+      REQUIRE(r["prerequisites"].Size() == 1);
+      CHECK(str(r, "benefit_source") == "model");
+    }
+  INFO(http_get(e.url, "/api/suggestions/latest").body);
+  REQUIRE_FALSE(id.empty());
+  // Without the extension: refused, with the step a person must take.
+  auto refused = e.post("/api/suggestions/apply", id);
+  INFO(refused.body);
+  CHECK(refused.status == 409);
+  CHECK_THAT(refused.body,
+             Catch::Contains("CREATE EXTENSION IF NOT EXISTS pg_trgm"));
+  CHECK(index_state(h, db, index) == "absent");
+  CHECK(h.exec(db, "SELECT count(*) FROM pg_extension WHERE extname = "
+                   "'pg_trgm'")[0][0]
+        == "0");
+  CHECK(str(e.audit()["entries"][0], "outcome") == "refused");
+  // Created by someone allowed to: the same request builds the index.
+  h.exec(db, "CREATE EXTENSION pg_trgm");
+  auto applied = e.post("/api/suggestions/apply", id);
+  INFO(applied.body);
+  CHECK(applied.status == 200);
+  CHECK(index_state(h, db, index) == "valid");
+}

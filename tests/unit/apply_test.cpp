@@ -159,6 +159,9 @@ TEST_CASE("the realised benefit waits for traffic, then judges") {
 
 TEST_CASE("proof and application survive the store's JSON round trip") {
   auto r = create_rec();
+  r.benefit_source = "model";
+  r.prerequisites = {"CREATE EXTENSION IF NOT EXISTS pg_trgm"};
+  CHECK(benefit_source(r) == "model");
   r.sandbox = R"({"verdict":"faster","speedup":12.5})";
   r.measured_speedup = 12.5;
   r.applied_ms = 1234;
@@ -171,8 +174,11 @@ TEST_CASE("proof and application survive the store's JSON round trip") {
   d.Parse(text.c_str());
   CHECK(d["estimated_speedup"].GetDouble() == Approx(100));
   CHECK(d["sandbox"]["verdict"] == "faster");
+  // Once measured, the measurement is where the benefit comes from.
+  CHECK(d["benefit_source"] == "measured");
   auto back = recommendation_from_json(text);
   REQUIRE(back);
+  CHECK(back->prerequisites == r.prerequisites);
   CHECK(back->sandbox == r.sandbox);
   CHECK(back->measured_speedup == 12.5);
   CHECK(back->applied_ms == 1234);

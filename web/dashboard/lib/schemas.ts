@@ -301,6 +301,8 @@ export const Recommendation = z.object({
   using: z.string(),
   ddl: z.string(),
   rollback_ddl: z.string(),
+  /** Steps the DDL needs first (CREATE EXTENSION …); apply refuses until a person has run them. */
+  prerequisites: z.array(z.string()).default([]),
   statements: z.array(
     z.object({
       fingerprint: z.string(),
@@ -316,6 +318,8 @@ export const Recommendation = z.object({
   benefit_ms_per_day: z.number(),
   size_bytes: z.number(),
   write_overhead_ms_per_day: z.number(),
+  /** Where the estimate comes from: hypopg (the planner), model (a cost model), measured (the sandbox), '' (not costed). */
+  benefit_source: z.string().default(''),
   narrative: z.string(),
   narrative_source: z.string(),
   rewrite_sql: z.string(),

@@ -104,12 +104,24 @@ struct table_info {
   std::string qualified() const { return schema + "." + name; }
 };
 
+/// The planner's cost settings of the target (pg_settings).
+struct planner_costs {
+  double seq_page_cost = 1.0;
+  double random_page_cost = 4.0;
+  double cpu_tuple_cost = 0.01;
+  double cpu_index_tuple_cost = 0.005;
+  double cpu_operator_cost = 0.0025;
+  /// effective_cache_size in 8 kB pages.
+  double effective_cache_pages = 524288;
+};
+
 struct catalog {
   std::vector<table_info> tables;
   /// The role's search_path, resolved to existing schemas, in order.
   std::vector<std::string> search_path = {"public"};
   int server_version = 150000;
   int64_t work_mem_kb = 4096;
+  planner_costs costs;
   /// When pg_stat_user_indexes/tables counters were last reset (epoch ms),
   /// from pg_stat_database.stats_reset; 0 if unknown.
   int64_t stats_reset_ms = 0;

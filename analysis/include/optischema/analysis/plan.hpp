@@ -32,6 +32,10 @@ struct plan_node {
   double startup_cost = 0;
   double total_cost = 0;
   double plan_rows = 0;
+  /// "Parallel Aware": plan_rows is then per process (plan::rows_of).
+  bool parallel_aware = false;
+  /// "Workers Planned" of a Gather / Gather Merge (0 elsewhere).
+  int workers_planned = 0;
   int plan_width = 0;
   std::string filter;
   std::string index_cond;
@@ -64,6 +68,10 @@ struct plan {
   }
   /// Every node, pre-order (index = node id).
   std::vector<const plan_node*> nodes() const;
+  /// The rows `n` is estimated to return in all: a parallel-aware node's
+  /// estimate is per process, divided as PostgreSQL does (workers plus the
+  /// leader's share) for the workers its Gather plans.
+  double rows_of(const plan_node& n) const;
   /// Names of the indexes the plan uses ("Index Name" of any node).
   std::vector<std::string> indexes_used() const;
   /// The plan's shape without its figures: node types, relations, indexes,

@@ -44,6 +44,10 @@ struct recommendation {
   // -- what to run --
   std::string ddl;
   std::string rollback_ddl;
+  /// Statements the DDL needs first, each from the engine's allow-list
+  /// ("CREATE EXTENSION IF NOT EXISTS pg_trgm"); applied only when the
+  /// request asks for them explicitly, never silently.
+  std::vector<std::string> prerequisites;
   // -- worth --
   std::vector<served_statement> statements;
   /// Sum of the served statements' planner costs, before and after.
@@ -52,6 +56,11 @@ struct recommendation {
   double benefit_ms_per_day = 0;
   int64_t size_bytes = 0;
   double write_overhead_ms_per_day = 0;
+  /// Where cost_after and the benefit come from: "hypopg" (the planner with
+  /// a hypothetical index), "model" (index_model.hpp, for what hypopg cannot
+  /// simulate), "" (not costed). The JSON says "measured" once the sandbox
+  /// measured it.
+  std::string benefit_source;
   // -- LLM parts (marked as such wherever shown) --
   /// Prose explaining the change, written by an LLM from the figures above.
   std::string narrative;
@@ -100,6 +109,9 @@ double estimated_speedup(const recommendation& x);
 /// sandbox result, application, realised benefit, creation time) from its
 /// stored version `old` into a fresh analysis' version `fresh`.
 void keep_history(recommendation& fresh, const recommendation& old);
+
+/// "measured" once the sandbox measured `x`, else its benefit_source.
+std::string benefit_source(const recommendation& x);
 
 /// The sandbox's verdict on `x` ("" when never tested).
 std::string sandbox_verdict(const recommendation& x);

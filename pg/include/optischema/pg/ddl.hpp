@@ -126,4 +126,12 @@ expected<std::optional<index_facts>> find_index(const conninfo& target,
                                                 const std::string& schema,
                                                 const std::string& name);
 
+/// The extensions an action's prerequisites name ("CREATE EXTENSION IF NOT
+/// EXISTS pg_trgm") that `target` does not have. A prerequisite of any
+/// other form is an error: the engine runs no statement it did not write,
+/// and extensions are created only by a person who decides to.
+expected<std::vector<std::string>>
+missing_extensions(const conninfo& target,
+                   const std::vector<std::string>& prerequisites);
+
 } // namespace optischema::pg

@@ -42,16 +42,48 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-/** Estimated (HypoPG) vs measured (sandbox) speed-up, and what applying realised. */
+const sourceLabel: Record<string, string> = {
+  hypopg: 'planner (hypopg)',
+  model: 'cost model',
+  measured: 'measured in the sandbox',
+};
+
+const sourceTitle: Record<string, string> = {
+  hypopg: 'The planner costed the statements with a hypothetical index (hypopg what-if)',
+  model: 'hypopg cannot simulate this index type: a cost model built from the planner’s row estimates and cost settings. Test it in the sandbox.',
+  measured: 'The sandbox built the index on a copy and timed the statements with EXPLAIN ANALYZE',
+};
+
+/** Estimated (HypoPG or the cost model) vs measured (sandbox) speed-up, and what applying realised. */
 export function BenefitFigures({ rec }: { rec: Recommendation }) {
   return (
     <dl className="grid grid-cols-2 gap-x-4 gap-y-1 text-xs sm:grid-cols-4">
       <div>
         <dt className="muted">Estimated</dt>
-        <dd className="tabular-nums font-medium" title="HypoPG what-if cost before / after">
+        <dd className="tabular-nums font-medium" title="Planner cost before / after">
           {formatSpeedup(rec.estimated_speedup)}
         </dd>
       </div>
+      {rec.kind === 'create_index' && (
+        <div className="col-span-2 sm:col-span-4" data-testid="benefit-source">
+          <dt className="muted">Benefit from</dt>
+          <dd className="font-medium" title={sourceTitle[rec.benefit_source] ?? 'Not costed: a heuristic from the statement’s shape'}>
+            {sourceLabel[rec.benefit_source] ?? 'not costed'}
+          </dd>
+        </div>
+      )}
+      {rec.prerequisites.length > 0 && (
+        <div className="col-span-2 sm:col-span-4" data-testid="prerequisites">
+          <dt className="muted">Needs first (run by a person allowed to; apply refuses until then)</dt>
+          <dd>
+            {rec.prerequisites.map((p) => (
+              <code key={p} className="block font-mono">
+                {p};
+              </code>
+            ))}
+          </dd>
+        </div>
+      )}
       <div>
         <dt className="muted">Measured</dt>
         <dd className="tabular-nums font-medium" title="Sandbox EXPLAIN ANALYZE medians">
