@@ -629,7 +629,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         sel_stmts[q].candidates.push_back(c);
   std::vector<selection_candidate> sel_cands(cands.size());
   for (size_t c = 0; c < cands.size(); ++c)
-    sel_cands[c] = {cands[c].size_bytes, cands[c].write_ms_per_day};
+    sel_cands[c] = {cands[c].size_bytes, cands[c].write_ms_per_day,
+                    fmt::format("{}", fmt::join(cands[c].c.keys, ", "))};
   selection_options sopts;
   sopts.workload_ms_per_day = report.workload_ms_per_day;
   if (o.budget_mb)

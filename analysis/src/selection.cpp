@@ -101,6 +101,23 @@ selection_result select_indexes(const std::vector<selection_statement>& stmts,
                                       (cur[q] - *cost) / cur[q]);
       }
       auto net = gain - cands[c].write_ms_per_day;
+      // What a chosen twin (same keys) left of its statements' time is a
+      // residue: the bigger twin the smaller pick was preferred to
+      // (prefer_smaller_gain_within) must not come back for it.
+      double original = 0;
+      for (auto q : relevant[c])
+        original += stmts[q].weight_ms_per_day;
+      auto twin_chosen = !cands[c].keys.empty()
+        && std::any_of(chosen.begin(), chosen.end(), [&](size_t x) {
+             return cands[x].keys == cands[c].keys;
+           });
+      if (twin_chosen && gain < opts.prefer_smaller_gain_within * original) {
+        why_not[c] = fmt::format(
+          "adds {:.1f} ms/day, under {:.0f}% of the time of the statements "
+          "it serves, which the chosen indexes already serve",
+          gain, 100 * opts.prefer_smaller_gain_within);
+        continue;
+      }
       if (best_improvement < opts.min_statement_improvement) {
         why_not[c] = fmt::format("makes no statement at least {:.0f}% cheaper "
                                  "(best {:.0f}%)",
@@ -147,8 +164,17 @@ selection_result select_indexes(const std::vector<selection_statement>& stmts,
         continue;
       std::set<size_t> qs{relevant[first].begin(), relevant[first].end()};
       qs.insert(relevant[c].begin(), relevant[c].end());
-      if (remaining(c, qs)
-          <= (1.0 + opts.prefer_smaller_within) * remaining(first, qs))
+      double before = 0;
+      for (auto q : qs)
+        if (stmts[q].base_cost > 0)
+          before += stmts[q].weight_ms_per_day * cur[q] / stmts[q].base_cost;
+      auto left = remaining(c, qs);
+      auto left_first = remaining(first, qs);
+      auto same_keys
+        = !cands[c].keys.empty() && cands[c].keys == cands[first].keys;
+      if (left <= (1.0 + opts.prefer_smaller_within) * left_first
+          || (same_keys
+              && left - left_first <= opts.prefer_smaller_gain_within * before))
         best = c;
     }
     chosen.insert(*best);

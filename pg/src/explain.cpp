@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <regex>
+#include <set>
+
 namespace optischema::pg {
 
 namespace {
@@ -30,6 +33,52 @@ bool has_parameters(const std::string& sql) {
       return true;
   }
   return false;
+}
+
+} // namespace
+
+namespace {
+
+/// The parameters that are an operand of arithmetic (`$1 / $2`, `$3 + 1`).
+std::set<int> arithmetic_parameters(const std::string& sql) {
+  static const std::regex around{
+    R"re(\$([0-9]+)\s*[-+*/%^]|[-+*/%^]\s*\$([0-9]+))re"};
+  std::set<int> out;
+  for (auto it = std::sregex_iterator(sql.begin(), sql.end(), around);
+       it != std::sregex_iterator(); ++it) {
+    auto& m = *it;
+    auto digits = m[1].matched ? m[1].str() : m[2].str();
+    if (digits.size() <= 5)
+      out.insert(std::stoi(digits));
+  }
+  return out;
+}
+
+/// PREPAREs `sql` (with $n parameters) as optischema_explain. A text from
+/// pg_stat_statements has lost the types of its constants: `$1 / $2` is
+/// ambiguous between two unknowns, which PostgreSQL refuses (42725) where
+/// the application's `10 / 3` was fine. Those operands are then declared
+/// bigint, the type of the integer constants they most often were.
+void prepare_for_explain(pqxx::nontransaction& tx, const std::string& sql) {
+  tx.exec(own_marker + "SAVEPOINT optischema_prepare");
+  try {
+    tx.exec_params(own_marker + "PREPARE optischema_explain AS " + sql);
+    return;
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() != "42725")
+      throw;
+    tx.exec(own_marker + "ROLLBACK TO SAVEPOINT optischema_prepare");
+  }
+  auto ints = arithmetic_parameters(sql);
+  if (ints.empty() || *ints.rbegin() > 65535)
+    throw std::runtime_error(
+      "the statement is ambiguous without its constants' types (operator is "
+      "not unique) and no parameter is an arithmetic operand to type");
+  std::string types;
+  for (int i = 1; i <= *ints.rbegin(); ++i)
+    types += (i > 1 ? ", " : "") + std::string{ints.count(i) ? "bigint" : "unknown"};
+  tx.exec_params(own_marker + "PREPARE optischema_explain (" + types
+                 + ") AS " + sql);
 }
 
 } // namespace
@@ -68,7 +117,7 @@ expected<std::string> explain_json(session& s, const std::string& sql,
                                 + sql)[0][0]
                    .c_str();
         } else {
-          tx.exec_params(own_marker + "PREPARE optischema_explain AS " + sql);
+          prepare_for_explain(tx, sql);
           auto types = tx.exec(own_marker
                                + "SELECT cardinality(parameter_types) FROM "
                                  "pg_prepared_statements WHERE name = "

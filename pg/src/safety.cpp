@@ -60,6 +60,8 @@ struct reached_function {
   std::string name;
   char volatility = 'v';
   std::string extension;
+  /// pg_language.lanname: "c" and "internal" need a superuser to create.
+  std::string language;
 };
 
 /// The names still to resolve, each with how the statement reaches it.
@@ -123,7 +125,8 @@ constexpr const char* function_facts
   = "fn.nspname, p.proname, p.provolatile::text, coalesce((SELECT e.extname "
     "FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid WHERE "
     "d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e' "
-    "LIMIT 1), '')";
+    "LIMIT 1), ''), coalesce((SELECT l.lanname::text FROM pg_language l WHERE "
+    "l.oid = p.prolang), '')";
 
 reached_function fact(const pqxx::row& r, pqxx::row::size_type at,
                       std::string how) {
@@ -134,6 +137,7 @@ reached_function fact(const pqxx::row& r, pqxx::row::size_type at,
   auto v = std::string{r[at + 2].c_str()};
   f.volatility = v.empty() ? 'v' : v[0];
   f.extension = r[at + 3].c_str();
+  f.language = r[at + 4].c_str();
   return f;
 }
 
@@ -141,6 +145,19 @@ bool allowed_by_name(const execution_policy& p, const reached_function& f) {
   auto full = f.schema + "." + f.name;
   return std::find(p.functions.begin(), p.functions.end(), full)
     != p.functions.end();
+}
+
+/// Extensions that ship with PostgreSQL (contrib) whose IMMUTABLE and STABLE
+/// C functions are pure computations on their arguments: trusted without
+/// --allow-extension. Only in C (or internal), which only a superuser can
+/// create: an extension's owner can add a function of their own to it
+/// (ALTER EXTENSION … ADD FUNCTION), but not one in C.
+bool trusted_contrib(const reached_function& f) {
+  static const std::set<std::string> contrib{
+    "pg_trgm", "btree_gin", "btree_gist", "citext", "hstore",
+    "intarray", "ltree",    "cube",       "fuzzystrmatch"};
+  return contrib.count(f.extension) != 0
+    && (f.language == "c" || f.language == "internal");
 }
 
 bool is_dblink(const reached_function& f) {
@@ -172,7 +189,7 @@ std::optional<std::string> refusal(const reached_function& f,
     return fmt::format("{} {}, which runs queries of its own over whole "
                        "tables; {}",
                        f.how, name, allow);
-  if (in_catalog || in_allowed_extension)
+  if (in_catalog || in_allowed_extension || trusted_contrib(f))
     return std::nullopt;
   if (!f.extension.empty())
     return fmt::format("{} {} of extension {}, which is not PostgreSQL's "

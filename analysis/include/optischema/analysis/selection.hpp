@@ -30,6 +30,12 @@ struct selection_candidate {
   int64_t size_bytes = 0;
   /// Time its maintenance adds to writes, per day (ms/day).
   double write_ms_per_day = 0;
+  /// Its key columns in order ("" when unknown): a smaller candidate with
+  /// the same keys (partial, or without INCLUDE) is the same access path,
+  /// and may be preferred on the time saved (prefer_smaller_gain_within);
+  /// one with other keys is another path, whose estimate for one generic
+  /// constant may not hold for the others.
+  std::string keys;
 };
 
 /// The planner cost of statement `stmt` with the hypothetical indexes
@@ -54,6 +60,11 @@ struct selection_options {
   /// of MCP Pro's Pareto rule, anchors.md 2.6). Compared on the remaining
   /// cost, not the time saved, which saturates near 100%.
   double prefer_smaller_within = 0.1;
+  /// ... or, with the same keys, when the time it leaves costs at most this share of the
+  /// statements' time before either: near 100% saved, a partial index that
+  /// leaves 0.5% where a covering one leaves 0.01% is the better buy at a
+  /// twentieth of the size.
+  double prefer_smaller_gain_within = 0.02;
   size_t max_indexes = 25;
 };
 
