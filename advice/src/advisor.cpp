@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -60,8 +61,10 @@ struct merged_candidate {
   std::vector<size_t> statements;
   int64_t size_bytes = 0;
   double write_ms_per_day = 0;
-  /// hypopg cannot build it (GIN, GiST): costed by heuristics only.
+  /// hypopg cannot build it (GIN, GiST): costed by the model (index_model).
   bool costable = true;
+  /// It holds a column the workload's UPDATEs set: they stop being HOT.
+  bool breaks_hot = false;
 };
 
 bool matches_table(const std::string& pattern, const std::string& schema,
@@ -105,24 +108,56 @@ int64_t estimate_size(const index_candidate& c, const table_info& t) {
   return static_cast<int64_t>(rows * width / 0.9) + 8192;
 }
 
+/// Whether `name` appears in `key` as a whole identifier ("id" is not in
+/// "tenant_id").
+bool mentions(const std::string& key, const std::string& name) {
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  };
+  for (auto at = key.find(name); at != std::string::npos;
+       at = key.find(name, at + 1)) {
+    auto end = at + name.size();
+    if ((at == 0 || !word(key[at - 1])) && (end == key.size() || !word(key[end])))
+      return true;
+  }
+  return false;
+}
+
 /// Time per day an index on its table would add to writes. Index
 /// maintenance is measured against the writes' own time in
 /// pg_stat_statements (the same window as the reads it saves), not against
 /// row counters, which also hold one-off bulk loads: a new index costs
 /// about its share of the table's write path — one of (existing indexes +
-/// the heap + itself) — and twice that if it covers a column UPDATEs set
-/// (those updates stop being HOT).
+/// the heap + itself). When a column the workload's UPDATEs set is in its
+/// keys, INCLUDE or predicate, the updates that are HOT today stop being
+/// HOT: each then maintains every index of the table (the HOT share of the
+/// row writes from pg_stat_user_tables' n_tup_hot_upd).
 double write_cost(const merged_candidate& m, const table_info& t,
                   double write_ms_per_day,
-                  const std::vector<std::string>& updated_columns) {
+                  const std::vector<std::string>& updated_columns,
+                  bool* breaks_hot_out = nullptr) {
   bool breaks_hot = false;
-  for (auto& col : updated_columns)
+  for (auto& col : updated_columns) {
     for (auto& k : m.c.keys)
-      if (k.find(col) != std::string::npos)
-        breaks_hot = true;
-  auto share = 1.0 / static_cast<double>(t.indexes.size() + 2);
-  return write_ms_per_day * share * (breaks_hot ? 2.0 : 1.0)
+      breaks_hot = breaks_hot || mentions(k, col);
+    for (auto& k : m.c.include)
+      breaks_hot = breaks_hot || mentions(k, col);
+    breaks_hot = breaks_hot || mentions(m.c.predicate, col);
+  }
+  if (breaks_hot_out != nullptr)
+    *breaks_hot_out = breaks_hot;
+  auto indexes = static_cast<double>(t.indexes.size());
+  auto share = 1.0 / (indexes + 2);
+  auto own = write_ms_per_day * share
     * (m.c.method == "gin" || m.c.method == "gist" ? gin_write_factor : 1.0);
+  if (!breaks_hot)
+    return own;
+  // The updates that are HOT today (pg_stat_user_tables), as a share of all
+  // row writes: without statistics, assume they all were.
+  auto writes
+    = static_cast<double>(t.n_tup_ins + t.n_tup_upd + t.n_tup_del);
+  auto hot = writes > 0 ? static_cast<double>(t.n_tup_hot_upd) / writes : 1.0;
+  return own + write_ms_per_day * hot * (indexes + 1) * share;
 }
 
 std::string strip_keyword(const std::string& key) {
@@ -613,7 +648,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
           updated.push_back(
             col.substr(m.c.schema.size() + m.c.table.size() + 2));
     m.size_bytes = estimate_size(m.c, *t);
-    m.write_ms_per_day = write_cost(m, *t, write_time[t->qualified()], updated);
+    m.write_ms_per_day = write_cost(m, *t, write_time[t->qualified()],
+                                    updated, &m.breaks_hot);
     m.costable = m.c.method == "btree" || m.c.method == "brin"
       || m.c.method == "hash";
   }
@@ -701,8 +737,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         : 0.0));
     if (m.write_ms_per_day > 0)
       r.reasons.push_back(fmt::format(
-        "costs about {:.0f} ms/day of index maintenance on writes to {}.{}",
-        m.write_ms_per_day, m.c.schema, m.c.table));
+        "costs about {:.0f} ms/day of index maintenance on writes to {}.{}{}",
+        m.write_ms_per_day, m.c.schema, m.c.table,
+        m.breaks_hot ? ", most of it because UPDATEs set a column it holds: "
+                       "they stop being HOT and maintain every index"
+                     : ""));
     r.evidence.push_back(
       fmt::format("estimated size {:.1f} MB",
                   static_cast<double>(r.size_bytes) / 1048576.0));
@@ -852,8 +891,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   std::map<size_t, std::vector<std::string>> rejected_by_stmt;
   for (auto& [c, reason] : sel.rejected)
     for (auto q : cands[c].statements)
-      rejected_by_stmt[q].push_back(
-        fmt::format("({}) {}", fmt::join(cands[c].c.keys, ", "), reason));
+      rejected_by_stmt[q].push_back(fmt::format(
+        "({}) {}{}", fmt::join(cands[c].c.keys, ", "), reason,
+        cands[c].breaks_hot ? " (UPDATEs set a column it holds: they would "
+                              "stop being HOT)"
+                            : ""));
   for (size_t q = 0; q < results.size(); ++q) {
     auto& sr = results[q];
     if (!sr.skipped.empty() || !sr.served_by.empty())
