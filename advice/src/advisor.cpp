@@ -53,6 +53,8 @@ struct workload_item {
   int64_t calls = 0;
   double total_time_ms = 0;
   double time_ms_per_day = 0;
+  /// pg_stat_statements rows / calls; negative when unknown.
+  double rows_per_call = -1;
 };
 
 /// A candidate merged across statements.
@@ -401,6 +403,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       w.calls = st.total.calls;
       w.total_time_ms = st.total.exec_time_ms;
       w.time_ms_per_day = st.total.exec_time_ms / pgss_days;
+      if (st.total.calls > 0)
+        w.rows_per_call = static_cast<double>(st.total.rows)
+          / static_cast<double>(st.total.calls);
       items.push_back(std::move(w));
     }
   }
@@ -470,6 +475,10 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   for (auto& w : items) {
     if (w.total_time_ms <= 0)
       continue;
+    // One execution seen in less than a day is no rate: a bulk load or a
+    // migration, extrapolated to a day, would outweigh any index.
+    if (w.calls < 2 && pgss_days < 1)
+      continue;
     auto type = single_statement_type(w.query);
     if (!type || *type == "SelectStmt")
       continue;
@@ -494,6 +503,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     sr.mean_time_ms
       = w.calls > 0 ? w.total_time_ms / static_cast<double>(w.calls) : 0;
     sr.time_ms_per_day = w.time_ms_per_day;
+    sr.rows_per_call = w.rows_per_call;
     auto skip = [&](std::string why) {
       sr.skipped = std::move(why);
       results.push_back(sr);
@@ -780,16 +790,22 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     double best_gain = 0;
     std::vector<std::pair<size_t, index_model_estimate>> served;
     for (auto q : m.statements) {
-      if (!results[q].served_by.empty() || model_served.count(q) != 0)
+      if (model_served.count(q) != 0)
         continue;
       auto p = parse_plan(results[q].plan_before);
       if (!p)
         continue;
-      auto e = model_bitmap_scan(*p, m.c, *t, cat->costs);
+      auto e = model_bitmap_scan(*p, m.c, *t, cat->costs,
+                                 results[q].rows_per_call);
       if (!e)
         continue;
-      auto before = results[q].cost_before;
+      // Against what the chosen b-tree indexes already leave of it: a GIN
+      // index must beat them clearly, not merely beat the scan.
+      auto before = results[q].served_by.empty() ? results[q].cost_before
+                                                 : results[q].cost_after;
       auto gain = before > 0 ? 1.0 - e->cost_after / before : 0.0;
+      if (!results[q].served_by.empty() && gain < min_model_gain)
+        continue;
       if (e->share >= keeps_most_rows || gain < min_model_gain) {
         statement_skips[q].push_back(fmt::format(
           "no {} index ({}): {}{}", m.c.method, fmt::join(m.c.keys, ", "),
@@ -801,7 +817,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
                           100 * gain, 100 * min_model_gain)));
         continue;
       }
-      benefit += results[q].time_ms_per_day * gain;
+      benefit += results[q].time_ms_per_day * (before - e->cost_after)
+        / std::max(results[q].cost_before, 1e-9);
       best_gain = std::max(best_gain, gain);
       served.emplace_back(q, *e);
     }
@@ -850,6 +867,37 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     r.created_ms = r.updated_ms = now;
     (r.confidence >= o.min_confidence ? report.actions : report.other)
       .push_back(std::move(r));
+  }
+  // A b-tree chosen for statements that a modelled GIN index now serves
+  // far better would be maintained for nothing: it steps back to an idea.
+  if (!model_served.empty()) {
+    std::map<std::string, size_t> by_fingerprint;
+    for (size_t q = 0; q < results.size(); ++q)
+      by_fingerprint[results[q].fingerprint] = q;
+    for (auto it = report.actions.begin(); it != report.actions.end();) {
+      auto all_modelled = it->kind == "create_index"
+        && it->benefit_source == "hypopg" && !it->statements.empty()
+        && std::all_of(it->statements.begin(), it->statements.end(),
+                       [&](const served_statement& ss) {
+                         auto q = by_fingerprint.find(ss.fingerprint);
+                         return q != by_fingerprint.end()
+                           && model_served.count(q->second) != 0;
+                       });
+      if (!all_modelled) {
+        ++it;
+        continue;
+      }
+      for (auto& ss : it->statements) {
+        auto& by = results[by_fingerprint[ss.fingerprint]].served_by;
+        std::erase(by, it->id);
+      }
+      it->confidence = std::min(it->confidence, 0.3);
+      it->reasons.push_back(
+        "superseded: a GIN index (cost model) serves its statements far "
+        "better; keep this one only if the sandbox says otherwise");
+      report.other.push_back(std::move(*it));
+      it = report.actions.erase(it);
+    }
   }
   // Without hypopg (or for indexes no estimate supports), propose the
   // statement's first candidate for its most expensive statements, clearly

@@ -48,7 +48,7 @@ bool blocks_limit(const std::string& type) {
 }
 
 /// Finds the sequential scan of the table whose cost the statement pays
-/// once; `path` is the chain of ancestors.
+/// once; `path` is the chain of its ancestors, root first.
 const plan_node* find_scan(const plan_node& n, const index_candidate& c,
                            std::vector<const plan_node*>& path) {
   if (n.node_type == "Seq Scan" && n.relation == c.table && (n.schema.empty() || n.schema == c.schema)) {
@@ -74,12 +74,30 @@ const plan_node* find_scan(const plan_node& n, const index_candidate& c,
   }
   path.push_back(&n);
   for (auto& ch : n.children)
-    if (auto* hit = find_scan(ch, c, path)) {
-      path.pop_back();
-      return hit;
-    }
+    if (auto* hit = find_scan(ch, c, path))
+      return hit; // `path` keeps the hit's ancestors
   path.pop_back();
   return nullptr;
+}
+
+/// The rows the scan at the end of `path` hands to the result, if nothing
+/// between them adds, removes or combines rows: then the statement's rows
+/// per call are the scan's. A LIMIT counts when the statement returned
+/// fewer rows than it on average (so it seldom cut the scan short).
+bool feeds_result(const std::vector<const plan_node*>& path,
+                  double observed) {
+  for (auto* a : path) {
+    auto& type = a->node_type;
+    if (type == "Limit") {
+      if (observed >= a->plan_rows)
+        return false;
+      continue;
+    }
+    if (type != "Sort" && type != "Incremental Sort" && type != "Gather"
+        && type != "Gather Merge" && type != "Result")
+      return false;
+  }
+  return true;
 }
 
 double quals_of(const std::string& filter) {
@@ -114,7 +132,8 @@ double pages_fetched(double tuples, double pages, double cache_pages) {
 
 std::optional<index_model_estimate>
 model_bitmap_scan(const plan& before, const index_candidate& c,
-                  const table_info& t, const planner_costs& pc) {
+                  const table_info& t, const planner_costs& pc,
+                  double observed_rows_per_call) {
   auto tuples = t.rows();
   auto pages = static_cast<double>(t.relpages);
   if (tuples <= 0 || pages <= 0)
@@ -125,6 +144,10 @@ model_bitmap_scan(const plan& before, const index_candidate& c,
     return std::nullopt;
   auto rows = std::clamp(before.rows_of(*scan), 1.0, tuples);
   index_model_estimate e;
+  if (observed_rows_per_call >= 0 && feeds_result(path, observed_rows_per_call)) {
+    rows = std::clamp(observed_rows_per_call, 1.0, tuples);
+    e.observed = true;
+  }
   e.rows = rows;
   e.share = rows / tuples;
   auto shape = shape_of(c);
@@ -155,10 +178,12 @@ model_bitmap_scan(const plan& before, const index_candidate& c,
     0.0, before.total_cost() - e.scan_cost_before + e.scan_cost_after);
   e.explanation = fmt::format(
     "cost model (hypopg cannot simulate {}): the scan of {} keeps ~{:.0f} of "
-    "{:.0f} rows ({:.2f}%); a bitmap scan of the index reads ~{:.0f} of {:.0f} "
-    "heap pages: scan cost {:.0f} -> {:.0f}",
-    c.method, t.qualified(), rows, tuples, 100 * e.share, e.heap_pages, pages,
-    e.scan_cost_before, e.scan_cost_after);
+    "{:.0f} rows ({:.2f}%{}); a bitmap scan of the index reads ~{:.0f} of "
+    "{:.0f} heap pages: scan cost {:.0f} -> {:.0f}",
+    c.method, t.qualified(), rows, tuples, 100 * e.share,
+    e.observed ? ", as many as the statement returned per call"
+               : ", the planner's estimate",
+    e.heap_pages, pages, e.scan_cost_before, e.scan_cost_after);
   return e;
 }
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -55,30 +56,52 @@ std::set<int> arithmetic_parameters(const std::string& sql) {
 }
 
 /// PREPAREs `sql` (with $n parameters) as optischema_explain. A text from
-/// pg_stat_statements has lost the types of its constants: `$1 / $2` is
-/// ambiguous between two unknowns, which PostgreSQL refuses (42725) where
-/// the application's `10 / 3` was fine. Those operands are then declared
-/// bigint, the type of the integer constants they most often were.
+/// pg_stat_statements has lost the types of its constants, and PostgreSQL
+/// refuses what it cannot resolve without them where the application's
+/// literals were fine: `$1 / $2` is ambiguous between two unknowns
+/// (42725), and a parameter of a variadic "any" function such as
+/// jsonb_build_object has no type at all (42P18). The arithmetic operands
+/// are then declared bigint, the untyped ones text: the types those
+/// constants most often were. A few rounds at most, one kind of fix each.
 void prepare_for_explain(pqxx::nontransaction& tx, const std::string& sql) {
-  tx.exec(own_marker + "SAVEPOINT optischema_prepare");
-  try {
-    tx.exec_params(own_marker + "PREPARE optischema_explain AS " + sql);
-    return;
-  } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() != "42725")
-      throw;
-    tx.exec(own_marker + "ROLLBACK TO SAVEPOINT optischema_prepare");
+  static const std::regex untyped{R"re(data type of parameter \$([0-9]+))re"};
+  std::map<int, std::string> types;
+  for (int round = 0;; ++round) {
+    std::string list;
+    if (!types.empty()) {
+      auto last = types.rbegin()->first;
+      for (int i = 1; i <= last; ++i) {
+        auto t = types.find(i);
+        list += (i > 1 ? ", " : "")
+          + (t != types.end() ? t->second : std::string{"unknown"});
+      }
+      list = " (" + list + ")";
+    }
+    tx.exec(own_marker + "SAVEPOINT optischema_prepare");
+    try {
+      tx.exec_params(own_marker + "PREPARE optischema_explain" + list + " AS "
+                     + sql);
+      return;
+    } catch (const pqxx::sql_error& e) {
+      auto state = e.sqlstate();
+      if (round >= 4 || (state != "42725" && state != "42P18"))
+        throw;
+      tx.exec(own_marker + "ROLLBACK TO SAVEPOINT optischema_prepare");
+      auto before = types.size();
+      if (state == "42725") {
+        for (auto n : arithmetic_parameters(sql))
+          types.emplace(n, "bigint");
+      } else {
+        std::smatch m;
+        std::string what = e.what();
+        if (std::regex_search(what, m, untyped) && m[1].length() <= 5)
+          types.emplace(std::stoi(m[1].str()), "text");
+      }
+      // Nothing new to declare: the same error would come back.
+      if (types.size() == before || types.rbegin()->first > 65535)
+        throw;
+    }
   }
-  auto ints = arithmetic_parameters(sql);
-  if (ints.empty() || *ints.rbegin() > 65535)
-    throw std::runtime_error(
-      "the statement is ambiguous without its constants' types (operator is "
-      "not unique) and no parameter is an arithmetic operand to type");
-  std::string types;
-  for (int i = 1; i <= *ints.rbegin(); ++i)
-    types += (i > 1 ? ", " : "") + std::string{ints.count(i) ? "bigint" : "unknown"};
-  tx.exec_params(own_marker + "PREPARE optischema_explain (" + types
-                 + ") AS " + sql);
 }
 
 } // namespace

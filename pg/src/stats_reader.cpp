@@ -104,31 +104,14 @@ expected<raw_sample> read_sample(session& s) {
       // Nested statements (track = all) are inside their caller's time:
       // counting them too would inflate every total.
       l.has_toplevel ? "toplevel" : "true", own_marker);
-    auto rows = tx.exec(own_marker + sql);
-    out.rows.reserve(rows.size());
-    for (auto row : rows) {
-      // Without pg_read_all_stats, other roles' entries have no queryid and
-      // a placeholder text: count them, they cannot be grouped.
-      if (row[2].is_null()) {
-        ++out.hidden_rows;
-        continue;
-      }
-      auto& r = out.rows.emplace_back();
-      r.key.userid = as_i64(row[0]);
-      r.key.dbid = as_i64(row[1]);
-      r.key.queryid = as_i64(row[2]);
-      r.key.toplevel = row[3].as<bool>();
-      r.query = row[4].is_null() ? hidden_text : row[4].c_str();
-      r.total.calls = as_i64(row[5]);
-      r.total.exec_time_ms = as_f64(row[6]);
-      r.total.plan_time_ms = as_f64(row[7]);
-      r.total.rows = as_i64(row[8]);
-      r.total.shared_blks_hit = as_i64(row[9]);
-      r.total.shared_blks_read = as_i64(row[10]);
-      r.total.temp_blks_read = as_i64(row[11]);
-      r.total.temp_blks_written = as_i64(row[12]);
-    }
-    if (l.has_info) {
+    // pg_stat_statements_info first and again after the rows: a reset
+    // between them would pair the old counts with the new reset time, and
+    // the deltas would count every call before the reset twice. Straddled,
+    // the rows are read again, after the reset.
+    auto read_info = [&] {
+      pgss_info i;
+      if (!l.has_info)
+        return i;
       step = "reading pg_stat_statements_info";
       auto info = tx.exec(
         own_marker
@@ -137,10 +120,47 @@ expected<raw_sample> read_sample(session& s) {
           "FROM {}.pg_stat_statements_info",
           l.schema));
       if (!info.empty()) {
-        out.info.available = true;
-        out.info.dealloc = as_i64(info[0][0]);
-        out.info.stats_reset_ms = as_i64(info[0][1]);
+        i.available = true;
+        i.dealloc = as_i64(info[0][0]);
+        i.stats_reset_ms = as_i64(info[0][1]);
       }
+      return i;
+    };
+    auto read_rows = [&] {
+      step = "reading pg_stat_statements";
+      out.rows.clear();
+      out.hidden_rows = 0;
+      auto rows = tx.exec(own_marker + sql);
+      out.rows.reserve(rows.size());
+      for (auto row : rows) {
+        // Without pg_read_all_stats, other roles' entries have no queryid and
+        // a placeholder text: count them, they cannot be grouped.
+        if (row[2].is_null()) {
+          ++out.hidden_rows;
+          continue;
+        }
+        auto& r = out.rows.emplace_back();
+        r.key.userid = as_i64(row[0]);
+        r.key.dbid = as_i64(row[1]);
+        r.key.queryid = as_i64(row[2]);
+        r.key.toplevel = row[3].as<bool>();
+        r.query = row[4].is_null() ? hidden_text : row[4].c_str();
+        r.total.calls = as_i64(row[5]);
+        r.total.exec_time_ms = as_f64(row[6]);
+        r.total.plan_time_ms = as_f64(row[7]);
+        r.total.rows = as_i64(row[8]);
+        r.total.shared_blks_hit = as_i64(row[9]);
+        r.total.shared_blks_read = as_i64(row[10]);
+        r.total.temp_blks_read = as_i64(row[11]);
+        r.total.temp_blks_written = as_i64(row[12]);
+      }
+    };
+    auto before = read_info();
+    read_rows();
+    out.info = read_info();
+    if (out.info.stats_reset_ms != before.stats_reset_ms) {
+      read_rows();
+      out.info = read_info();
     }
     step = "reading pg_stat_database";
     auto db = tx.exec(

@@ -94,3 +94,26 @@ TEST_CASE("the model declines scans whose cost the statement does not pay",
   CHECK_FALSE(
     model_bitmap_scan(sorted, gin("subject gin_trgm_ops"), empty, {}));
 }
+
+TEST_CASE("what the statement returned per call replaces a default estimate",
+          "[index_model]") {
+  // Gather above the scan passes its rows through: 3 rows per call is what
+  // the filter keeps, whatever the planner assumed for a parameter.
+  auto p = load("gin_candidate_parallel_scan.json");
+  auto e = model_bitmap_scan(p, gin("attrs jsonb_path_ops"), tickets(), {}, 3);
+  REQUIRE(e);
+  CHECK(e->observed);
+  CHECK(e->rows == Approx(3));
+  CHECK_THAT(e->explanation, Catch::Contains("returned per call"));
+  // Unknown (negative): the planner's estimate.
+  auto planner
+    = model_bitmap_scan(p, gin("attrs jsonb_path_ops"), tickets(), {}, -1);
+  REQUIRE(planner);
+  CHECK_FALSE(planner->observed);
+  // An aggregate between scan and result: its rows are not the scan's.
+  auto grouped = model_bitmap_scan(load("gin_candidate_sort_limit.json"),
+                                   gin("subject gin_trgm_ops"), tickets(), {},
+                                   2);
+  REQUIRE(grouped);
+  CHECK_FALSE(grouped->observed);
+}

@@ -58,6 +58,8 @@ struct statement_result {
   double total_time_ms = 0;
   double mean_time_ms = 0;
   double time_ms_per_day = 0;
+  /// Rows it returned per call (pg_stat_statements); negative when unknown.
+  double rows_per_call = -1;
   double cost_before = 0;
   double cost_after = 0;
   /// EXPLAIN (FORMAT JSON) before, and with the recommended indexes.

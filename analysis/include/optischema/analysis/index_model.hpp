@@ -28,6 +28,8 @@ struct index_model_estimate {
   double heap_pages = 0;
   /// Share of the table's rows the predicate keeps.
   double share = 0;
+  /// The rows came from what the statement returned, not the planner.
+  bool observed = false;
   /// One line for the recommendation's reasons.
   std::string explanation;
 };
@@ -42,8 +44,16 @@ double pages_fetched(double tuples, double pages, double cache_pages);
 /// does not apply: no sequential scan of that table, a scan repeated per
 /// outer row or under a LIMIT (its cost is not what the statement pays), or
 /// a table without statistics.
+///
+/// `observed_rows_per_call`: what the statement returned per call
+/// (pg_stat_statements rows / calls; negative when unknown). Where the scan
+/// feeds the result directly (only sorts, gathers and a LIMIT it did not
+/// reach on average above it) that is how many rows the filter keeps, and
+/// it replaces the planner's estimate, which for a parameter of @>, ? or
+/// LIKE is a fixed default, not the data's.
 std::optional<index_model_estimate>
 model_bitmap_scan(const plan& before, const index_candidate& c,
-                  const table_info& t, const planner_costs& pc);
+                  const table_info& t, const planner_costs& pc,
+                  double observed_rows_per_call = -1);
 
 } // namespace optischema
