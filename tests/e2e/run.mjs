@@ -331,11 +331,16 @@ try {
     assert(rec, 'no recommendation');
     await page.goto(`${base}/recommendations/?id=${rec.id}`);
     await page.locator('[data-testid=recommendation-modal]').waitFor({ timeout: 10_000 });
+    const source = page.locator('[data-testid=recommendation-modal] [data-testid=benefit-source]');
+    const before = await source.innerText();
+    assert(/planner \(hypopg\)/.test(before), `benefit source before the test: ${before}`);
     await page.click('[data-testid=test-button]');
     const result = page.locator('[data-testid=sandbox-result]');
     await result.waitFor({ timeout: 120_000 });
     const verdict = await result.getAttribute('data-verdict');
     assert(verdict === 'faster', `sandbox verdict ${verdict}, expected faster`);
+    // Measured now: the measurement is where the benefit comes from.
+    await until('the benefit source to say measured', async () => /measured in the sandbox/.test(await source.innerText()), 10_000);
     assert(!indexExists(rec.index_name), 'the sandbox test touched the target');
     await shoot(page, 'recommendation-tested');
     await page.keyboard.press('Escape');

@@ -33,6 +33,18 @@ describe('response schemas', () => {
     expect(r.success).toBe(true);
   });
 
+  it('keeps where a benefit comes from and the steps an index needs first', () => {
+    const base = SuggestionsResponse.parse(fixture('suggestions.json')).suggestions[1];
+    const gin = { ...base, using: 'gin', benefit_source: 'model', prerequisites: ['CREATE EXTENSION IF NOT EXISTS pg_trgm'] };
+    const r = SuggestionsResponse.parse({ suggestions: [gin] }).suggestions[0];
+    expect(r.benefit_source).toBe('model');
+    expect(r.prerequisites).toEqual(['CREATE EXTENSION IF NOT EXISTS pg_trgm']);
+    // An older engine's answer has neither: not costed, nothing first.
+    const old = SuggestionsResponse.parse(fixture('suggestions.json')).suggestions[0];
+    expect(old.benefit_source).toBe('');
+    expect(old.prerequisites).toEqual([]);
+  });
+
   it('keeps sandbox results and speed-ups on recommendations', () => {
     const r = SuggestionsResponse.parse(fixture('suggestions.json'));
     const tested = r.suggestions.find((s) => s.sandbox);
