@@ -24,6 +24,10 @@ bool apply_recommendation(const pg::conninfo& target, const recommendation& r,
     if (auto safe = pg::check_index_expressions(target, c->sql); !safe)
       c = failure{ec::bad_request,
                   "not applied: the index " + safe.error().message};
+  // The extension an index needs is a person's step (pg/ddl.hpp).
+  if (c && r.kind == "create_index" && !undo)
+    if (auto met = pg::check_prerequisites(target, r.prerequisites); !met)
+      c = met.error();
   if (!c) {
     OPTISCHEMA_ERROR("{}", c.error().message);
     return false;

@@ -261,20 +261,9 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   // An index that needs an extension (a trigram index needs pg_trgm) is
   // built only once someone allowed to has created it: the engine never
   // creates extensions, which run their install scripts as a superuser.
-  if (!undo && r.kind == "create_index" && !r.prerequisites.empty()) {
-    auto missing = pg::missing_extensions(*st.conn, r.prerequisites);
-    if (!missing)
-      return refuse(missing.error());
-    if (!missing->empty())
-      return refuse(
-        {ec::conflict,
-         fmt::format("not applied: the index needs the {} extension, which "
-                     "{} does not have: have a superuser (or the database "
-                     "owner, for trusted extensions) run {} in that database, "
-                     "then apply again",
-                     fmt::join(*missing, ", "), st.target,
-                     fmt::join(r.prerequisites, "; "))});
-  }
+  if (!undo && r.kind == "create_index")
+    if (auto met = pg::check_prerequisites(*st.conn, r.prerequisites); !met)
+      return refuse(met.error());
   e.ddl = c->sql;
   e.schema = c->schema;
   e.index_name = c->index_name;

@@ -1209,7 +1209,9 @@ std::string to_text(const advice_report& x) {
   for (auto& r : x.actions) {
     out += fmt::format("\n  {}\n", r.title);
     for (auto& first : r.prerequisites)
-      out += fmt::format("    first (apply --create-extensions): {};\n", first);
+      out += fmt::format("    first, by a person allowed to (never run by the "
+                         "engine): {};\n",
+                         first);
     out += fmt::format("    {};\n    rollback: {};\n", r.ddl, r.rollback_ddl);
     out += fmt::format("    confidence {:.2f}", r.confidence);
     if (r.kind == "create_index")

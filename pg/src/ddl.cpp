@@ -411,6 +411,24 @@ missing_extensions(const conninfo& target,
   }
 }
 
+expected<ok> check_prerequisites(const conninfo& target,
+                                 const std::vector<std::string>& prerequisites) {
+  if (prerequisites.empty())
+    return ok{};
+  auto missing = missing_extensions(target, prerequisites);
+  if (!missing)
+    return missing.error();
+  if (missing->empty())
+    return ok{};
+  return failure{
+    ec::conflict,
+    fmt::format("not applied: the index needs the {} extension, which {} "
+                "does not have: have a superuser (or the database owner, for "
+                "trusted extensions) run {} in that database, then apply again",
+                fmt::join(*missing, ", "), target.display,
+                fmt::join(prerequisites, "; "))};
+}
+
 expected<bool> drop_invalid_index(const conninfo& target, const index_facts& x,
                                   const ddl_options& opts) {
   change_session s{target, opts, x.schema};

@@ -211,3 +211,24 @@ TEST_CASE("advise: an index that would stop HOT updates is charged for them",
           && std::string{a["columns"][0].GetString()} == "tenant");
   CHECK(served);
 }
+
+TEST_CASE("advise --create leaves an index that needs an extension to a person",
+          "[advisor][shapes]") {
+  auto& h = harness::shared();
+  engine_process p{{"advise", "--dsn", h.dsn(shapes_db()), "--create",
+                    "--statement",
+                    "SELECT id FROM tickets WHERE subject ILIKE '%cafe%'"}};
+  auto rc = p.wait_exit(120s);
+  REQUIRE(rc);
+  INFO(p.log());
+  // Refused, with the step to take; the extension and the index not made.
+  CHECK(*rc == 1);
+  CHECK_THAT(p.log(), Catch::Contains("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                        && Catch::Contains("then apply again"));
+  CHECK(h.exec(shapes_db(),
+               "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")[0][0]
+        == "0");
+  CHECK(h.exec(shapes_db(), "SELECT count(*) FROM pg_indexes WHERE indexdef "
+                            "LIKE '%gin_trgm_ops%'")[0][0]
+        == "0");
+}

@@ -134,4 +134,10 @@ expected<std::vector<std::string>>
 missing_extensions(const conninfo& target,
                    const std::vector<std::string>& prerequisites);
 
+/// ok when every prerequisite of an action is met on `target`; else a
+/// failure (ec::conflict) naming the extension and the statement a person
+/// allowed to must run first. The engine never runs it.
+expected<ok> check_prerequisites(const conninfo& target,
+                                 const std::vector<std::string>& prerequisites);
+
 } // namespace optischema::pg
