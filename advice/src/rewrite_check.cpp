@@ -230,6 +230,9 @@ struct param_source {
   const column_info* column = nullptr;
   /// Position in an IN list: its members get different values.
   int offset = 0;
+  /// Compared with `=` (col = $n): the planner's estimate for a generic
+  /// $n is the average value's, which a skewed column makes misleading.
+  bool equality = false;
 };
 
 /// The parameter number of `$n` or `$n::type`.
@@ -469,14 +472,17 @@ private:
   }
 
   /// `col op $n` (or `$n op col`): $n takes values of col.
-  void pair(const node* col, const node* param, int offset = 0) {
+  void pair(const node* col, const node* param, int offset = 0,
+            bool equality = false) {
     auto p = param_number(param);
     auto* ref = column_ref(col);
     if (!p || ref == nullptr || out_.contains(*p))
       return;
     if (auto c = resolve(*ref))
       out_[*p] = param_source{param_source::kind::column, c->first, c->second,
-                              offset};
+                              offset,
+                              // the column itself, not an expression of it
+                              equality && get(col, "ColumnRef") != nullptr};
   }
 
   /// The parameters of a pattern built with ||, e.g. '%' || $1 || '%'.
@@ -507,20 +513,23 @@ private:
       return;
     }
     // (a, b) = ($1, $2)
+    auto ops = names(get(&e, "name"));
+    auto equality = kind == "AEXPR_OP" && ops
+      && *ops == std::vector<std::string>{"="};
     auto* la = items(get(get(l, "RowExpr"), "args"));
     auto* ra = items(get(get(r, "RowExpr"), "args"));
     if (la != nullptr && ra != nullptr && la->Size() == ra->Size()) {
       for (rapidjson::SizeType i = 0; i < la->Size(); ++i) {
-        pair(&(*la)[i], &(*ra)[i]);
-        pair(&(*ra)[i], &(*la)[i]);
+        pair(&(*la)[i], &(*ra)[i], 0, equality);
+        pair(&(*ra)[i], &(*la)[i], 0, equality);
       }
       return;
     }
-    pair(l, r);
+    pair(l, r, 0, equality);
     // `$1 = ANY(col)` compares $1 with the elements of an array column,
     // whose values (whole arrays) would not fit.
     if (kind != "AEXPR_OP_ANY" && kind != "AEXPR_OP_ALL")
-      pair(r, l);
+      pair(r, l, 0, equality);
     if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
       std::vector<const node*> pattern;
       concatenated(r, pattern);
@@ -619,6 +628,20 @@ sample_values values_for(pg::session& s, const param_source& src,
     return {{}, fmt::format("{} holds no values: NULL", name)};
   auto n = vs->size();
   return {std::move(*vs), fmt::format("{} values read from {}", n, name)};
+}
+
+/// Sample values for each of `params`, from what it is compared with.
+std::map<int, sample_values>
+values_of(pg::session& s, const std::set<int>& params,
+          const std::map<int, param_source>& sources,
+          const rewrite_check_options& opts) {
+  std::map<int, sample_values> out;
+  for (auto n : params) {
+    auto i = sources.find(n);
+    out[n] = values_for(s, i != sources.end() ? i->second : param_source{},
+                        opts);
+  }
+  return out;
 }
 
 /// One value per parameter number; nullopt is NULL.
@@ -1133,6 +1156,26 @@ private:
 
 } // namespace
 
+namespace {
+
+/// The literal of each parameter of `st` in each sample set (as the rows
+/// check draws them), ready to splice into its text.
+expected<std::vector<std::map<int, std::string>>>
+literal_sets(pg::session& s, const catalog& cat, const statement& st,
+             const std::set<int>& params, const rewrite_check_options& opts) {
+  auto types = pg::parameter_types(s, st.text, opts.explain);
+  if (!types)
+    return types.error();
+  auto sources = binder{cat}.bind(*st.wrapped());
+  auto values = values_of(s, params, sources, opts);
+  std::vector<std::map<int, std::string>> out;
+  for (auto& x : build_samples(params, sources, values, opts.samples))
+    out.push_back(literals_of(x, *types, sources));
+  return out;
+}
+
+} // namespace
+
 expected<std::vector<std::pair<std::string, std::string>>>
 sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
              const std::string& rewrite, const rewrite_check_options& opts) {
@@ -1152,22 +1195,13 @@ sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
     if (params.empty())
       return std::vector<std::pair<std::string, std::string>>{
         {a->text, b->text}};
-    auto types = pg::parameter_types(s, a->text, opts.explain);
-    if (!types)
-      return types.error();
-    auto sources = binder{cat}.bind(*a->wrapped());
-    std::map<int, sample_values> values;
-    for (auto n : params) {
-      auto i = sources.find(n);
-      values[n] = values_for(s, i != sources.end() ? i->second : param_source{},
-                             opts);
-    }
+    auto sets = literal_sets(s, cat, *a, params, opts);
+    if (!sets)
+      return sets.error();
     std::vector<std::pair<std::string, std::string>> out;
-    for (auto& x : build_samples(params, sources, values, opts.samples)) {
-      auto literals = literals_of(x, *types, sources);
+    for (auto& literals : *sets)
       out.emplace_back(splice(a->text, refs_a, literals),
                        splice(b->text, refs_b, literals));
-    }
     return out;
   } catch (const std::exception& e) {
     return failure{ec::internal,
@@ -1175,30 +1209,150 @@ sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
   }
 }
 
+namespace {
+
+/// A statement to bind values to: parsed, its $n tokens and their numbers.
+struct parameterised {
+  statement st;
+  std::vector<param_ref> refs;
+  std::set<int> params;
+};
+
+expected<parameterised> parameterised_statement(const std::string& sql) {
+  auto st = parse_one(sql, "the statement");
+  if (!st)
+    return st.error();
+  parameterised out{std::move(*st), {}, {}};
+  out.refs = params_of(out.st);
+  out.params = numbers(out.refs);
+  return out;
+}
+
+} // namespace
+
 expected<std::vector<std::string>>
 sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
                   const rewrite_check_options& opts) {
   try {
-    auto st = parse_one(sql, "the statement");
-    if (!st)
-      return st.error();
-    auto refs = params_of(*st);
-    auto params = numbers(refs);
+    auto parsed = parameterised_statement(sql);
+    if (!parsed)
+      return parsed.error();
+    auto& [st, refs, params] = *parsed;
     if (params.empty())
-      return std::vector<std::string>{st->text};
-    auto types = pg::parameter_types(s, st->text, opts.explain);
+      return std::vector<std::string>{st.text};
+    auto sets = literal_sets(s, cat, st, params, opts);
+    if (!sets)
+      return sets.error();
+    std::vector<std::string> out;
+    for (auto& literals : *sets)
+      out.push_back(splice(st.text, refs, literals));
+    return out;
+  } catch (const std::exception& e) {
+    return failure{ec::internal,
+                   std::string{"internal error while sampling: "} + e.what()};
+  }
+}
+
+namespace {
+
+/// How skewed a column's values are, from pg_stats: the share of rows of
+/// its most common value, of a rare one, and of the average value (what a
+/// generic plan assumes for `col = $n`).
+struct value_skew {
+  std::string frequent;
+  double frequent_share = 0;
+  std::string rare;
+  double rare_share = 0;
+  double average_share = 0;
+  /// Whether frequent or rare values are far from the average: by 3×, an
+  /// order of magnitude between them at the least.
+  bool skewed() const {
+    return frequent_share >= 3 * average_share
+      || rare_share * 3 <= average_share;
+  }
+};
+
+std::optional<value_skew> skew_of(const table_info& t, const column_info& c) {
+  auto& vals = c.most_common_vals;
+  auto& freqs = c.most_common_freqs;
+  // An array column's "values" are whole arrays; equality on them is rare.
+  if (vals.empty() || vals.size() != freqs.size() || c.type.ends_with("[]"))
+    return std::nullopt;
+  auto present = std::max(1.0 - c.null_frac, 0.0);
+  auto distinct = std::max(c.distinct_values(t.rows()), 1.0);
+  value_skew x;
+  x.average_share = present / distinct;
+  // pg_stats lists them most common first.
+  x.frequent = vals.front();
+  x.frequent_share = freqs.front();
+  auto listed = static_cast<double>(vals.size());
+  auto listed_share = std::accumulate(freqs.begin(), freqs.end(), 0.0);
+  if (c.rare_value && distinct > listed + 0.5) {
+    // Any value outside the list is estimated at the rest's average.
+    x.rare = *c.rare_value;
+    x.rare_share = std::max(present - listed_share, 0.0) / (distinct - listed);
+  } else {
+    x.rare = vals.back();
+    x.rare_share = freqs.back();
+  }
+  return x;
+}
+
+std::string percent(double share) {
+  return share >= 0.01 ? fmt::format("{:.0f}%", 100 * share)
+                       : fmt::format("{:.2g}%", 100 * share);
+}
+
+} // namespace
+
+expected<std::vector<skew_sample>>
+skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
+             const rewrite_check_options& opts) {
+  try {
+    auto parsed = parameterised_statement(sql);
+    if (!parsed)
+      return parsed.error();
+    auto& [st, refs, params] = *parsed;
+    if (params.empty())
+      return std::vector<skew_sample>{};
+    auto sources = binder{cat}.bind(*st.wrapped());
+    std::map<int, value_skew> skewed;
+    for (auto& [n, src] : sources)
+      if (src.what == param_source::kind::column && src.equality)
+        if (auto x = skew_of(*src.table, *src.column); x && x->skewed())
+          skewed[n] = *x;
+    if (skewed.empty())
+      return std::vector<skew_sample>{};
+    auto types = pg::parameter_types(s, st.text, opts.explain);
     if (!types)
       return types.error();
-    auto sources = binder{cat}.bind(*st->wrapped());
-    std::map<int, sample_values> values;
-    for (auto n : params) {
-      auto i = sources.find(n);
-      values[n] = values_for(s, i != sources.end() ? i->second : param_source{},
-                             opts);
+    // The other parameters stay parameters, renumbered $1…$k, so the
+    // samples differ from the generic plan only where the skew is.
+    std::map<int, std::string> kept;
+    for (auto n : params)
+      if (!skewed.contains(n))
+        kept[n] = "$" + std::to_string(kept.size() + 1);
+    std::vector<skew_sample> out;
+    for (auto frequent : {true, false}) {
+      auto literals = kept;
+      std::vector<std::string> what;
+      for (auto& [n, x] : skewed) {
+        auto type = static_cast<size_t>(n) <= types->size()
+          ? (*types)[static_cast<size_t>(n) - 1]
+          : std::string{};
+        literals[n] = typed_value(frequent ? x.frequent : x.rare, type,
+                                  &sources.at(n));
+        // Never the value itself: reasons leave the engine.
+        auto& src = sources.at(n);
+        what.push_back(fmt::format(
+          "{} value of {} ({} of the rows)",
+          frequent ? "the most common" : "a rare", column_name(*src.table,
+                                                               *src.column),
+          percent(frequent ? x.frequent_share : x.rare_share)));
+      }
+      out.push_back({splice(st.text, refs, literals),
+                     fmt::format("{}", fmt::join(what, ", "))});
     }
-    std::vector<std::string> out;
-    for (auto& x : build_samples(params, sources, values, opts.samples))
-      out.push_back(splice(st->text, refs, literals_of(x, *types, sources)));
     return out;
   } catch (const std::exception& e) {
     return failure{ec::internal,

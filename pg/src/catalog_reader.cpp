@@ -160,7 +160,9 @@ expected<catalog> read_catalog(session& s) {
           "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), "
           "a.attnum, a.attnotnull, st.n_distinct, st.null_frac, st.avg_width, "
           "st.correlation, st.most_common_vals::text, "
-          "st.most_common_freqs::text, st.attname IS NOT NULL "
+          "st.most_common_freqs::text, st.attname IS NOT NULL, "
+          "CASE WHEN st.most_common_vals IS NOT NULL "
+          "THEN st.histogram_bounds::text END "
           "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
           "JOIN pg_namespace n ON n.oid = c.relnamespace "
           "LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND "
@@ -185,6 +187,8 @@ expected<catalog> read_catalog(session& s) {
       col.most_common_vals = parse_array(to_str(row[9]));
       for (auto& f : parse_array(to_str(row[10])))
         col.most_common_freqs.push_back(std::stod(f));
+      if (auto bounds = parse_array(to_str(row[12])); !bounds.empty())
+        col.rare_value = bounds[bounds.size() / 2];
       cat.tables[i->second].columns.push_back(std::move(col));
     }
     step = "reading indexes";

@@ -110,4 +110,26 @@ sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
              const std::string& rewrite,
              const rewrite_check_options& opts = {});
 
+/// One way of binding a statement's parameters for costing it on values
+/// the generic plan does not represent.
+struct skew_sample {
+  /// The statement with each skewed equality parameter replaced by a value
+  /// and the other parameters renumbered $1…$k (still planned generically).
+  std::string sql;
+  /// What was bound, for reasons: "the most common value of
+  /// public.events.state (90% of the rows)". Never the value.
+  std::string label;
+};
+
+/// Where a parameter is compared by `=` with a column whose values are
+/// skewed (pg_stats: the most common value, or a rare one, at least 3× off
+/// the average that a generic plan assumes), two bindings: every such
+/// parameter at its column's most common value, and at a rare value.
+/// Empty when the generic plan stands for every value alike. Costing an
+/// index on these as well keeps one average estimate from choosing an
+/// index that only the frequent values are fast with (the advisor).
+expected<std::vector<skew_sample>>
+skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
+             const rewrite_check_options& opts = {});
+
 } // namespace optischema

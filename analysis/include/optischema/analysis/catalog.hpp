@@ -28,6 +28,11 @@ struct column_info {
   double correlation = 0;
   std::vector<std::string> most_common_vals;
   std::vector<double> most_common_freqs;
+  /// A value that is not one of the most common (the middle bound of
+  /// pg_stats.histogram_bounds, which leaves them out); read only where
+  /// there are most common values: costing a statement on it shows what a
+  /// rare value costs beside a frequent one.
+  std::optional<std::string> rare_value;
 
   /// Distinct values for a table of `rows` rows (n_distinct resolved).
   double distinct_values(double rows) const;
