@@ -98,6 +98,11 @@ struct advise_flags {
   /// Name of the target in recommendation ids (default: the database).
   std::string target;
   bool create = false;
+  /// A sandbox server: each proposed index is built on a copy there and
+  /// its statements timed; the measurement replaces the estimate.
+  std::string sandbox_dsn;
+  double sandbox_sample_percent = 0;
+  int sandbox_runs = 5;
   std::vector<std::string> allow_functions;
   std::vector<std::string> allow_extensions;
   std::string log_level = "warn";

@@ -317,6 +317,20 @@ void add_advise_flags(CLI::App& cmd, advise_flags& f) {
   cmd.add_flag("--create", f.create,
                "Create the recommended indexes (CREATE INDEX CONCURRENTLY, "
                "with lock timeouts and retries)");
+  cmd
+    .add_option("--sandbox-dsn", f.sandbox_dsn,
+                "A PostgreSQL server (never the target) where each proposed "
+                "index is built on a copy of the target and measured; the "
+                "measurement outweighs the estimate");
+  cmd
+    .add_option("--sandbox-sample-percent", f.sandbox_sample_percent,
+                "Copy this share of each table's rows (0: whole up to 1 GB)")
+    ->check(CLI::Range(0.0, 100.0));
+  cmd
+    .add_option("--sandbox-runs", f.sandbox_runs,
+                "Timed executions per statement before and after")
+    ->check(CLI::Range(1, 100))
+    ->capture_default_str();
   add_safety_flags(cmd, f.allow_functions, f.allow_extensions);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")

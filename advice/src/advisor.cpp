@@ -1256,8 +1256,9 @@ std::string to_text(const advice_report& x) {
       out += fmt::format(", saves ~{:.0f} ms/day, ~{:.1f} MB, costed by {}",
                          r.benefit_ms_per_day,
                          static_cast<double>(r.size_bytes) / 1048576.0,
-                         r.benefit_source.empty() ? "nothing"
-                                                  : r.benefit_source);
+                         r.benefit_source.empty()
+                           ? "nothing"
+                           : optischema::benefit_source(r));
     out += "\n";
     for (auto& why : r.reasons)
       out += "    - " + why + "\n";

@@ -376,8 +376,7 @@ expected<std::optional<index_facts>> find_index(const conninfo& target,
 }
 
 expected<std::vector<std::string>>
-missing_extensions(const conninfo& target,
-                   const std::vector<std::string>& prerequisites) {
+prerequisite_extensions(const std::vector<std::string>& prerequisites) {
   // Only extensions the advisor itself may name (index_model/candidates).
   static const std::set<std::string> known{"pg_trgm", "btree_gin",
                                            "btree_gist"};
@@ -388,10 +387,20 @@ missing_extensions(const conninfo& target,
     if (known.count(name) == 0)
       return failure{ec::bad_request,
                      "unknown prerequisite \"" + p.substr(0, 80)
-                       + "\": the engine only checks CREATE EXTENSION IF NOT "
+                       + "\": the engine only knows CREATE EXTENSION IF NOT "
                          "EXISTS of pg_trgm, btree_gin or btree_gist"};
     names.push_back(name);
   }
+  return names;
+}
+
+expected<std::vector<std::string>>
+missing_extensions(const conninfo& target,
+                   const std::vector<std::string>& prerequisites) {
+  auto listed = prerequisite_extensions(prerequisites);
+  if (!listed)
+    return listed.error();
+  auto& names = *listed;
   if (names.empty())
     return names;
   ddl_options opts;

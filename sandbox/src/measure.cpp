@@ -7,6 +7,7 @@
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/ddl.hpp"
 #include "optischema/pg/safety.hpp"
 #include "optischema/pg/session.hpp"
 #include "optischema/util/clock.hpp"
@@ -304,6 +305,12 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
       return c.error();
     change = std::move(*c);
   }
+  // The extension an index needs (pg_trgm) is created on the copy, inside
+  // the transaction that is rolled back: a person decides about the
+  // target's; the copy is ours. Only the advisor's own allow-listed form.
+  auto extensions = pg::prerequisite_extensions(r.prerequisites);
+  if (!extensions)
+    return extensions.error();
   result out;
   out.runs = std::max(opts.runs, 1);
   // -- realistic parameters, drawn from the copy's statistics and values
@@ -380,6 +387,13 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     time_round(conn, served, false, k == 0);
     time_round(conn, others, false, k == 0);
   }
+  for (auto& name : *extensions)
+    if (auto x = exec(conn, "CREATE EXTENSION IF NOT EXISTS " + quote_ident(name),
+                      "the index's extension in the sandbox");
+        !x) {
+      exec(conn, "ROLLBACK", "ROLLBACK");
+      return x.error();
+    }
   if (change)
     if (auto ddl = exec(conn, in_transaction(change->sql),
                         "the DDL in the sandbox");

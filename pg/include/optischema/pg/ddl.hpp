@@ -127,6 +127,12 @@ expected<std::optional<index_facts>> find_index(const conninfo& target,
                                                 const std::string& name);
 
 /// The extensions an action's prerequisites name ("CREATE EXTENSION IF NOT
+/// EXISTS pg_trgm" → "pg_trgm"); a prerequisite of any other form, or of
+/// an extension the advisor never names, is an error.
+expected<std::vector<std::string>>
+prerequisite_extensions(const std::vector<std::string>& prerequisites);
+
+/// The extensions an action's prerequisites name ("CREATE EXTENSION IF NOT
 /// EXISTS pg_trgm") that `target` does not have. A prerequisite of any
 /// other form is an error: the engine runs no statement it did not write,
 /// and extensions are created only by a person who decides to.
