@@ -1120,8 +1120,17 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     metrics.push_back(std::move(m));
     aps.push_back(analyses[q].tables.empty() ? nullptr : &analyses[q]);
   }
-  for (auto& f : workload_findings(metrics, aps, *cat))
-    report.findings.push_back(f);
+  for (auto& f : workload_findings(metrics, aps, *cat)) {
+    // A table's stale statistics are said once: a plan that reads it
+    // already said so, with the statement.
+    auto said = std::any_of(
+      report.findings.begin(), report.findings.end(), [&](const finding& x) {
+        return x.kind == f.kind && x.relation == f.relation
+          && f.kind == "stale_statistics";
+      });
+    if (!said)
+      report.findings.push_back(f);
+  }
   for (auto& f : report.findings) {
     if (f.kind != "n_plus_one")
       continue;
