@@ -688,12 +688,29 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   // average value hides what its frequent and rare values cost: it is
   // costed on those too, and the selection weighs the mean of the three.
   std::vector<std::vector<skew_sample>> skews(results.size());
+  // The planner's cost of statement q with the hypothetical indexes
+  // `config`, the mean over its value samples where it has them.
+  auto cost_with = [&](size_t q, const std::vector<size_t>& config)
+    -> std::optional<double> {
+    auto p = whatif->plan_with(results[q].query, config);
+    if (!p)
+      return std::nullopt;
+    auto total = p->total_cost();
+    for (auto& x : skews[q]) {
+      auto px = whatif->plan_with(x.sql, config);
+      if (!px)
+        return std::nullopt;
+      total += px->total_cost();
+    }
+    return total / static_cast<double>(1 + skews[q].size());
+  };
   if (cat->hypopg_installed) {
     whatif.emplace(s, cands, o.explain);
     for (size_t q = 0; q < results.size(); ++q) {
       if (sel_stmts[q].candidates.empty())
         continue;
-      auto xs = skew_samples(s, *cat, results[q].query, {o.explain});
+      auto xs = skew_samples(s, *cat, results[q].query, {o.explain},
+                             results[q].rows_per_call);
       if (!xs) {
         OPTISCHEMA_DEBUG("advisor: no value samples for {}: {}",
                          results[q].fingerprint, xs.error().message);
@@ -707,26 +724,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         }
       sel_stmts[q].base_cost = total / static_cast<double>(1 + skews[q].size());
     }
-    sel = select_indexes(
-      sel_stmts, sel_cands,
-      [&](size_t q,
-          const std::vector<size_t>& config) -> std::optional<double> {
-        auto p = whatif->plan_with(results[q].query, config);
-        if (!p)
-          return std::nullopt;
-        auto total = p->total_cost();
-        for (auto& x : skews[q]) {
-          auto px = whatif->plan_with(x.sql, config);
-          if (!px)
-            return std::nullopt;
-          total += px->total_cost();
-        }
-        return total / static_cast<double>(1 + skews[q].size());
-      },
-      sopts);
+    sel = select_indexes(sel_stmts, sel_cands, cost_with, sopts);
     report.whatif_calls = sel.oracle_calls;
   }
   // -- recommendations for the chosen indexes
+  std::map<std::string, size_t> candidate_of;
   for (size_t i = 0; i < sel.chosen.size(); ++i) {
     auto c = sel.chosen[i];
     auto& m = cands[c];
@@ -734,6 +736,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     if (t == nullptr)
       continue;
     auto r = create_recommendation(m, *t, *cat, o);
+    candidate_of[r.id] = c;
     r.benefit_ms_per_day = sel.benefit_ms_per_day[i];
     r.size_bytes = m.size_bytes;
     r.write_overhead_ms_per_day = m.write_ms_per_day;
@@ -908,19 +911,43 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   }
   // A b-tree chosen for statements that a modelled GIN index now serves
   // far better would be maintained for nothing: it steps back to an idea.
+  // So does one whose other statements the other chosen b-trees serve as
+  // well without it (it was picked for a statement the GIN took over).
   if (!model_served.empty()) {
     std::map<std::string, size_t> by_fingerprint;
     for (size_t q = 0; q < results.size(); ++q)
       by_fingerprint[results[q].fingerprint] = q;
+    std::set<size_t> kept{sel.chosen.begin(), sel.chosen.end()};
+    auto served_without = [&](size_t c, size_t q) {
+      if (model_served.count(q) != 0)
+        return true;
+      if (!whatif)
+        return false;
+      std::vector<size_t> config;
+      for (auto x : sel_stmts[q].candidates)
+        if (x != c && kept.count(x) != 0)
+          config.push_back(x);
+      auto without = cost_with(q, config);
+      return without && *without <= 1.02 * sel.cost_after[q];
+    };
     for (auto it = report.actions.begin(); it != report.actions.end();) {
+      auto c = candidate_of.find(it->id);
+      auto modelled = [&](const served_statement& ss) {
+        auto q = by_fingerprint.find(ss.fingerprint);
+        return q != by_fingerprint.end() && model_served.count(q->second) != 0;
+      };
       auto all_modelled = it->kind == "create_index"
         && it->benefit_source == "hypopg" && !it->statements.empty()
+        && c != candidate_of.end()
+        && std::any_of(it->statements.begin(), it->statements.end(), modelled)
         && std::all_of(it->statements.begin(), it->statements.end(),
                        [&](const served_statement& ss) {
                          auto q = by_fingerprint.find(ss.fingerprint);
                          return q != by_fingerprint.end()
-                           && model_served.count(q->second) != 0;
+                           && served_without(c->second, q->second);
                        });
+      if (all_modelled)
+        kept.erase(c->second);
       if (!all_modelled) {
         ++it;
         continue;
@@ -932,7 +959,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       it->confidence = std::min(it->confidence, 0.3);
       it->reasons.push_back(
         "superseded: a GIN index (cost model) serves its statements far "
-        "better; keep this one only if the sandbox says otherwise");
+        "better, and the other indexes chosen serve the rest as well without "
+        "it; keep this one only if the sandbox says otherwise");
       report.other.push_back(std::move(*it));
       it = report.actions.erase(it);
     }

@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -1307,7 +1308,7 @@ std::string percent(double share) {
 
 expected<std::vector<skew_sample>>
 skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
-             const rewrite_check_options& opts) {
+             const rewrite_check_options& opts, double rows_per_call) {
   try {
     auto parsed = parameterised_statement(sql);
     if (!parsed)
@@ -1329,12 +1330,23 @@ skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
     // The other parameters stay parameters, renumbered $1…$k, so the
     // samples differ from the generic plan only where the skew is.
     std::map<int, std::string> kept;
-    for (auto n : params)
-      if (!skewed.contains(n))
+    std::map<int, std::string> limits;
+    for (auto n : params) {
+      auto i = sources.find(n);
+      if (skewed.contains(n))
+        continue;
+      // A LIMIT the statement reached: the rows it returned per call.
+      if (i != sources.end() && i->second.what == param_source::kind::limit
+          && rows_per_call >= 1)
+        limits[n] = fmt::format("{:.0f}", std::round(rows_per_call));
+      else
         kept[n] = "$" + std::to_string(kept.size() + 1);
+    }
     std::vector<skew_sample> out;
     for (auto frequent : {true, false}) {
       auto literals = kept;
+      for (auto& [n, v] : limits)
+        literals[n] = fmt::format("({}::bigint)", v);
       std::vector<std::string> what;
       for (auto& [n, x] : skewed) {
         auto type = static_cast<size_t>(n) <= types->size()
