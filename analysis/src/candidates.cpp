@@ -1162,7 +1162,10 @@ void generator::trigram(const table_info& t, const uses_t& all) {
                                      : "(" + u->expression + ")")
               + " gin_trgm_ops"};
     x.needs_pg_trgm = true;
-    x.reasons = {"pattern " + u->op + " " + pattern + " on " + what
+    // LIKE's wildcards are ~~; a % in the operator is pg_trgm's similarity.
+    auto similarity = u->op.find('%') != std::string::npos;
+    x.reasons = {(similarity ? "similarity " : "pattern ") + u->op + " "
+                 + pattern + " on " + what
                  + ": a btree cannot serve it, a trigram GIN index can"};
     if (!cat_.pg_trgm_installed)
       x.reasons.push_back("requires CREATE EXTENSION pg_trgm");

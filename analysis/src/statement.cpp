@@ -619,6 +619,7 @@ std::string commute(const std::string& op) {
   static constexpr std::pair<std::string_view, std::string_view> pairs[] = {
     {"<", ">"},   {">", "<"}, {"<=", ">="}, {">=", "<="}, {"@>", "<@"},
     {"<@", "@>"}, {"=", "="}, {"&&", "&&"}, {"@@", "@@"},
+    {"%", "%"},   {"<%", "%>"}, {"%>", "<%"}, {"<<%", "%>>"}, {"%>>", "<<%"},
   };
   for (auto& [from, to] : pairs)
     if (op == from)
@@ -628,6 +629,13 @@ std::string commute(const std::string& op) {
 
 bool is_btree_op(std::string_view op) {
   return op == "=" || op == "<" || op == "<=" || op == ">" || op == ">=";
+}
+
+/// pg_trgm's similarity operators (text % text, word similarity <% and
+/// %>, strict word similarity <<% and %>>): only a trigram index serves
+/// them. (`%` on numbers is modulo, never a condition by itself.)
+bool is_similarity_op(const std::string& op) {
+  return op == "%" || op == "<%" || op == "%>" || op == "<<%" || op == "%>>";
 }
 
 bool is_containment_op(std::string_view op) {
@@ -1566,7 +1574,8 @@ void analyzer::comparison(const node& b, scope& sc, int group, bool in_or,
   if (kind == "AEXPR_OP" && is_containment_op(op))
     return contain(op, *l, *r, sc, group, in_or);
   if (kind == "AEXPR_OP"
-      && (op == "~" || op == "~*" || op == "~~" || op == "~~*"))
+      && (op == "~" || op == "~*" || op == "~~" || op == "~~*"
+          || is_similarity_op(op)))
     return like(op, *l, *r, sc, group, in_or);
 
   if ((kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE")
@@ -1675,6 +1684,10 @@ void analyzer::like(const std::string& op, const node& l, const node& r,
                     scope& sc, int group, bool in_or) {
   auto s = classify(l, sc);
   auto p = classify(r, sc);
+  // 'needle' <% col: word similarity with the column on the right.
+  if (is_similarity_op(op) && !indexable(s) && s.kind == side::free
+      && indexable(p))
+    return like(commute(op), r, l, sc, group, in_or);
   if (!indexable(s) || p.kind != side::free) {
     walk(l, sc, group);
     return walk(r, sc, group);
@@ -1702,7 +1715,9 @@ void analyzer::like(const std::string& op, const node& l, const node& r,
     prefix = str(get(get(*c, "sval"), "sval"));
     literal_start = !prefix.empty();
   }
-  bool regex = op == "~" || op == "~*";
+  // A regular expression or a similarity is never a btree range, whatever
+  // it starts with.
+  bool regex = op == "~" || op == "~*" || is_similarity_op(op);
   bool wildcard = literal_start && (prefix[0] == '%' || prefix[0] == '_');
   if (literal_start && !regex && !wildcard)
     return add(s, use_kind::range, op, group, in_or, literal_of(r));
