@@ -163,6 +163,13 @@ double write_cost(const merged_candidate& m, const table_info& t,
   return own + write_ms_per_day * hot * (indexes + 1) * share;
 }
 
+/// The column of an index key "name gist_trgm_ops" as plans show it
+/// (quoted there too when it needs quotes; a name with a space is cut at
+/// it, which still finds it in a sort key).
+std::string column_of_key(const std::string& key) {
+  return key.substr(0, key.find(' '));
+}
+
 std::string strip_keyword(const std::string& key) {
   auto out = key;
   for (auto* suffix : {" DESC", " ASC"})
@@ -221,12 +228,17 @@ public:
     return i->second;
   }
 
-  /// The plan of `sql` with `config`; nullopt if it cannot be made.
+  /// The plan of `sql` with `config` (its $n bound to `values` when
+  /// given); nullopt if it cannot be made.
   std::optional<plan> plan_with(const std::string& sql,
-                                const std::vector<size_t>& config) {
+                                const std::vector<size_t>& config,
+                                const std::vector<std::string>* values
+                                = nullptr) {
     if (!apply(config))
       return std::nullopt;
-    auto json = pg::explain_json(s_, sql, opts_);
+    auto json = values != nullptr
+      ? pg::explain_json_bound(s_, sql, *values, opts_)
+      : pg::explain_json(s_, sql, opts_);
     if (!json)
       return std::nullopt;
     auto p = parse_plan(*json);
@@ -685,24 +697,29 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   selection_result sel;
   std::optional<whatif_session> whatif;
   // Where a statement compares a skewed column with `=`, the generic plan's
-  // average value hides what its frequent and rare values cost: it is
-  // costed on those too, and the selection weighs the mean of the three.
+  // average value hides what its frequent and rare values cost. Nobody
+  // knows which values the application asks for: half the weight goes to
+  // the generic plan (each distinct value alike), half to the values as
+  // often as the rows hold them (the most common one, and a rare one for
+  // the rest) — the expected cost under either guess counts.
   std::vector<std::vector<skew_sample>> skews(results.size());
   // The planner's cost of statement q with the hypothetical indexes
-  // `config`, the mean over its value samples where it has them.
+  // `config`, weighed over its value samples where it has them.
   auto cost_with = [&](size_t q, const std::vector<size_t>& config)
     -> std::optional<double> {
     auto p = whatif->plan_with(results[q].query, config);
     if (!p)
       return std::nullopt;
-    auto total = p->total_cost();
+    if (skews[q].empty())
+      return p->total_cost();
+    auto by_rows = 0.0;
     for (auto& x : skews[q]) {
-      auto px = whatif->plan_with(x.sql, config);
+      auto px = whatif->plan_with(x.sql, config, &x.values);
       if (!px)
         return std::nullopt;
-      total += px->total_cost();
+      by_rows += x.weight * px->total_cost();
     }
-    return total / static_cast<double>(1 + skews[q].size());
+    return 0.5 * p->total_cost() + 0.5 * by_rows;
   };
   if (cat->hypopg_installed) {
     whatif.emplace(s, cands, o.explain);
@@ -716,13 +733,17 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
                          results[q].fingerprint, xs.error().message);
         continue;
       }
-      auto total = results[q].cost_before;
-      for (auto& x : *xs)
-        if (auto p = whatif->plan_with(x.sql, {})) {
-          total += p->total_cost();
-          skews[q].push_back(std::move(x));
-        }
-      sel_stmts[q].base_cost = total / static_cast<double>(1 + skews[q].size());
+      // Only when every binding plans: weights must add up.
+      auto plans = std::all_of(xs->begin(), xs->end(), [&](auto& x) {
+        return whatif->plan_with(x.sql, {}, &x.values).has_value();
+      });
+      if (!plans)
+        continue;
+      skews[q] = std::move(*xs);
+      if (auto base = cost_with(q, {}))
+        sel_stmts[q].base_cost = *base;
+      else
+        skews[q].clear();
     }
     sel = select_indexes(sel_stmts, sel_cands, cost_with, sopts);
     report.whatif_calls = sel.oracle_calls;
@@ -761,7 +782,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         for (auto& x : skews[q])
           labels.push_back(x.label);
         r.reasons.push_back(fmt::format(
-          "costed across values: the mean of the generic plan, {}",
+          "costed across values: half on the generic plan (any value alike), "
+          "half on values as often as rows hold them: {}",
           fmt::join(labels, " and ")));
       }
     }
@@ -829,6 +851,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       continue;
     double benefit = 0;
     double best_gain = 0;
+    bool lossy_order = false;
     std::vector<std::pair<size_t, index_model_estimate>> served;
     for (auto q : m.statements) {
       if (model_served.count(q) != 0)
@@ -836,8 +859,20 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       auto p = parse_plan(results[q].plan_before);
       if (!p)
         continue;
-      auto e = model_bitmap_scan(*p, m.c, *t, cat->costs,
-                                 results[q].rows_per_call);
+      // A GiST key on a plain column may be a nearest-first scan
+      // (ORDER BY col <-> x LIMIT n); else the filter's bitmap scan.
+      std::optional<index_model_estimate> e;
+      if (m.c.method == "gist" && !m.c.keys.empty())
+        e = model_knn_scan(*p, m.c, column_of_key(m.c.keys.front()), *t,
+                           cat->costs, results[q].rows_per_call);
+      // Trigram signatures are lossy: how much of the tree a nearest-first
+      // search visits depends on how alike the strings are, which no
+      // statistic tells (10× to 100× off on similar names).
+      lossy_order = lossy_order
+        || (e && m.c.keys.front().ends_with("gist_trgm_ops"));
+      if (!e)
+        e = model_bitmap_scan(*p, m.c, *t, cat->costs,
+                              results[q].rows_per_call);
       if (!e)
         continue;
       // Against what the chosen b-tree indexes already leave of it: a GIN
@@ -904,6 +939,13 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     double confidence = best_gain >= 0.9 ? 0.65 : 0.55;
     if (m.write_ms_per_day > 0.25 * benefit)
       confidence -= 0.15;
+    if (lossy_order) {
+      confidence = std::min(confidence, 0.45);
+      r.reasons.push_back(
+        "a trigram GiST index orders by similarity through lossy signatures: "
+        "how much of it a search reads depends on how alike the strings are; "
+        "an idea until the sandbox measures it (advise --sandbox-dsn)");
+    }
     r.confidence = confidence;
     r.created_ms = r.updated_ms = now;
     (r.confidence >= o.min_confidence ? report.actions : report.other)

@@ -1324,46 +1324,52 @@ skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
           skewed[n] = *x;
     if (skewed.empty())
       return std::vector<skew_sample>{};
-    auto types = pg::parameter_types(s, st.text, opts.explain);
-    if (!types)
-      return types.error();
-    // The other parameters stay parameters, renumbered $1…$k, so the
-    // samples differ from the generic plan only where the skew is.
-    std::map<int, std::string> kept;
-    std::map<int, std::string> limits;
+    // Every other parameter must have a value too (a bound statement gets
+    // a custom plan): a LIMIT the rows it returned per call, an OFFSET 0.
+    // A range or anything else leaves the generic plan alone.
+    std::map<int, std::string> fixed;
     for (auto n : params) {
-      auto i = sources.find(n);
       if (skewed.contains(n))
         continue;
-      // A LIMIT the statement reached: the rows it returned per call.
-      if (i != sources.end() && i->second.what == param_source::kind::limit
-          && rows_per_call >= 1)
-        limits[n] = fmt::format("{:.0f}", std::round(rows_per_call));
+      auto i = sources.find(n);
+      auto what = i != sources.end() ? i->second.what : param_source::kind::none;
+      if (what == param_source::kind::limit && rows_per_call >= 1)
+        fixed[n] = fmt::format("{:.0f}", std::round(rows_per_call));
+      else if (what == param_source::kind::offset)
+        fixed[n] = "0";
       else
-        kept[n] = "$" + std::to_string(kept.size() + 1);
+        return std::vector<skew_sample>{};
     }
+    // $1…$n must all be used (PostgreSQL types them from their places).
+    if (params.empty() || *params.begin() != 1
+        || *params.rbegin() != static_cast<int>(params.size()))
+      return std::vector<skew_sample>{};
     std::vector<skew_sample> out;
+    // Every skewed parameter at its most common value, as often as its
+    // rows are (independently); the rare binding stands for the rest.
+    double all_frequent = 1;
+    for (auto& [n, x] : skewed)
+      all_frequent *= std::clamp(x.frequent_share, 0.0, 1.0);
     for (auto frequent : {true, false}) {
-      auto literals = kept;
-      for (auto& [n, v] : limits)
-        literals[n] = fmt::format("({}::bigint)", v);
+      skew_sample x;
+      x.sql = st.text;
+      x.weight = frequent ? all_frequent : 1 - all_frequent;
+      x.values.resize(params.size());
+      for (auto& [n, v] : fixed)
+        x.values[static_cast<size_t>(n) - 1] = v;
       std::vector<std::string> what;
-      for (auto& [n, x] : skewed) {
-        auto type = static_cast<size_t>(n) <= types->size()
-          ? (*types)[static_cast<size_t>(n) - 1]
-          : std::string{};
-        literals[n] = typed_value(frequent ? x.frequent : x.rare, type,
-                                  &sources.at(n));
+      for (auto& [n, k] : skewed) {
+        x.values[static_cast<size_t>(n) - 1] = frequent ? k.frequent : k.rare;
         // Never the value itself: reasons leave the engine.
         auto& src = sources.at(n);
         what.push_back(fmt::format(
           "{} value of {} ({} of the rows)",
-          frequent ? "the most common" : "a rare", column_name(*src.table,
-                                                               *src.column),
-          percent(frequent ? x.frequent_share : x.rare_share)));
+          frequent ? "the most common" : "a rare",
+          column_name(*src.table, *src.column),
+          percent(frequent ? k.frequent_share : k.rare_share)));
       }
-      out.push_back({splice(st.text, refs, literals),
-                     fmt::format("{}", fmt::join(what, ", "))});
+      x.label = fmt::format("{}", fmt::join(what, ", "));
+      out.push_back(std::move(x));
     }
     return out;
   } catch (const std::exception& e) {

@@ -633,6 +633,7 @@ private:
                        const uses_t& uses);
   void containment(const table_info& t, const uses_t& all);
   void trigram(const table_info& t, const uses_t& all);
+  void nearest(const table_info& t, const uses_t& all);
   void brin(const table_info& t, const uses_t& all);
 
   index_candidate make_candidate(const table_info& t,
@@ -724,6 +725,7 @@ void generator::table(const table_info& t, const uses_t& uses) {
   }
   containment(t, uses);
   trigram(t, uses);
+  nearest(t, uses);
   brin(t, uses);
 }
 
@@ -1168,6 +1170,49 @@ void generator::trigram(const table_info& t, const uses_t& all) {
                  + pattern + " on " + what
                  + ": a btree cannot serve it, a trigram GIN index can"};
     if (!cat_.pg_trgm_installed)
+      x.reasons.push_back("requires CREATE EXTENSION pg_trgm");
+    emit(std::move(x));
+  }
+}
+
+// Rule 6b: GiST for ORDER BY col <-> x LIMIT n (nearest first): a GiST index
+// returns rows in distance order, so the LIMIT stops after n rows instead
+// of computing and sorting a distance for every row. Text takes pg_trgm's
+// gist_trgm_ops (GIN cannot order); geometry its default operator class.
+void generator::nearest(const table_info& t, const uses_t& all) {
+  std::set<std::string> done;
+  for (auto* u : all) {
+    if (u->kind != use_kind::distance || !u->expression.empty()
+        || !done.insert(u->column).second)
+      continue;
+    auto* c = t.column(u->column);
+    auto type = c != nullptr ? c->type : std::string{};
+    auto use = "ORDER BY " + quote_ident(u->column) + " " + u->op + " … on "
+      + t.qualified();
+    index_candidate x;
+    x.schema = t.schema;
+    x.table = t.name;
+    x.method = "gist";
+    if (is_text_type(type)) {
+      if (!cat_.pg_trgm_installed && !cat_.pg_trgm_available) {
+        skip("no index serves " + use
+             + ": only a trigram GiST index orders by similarity, and pg_trgm "
+               "is not available on the server");
+        continue;
+      }
+      x.keys = {quote_ident(u->column) + " gist_trgm_ops"};
+      x.needs_pg_trgm = true;
+    } else if (type == "point" || type == "box" || type == "circle"
+               || type == "polygon") {
+      x.keys = {quote_ident(u->column)};
+    } else {
+      skip("no index serves " + use + " (" + type + ")");
+      continue;
+    }
+    x.reasons = {"nearest first, " + use
+                 + ": a GiST index returns rows in distance order, so a "
+                   "LIMIT stops after its rows instead of sorting them all"};
+    if (x.needs_pg_trgm && !cat_.pg_trgm_installed)
       x.reasons.push_back("requires CREATE EXTENSION pg_trgm");
     emit(std::move(x));
   }

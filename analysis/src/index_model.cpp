@@ -187,4 +187,82 @@ model_bitmap_scan(const plan& before, const index_candidate& c,
   return e;
 }
 
+namespace {
+
+/// The LIMIT whose input is a sort by a distance of `col` over the
+/// sequential scan of the candidate's table (gathers allowed between).
+const plan_node* find_knn_limit(const plan_node& n, const index_candidate& c,
+                                const std::string& col) {
+  if (n.node_type == "Limit" && n.children.size() == 1) {
+    const plan_node* x = &n.children.front();
+    bool sorted = false;
+    while (x != nullptr) {
+      if (x->node_type == "Sort") {
+        auto by_distance = !x->sort_key.empty()
+          && x->sort_key.front().find(col) != std::string::npos
+          && x->sort_key.front().find("<->") != std::string::npos;
+        if (!by_distance)
+          break;
+        sorted = true;
+      } else if (x->node_type == "Seq Scan") {
+        if (sorted && x->relation == c.table
+            && (x->schema.empty() || x->schema == c.schema))
+          return &n;
+        break;
+      } else if (x->node_type != "Gather Merge" && x->node_type != "Gather") {
+        break;
+      }
+      x = x->children.size() == 1 ? &x->children.front() : nullptr;
+    }
+  }
+  for (auto& ch : n.children)
+    if (auto* hit = find_knn_limit(ch, c, col))
+      return hit;
+  return nullptr;
+}
+
+} // namespace
+
+std::optional<index_model_estimate>
+model_knn_scan(const plan& before, const index_candidate& c,
+               const std::string& col, const table_info& t,
+               const planner_costs& pc, double observed_rows_per_call) {
+  auto tuples = t.rows();
+  auto pages = static_cast<double>(t.relpages);
+  if (c.method != "gist" || tuples <= 0 || pages <= 0)
+    return std::nullopt;
+  auto* limit = find_knn_limit(before.root, c, col);
+  if (limit == nullptr)
+    return std::nullopt;
+  index_model_estimate e;
+  auto rows = std::clamp(limit->plan_rows, 1.0, tuples);
+  if (observed_rows_per_call >= 1) {
+    rows = std::clamp(observed_rows_per_call, 1.0, tuples);
+    e.observed = true;
+  }
+  e.rows = rows;
+  e.share = rows / tuples;
+  auto shape = shape_of(c);
+  // A GiST tree of ~100 entries a page: its depth, read once; then each row
+  // costs its index entries (lossy keys: false positives rechecked), the
+  // distance, and a heap page at random (the order is not the table's).
+  auto depth = std::max(1.0, std::ceil(std::log(tuples) / std::log(100.0)));
+  auto visited = rows * shape.false_positives;
+  e.heap_pages = std::min(visited, pages);
+  e.scan_cost_before = limit->total_cost;
+  e.scan_cost_after = depth * pc.random_page_cost
+    + visited
+      * (pc.random_page_cost + pc.cpu_index_tuple_cost + pc.cpu_tuple_cost
+         + 2 * pc.cpu_operator_cost);
+  e.cost_after = std::max(
+    0.0, before.total_cost() - e.scan_cost_before + e.scan_cost_after);
+  e.explanation = fmt::format(
+    "cost model (hypopg cannot simulate gist): nearest first, the index "
+    "returns the {:.0f} rows of the LIMIT{} in distance order instead of a "
+    "sort of all {:.0f} rows of {}: cost {:.0f} -> {:.0f}",
+    rows, e.observed ? " (as many as the statement returned per call)" : "",
+    tuples, t.qualified(), e.scan_cost_before, e.scan_cost_after);
+  return e;
+}
+
 } // namespace optischema

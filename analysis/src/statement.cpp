@@ -32,6 +32,7 @@ const char* to_string(use_kind x) {
     case use_kind::pattern: return "pattern";
     case use_kind::containment: return "containment";
     case use_kind::projection: return "projection";
+    case use_kind::distance: return "distance";
   }
   return "projection";
 }
@@ -620,6 +621,8 @@ std::string commute(const std::string& op) {
     {"<", ">"},   {">", "<"}, {"<=", ">="}, {">=", "<="}, {"@>", "<@"},
     {"<@", "@>"}, {"=", "="}, {"&&", "&&"}, {"@@", "@@"},
     {"%", "%"},   {"<%", "%>"}, {"%>", "<%"}, {"<<%", "%>>"}, {"%>>", "<<%"},
+    {"<->", "<->"}, {"<<->", "<->>"}, {"<->>", "<<->"}, {"<<<->", "<->>>"},
+    {"<->>>", "<<<->"},
   };
   for (auto& [from, to] : pairs)
     if (op == from)
@@ -636,6 +639,13 @@ bool is_btree_op(std::string_view op) {
 /// them. (`%` on numbers is modulo, never a condition by itself.)
 bool is_similarity_op(const std::string& op) {
   return op == "%" || op == "<%" || op == "%>" || op == "<<%" || op == "%>>";
+}
+
+/// Distance operators a GiST index orders by: geometric and pg_trgm's
+/// `<->`, pg_trgm's word distances `<<->`, `<->>`, `<<<->`, `<->>>`.
+bool is_distance_op(const std::string& op) {
+  return op == "<->" || op == "<<->" || op == "<->>" || op == "<<<->"
+    || op == "<->>>";
 }
 
 bool is_containment_op(std::string_view op) {
@@ -1788,6 +1798,22 @@ void analyzer::sort_items(const node& list, scope& sc, int group) {
       return;
     bool desc = str(get(*sb, "sortby_dir")) == "SORTBY_DESC";
     auto* item = target_for(*get(*sb, "node"), sc, false);
+    // ORDER BY col <-> x: nearest first, which a GiST index serves.
+    if (auto* e = as(item, "A_Expr"); e != nullptr && !desc
+        && str(get(*e, "kind")) == "AEXPR_OP") {
+      auto ops = names(get(*e, "name"));
+      auto op = ops.empty() ? std::string{} : ops.back();
+      auto* l = get(*e, "lexpr");
+      auto* r = get(*e, "rexpr");
+      if (is_distance_op(op) && l != nullptr && r != nullptr) {
+        auto a = classify(*l, sc);
+        auto b = classify(*r, sc);
+        if (a.kind == side::column && b.kind == side::free)
+          return add(*a.col, use_kind::distance, op, group, false);
+        if (b.kind == side::column && a.kind == side::free)
+          return add(*b.col, use_kind::distance, commute(op), group, false);
+      }
+    }
     auto s = classify(*item, sc);
     if (s.kind == side::column)
       return add(*s.col, use_kind::sort, {}, group, false, {}, {}, desc);

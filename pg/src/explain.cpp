@@ -106,8 +106,36 @@ void prepare_for_explain(pqxx::nontransaction& tx, const std::string& sql) {
 
 } // namespace
 
+namespace {
+
+/// EXPLAIN of `sql` inside a read-only transaction with timeouts, rolled
+/// back whatever happens; `values` bind its $n through the extended
+/// protocol when given.
+expected<std::string>
+explain_guarded(session& s, const std::string& sql,
+                const std::vector<std::string>* values,
+                const explain_options& opts);
+
+} // namespace
+
 expected<std::string> explain_json(session& s, const std::string& sql,
                                    const explain_options& opts) {
+  return explain_guarded(s, sql, nullptr, opts);
+}
+
+expected<std::string>
+explain_json_bound(session& s, const std::string& sql,
+                   const std::vector<std::string>& values,
+                   const explain_options& opts) {
+  return explain_guarded(s, sql, &values, opts);
+}
+
+namespace {
+
+expected<std::string>
+explain_guarded(session& s, const std::string& sql,
+                const std::vector<std::string>* values,
+                const explain_options& opts) {
   // The text comes from a request, an LLM or pg_stat_statements: planning
   // it may run what it calls (safety.hpp).
   if (auto safe = check_statement(s, sql); !safe)
@@ -130,7 +158,14 @@ expected<std::string> explain_json(session& s, const std::string& sql,
                 + fmt::format("SET LOCAL lock_timeout = {}",
                               opts.lock_timeout.count()));
         std::string json;
-        if (!has_parameters(sql)) {
+        if (values != nullptr) {
+          // A custom plan for these values: the planner sees them as
+          // constants, pg_stat_statements (which keeps EXPLAIN's text) only
+          // the $n.
+          json = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql,
+                                pqxx::prepare::make_dynamic_params(*values))[0][0]
+                   .c_str();
+        } else if (!has_parameters(sql)) {
           json
             = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql)[0][0]
                 .c_str();
@@ -171,6 +206,8 @@ expected<std::string> explain_json(session& s, const std::string& sql,
   s.reset_state();
   return result;
 }
+
+} // namespace
 
 expected<hypothetical_index> hypo_create(session& s, const std::string& ddl) {
   hypothetical_index out;

@@ -212,6 +212,44 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
   CHECK((*trigram)["measured_speedup"].GetDouble() >= 1.3);
 }
 
+TEST_CASE("advise: nearest first (ORDER BY … <-> … LIMIT) gets a GiST index, "
+          "by trigram only as an idea until measured",
+          "[advisor][shapes]") {
+  auto& h = harness::shared();
+  auto db = h.create_database("nearest");
+  h.exec(db, R"sql(
+    CREATE EXTENSION pg_trgm;
+    CREATE TABLE places (id int PRIMARY KEY, name text NOT NULL, loc point NOT NULL);
+    INSERT INTO places SELECT g, 'place ' || md5(g::text),
+           point((g::bigint * 7919) % 1000, (g::bigint * 104729) % 1000)
+      FROM generate_series(1, 200000) g;
+  )sql");
+  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
+  auto a = advise_on(
+    db, {"--statement", "SELECT id FROM places ORDER BY loc <-> point(500, 500) "
+                        "LIMIT 10",
+         "--statement", "SELECT id FROM places ORDER BY name <-> 'place 4a7' "
+                        "LIMIT 10"});
+  INFO(a.log);
+  // A point's distance is exact: the model's estimate makes it an action.
+  const rapidjson::Value* point = nullptr;
+  for (auto& act : a.doc["actions"].GetArray())
+    if (str(act, "ddl").ends_with("USING gist (loc)"))
+      point = &act;
+  REQUIRE(point != nullptr);
+  CHECK(str(*point, "benefit_source") == "model");
+  CHECK(has((*point)["reasons"], "nearest first, ORDER BY loc <-> …"));
+  CHECK(has((*point)["reasons"], "returns the 10 rows of the LIMIT"));
+  // Trigram signatures are lossy: an idea, said why, for the sandbox.
+  const rapidjson::Value* trigram = nullptr;
+  for (auto& idea : a.doc["other"].GetArray())
+    if (str(idea, "ddl").ends_with("USING gist (name gist_trgm_ops)"))
+      trigram = &idea;
+  REQUIRE(trigram != nullptr);
+  CHECK((*trigram)["confidence"].GetDouble() < 0.5);
+  CHECK(has((*trigram)["reasons"], "lossy signatures"));
+}
+
 TEST_CASE("advise --sandbox-dsn refuses the target's own server and keeps "
           "the estimates",
           "[advisor][shapes][sandbox]") {
@@ -339,12 +377,21 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
   auto& act = d["actions"][0];
   CHECK_THAT(str(act, "ddl"), Catch::Contains("(state, created_at DESC)"));
   CHECK(has(act["reasons"],
-            "costed across values: the mean of the generic plan, the most "
+            "costed across values: half on the generic plan (any value "
+            "alike), half on values as often as rows hold them: the most "
             "common value of public.jobs.state (90% of the rows) and a rare "
             "value of public.jobs.state"));
   // Reasons leave the engine: they name columns and shares, never values.
   for (auto& r : act["reasons"].GetArray())
     CHECK(std::string{r.GetString()}.find("open") == std::string::npos);
+  // Nor does the target keep them: the values were bound, not written into
+  // the texts pg_stat_statements records (EXPLAIN, PREPARE).
+  CHECK(h.exec(db, "SELECT count(*) FROM pg_stat_statements WHERE query "
+                   "LIKE '%optischema%' AND query ~ '(open|done)'")[0][0]
+        == "0");
+  CHECK(h.exec(db, "SELECT count(*) FROM pg_stat_statements WHERE query "
+                   "LIKE '%optischema%' AND query LIKE '%FROM jobs%'")[0][0]
+        != "0");
 }
 
 TEST_CASE("advise --create leaves an index that needs an extension to a person",

@@ -113,19 +113,27 @@ sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
 /// One way of binding a statement's parameters for costing it on values
 /// the generic plan does not represent.
 struct skew_sample {
-  /// The statement with each skewed equality parameter replaced by a value
-  /// and the other parameters renumbered $1…$k (still planned generically).
+  /// The statement, its $n as they were.
   std::string sql;
+  /// A value for each $n (values[n - 1]), bound through the extended
+  /// protocol (pg::explain_json_bound): data never enters a text the target
+  /// keeps (pg_stat_statements).
+  std::vector<std::string> values;
   /// What was bound, for reasons: "the most common value of
   /// public.events.state (90% of the rows)". Never the value.
   std::string label;
+  /// The share of executions like this one if values are queried as often
+  /// as rows hold them (the samples' weights add up to 1).
+  double weight = 0;
 };
 
 /// Where a parameter is compared by `=` with a column whose values are
 /// skewed (pg_stats: the most common value, or a rare one, at least 3× off
 /// the average that a generic plan assumes), two bindings: every such
-/// parameter at its column's most common value, and at a rare value.
-/// Empty when the generic plan stands for every value alike. Costing an
+/// parameter at its column's most common value, and at a rare value (a
+/// LIMIT at the rows per call, an OFFSET at 0). Empty when the generic plan
+/// stands for every value alike, or when another parameter (a range) has
+/// no value that would not distort the plan. Costing an
 /// index on these as well keeps one average estimate from choosing an
 /// index that only the frequent values are fast with (the advisor).
 /// `rows_per_call` (pg_stat_statements' rows / calls, when known) binds a

@@ -56,4 +56,18 @@ model_bitmap_scan(const plan& before, const index_candidate& c,
                   const table_info& t, const planner_costs& pc,
                   double observed_rows_per_call = -1);
 
+/// The nearest-first scan of a GiST candidate `c` on column `col` replacing
+/// a LIMIT over the sort of `t`'s sequential scan by a distance of `col`
+/// (ORDER BY col <-> x LIMIT n): PostgreSQL's index scan in distance order
+/// stops after n rows. Costed as the planner does an ordered index scan
+/// under a LIMIT: a descent, then per row an index tuple (times the
+/// operator class's false positives), a distance and a random heap fetch.
+/// n is the rows the statement returned per call when known (a LIMIT $n
+/// is 10% of the rows in a generic plan), else the LIMIT's estimate. Empty
+/// when the plan has no such LIMIT.
+std::optional<index_model_estimate>
+model_knn_scan(const plan& before, const index_candidate& c,
+               const std::string& col, const table_info& t,
+               const planner_costs& pc, double observed_rows_per_call = -1);
+
 } // namespace optischema

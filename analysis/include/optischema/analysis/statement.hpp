@@ -32,6 +32,9 @@ enum class use_kind : uint8_t {
   containment,
   /// Only read (select list, RETURNING, other clauses): INCLUDE material.
   projection,
+  /// ORDER BY col <-> x (nearest first, `op` the distance operator): only a
+  /// GiST index returns rows in distance order (pg_trgm's for text).
+  distance,
 };
 
 const char* to_string(use_kind x);
