@@ -262,3 +262,31 @@ TEST_CASE("near 100% saved, the much smaller index wins", "[selection]") {
   CHECK(select_indexes(stmts, cands, std::ref(o), opts).chosen
         == std::vector<size_t>{0});
 }
+
+TEST_CASE("an early pick whose statements a smaller candidate serves better "
+          "is swapped for it",
+          "[selection]") {
+  // c0 (a lone leading column) serves q0 and q1 and is picked first; c1
+  // then takes q0 over. What c0 still does for q1, the much smaller c2 (a
+  // partial index) does better, but it adds too little on top of c0 to be
+  // picked by itself.
+  std::vector<selection_statement> stmts(2);
+  stmts[0] = {1000, 100, {0, 1}};
+  stmts[1] = {500, 100, {0, 2}};
+  std::vector<selection_candidate> cands
+    = {{1000, 0, "a"}, {1200, 0, "a, b"}, {100, 0, "a, c"}};
+  table_oracle o;
+  o.base = {100, 100};
+  o.with = {{{0, 0}, 20}, {{1, 0}, 3}, {{0, 1}, 1}, {{1, 2}, 1}};
+  selection_options opts;
+  opts.workload_ms_per_day = 1500;
+  opts.min_gain_share = 0.01;
+  auto r = select_indexes(stmts, cands, std::ref(o), opts);
+  CHECK(r.chosen == std::vector<size_t>{2, 1});
+  CHECK(r.cost_after[0] == Approx(1));
+  CHECK(r.cost_after[1] == Approx(1));
+  bool said = false;
+  for (auto& [c, why] : r.rejected)
+    said = said || (c == 0 && why.find("replaced by a candidate") != std::string::npos);
+  CHECK(said);
+}
