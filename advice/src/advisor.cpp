@@ -767,7 +767,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       served_statement ss;
       ss.fingerprint = sr.fingerprint;
       ss.query = sr.query;
-      // Both on the same footing: the mean over the values where skewed.
+      // Both on the same footing: weighed over the values where skewed.
       ss.cost_before = sel_stmts[q].base_cost;
       ss.cost_after = sel.cost_after[q];
       ss.time_ms_per_day = sr.time_ms_per_day;
