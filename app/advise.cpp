@@ -32,10 +32,11 @@ std::string copy_database(const std::string& target) {
 }
 
 /// With --sandbox-dsn: each proposed index, and each index idea hypopg could
-/// not cost (GIN, GiST: the model's estimate or none), is built on a copy of the target and its
-/// statements are timed before and after. The measurement wins: a measured
-/// gain of 30% makes an idea an action, no gain or a regression makes an
-/// action an idea. A failure leaves the estimates and says why.
+/// not cost (GIN, GiST: the model's estimate or none), is built on a copy of
+/// the target and its statements are timed before and after. The measurement
+/// wins: a measured gain of 30% makes an idea an action, no gain or a
+/// regression makes an action an idea. A failure leaves the estimates and says
+/// why.
 expected<ok> measure_in_sandbox(const pg::conninfo& target,
                                 const advise_flags& f, advice_report& report) {
   auto server = pg::parse_conninfo(f.sandbox_dsn);
@@ -59,8 +60,8 @@ expected<ok> measure_in_sandbox(const pg::conninfo& target,
     ++measured;
     auto res = sandbox::test(*db, r, {}, opts);
     if (!res) {
-      report.warnings.push_back(fmt::format("{}: not measured in the sandbox: {}",
-                                            r.title, res.error().message));
+      report.warnings.push_back(fmt::format(
+        "{}: not measured in the sandbox: {}", r.title, res.error().message));
       return;
     }
     res->copy = *copy;

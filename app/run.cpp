@@ -317,11 +317,10 @@ void add_advise_flags(CLI::App& cmd, advise_flags& f) {
   cmd.add_flag("--create", f.create,
                "Create the recommended indexes (CREATE INDEX CONCURRENTLY, "
                "with lock timeouts and retries)");
-  cmd
-    .add_option("--sandbox-dsn", f.sandbox_dsn,
-                "A PostgreSQL server (never the target) where each proposed "
-                "index is built on a copy of the target and measured; the "
-                "measurement outweighs the estimate");
+  cmd.add_option("--sandbox-dsn", f.sandbox_dsn,
+                 "A PostgreSQL server (never the target) where each proposed "
+                 "index is built on a copy of the target and measured; the "
+                 "measurement outweighs the estimate");
   cmd
     .add_option("--sandbox-sample-percent", f.sandbox_sample_percent,
                 "Copy this share of each table's rows (0: whole up to 1 GB)")

@@ -230,10 +230,9 @@ public:
 
   /// The plan of `sql` with `config` (its $n bound to `values` when
   /// given); nullopt if it cannot be made.
-  std::optional<plan> plan_with(const std::string& sql,
-                                const std::vector<size_t>& config,
-                                const std::vector<std::string>* values
-                                = nullptr) {
+  std::optional<plan>
+  plan_with(const std::string& sql, const std::vector<size_t>& config,
+            const std::vector<std::string>* values = nullptr) {
     if (!apply(config))
       return std::nullopt;
     auto json = values != nullptr
@@ -705,8 +704,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   std::vector<std::vector<skew_sample>> skews(results.size());
   // The planner's cost of statement q with the hypothetical indexes
   // `config`, weighed over its value samples where it has them.
-  auto cost_with = [&](size_t q, const std::vector<size_t>& config)
-    -> std::optional<double> {
+  auto cost_with =
+    [&](size_t q, const std::vector<size_t>& config) -> std::optional<double> {
     auto p = whatif->plan_with(results[q].query, config);
     if (!p)
       return std::nullopt;
@@ -726,8 +725,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     for (size_t q = 0; q < results.size(); ++q) {
       if (sel_stmts[q].candidates.empty())
         continue;
-      auto xs = skew_samples(s, *cat, results[q].query, {o.explain},
-                             results[q].rows_per_call);
+      auto xs = skew_samples(*cat, results[q].query, results[q].rows_per_call);
       if (!xs) {
         OPTISCHEMA_DEBUG("advisor: no value samples for {}: {}",
                          results[q].fingerprint, xs.error().message);
@@ -1193,11 +1191,12 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   for (auto& f : workload_findings(metrics, aps, *cat)) {
     // A table's stale statistics are said once: a plan that reads it
     // already said so, with the statement.
-    auto said = std::any_of(
-      report.findings.begin(), report.findings.end(), [&](const finding& x) {
-        return x.kind == f.kind && x.relation == f.relation
-          && f.kind == "stale_statistics";
-      });
+    auto said = std::any_of(report.findings.begin(), report.findings.end(),
+                            [&](const finding& x) {
+                              return x.kind == f.kind
+                                && x.relation == f.relation
+                                && f.kind == "stale_statistics";
+                            });
     if (!said)
       report.findings.push_back(f);
   }
@@ -1332,12 +1331,10 @@ std::string to_text(const advice_report& x) {
     out += fmt::format("    {};\n    rollback: {};\n", r.ddl, r.rollback_ddl);
     out += fmt::format("    confidence {:.2f}", r.confidence);
     if (r.kind == "create_index")
-      out += fmt::format(", saves ~{:.0f} ms/day, ~{:.1f} MB, costed by {}",
-                         r.benefit_ms_per_day,
-                         static_cast<double>(r.size_bytes) / 1048576.0,
-                         r.benefit_source.empty()
-                           ? "nothing"
-                           : optischema::benefit_source(r));
+      out += fmt::format(
+        ", saves ~{:.0f} ms/day, ~{:.1f} MB, costed by {}",
+        r.benefit_ms_per_day, static_cast<double>(r.size_bytes) / 1048576.0,
+        r.benefit_source.empty() ? "nothing" : optischema::benefit_source(r));
     out += "\n";
     for (auto& why : r.reasons)
       out += "    - " + why + "\n";

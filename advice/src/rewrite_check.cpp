@@ -1307,8 +1307,7 @@ std::string percent(double share) {
 } // namespace
 
 expected<std::vector<skew_sample>>
-skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
-             const rewrite_check_options& opts, double rows_per_call) {
+skew_samples(const catalog& cat, const std::string& sql, double rows_per_call) {
   try {
     auto parsed = parameterised_statement(sql);
     if (!parsed)
@@ -1332,7 +1331,8 @@ skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
       if (skewed.contains(n))
         continue;
       auto i = sources.find(n);
-      auto what = i != sources.end() ? i->second.what : param_source::kind::none;
+      auto what = i != sources.end() ? i->second.what
+                                     : param_source::kind::none;
       if (what == param_source::kind::limit && rows_per_call >= 1)
         fixed[n] = fmt::format("{:.0f}", std::round(rows_per_call));
       else if (what == param_source::kind::offset)
@@ -1362,11 +1362,11 @@ skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
         x.values[static_cast<size_t>(n) - 1] = frequent ? k.frequent : k.rare;
         // Never the value itself: reasons leave the engine.
         auto& src = sources.at(n);
-        what.push_back(fmt::format(
-          "{} value of {} ({} of the rows)",
-          frequent ? "the most common" : "a rare",
-          column_name(*src.table, *src.column),
-          percent(frequent ? k.frequent_share : k.rare_share)));
+        what.push_back(
+          fmt::format("{} value of {} ({} of the rows)",
+                      frequent ? "the most common" : "a rare",
+                      column_name(*src.table, *src.column),
+                      percent(frequent ? k.frequent_share : k.rare_share)));
       }
       x.label = fmt::format("{}", fmt::join(what, ", "));
       out.push_back(std::move(x));

@@ -618,11 +618,11 @@ bool is_system_schema(std::string_view s) {
 
 std::string commute(const std::string& op) {
   static constexpr std::pair<std::string_view, std::string_view> pairs[] = {
-    {"<", ">"},   {">", "<"}, {"<=", ">="}, {">=", "<="}, {"@>", "<@"},
-    {"<@", "@>"}, {"=", "="}, {"&&", "&&"}, {"@@", "@@"},
-    {"%", "%"},   {"<%", "%>"}, {"%>", "<%"}, {"<<%", "%>>"}, {"%>>", "<<%"},
-    {"<->", "<->"}, {"<<->", "<->>"}, {"<->>", "<<->"}, {"<<<->", "<->>>"},
-    {"<->>>", "<<<->"},
+    {"<", ">"},       {">", "<"},         {"<=", ">="},       {">=", "<="},
+    {"@>", "<@"},     {"<@", "@>"},       {"=", "="},         {"&&", "&&"},
+    {"@@", "@@"},     {"%", "%"},         {"<%", "%>"},       {"%>", "<%"},
+    {"<<%", "%>>"},   {"%>>", "<<%"},     {"<->", "<->"},     {"<<->", "<->>"},
+    {"<->>", "<<->"}, {"<<<->", "<->>>"}, {"<->>>", "<<<->"},
   };
   for (auto& [from, to] : pairs)
     if (op == from)
@@ -1799,8 +1799,8 @@ void analyzer::sort_items(const node& list, scope& sc, int group) {
     bool desc = str(get(*sb, "sortby_dir")) == "SORTBY_DESC";
     auto* item = target_for(*get(*sb, "node"), sc, false);
     // ORDER BY col <-> x: nearest first, which a GiST index serves.
-    if (auto* e = as(item, "A_Expr"); e != nullptr && !desc
-        && str(get(*e, "kind")) == "AEXPR_OP") {
+    if (auto* e = as(item, "A_Expr");
+        e != nullptr && !desc && str(get(*e, "kind")) == "AEXPR_OP") {
       auto ops = names(get(*e, "name"));
       auto op = ops.empty() ? std::string{} : ops.back();
       auto* l = get(*e, "lexpr");

@@ -111,10 +111,9 @@ namespace {
 /// EXPLAIN of `sql` inside a read-only transaction with timeouts, rolled
 /// back whatever happens; `values` bind its $n through the extended
 /// protocol when given.
-expected<std::string>
-explain_guarded(session& s, const std::string& sql,
-                const std::vector<std::string>* values,
-                const explain_options& opts);
+expected<std::string> explain_guarded(session& s, const std::string& sql,
+                                      const std::vector<std::string>* values,
+                                      const explain_options& opts);
 
 } // namespace
 
@@ -123,19 +122,17 @@ expected<std::string> explain_json(session& s, const std::string& sql,
   return explain_guarded(s, sql, nullptr, opts);
 }
 
-expected<std::string>
-explain_json_bound(session& s, const std::string& sql,
-                   const std::vector<std::string>& values,
-                   const explain_options& opts) {
+expected<std::string> explain_json_bound(session& s, const std::string& sql,
+                                         const std::vector<std::string>& values,
+                                         const explain_options& opts) {
   return explain_guarded(s, sql, &values, opts);
 }
 
 namespace {
 
-expected<std::string>
-explain_guarded(session& s, const std::string& sql,
-                const std::vector<std::string>* values,
-                const explain_options& opts) {
+expected<std::string> explain_guarded(session& s, const std::string& sql,
+                                      const std::vector<std::string>* values,
+                                      const explain_options& opts) {
   // The text comes from a request, an LLM or pg_stat_statements: planning
   // it may run what it calls (safety.hpp).
   if (auto safe = check_statement(s, sql); !safe)
@@ -162,9 +159,10 @@ explain_guarded(session& s, const std::string& sql,
           // A custom plan for these values: the planner sees them as
           // constants, pg_stat_statements (which keeps EXPLAIN's text) only
           // the $n.
-          json = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql,
-                                pqxx::prepare::make_dynamic_params(*values))[0][0]
-                   .c_str();
+          json
+            = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql,
+                             pqxx::prepare::make_dynamic_params(*values))[0][0]
+                .c_str();
         } else if (!has_parameters(sql)) {
           json
             = tx.exec_params(own_marker + "EXPLAIN (FORMAT JSON) " + sql)[0][0]

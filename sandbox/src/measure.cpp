@@ -388,7 +388,8 @@ expected<result> test(const pg::conninfo& db, const recommendation& r,
     time_round(conn, others, false, k == 0);
   }
   for (auto& name : *extensions)
-    if (auto x = exec(conn, "CREATE EXTENSION IF NOT EXISTS " + quote_ident(name),
+    if (auto x = exec(conn,
+                      "CREATE EXTENSION IF NOT EXISTS " + quote_ident(name),
                       "the index's extension in the sandbox");
         !x) {
       exec(conn, "ROLLBACK", "ROLLBACK");

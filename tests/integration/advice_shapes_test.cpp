@@ -144,7 +144,8 @@ TEST_CASE("advise --sandbox-dsn measures what the model estimated, on a "
   auto sandbox = harness::start_private({.nats = false});
   auto a = advise_on(
     shapes_db(),
-    {"--statement", R"(SELECT id FROM tickets WHERE attrs @> '{"src": "web42"}')",
+    {"--statement",
+     R"(SELECT id FROM tickets WHERE attrs @> '{"src": "web42"}')",
      "--statement", "SELECT id FROM tickets WHERE subject ILIKE '%abc12%'",
      "--sandbox-dsn", sandbox->sandbox_dsn(), "--sandbox-runs", "3"});
   INFO(a.log);
@@ -167,11 +168,13 @@ TEST_CASE("advise --sandbox-dsn measures what the model estimated, on a "
     }
   }
   CHECK(measured == std::set<std::string>{"jsonb", "trigram"});
-  CHECK(h.exec(shapes_db(), "SELECT count(*) FROM pg_extension WHERE "
-                            "extname = 'pg_trgm'")[0][0]
+  CHECK(h.exec(shapes_db(),
+               "SELECT count(*) FROM pg_extension WHERE "
+               "extname = 'pg_trgm'")[0][0]
         == "0");
-  CHECK(h.exec(shapes_db(), "SELECT count(*) FROM pg_indexes WHERE "
-                            "tablename = 'tickets'")[0][0]
+  CHECK(h.exec(shapes_db(),
+               "SELECT count(*) FROM pg_indexes WHERE "
+               "tablename = 'tickets'")[0][0]
         == "1");
 }
 
@@ -195,10 +198,10 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
   )sql");
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   auto sandbox = harness::start_private({.nats = false});
-  auto a = advise_on(db, {"--statement",
-                          "SELECT id FROM people WHERE name % 'Olga Smyth'",
-                          "--sandbox-dsn", sandbox->sandbox_dsn(),
-                          "--sandbox-runs", "3"});
+  auto a = advise_on(
+    db,
+    {"--statement", "SELECT id FROM people WHERE name % 'Olga Smyth'",
+     "--sandbox-dsn", sandbox->sandbox_dsn(), "--sandbox-runs", "3"});
   INFO(a.log);
   const rapidjson::Value* trigram = nullptr;
   for (auto& act : a.doc["actions"].GetArray())
@@ -225,11 +228,13 @@ TEST_CASE("advise: nearest first (ORDER BY … <-> … LIMIT) gets a GiST index,
       FROM generate_series(1, 200000) g;
   )sql");
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
-  auto a = advise_on(
-    db, {"--statement", "SELECT id FROM places ORDER BY loc <-> point(500, 500) "
-                        "LIMIT 10",
-         "--statement", "SELECT id FROM places ORDER BY name <-> 'place 4a7' "
-                        "LIMIT 10"});
+  auto a = advise_on(db,
+                     {"--statement",
+                      "SELECT id FROM places ORDER BY loc <-> point(500, 500) "
+                      "LIMIT 10",
+                      "--statement",
+                      "SELECT id FROM places ORDER BY name <-> 'place 4a7' "
+                      "LIMIT 10"});
   INFO(a.log);
   // A point's distance is exact: the model's estimate makes it an action.
   const rapidjson::Value* point = nullptr;
@@ -298,16 +303,17 @@ TEST_CASE("advise: a partial index where the text keeps a rare IS NULL",
       FROM generate_series(1, 300000) g;
   )sql");
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
-  auto a = advise_on(db, {"--statement",
-                          "SELECT id, body FROM jobs WHERE processed_at IS NULL "
-                          "AND queue = $1 ORDER BY created_at LIMIT 10"});
+  auto a = advise_on(db,
+                     {"--statement",
+                      "SELECT id, body FROM jobs WHERE processed_at IS NULL "
+                      "AND queue = $1 ORDER BY created_at LIMIT 10"});
   INFO(a.log);
   REQUIRE(a.doc["actions"].Size() >= 1);
   auto& act = a.doc["actions"][0];
-  CHECK_THAT(str(act, "ddl"),
-             Catch::EndsWith("(queue, created_at) WHERE (processed_at IS NULL)")
-               || Catch::EndsWith(
-                 "(queue, created_at) WHERE processed_at IS NULL"));
+  CHECK_THAT(
+    str(act, "ddl"),
+    Catch::EndsWith("(queue, created_at) WHERE (processed_at IS NULL)")
+      || Catch::EndsWith("(queue, created_at) WHERE processed_at IS NULL"));
   // ~2% by ANALYZE's sample.
   CHECK(has(act["reasons"], "partial: processed_at IS NULL keeps 2."));
 }
@@ -396,9 +402,10 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
   )sql");
   h.exec(db, "ALTER DATABASE " + db + " SET default_statistics_target = 1000");
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
-  auto a = advise_on(db, {"--statement",
-                          "SELECT id, created_at FROM jobs WHERE state = $1 "
-                          "ORDER BY created_at DESC LIMIT 20"});
+  auto a = advise_on(db,
+                     {"--statement",
+                      "SELECT id, created_at FROM jobs WHERE state = $1 "
+                      "ORDER BY created_at DESC LIMIT 20"});
   INFO(a.log);
   auto& d = a.doc;
   REQUIRE(d["actions"].Size() >= 1);
@@ -414,11 +421,13 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
     CHECK(std::string{r.GetString()}.find("open") == std::string::npos);
   // Nor does the target keep them: the values were bound, not written into
   // the texts pg_stat_statements records (EXPLAIN, PREPARE).
-  CHECK(h.exec(db, "SELECT count(*) FROM pg_stat_statements WHERE query "
-                   "LIKE '%optischema%' AND query ~ '(open|done)'")[0][0]
+  CHECK(h.exec(db,
+               "SELECT count(*) FROM pg_stat_statements WHERE query "
+               "LIKE '%optischema%' AND query ~ '(open|done)'")[0][0]
         == "0");
-  CHECK(h.exec(db, "SELECT count(*) FROM pg_stat_statements WHERE query "
-                   "LIKE '%optischema%' AND query LIKE '%FROM jobs%'")[0][0]
+  CHECK(h.exec(db,
+               "SELECT count(*) FROM pg_stat_statements WHERE query "
+               "LIKE '%optischema%' AND query LIKE '%FROM jobs%'")[0][0]
         != "0");
 }
 

@@ -287,6 +287,7 @@ TEST_CASE("an early pick whose statements a smaller candidate serves better "
   CHECK(r.cost_after[1] == Approx(1));
   bool said = false;
   for (auto& [c, why] : r.rejected)
-    said = said || (c == 0 && why.find("replaced by a candidate") != std::string::npos);
+    said = said
+      || (c == 0 && why.find("replaced by a candidate") != std::string::npos);
   CHECK(said);
 }

@@ -139,9 +139,9 @@ struct skew_sample {
 /// `rows_per_call` (pg_stat_statements' rows / calls, when known) binds a
 /// LIMIT parameter: a generic plan assumes a LIMIT keeps 10% of the rows,
 /// which for a page of 20 makes a frequent value look 1000s of rows deep.
-expected<std::vector<skew_sample>>
-skew_samples(pg::session& s, const catalog& cat, const std::string& sql,
-             const rewrite_check_options& opts = {},
-             double rows_per_call = -1);
+/// Reads nothing: pg_stats comes with the catalog.
+expected<std::vector<skew_sample>> skew_samples(const catalog& cat,
+                                                const std::string& sql,
+                                                double rows_per_call = -1);
 
 } // namespace optischema

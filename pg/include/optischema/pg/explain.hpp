@@ -31,10 +31,9 @@ expected<std::string> explain_json(session& s, const std::string& sql,
 /// custom plan for those values, which never appear in a statement's text
 /// (pg_stat_statements keeps the texts of EXPLAIN and PREPARE). Same
 /// safety as explain_json.
-expected<std::string>
-explain_json_bound(session& s, const std::string& sql,
-                   const std::vector<std::string>& values,
-                   const explain_options& opts = {});
+expected<std::string> explain_json_bound(session& s, const std::string& sql,
+                                         const std::vector<std::string>& values,
+                                         const explain_options& opts = {});
 
 /// Hypothetical indexes (hypopg) in the session: they exist only in this
 /// backend's memory and only for the planner.
