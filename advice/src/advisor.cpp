@@ -731,12 +731,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
                          results[q].fingerprint, xs.error().message);
         continue;
       }
-      // Only when every binding plans: weights must add up.
-      auto plans = std::all_of(xs->begin(), xs->end(), [&](auto& x) {
-        return whatif->plan_with(x.sql, {}, &x.values).has_value();
-      });
-      if (!plans)
-        continue;
+      // Only when every binding plans (cost_with fails if one does not):
+      // the weights must add up.
       skews[q] = std::move(*xs);
       if (auto base = cost_with(q, {}))
         sel_stmts[q].base_cost = *base;
@@ -970,28 +966,32 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       auto without = cost_with(q, config);
       return without && *without <= 1.02 * sel.cost_after[q];
     };
+    auto index_of = [&](const served_statement& ss) -> std::optional<size_t> {
+      auto q = by_fingerprint.find(ss.fingerprint);
+      if (q == by_fingerprint.end())
+        return std::nullopt;
+      return q->second;
+    };
     for (auto it = report.actions.begin(); it != report.actions.end();) {
       auto c = candidate_of.find(it->id);
-      auto modelled = [&](const served_statement& ss) {
-        auto q = by_fingerprint.find(ss.fingerprint);
-        return q != by_fingerprint.end() && model_served.count(q->second) != 0;
-      };
-      auto all_modelled = it->kind == "create_index"
-        && it->benefit_source == "hypopg" && !it->statements.empty()
+      auto& xs = it->statements;
+      auto superseded = it->kind == "create_index"
+        && it->benefit_source == "hypopg" && !xs.empty()
         && c != candidate_of.end()
-        && std::any_of(it->statements.begin(), it->statements.end(), modelled)
-        && std::all_of(it->statements.begin(), it->statements.end(),
+        && std::any_of(xs.begin(), xs.end(),
                        [&](const served_statement& ss) {
-                         auto q = by_fingerprint.find(ss.fingerprint);
-                         return q != by_fingerprint.end()
-                           && served_without(c->second, q->second);
-                       });
-      if (all_modelled)
-        kept.erase(c->second);
-      if (!all_modelled) {
+                         auto q = index_of(ss);
+                         return q && model_served.count(*q) != 0;
+                       })
+        && std::all_of(xs.begin(), xs.end(), [&](const served_statement& ss) {
+                          auto q = index_of(ss);
+                          return q && served_without(c->second, *q);
+                        });
+      if (!superseded) {
         ++it;
         continue;
       }
+      kept.erase(c->second);
       for (auto& ss : it->statements) {
         auto& by = results[by_fingerprint[ss.fingerprint]].served_by;
         std::erase(by, it->id);

@@ -1341,7 +1341,7 @@ skew_samples(const catalog& cat, const std::string& sql, double rows_per_call) {
         return std::vector<skew_sample>{};
     }
     // $1…$n must all be used (PostgreSQL types them from their places).
-    if (params.empty() || *params.begin() != 1
+    if (*params.begin() != 1
         || *params.rbegin() != static_cast<int>(params.size()))
       return std::vector<skew_sample>{};
     std::vector<skew_sample> out;

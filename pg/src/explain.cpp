@@ -104,32 +104,9 @@ void prepare_for_explain(pqxx::nontransaction& tx, const std::string& sql) {
   }
 }
 
-} // namespace
-
-namespace {
-
 /// EXPLAIN of `sql` inside a read-only transaction with timeouts, rolled
 /// back whatever happens; `values` bind its $n through the extended
 /// protocol when given.
-expected<std::string> explain_guarded(session& s, const std::string& sql,
-                                      const std::vector<std::string>* values,
-                                      const explain_options& opts);
-
-} // namespace
-
-expected<std::string> explain_json(session& s, const std::string& sql,
-                                   const explain_options& opts) {
-  return explain_guarded(s, sql, nullptr, opts);
-}
-
-expected<std::string> explain_json_bound(session& s, const std::string& sql,
-                                         const std::vector<std::string>& values,
-                                         const explain_options& opts) {
-  return explain_guarded(s, sql, &values, opts);
-}
-
-namespace {
-
 expected<std::string> explain_guarded(session& s, const std::string& sql,
                                       const std::vector<std::string>* values,
                                       const explain_options& opts) {
@@ -206,6 +183,17 @@ expected<std::string> explain_guarded(session& s, const std::string& sql,
 }
 
 } // namespace
+
+expected<std::string> explain_json(session& s, const std::string& sql,
+                                   const explain_options& opts) {
+  return explain_guarded(s, sql, nullptr, opts);
+}
+
+expected<std::string> explain_json_bound(session& s, const std::string& sql,
+                                         const std::vector<std::string>& values,
+                                         const explain_options& opts) {
+  return explain_guarded(s, sql, &values, opts);
+}
 
 expected<hypothetical_index> hypo_create(session& s, const std::string& ddl) {
   hypothetical_index out;

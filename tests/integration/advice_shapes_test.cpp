@@ -51,6 +51,23 @@ const std::string& shapes_db() {
   return name;
 }
 
+/// A database of its own, loaded by `setup`, vacuumed (visibility map
+/// set) and analysed; with `every_row`, statistics from every row
+/// (a target of 1000), so the planner's estimates do not change between
+/// runs.
+std::string loaded_database(const std::string& prefix, const std::string& setup,
+                            bool every_row = false) {
+  auto& h = harness::shared();
+  auto db = h.create_database(prefix);
+  h.exec(db, setup);
+  if (every_row)
+    h.exec(db,
+           "ALTER DATABASE " + db + " SET default_statistics_target = 1000");
+  // VACUUM cannot share a multi-statement string (an implicit transaction).
+  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
+  return db;
+}
+
 struct advice {
   rapidjson::Document doc;
   std::string log;
@@ -184,9 +201,7 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
   // The planner's default guess for % (1% of the rows) leaves the model no
   // clear gain; the sandbox times the scan that computes a similarity for
   // every row against the index, and the measurement decides.
-  auto& h = harness::shared();
-  auto db = h.create_database("similar");
-  h.exec(db, R"sql(
+  auto db = loaded_database("similar", R"sql(
     CREATE EXTENSION pg_trgm;
     CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL);
     INSERT INTO people SELECT g,
@@ -196,7 +211,6 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
       || ' ' || substr(md5(g::text), 1, 8)
     FROM generate_series(1, 200000) g;
   )sql");
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   auto sandbox = harness::start_private({.nats = false});
   auto a = advise_on(
     db,
@@ -218,16 +232,13 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
 TEST_CASE("advise: nearest first (ORDER BY … <-> … LIMIT) gets a GiST index, "
           "by trigram only as an idea until measured",
           "[advisor][shapes]") {
-  auto& h = harness::shared();
-  auto db = h.create_database("nearest");
-  h.exec(db, R"sql(
+  auto db = loaded_database("nearest", R"sql(
     CREATE EXTENSION pg_trgm;
     CREATE TABLE places (id int PRIMARY KEY, name text NOT NULL, loc point NOT NULL);
     INSERT INTO places SELECT g, 'place ' || md5(g::text),
            point((g::bigint * 7919) % 1000, (g::bigint * 104729) % 1000)
       FROM generate_series(1, 200000) g;
   )sql");
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   auto a = advise_on(db,
                      {"--statement",
                       "SELECT id FROM places ORDER BY loc <-> point(500, 500) "
@@ -293,16 +304,13 @@ TEST_CASE("advise: a partial index where the text keeps a rare IS NULL",
           "[advisor][shapes]") {
   // A job queue: 2% of the jobs are not processed yet; workers take the
   // oldest of their queue. The index holds only those.
-  auto& h = harness::shared();
-  auto db = h.create_database("queue");
-  h.exec(db, R"sql(
+  auto db = loaded_database("queue", R"sql(
     CREATE TABLE jobs (id int PRIMARY KEY, queue int NOT NULL, created_at timestamptz NOT NULL,
                        processed_at timestamptz, body text);
     INSERT INTO jobs SELECT g, g % 20, timestamptz '2024-01-01' + g * interval '1 second',
            CASE WHEN g % 50 <> 0 THEN timestamptz '2024-01-02' END, repeat('x', 50)
       FROM generate_series(1, 300000) g;
   )sql");
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   auto a = advise_on(db,
                      {"--statement",
                       "SELECT id, body FROM jobs WHERE processed_at IS NULL "
@@ -335,15 +343,13 @@ TEST_CASE("advise: an index that would stop HOT updates is charged for them",
   // report; seen_at in the index would make every touch maintain every
   // index of the table.
   auto& h = harness::shared();
-  auto db = h.create_database("hot");
-  h.exec(db, R"sql(
+  auto db = loaded_database("hot", R"sql(
     CREATE TABLE sessions (id int PRIMARY KEY, tenant int NOT NULL,
                            seen_at timestamptz NOT NULL, data text)
       WITH (fillfactor = 80);
     INSERT INTO sessions SELECT g, g % 2000, timestamptz '2024-01-01' + g * interval '1 second',
            repeat('x', 40) FROM generate_series(1, 200000) g;
   )sql");
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   h.exec(db,
          "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
          "FROM pg_database WHERE datname = current_database()), 0)");
@@ -390,8 +396,7 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
   // thousand rows per match; costed on the most common and a rare value as
   // well, the composite wins.
   auto& h = harness::shared();
-  auto db = h.create_database("skew");
-  h.exec(db, R"sql(
+  auto db = loaded_database("skew", R"sql(
     CREATE TABLE jobs (id int PRIMARY KEY, state text NOT NULL,
                        created_at timestamptz NOT NULL, body text);
     INSERT INTO jobs SELECT g,
@@ -399,9 +404,8 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
                 WHEN g % 1000 < 100 THEN 'retry' ELSE 'done' END,
            timestamptz '2024-01-01' + g * interval '1 second', repeat('x', 60)
       FROM generate_series(1, 300000) g;
-  )sql");
-  h.exec(db, "ALTER DATABASE " + db + " SET default_statistics_target = 1000");
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
+  )sql",
+                            true);
   auto a = advise_on(db,
                      {"--statement",
                       "SELECT id, created_at FROM jobs WHERE state = $1 "
