@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 (+ pg_stat_statements, hypopg) and NATS (JetStream) on free loopback ports.
+# Throwaway PostgreSQL 15 (+ pg_stat_statements, hypopg, pg_qualstats when installed) and NATS (JetStream) on free loopback ports.
 # Used by the C++ tests (through popen), scripts/demo.sh and the benchmarks.
 #
 #   harness.sh up DIR [--no-nats] [--no-preload] [--owner PID]
@@ -363,6 +363,12 @@ cmd_up() {
   fi
   local preload_line="#shared_preload_libraries = ''   # --no-preload"
   ((preload)) && preload_line="shared_preload_libraries = 'pg_stat_statements'"
+  # pg_qualstats (the constants each predicate is run with) when installed; every
+  # execution sampled, so what the advisor reads does not depend on chance.
+  if ((preload)) && [[ -f $("$PGBIN/pg_config" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/pg_qualstats.so ]]; then
+    preload_line="shared_preload_libraries = 'pg_stat_statements, pg_qualstats'
+pg_qualstats.sample_rate = 1"
+  fi
   port=${OPTISCHEMA_HARNESS_TRY_PORT:-$(free_port)}   # the variable is for testing the retry path
   as_pg tee -a "$data/postgresql.conf" >/dev/null <<EOF
 

@@ -14,7 +14,7 @@ packages=(
   libspdlog-dev libfmt-dev catch2 libboost-dev libboost-system-dev libpg-query-dev libcli11-dev
   libssl-dev
   # external systems the tests and the demo start on loopback
-  nats-server postgresql-15 postgresql-client-15 postgresql-15-hypopg
+  nats-server postgresql-15 postgresql-client-15 postgresql-15-hypopg postgresql-15-pg-qualstats
   # the dashboard's end-to-end tests drive Debian's Chromium
   chromium
 )

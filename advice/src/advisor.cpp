@@ -11,6 +11,7 @@
 #include "optischema/analysis/selection.hpp"
 #include "optischema/analysis/statement.hpp"
 #include "optischema/pg/catalog_reader.hpp"
+#include "optischema/pg/qualstats_reader.hpp"
 #include "optischema/pg/safety.hpp"
 #include "optischema/pg/stats_reader.hpp"
 #include "optischema/util/clock.hpp"
@@ -56,6 +57,8 @@ struct workload_item {
   double time_ms_per_day = 0;
   /// pg_stat_statements rows / calls; negative when unknown.
   double rows_per_call = -1;
+  /// Its pg_stat_statements entries (pg_qualstats keys on them).
+  std::vector<int64_t> queryids;
 };
 
 /// A candidate merged across statements.
@@ -108,6 +111,8 @@ int64_t estimate_size(const index_candidate& c, const table_info& t) {
     rows *= 0.3; // without a selectivity estimate, a partial index is smaller
   if (c.method == "brin")
     return 8192 * std::max<int64_t>(2, t.relpages / 128 / 100);
+  if (c.method == "hash") // 20 bytes a row whatever the key; pages 75% full
+    return static_cast<int64_t>(rows * 20 / 0.75) + 2 * 8192;
   return static_cast<int64_t>(rows * width / 0.9) + 8192;
 }
 
@@ -388,6 +393,17 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       "with what-if plans: install the package (postgresql-15-hypopg on "
       "Debian) and run CREATE EXTENSION hypopg; advice below is heuristic and "
       "marked with lower confidence");
+  // The constants the workload's statements really use, where pg_qualstats
+  // samples them (optional: without it values are guessed from pg_stats).
+  std::vector<observed_constant> observed;
+  if (o.use_pg_stat_statements) {
+    if (auto x = pg::read_observed_constants(s))
+      observed = std::move(*x);
+    else
+      report.warnings.push_back(
+        "pg_qualstats is installed but could not be read (" + x.error().message
+        + "): values are guessed from pg_stats instead of the workload's own");
+  }
   // -- the workload
   std::vector<workload_item> items;
   double pgss_days = 1;
@@ -418,6 +434,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       if (st.total.calls > 0)
         w.rows_per_call = static_cast<double>(st.total.rows)
           / static_cast<double>(st.total.calls);
+      w.queryids = st.queryids;
       items.push_back(std::move(w));
     }
   }
@@ -503,6 +520,8 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   std::vector<merged_candidate> cands;
   std::map<std::string, size_t> cand_index;
   std::vector<std::vector<std::string>> statement_skips;
+  /// What pg_qualstats saw each analysed statement compare columns with.
+  std::map<size_t, observed_values> seen_of;
   /// Why a candidate's expressions must not be built ("" when they may).
   std::map<std::string, std::string> expression_verdicts;
   size_t analysed = 0;
@@ -619,6 +638,22 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       statement_skips.emplace_back();
       continue;
     }
+    // A parameter the workload binds to the same value on (nearly) every
+    // call is, for an index, that value: a partial index's predicate.
+    auto seen = values_of(observed, w.queryids);
+    for (auto& u : an->uses) {
+      if (u.kind != use_kind::equality || u.op != "=" || !u.literal.empty()
+          || !u.expression.empty() || u.column.empty())
+        continue;
+      auto d = seen.dominant(u.schema, u.table, u.column, 1);
+      if (d.empty())
+        continue;
+      auto* t = cat->find(u.schema, u.table);
+      auto* c = t != nullptr ? t->column(u.column) : nullptr;
+      bool boolean = c != nullptr && c->type == "boolean"
+        && (d[0].value == "true" || d[0].value == "false");
+      u.literal = boolean ? d[0].value : quote_literal(d[0].value);
+    }
     std::vector<std::string> skipped_lines;
     auto found = generate_candidates(*an, *cat, &skipped_lines);
     // CREATE INDEX runs key expressions and predicates on every row as the
@@ -635,6 +670,7 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       return true;
     });
     auto q = results.size();
+    seen_of[q] = std::move(seen);
     for (auto& c : found) {
       auto key = c.key();
       auto [it, added] = cand_index.emplace(key, cands.size());
@@ -718,6 +754,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         return std::nullopt;
       by_rows += x.weight * px->total_cost();
     }
+    // Values pg_qualstats saw are the workload itself: no guess beside them.
+    if (skews[q].front().observed)
+      return by_rows;
     return 0.5 * p->total_cost() + 0.5 * by_rows;
   };
   if (cat->hypopg_installed) {
@@ -725,7 +764,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     for (size_t q = 0; q < results.size(); ++q) {
       if (sel_stmts[q].candidates.empty())
         continue;
-      auto xs = skew_samples(*cat, results[q].query, results[q].rows_per_call);
+      auto at = seen_of.find(q);
+      auto xs = skew_samples(*cat, results[q].query, results[q].rows_per_call,
+                             at != seen_of.end() ? &at->second : nullptr);
       if (!xs) {
         OPTISCHEMA_DEBUG("advisor: no value samples for {}: {}",
                          results[q].fingerprint, xs.error().message);
@@ -775,10 +816,16 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         std::vector<std::string> labels;
         for (auto& x : skews[q])
           labels.push_back(x.label);
-        r.reasons.push_back(fmt::format(
-          "costed across values: half on the generic plan (any value alike), "
-          "half on values as often as rows hold them: {}",
-          fmt::join(labels, " and ")));
+        if (skews[q].front().observed)
+          r.reasons.push_back(fmt::format(
+            "costed on the values the workload uses, as often as it uses "
+            "them: {}",
+            fmt::join(labels, " and ")));
+        else
+          r.reasons.push_back(fmt::format(
+            "costed across values: half on the generic plan (any value "
+            "alike), half on values as often as rows hold them: {}",
+            fmt::join(labels, " and ")));
       }
     }
     // Confidence: what-if costed with the planner (generic plans), the size

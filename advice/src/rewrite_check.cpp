@@ -1307,7 +1307,8 @@ std::string percent(double share) {
 } // namespace
 
 expected<std::vector<skew_sample>>
-skew_samples(const catalog& cat, const std::string& sql, double rows_per_call) {
+skew_samples(const catalog& cat, const std::string& sql, double rows_per_call,
+             const observed_values* seen) {
   try {
     auto parsed = parameterised_statement(sql);
     if (!parsed)
@@ -1316,25 +1317,68 @@ skew_samples(const catalog& cat, const std::string& sql, double rows_per_call) {
     if (params.empty())
       return std::vector<skew_sample>{};
     auto sources = binder{cat}.bind(*st.wrapped());
-    std::map<int, value_skew> skewed;
-    for (auto& [n, src] : sources)
-      if (src.what == param_source::kind::column && src.equality)
-        if (auto x = skew_of(*src.table, *src.column); x && x->skewed())
-          skewed[n] = *x;
-    if (skewed.empty())
+    // Per parameter, the values to cost it on and how often each comes:
+    // what pg_qualstats saw the workload use where one to three values make
+    // up nearly all of it, else a skewed column's most common and a rare
+    // value, as often as the rows hold them.
+    struct choice {
+      std::string value;
+      double weight = 1;
+      std::string label;
+    };
+    std::map<int, std::vector<choice>> varied;
+    bool observed = false;
+    std::map<int, std::string> fixed;
+    for (auto& [n, src] : sources) {
+      if (src.what != param_source::kind::column || !src.equality)
+        continue;
+      auto& t = *src.table;
+      auto& c = *src.column;
+      auto name = column_name(t, c);
+      if (seen != nullptr) {
+        if (auto d = seen->dominant(t.schema, t.name, c.name); !d.empty()) {
+          observed = true;
+          for (size_t i = 0; i < d.size(); ++i)
+            varied[n].push_back(
+              {d[i].value, d[i].share,
+               fmt::format("the {} value the workload uses for {} ({} of its "
+                           "calls, pg_qualstats)",
+                           i == 0 ? "most frequent" : "next", name,
+                           percent(d[i].share))});
+          continue;
+        }
+      }
+      if (auto x = skew_of(t, c); x && x->skewed()) {
+        varied[n]
+          = {{x->frequent, std::clamp(x->frequent_share, 0.0, 1.0),
+              fmt::format("the most common value of {} ({} of the rows)", name,
+                          percent(x->frequent_share))},
+             {x->rare, 1 - std::clamp(x->frequent_share, 0.0, 1.0),
+              fmt::format("a rare value of {} ({} of the rows)", name,
+                          percent(x->rare_share))}};
+        continue;
+      }
+      // Neither skewed nor dominated by a few values: where the workload's
+      // values are known, its most frequent one stands for the rest.
+      if (seen != nullptr)
+        if (auto v = seen->most_common(t.schema, t.name, c.name))
+          fixed[n] = *v;
+    }
+    if (varied.empty())
       return std::vector<skew_sample>{};
     // Every other parameter must have a value too (a bound statement gets
     // a custom plan): a LIMIT the rows it returned per call, an OFFSET 0.
     // A range or anything else leaves the generic plan alone.
-    std::map<int, std::string> fixed;
     for (auto n : params) {
-      if (skewed.contains(n))
+      if (varied.contains(n) || fixed.contains(n))
         continue;
       auto i = sources.find(n);
       auto what = i != sources.end() ? i->second.what
                                      : param_source::kind::none;
-      if (what == param_source::kind::limit && rows_per_call >= 1)
-        fixed[n] = fmt::format("{:.0f}", std::round(rows_per_call));
+      // (At least 1: a statement that found nothing still asked for rows.)
+      if (what == param_source::kind::limit && rows_per_call >= 0)
+        fixed[n] = fmt::format("{:.0f}",
+                               std::max(1.0, std::round(rows_per_call)));
       else if (what == param_source::kind::offset)
         fixed[n] = "0";
       else
@@ -1344,32 +1388,29 @@ skew_samples(const catalog& cat, const std::string& sql, double rows_per_call) {
     if (*params.begin() != 1
         || *params.rbegin() != static_cast<int>(params.size()))
       return std::vector<skew_sample>{};
-    std::vector<skew_sample> out;
-    // Every skewed parameter at its most common value, as often as its
-    // rows are (independently); the rare binding stands for the rest.
-    double all_frequent = 1;
-    for (auto& [n, x] : skewed)
-      all_frequent *= std::clamp(x.frequent_share, 0.0, 1.0);
-    for (auto frequent : {true, false}) {
-      skew_sample x;
-      x.sql = st.text;
-      x.weight = frequent ? all_frequent : 1 - all_frequent;
-      x.values.resize(params.size());
-      for (auto& [n, v] : fixed)
-        x.values[static_cast<size_t>(n) - 1] = v;
-      std::vector<std::string> what;
-      for (auto& [n, k] : skewed) {
-        x.values[static_cast<size_t>(n) - 1] = frequent ? k.frequent : k.rare;
-        // Never the value itself: reasons leave the engine.
-        auto& src = sources.at(n);
-        what.push_back(
-          fmt::format("{} value of {} ({} of the rows)",
-                      frequent ? "the most common" : "a rare",
-                      column_name(*src.table, *src.column),
-                      percent(frequent ? k.frequent_share : k.rare_share)));
-      }
-      x.label = fmt::format("{}", fmt::join(what, ", "));
-      out.push_back(std::move(x));
+    // Every combination of the varied parameters' choices (independently),
+    // at most 3 × 3 × 2: the weights multiply and add up to 1.
+    std::vector<skew_sample> out(1);
+    out[0].sql = st.text;
+    out[0].weight = 1;
+    out[0].observed = observed;
+    out[0].values.resize(params.size());
+    for (auto& [n, v] : fixed)
+      out[0].values[static_cast<size_t>(n) - 1] = v;
+    for (auto& [n, choices] : varied) {
+      std::vector<skew_sample> next;
+      for (auto& x : out)
+        for (auto& c : choices) {
+          auto y = x;
+          y.values[static_cast<size_t>(n) - 1] = c.value;
+          y.weight *= c.weight;
+          // Never the value itself: reasons leave the engine.
+          y.label += (y.label.empty() ? "" : ", ") + c.label;
+          next.push_back(std::move(y));
+        }
+      out = std::move(next);
+      if (out.size() > 18)
+        return std::vector<skew_sample>{};
     }
     return out;
   } catch (const std::exception& e) {

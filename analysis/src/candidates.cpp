@@ -48,6 +48,12 @@ constexpr double max_partial_literal_share = 0.20;
 constexpr double min_brin_rows = 1'000'000;
 constexpr double min_brin_correlation = 0.95;
 constexpr double max_brin_churn = 0.01;
+/// A hash index stores a 4-byte hash code per row whatever the key: for a
+/// key this wide on average, a b-tree entry is about twice its size or
+/// more. Mostly-distinct values only: b-tree deduplication (PostgreSQL 13)
+/// shrinks repeated keys, hash does not.
+constexpr int min_hash_width = 24;
+constexpr double min_hash_distinct_share = 0.5;
 /// INCLUDE exists since PostgreSQL 11.
 constexpr int min_include_version = 110000;
 
@@ -600,6 +606,17 @@ std::string describe(const column_use& u) {
   }
 }
 
+/// An index of `method` on one plain column of `t`.
+index_candidate column_candidate(const table_info& t, std::string method,
+                                 const std::string& column) {
+  index_candidate x;
+  x.schema = t.schema;
+  x.table = t.name;
+  x.method = std::move(method);
+  x.keys = {quote_ident(column)};
+  return x;
+}
+
 // -- the generator ------------------------------------------------------------
 
 class generator {
@@ -635,6 +652,7 @@ private:
   void trigram(const table_info& t, const uses_t& all);
   void nearest(const table_info& t, const uses_t& all);
   void brin(const table_info& t, const uses_t& all);
+  void hash(const table_info& t, const uses_t& all);
 
   index_candidate make_candidate(const table_info& t,
                                  const std::vector<element>& keys,
@@ -727,6 +745,7 @@ void generator::table(const table_info& t, const uses_t& uses) {
   trigram(t, uses);
   nearest(t, uses);
   brin(t, uses);
+  hash(t, uses);
 }
 
 // One AND-group of one table: the conditions one index scan can apply
@@ -1236,11 +1255,7 @@ void generator::brin(const table_info& t, const uses_t& all) {
     if (c == nullptr || !c->has_stats
         || std::abs(c->correlation) < min_brin_correlation)
       continue;
-    index_candidate x;
-    x.schema = t.schema;
-    x.table = t.name;
-    x.method = "brin";
-    x.keys = {quote_ident(u->column)};
+    auto x = column_candidate(t, "brin", u->column);
     char corr[16];
     std::snprintf(corr, sizeof(corr), "%.3f", c->correlation);
     x.reasons = {"range on " + quote_ident(u->column)
@@ -1266,6 +1281,41 @@ index_candidate generator::make_candidate(const table_info& t,
       c.reasons.push_back(e.reason);
   }
   return c;
+}
+// Rule 8: hash for a wide key the statement only compares with = (URLs,
+// tokens, e-mail addresses): a fraction of the b-tree's size, the same
+// lookup. The b-tree stays a candidate too; selection keeps whichever the
+// workload needs (a range or ORDER BY elsewhere needs the b-tree) and, when
+// both serve as well, the smaller.
+void generator::hash(const table_info& t, const uses_t& all) {
+  auto rows = table_rows(t);
+  std::set<std::string> done;
+  for (auto* u : all) {
+    bool lookup = (u->kind == use_kind::equality && u->op == "=")
+      || u->kind == use_kind::join;
+    if (!lookup || !u->expression.empty() || !done.insert(u->column).second)
+      continue;
+    // Any other use of the column in this statement (a range, a sort, a
+    // group, IS NULL) is something hash cannot do.
+    bool only_equality = std::all_of(all.begin(), all.end(), [&](auto* v) {
+      return v->column != u->column || !v->expression.empty()
+        || v->kind == use_kind::projection
+        || (v->kind == use_kind::equality && v->op == "=")
+        || v->kind == use_kind::join;
+    });
+    auto* c = t.column(u->column);
+    if (!only_equality || c == nullptr || !c->has_stats
+        || !(is_text_type(c->type) || c->type == "bytea")
+        || c->avg_width < min_hash_width
+        || c->distinct_values(rows) < min_hash_distinct_share * rows)
+      continue;
+    auto x = column_candidate(t, "hash", u->column);
+    x.reasons = {describe(*u) + ": only compared with =, and its values are "
+                 + std::to_string(c->avg_width)
+                 + " bytes wide on average: a hash index stores 4-byte hash "
+                   "codes, a fraction of a b-tree's size"};
+    emit(std::move(x));
+  }
 }
 
 void generator::emit(index_candidate c) {

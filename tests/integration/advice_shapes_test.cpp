@@ -1,8 +1,10 @@
 // Advice beyond b-tree equality, end to end against PostgreSQL 15: GIN for
 // jsonb (jsonb_path_ops or jsonb_ops from the operators used) and arrays,
 // trigram GIN with its extension as an explicit step, partial indexes from
-// IS NOT NULL, and no index where the predicate keeps every row. GIN is
-// costed by the model (hypopg cannot simulate it) and says so.
+// IS NOT NULL or from the value pg_qualstats saw a parameter take, hash for
+// wide keys only compared with =, and no index where the predicate keeps
+// every row. GIN is costed by the model (hypopg cannot simulate it) and
+// says so.
 
 #include "engine_process.hpp"
 #include "harness.hpp"
@@ -66,6 +68,16 @@ std::string loaded_database(const std::string& prefix, const std::string& setup,
   // VACUUM cannot share a multi-statement string (an implicit transaction).
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
   return db;
+}
+
+/// Empties pg_stat_statements of database `db` and runs `also` (another
+/// reset), so what the advisor reads is the workload the test runs next.
+void forget_workload(const std::string& db, const std::string& also) {
+  harness::shared().exec(
+    db,
+    "SELECT " + also
+      + ", pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()), 0)");
 }
 
 struct advice {
@@ -350,9 +362,7 @@ TEST_CASE("advise: an index that would stop HOT updates is charged for them",
     INSERT INTO sessions SELECT g, g % 2000, timestamptz '2024-01-01' + g * interval '1 second',
            repeat('x', 40) FROM generate_series(1, 200000) g;
   )sql");
-  h.exec(db,
-         "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
-         "FROM pg_database WHERE datname = current_database()), 0)");
+  forget_workload(db, "pg_stat_reset()");
   {
     pqxx::connection c{h.dsn(db)};
     pqxx::nontransaction tx{c};
@@ -433,6 +443,84 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
                "SELECT count(*) FROM pg_stat_statements WHERE query "
                "LIKE '%optischema%' AND query LIKE '%FROM jobs%'")[0][0]
         != "0");
+}
+
+TEST_CASE("advise: a wide key only compared with = gets a hash index, one "
+          "also ranged or sorted keeps the b-tree",
+          "[advisor][shapes]") {
+  // Short links looked up by their 70-byte URL: a hash index holds a
+  // 4-byte code per row, a quarter of the b-tree, and finds a row as fast.
+  // A range over the URLs needs the b-tree's order: then it is the b-tree.
+  auto db = loaded_database("links", R"sql(
+    CREATE TABLE links (id int PRIMARY KEY, url text NOT NULL, clicks int NOT NULL);
+    INSERT INTO links SELECT g, 'https://example.com/articles/2024/' || md5(g::text) || '/view',
+           g % 1000 FROM generate_series(1, 300000) g;
+  )sql");
+  auto lookup = "SELECT id, clicks FROM links WHERE url = $1";
+  auto a = advise_on(db, {"--statement", lookup});
+  INFO(a.log);
+  REQUIRE(a.doc["actions"].Size() == 1);
+  auto& act = a.doc["actions"][0];
+  CHECK_THAT(str(act, "ddl"), Catch::EndsWith("USING hash (url)"));
+  CHECK(has(act["reasons"], "only compared with =, and its values are 7"));
+  CHECK(str(act, "benefit_source") == "hypopg");
+
+  auto b = advise_on(db,
+                     {"--statement", lookup, "--statement",
+                      "SELECT url FROM links WHERE url >= $1 ORDER BY url "
+                      "LIMIT 20"});
+  INFO(b.log);
+  REQUIRE(b.doc["actions"].Size() == 1);
+  CHECK_THAT(str(b.doc["actions"][0], "ddl"),
+             Catch::EndsWith("USING btree (url)"));
+}
+
+TEST_CASE("advise: with pg_qualstats, the value a parameter always takes "
+          "becomes a partial index",
+          "[advisor][shapes][qualstats]") {
+  // The shipping screen asks for a shop's paid orders (2% of them), oldest
+  // first. pg_stat_statements shows `status = $2`; pg_qualstats saw 'paid'
+  // on every call: the index holds only the paid orders.
+  auto& h = harness::shared();
+  auto db = loaded_database("qualstats", R"sql(
+    CREATE TABLE orders (id int PRIMARY KEY, shop int NOT NULL, status text NOT NULL,
+                         created_at timestamptz NOT NULL, total numeric NOT NULL);
+    INSERT INTO orders SELECT g, g % 400,
+           CASE WHEN (g / 400) % 50 = 0 THEN 'paid' WHEN (g / 400) % 50 < 5 THEN 'cancelled'
+                ELSE 'shipped' END,
+           timestamptz '2024-01-01' + g * interval '1 minute', g % 1000
+      FROM generate_series(1, 300000) g;
+  )sql");
+  // Preloaded by the harness when postgresql-15-pg-qualstats is installed
+  // (scripts/install-deps.sh installs it).
+  REQUIRE_NOTHROW(h.exec(db, "CREATE EXTENSION pg_qualstats"));
+  forget_workload(db, "pg_qualstats_reset()");
+  {
+    pqxx::connection c{h.dsn(db)};
+    pqxx::nontransaction tx{c};
+    for (int i = 0; i < 40; ++i)
+      tx.exec("SELECT id, total FROM orders WHERE shop = "
+              + std::to_string((i * 37) % 400)
+              + " AND status = 'paid' ORDER BY created_at LIMIT 20");
+  }
+  auto a = advise_on(db, {"--pg-stat-statements"});
+  INFO(a.log);
+  REQUIRE(a.doc["actions"].Size() >= 1);
+  auto& act = a.doc["actions"][0];
+  auto ddl = str(act, "ddl");
+  CHECK_THAT(ddl, Catch::Contains("(shop, created_at) WHERE"));
+  CHECK_THAT(ddl, Catch::Contains("status = 'paid'"));
+  // ~2% by ANALYZE's sample.
+  CHECK(has(act["reasons"], "partial: status = 'paid' keeps "));
+  CHECK(has(act["reasons"],
+            "costed on the values the workload uses, as often as it uses "
+            "them: the most frequent value the workload uses for "
+            "public.orders.status (100% of its calls, pg_qualstats)"));
+  // The target keeps no engine statement with the value bound for costing.
+  CHECK(h.exec(db,
+               "SELECT count(*) FROM pg_stat_statements WHERE query "
+               "LIKE '%optischema%' AND query LIKE '%paid%'")[0][0]
+        == "0");
 }
 
 TEST_CASE("advise --create leaves an index that needs an extension to a person",

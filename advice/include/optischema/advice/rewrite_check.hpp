@@ -6,6 +6,7 @@
 // list, costs less, and returns the same rows on sample parameters.
 
 #include "optischema/analysis/catalog.hpp"
+#include "optischema/analysis/observed.hpp"
 #include "optischema/pg/explain.hpp"
 #include "optischema/pg/session.hpp"
 
@@ -122,9 +123,13 @@ struct skew_sample {
   /// What was bound, for reasons: "the most common value of
   /// public.events.state (90% of the rows)". Never the value.
   std::string label;
-  /// The share of executions like this one if values are queried as often
-  /// as rows hold them (the samples' weights add up to 1).
+  /// The share of executions like this one: as pg_qualstats saw the
+  /// workload use the values, else as often as rows hold them (the
+  /// samples' weights add up to 1).
   double weight = 0;
+  /// Some value comes from what pg_qualstats saw the workload use: the
+  /// samples are the workload, not a guess beside the generic plan.
+  bool observed = false;
 };
 
 /// Where a parameter is compared by `=` with a column whose values are
@@ -139,9 +144,13 @@ struct skew_sample {
 /// `rows_per_call` (pg_stat_statements' rows / calls, when known) binds a
 /// LIMIT parameter: a generic plan assumes a LIMIT keeps 10% of the rows,
 /// which for a page of 20 makes a frequent value look 1000s of rows deep.
+/// With `seen` (what pg_qualstats saw this statement use), a parameter
+/// whose column the workload compares with one to three values (90% of
+/// its calls) is costed on those, as often as they come, and one whose
+/// values are spread is bound to its most frequent one.
 /// Reads nothing: pg_stats comes with the catalog.
-expected<std::vector<skew_sample>> skew_samples(const catalog& cat,
-                                                const std::string& sql,
-                                                double rows_per_call = -1);
+expected<std::vector<skew_sample>>
+skew_samples(const catalog& cat, const std::string& sql,
+             double rows_per_call = -1, const observed_values* seen = nullptr);
 
 } // namespace optischema

@@ -44,7 +44,8 @@ struct index_candidate {
 /// Candidates for one statement: single columns, multi-column (equality
 /// columns before range and sort columns, with directions), covering,
 /// partial, expression, GIN (jsonb/array), trigram and BRIN where btree
-/// cannot serve or a BRIN fits, as described in candidates.cpp. Never a
+/// cannot serve or a BRIN fits, hash for wide keys only compared with =, as
+/// described in candidates.cpp. Never a
 /// candidate an existing index serves. `skipped` receives one line per use
 /// no access method serves (e.g. "no index serves LIKE with an unknown
 /// pattern on public.t.title").
