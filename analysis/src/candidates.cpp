@@ -1282,6 +1282,7 @@ index_candidate generator::make_candidate(const table_info& t,
   }
   return c;
 }
+
 // Rule 8: hash for a wide key the statement only compares with = (URLs,
 // tokens, e-mail addresses): a fraction of the b-tree's size, the same
 // lookup. The b-tree stays a candidate too; selection keeps whichever the
