@@ -9,11 +9,8 @@ expected<std::vector<observed_constant>> read_observed_constants(session& s) {
     s, "reading pg_qualstats", [](pqxx::connection& c) {
       pqxx::nontransaction tx{c};
       std::vector<observed_constant> out;
-      auto ext = tx.exec(own_marker
-                         + "SELECT quote_ident(n.nspname) FROM pg_extension e "
-                           "JOIN pg_namespace n ON n.oid = e.extnamespace "
-                           "WHERE e.extname = 'pg_qualstats'");
-      if (ext.empty())
+      auto schema = extension_schema(tx, "pg_qualstats");
+      if (!schema)
         return out;
       // Constants on the right of `=` (lrelid set, rrelid not: a column
       // against a constant, not a join), the operator resolved by name.
@@ -30,7 +27,7 @@ expected<std::vector<observed_constant>> read_observed_constants(session& s) {
           "WHERE q.rrelid IS NULL AND q.constvalue IS NOT NULL "
           "AND q.queryid IS NOT NULL AND o.oprname = '=' "
           "GROUP BY 1, 2, 3, 4, 5 ORDER BY 6 DESC LIMIT 20000",
-          ext[0][0].as<std::string>()));
+          *schema));
       out.reserve(rows.size());
       for (auto row : rows) {
         observed_constant x;

@@ -40,6 +40,20 @@ struct session::impl {
     verdicts;
 };
 
+/// The schema extension `name` is installed in, quoted for use in SQL;
+/// empty when it is not installed in this database.
+inline std::optional<std::string> extension_schema(pqxx::nontransaction& tx,
+                                                   const std::string& name) {
+  auto r = tx.exec_params(own_marker
+                            + "SELECT quote_ident(n.nspname) FROM pg_extension "
+                              "e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                              "WHERE e.extname = $1",
+                          name);
+  if (r.empty())
+    return std::nullopt;
+  return r[0][0].as<std::string>();
+}
+
 /// Maps a libpqxx/libpq exception to a failure with advice. `what` names the
 /// operation ("reading pg_stat_statements") and `target` the database.
 failure classify(const std::exception& e, const std::string& what,

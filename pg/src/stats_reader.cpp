@@ -16,11 +16,8 @@ constexpr const char* hidden_text = "<insufficient privilege>";
 // Finds pg_stat_statements in this database and learns its columns.
 expected<pgss_layout> detect_layout(pqxx::nontransaction& tx,
                                     const std::string& target) {
-  auto ext = tx.exec(own_marker
-                     + "SELECT quote_ident(n.nspname) FROM pg_extension e "
-                       "JOIN pg_namespace n ON n.oid = e.extnamespace "
-                       "WHERE e.extname = 'pg_stat_statements'");
-  if (ext.empty()) {
+  auto schema = extension_schema(tx, "pg_stat_statements");
+  if (!schema) {
     auto avail = tx.exec(own_marker
                          + "SELECT 1 FROM pg_available_extensions "
                            "WHERE name = 'pg_stat_statements'");
@@ -41,7 +38,7 @@ expected<pgss_layout> detect_layout(pqxx::nontransaction& tx,
                                target)};
   }
   pgss_layout l;
-  l.schema = ext[0][0].as<std::string>();
+  l.schema = *schema;
   std::set<std::string> cols;
   for (auto row :
        tx.exec(own_marker
