@@ -38,12 +38,8 @@ using row = std::vector<std::optional<std::string>>;
 // -- reading libpg_query's JSON -----------------------------------------------
 
 using parse_tree::get;
+using parse_tree::integer;
 using parse_tree::str;
-
-// libpg_query leaves out fields that are zero.
-int integer(const node* x) {
-  return x != nullptr && x->IsInt() ? x->GetInt() : 0;
-}
 
 const node* items(const node* list) {
   return list != nullptr && list->IsArray() ? list : nullptr;

@@ -1,34 +1,20 @@
 #include "optischema/analysis/change.hpp"
 #include "optischema/util/json_parse.hpp"
 
+#include "optischema/analysis/parse_tree.hpp"
 #include "optischema/analysis/statement.hpp"
 
 #include <fmt/format.h>
-#include <pg_query.h>
 #include <rapidjson/document.h>
 
 namespace optischema {
 
 namespace {
 
-using node = rapidjson::Value;
-
-const node* get(const node* obj, const char* key) {
-  if (obj == nullptr || !obj->IsObject())
-    return nullptr;
-  auto i = obj->FindMember(key);
-  return i != obj->MemberEnd() ? &i->value : nullptr;
-}
-
-std::string str(const node* x) {
-  return x != nullptr && x->IsString()
-    ? std::string{x->GetString(), x->GetStringLength()}
-    : std::string{};
-}
-
-bool flag(const node* x) {
-  return x != nullptr && x->IsBool() && x->GetBool();
-}
+using parse_tree::flag;
+using parse_tree::get;
+using parse_tree::node;
+using parse_tree::str;
 
 failure refuse(const std::string& why) {
   return {ec::bad_request, why};
@@ -38,16 +24,13 @@ failure refuse(const std::string& why) {
 /// statement; fails unless `sql` is exactly one statement.
 expected<const node*> parse_one(const std::string& sql,
                                 rapidjson::Document& d) {
-  auto r = pg_query_parse(sql.c_str());
-  if (r.error != nullptr) {
-    auto msg = std::string{r.error->message};
-    pg_query_free_parse_result(r);
-    return failure{ec::parse_error, "the DDL does not parse: " + msg};
-  }
-  auto parsed_ok = json::parse(d, r.parse_tree, "the DDL's parse tree");
-  pg_query_free_parse_result(r);
-  if (!parsed_ok)
-    return refuse("the DDL's parse tree is too deep or unreadable");
+  auto tree = parse_tree::parse(
+    sql,
+    {.syntax = "the DDL does not parse: ",
+     .too_deep = "the DDL's parse tree is too deep to read"});
+  if (!tree)
+    return tree.error();
+  d = std::move(*tree);
   auto* stmts = get(&d, "stmts");
   if (stmts == nullptr || !stmts->IsArray() || stmts->Size() != 1)
     return refuse("the DDL must be exactly one statement");

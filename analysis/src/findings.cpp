@@ -2,6 +2,7 @@
 #include "optischema/util/strings.hpp"
 
 #include "optischema/analysis/json.hpp"
+#include "optischema/analysis/sql_quote.hpp"
 
 #include <fmt/format.h>
 
@@ -170,38 +171,18 @@ bool is_ident_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
 }
 
-/// Quotes an identifier when PostgreSQL would need it (a local copy of
-/// quote_ident(): findings must not depend on the statement analyser).
-std::string quote_name(std::string_view x) {
-  bool plain = !x.empty()
-    && (std::islower(static_cast<unsigned char>(x[0])) || x[0] == '_');
-  for (auto c : x)
-    plain = plain
-      && (std::islower(static_cast<unsigned char>(c))
-          || std::isdigit(static_cast<unsigned char>(c)) || c == '_');
-  if (plain)
-    return std::string{x};
-  std::string out = "\"";
-  for (auto c : x) {
-    if (c == '"')
-      out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string quoted_relation(const std::string& qualified) {
   auto dot = qualified.find('.');
   if (dot == std::string::npos)
-    return quote_name(qualified);
-  return quote_name(qualified.substr(0, dot)) + "."
-    + quote_name(qualified.substr(dot + 1));
+    return quote_ident(qualified);
+  return quote_ident(qualified.substr(0, dot)) + "."
+    + quote_ident(qualified.substr(dot + 1));
 }
 
 std::string column_list(const std::vector<std::string>& cols) {
   std::vector<std::string> quoted;
   for (auto& c : cols)
-    quoted.push_back(quote_name(c));
+    quoted.push_back(quote_ident(c));
   return join(quoted, ", ");
 }
 
@@ -941,7 +922,7 @@ void describe_pattern(const context& c, finding& f, const std::string& detail,
       detail, f.relation);
     std::vector<std::string> keys;
     for (auto& col : f.columns)
-      keys.push_back(quote_name(col) + " gin_trgm_ops");
+      keys.push_back(quote_ident(col) + " gin_trgm_ops");
     f.suggestion = fmt::format(
       "A trigram index serves LIKE/ILIKE with any wildcard: CREATE INDEX ON {} "
       "USING gin ({});",
@@ -984,7 +965,7 @@ void describe_pattern(const context& c, finding& f, const std::string& detail,
       std::vector<std::string> ddl;
       for (auto& col : f.columns)
         ddl.push_back(
-          fmt::format("CREATE INDEX ON {} ({})", rel, quote_name(col)));
+          fmt::format("CREATE INDEX ON {} ({})", rel, quote_ident(col)));
       f.suggestion = fmt::format(
         "Give each column its own index ({}) so PostgreSQL can combine them "
         "with a BitmapOr, or rewrite as a UNION of one query per column.",

@@ -5,7 +5,6 @@
 #include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
-#include <pg_query.h>
 #include <rapidjson/document.h>
 
 #include <string_view>
@@ -162,21 +161,6 @@ expected<const node*> only_statement(const rapidjson::Document& d) {
 }
 
 } // namespace
-
-expected<rapidjson::Document> parse_tree::parse(const std::string& sql) {
-  auto r = pg_query_parse(sql.c_str());
-  if (r.error != nullptr) {
-    auto msg = std::string{r.error->message};
-    pg_query_free_parse_result(r);
-    return failure{ec::parse_error, "it does not parse: " + msg};
-  }
-  rapidjson::Document d;
-  auto ok = static_cast<bool>(json::parse(d, r.parse_tree, "a parse tree"));
-  pg_query_free_parse_result(r);
-  if (!ok)
-    return failure{ec::parse_error, "its parse tree is too deep to read"};
-  return d;
-}
 
 namespace {
 

@@ -1,7 +1,7 @@
 #include "optischema/analysis/statement.hpp"
-#include "optischema/util/json_parse.hpp"
 
-#include <pg_query.h>
+#include "optischema/analysis/parse_tree.hpp"
+
 #include <rapidjson/document.h>
 
 #include <algorithm>
@@ -39,223 +39,16 @@ const char* to_string(use_kind x) {
 
 namespace {
 
-// PostgreSQL 15's keywords that quote_ident() quotes: every category but
-// UNRESERVED_KEYWORD (src/include/parser/kwlist.h). Sorted for binary search.
-constexpr auto quoted_keywords = std::to_array<std::string_view>({
-  "all",
-  "analyse",
-  "analyze",
-  "and",
-  "any",
-  "array",
-  "as",
-  "asc",
-  "asymmetric",
-  "authorization",
-  "between",
-  "bigint",
-  "binary",
-  "bit",
-  "boolean",
-  "both",
-  "case",
-  "cast",
-  "char",
-  "character",
-  "check",
-  "coalesce",
-  "collate",
-  "collation",
-  "column",
-  "concurrently",
-  "constraint",
-  "create",
-  "cross",
-  "current_catalog",
-  "current_date",
-  "current_role",
-  "current_schema",
-  "current_time",
-  "current_timestamp",
-  "current_user",
-  "dec",
-  "decimal",
-  "default",
-  "deferrable",
-  "desc",
-  "distinct",
-  "do",
-  "else",
-  "end",
-  "except",
-  "exists",
-  "extract",
-  "false",
-  "fetch",
-  "float",
-  "for",
-  "foreign",
-  "freeze",
-  "from",
-  "full",
-  "grant",
-  "greatest",
-  "group",
-  "grouping",
-  "having",
-  "ilike",
-  "in",
-  "initially",
-  "inner",
-  "inout",
-  "int",
-  "integer",
-  "intersect",
-  "interval",
-  "into",
-  "is",
-  "isnull",
-  "join",
-  "lateral",
-  "leading",
-  "least",
-  "left",
-  "like",
-  "limit",
-  "localtime",
-  "localtimestamp",
-  "national",
-  "natural",
-  "nchar",
-  "none",
-  "normalize",
-  "not",
-  "notnull",
-  "null",
-  "nullif",
-  "numeric",
-  "offset",
-  "on",
-  "only",
-  "or",
-  "order",
-  "out",
-  "outer",
-  "overlaps",
-  "overlay",
-  "placing",
-  "position",
-  "precision",
-  "primary",
-  "real",
-  "references",
-  "returning",
-  "right",
-  "row",
-  "select",
-  "session_user",
-  "setof",
-  "similar",
-  "smallint",
-  "some",
-  "substring",
-  "symmetric",
-  "table",
-  "tablesample",
-  "then",
-  "time",
-  "timestamp",
-  "to",
-  "trailing",
-  "treat",
-  "trim",
-  "true",
-  "union",
-  "unique",
-  "user",
-  "using",
-  "values",
-  "varchar",
-  "variadic",
-  "verbose",
-  "when",
-  "where",
-  "window",
-  "with",
-  "xmlattributes",
-  "xmlconcat",
-  "xmlelement",
-  "xmlexists",
-  "xmlforest",
-  "xmlnamespaces",
-  "xmlparse",
-  "xmlpi",
-  "xmlroot",
-  "xmlserialize",
-  "xmltable",
-});
-static_assert(std::is_sorted(quoted_keywords.begin(), quoted_keywords.end()));
-
 // -- reading libpg_query's JSON ----------------------------------------------
 
-using node = rapidjson::Value;
-
-const node* get(const node& obj, const char* key) {
-  if (!obj.IsObject())
-    return nullptr;
-  auto i = obj.FindMember(key);
-  return i != obj.MemberEnd() ? &i->value : nullptr;
-}
-
-const node* get(const node* obj, const char* key) {
-  return obj != nullptr ? get(*obj, key) : nullptr;
-}
-
-std::string str(const node* x) {
-  return x != nullptr && x->IsString()
-    ? std::string{x->GetString(), x->GetStringLength()}
-    : std::string{};
-}
-
-bool flag(const node* x) {
-  return x != nullptr && x->IsBool() && x->GetBool();
-}
-
-// Every node is {"Type": {fields}}; fields typed as a specific struct in
-// PostgreSQL (e.g. UpdateStmt.relation) come without the wrapper.
-std::pair<std::string_view, const node*> unwrap(const node& n) {
-  if (n.IsObject() && n.MemberCount() == 1) {
-    auto m = n.MemberBegin();
-    if (m->value.IsObject())
-      return {std::string_view{m->name.GetString(), m->name.GetStringLength()},
-              &m->value};
-  }
-  return {{}, nullptr};
-}
-
-const node* as(const node* n, std::string_view type) {
-  if (n == nullptr)
-    return nullptr;
-  auto [t, body] = unwrap(*n);
-  return t == type ? body : nullptr;
-}
-
-template <class F>
-void for_each(const node* list, F f) {
-  if (list != nullptr && list->IsArray())
-    for (auto& x : list->GetArray())
-      f(x);
-}
-
-// The sval of every String node of a list (names, fields).
-std::vector<std::string> names(const node* list) {
-  std::vector<std::string> out;
-  for_each(list, [&](const node& x) {
-    if (auto* s = as(&x, "String"))
-      out.push_back(str(get(*s, "sval")));
-  });
-  return out;
-}
+using parse_tree::as;
+using parse_tree::flag;
+using parse_tree::for_each;
+using parse_tree::get;
+using parse_tree::names;
+using parse_tree::node;
+using parse_tree::str;
+using parse_tree::unwrap;
 
 // An A_Const as it would be written in SQL. Strings go through the public
 // quote_literal (E'…' when they hold a backslash): deparsed text ends up in
@@ -1224,14 +1017,11 @@ std::optional<analyzer::outputs_t> analyzer::view(const table_info& v,
     note("unexpanded_view: " + q);
     return std::nullopt;
   }
-  auto parsed = pg_query_parse(v.view_definition.c_str());
-  rapidjson::Document doc;
-  bool parsed_ok = parsed.error == nullptr
-    && json::parse(doc, parsed.parse_tree, "the parse tree");
-  pg_query_free_parse_result(parsed);
+  auto doc = parse_tree::parse(v.view_definition);
+  bool parsed_ok = static_cast<bool>(doc);
   const node* body = nullptr;
-  if (parsed_ok && doc.IsObject())
-    if (auto* stmts = get(doc, "stmts");
+  if (parsed_ok)
+    if (auto* stmts = get(*doc, "stmts");
         stmts != nullptr && stmts->IsArray() && !stmts->Empty())
       body = as(get((*stmts)[0], "stmt"), "SelectStmt");
   if (body == nullptr) {
@@ -1246,7 +1036,7 @@ std::optional<analyzer::outputs_t> analyzer::view(const table_info& v,
   if (via_.empty())
     via_ = q;
   fallback_schema_ = v.schema;
-  root_ = &doc;
+  root_ = &*doc;
   root_refs_.reset();
   scope sc; // a view sees nothing of the query that uses it
   auto out = select(*body, sc, group, false);
@@ -1938,31 +1728,15 @@ void analyzer::unresolved(std::string name) {
 expected<statement_analysis> analyze_statement(std::string_view sql,
                                                const catalog& cat) {
   std::string text{sql};
-  auto parsed = pg_query_parse(text.c_str());
-  if (parsed.error != nullptr) {
-    std::string msg = parsed.error->message != nullptr ? parsed.error->message
-                                                       : "unknown error";
-    pg_query_free_parse_result(parsed);
-    return failure{ec::parse_error,
-                   "libpg_query cannot parse the statement: " + msg};
-  }
-  rapidjson::Document doc;
-  // The walk below recurses once per level of the tree: json::parse refuses
-  // trees deeper than its limit, and that is the statement's fault (e.g.
-  // SELECT 1+1+… with thousands of terms), not an internal error.
-  auto parsed_ok = json::parse(doc, parsed.parse_tree, "the parse tree");
-  pg_query_free_parse_result(parsed);
-  if (!parsed_ok)
-    return failure{ec::parse_error,
-                   "the statement nests expressions, subqueries or "
-                   "parentheses too deeply to analyse ("
-                     + parsed_ok.error().message + ")"};
-  if (!doc.IsObject())
-    return failure{ec::internal,
-                   "libpg_query returned a parse tree that is not a JSON "
-                   "object; report this statement"};
+  auto doc = parse_tree::parse(
+    text,
+    {.syntax = "libpg_query cannot parse the statement: ",
+     .too_deep = "the statement nests expressions, subqueries or "
+                 "parentheses too deeply to analyse"});
+  if (!doc)
+    return doc.error();
   statement_analysis out;
-  auto* stmts = get(doc, "stmts");
+  auto* stmts = get(*doc, "stmts");
   if (stmts == nullptr || !stmts->IsArray() || stmts->Empty())
     return out; // an empty text or only comments: kind::other
   if (stmts->Size() > 1)
@@ -1971,39 +1745,6 @@ expected<statement_analysis> analyze_statement(std::string_view sql,
   if (auto* stmt = get((*stmts)[0], "stmt"))
     analyzer{cat, out}.run(*stmt);
   return out;
-}
-
-std::string quote_ident(std::string_view x) {
-  bool plain = !x.empty() && ((x[0] >= 'a' && x[0] <= 'z') || x[0] == '_');
-  for (char c : x)
-    plain = plain
-      && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
-          || c == '$');
-  if (plain
-      && !std::binary_search(quoted_keywords.begin(), quoted_keywords.end(), x))
-    return std::string{x};
-  std::string out = "\"";
-  for (char c : x) {
-    if (c == '"')
-      out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string quote_qualified(std::string_view schema, std::string_view name) {
-  return quote_ident(schema) + "." + quote_ident(name);
-}
-
-std::string quote_literal(std::string_view x) {
-  auto escape = x.find('\\') != std::string_view::npos;
-  std::string out = escape ? "E'" : "'";
-  for (char c : x) {
-    if (c == '\'' || (escape && c == '\\'))
-      out += c;
-    out += c;
-  }
-  return out + "'";
 }
 
 } // namespace optischema

@@ -5,6 +5,7 @@
 // candidate generation and of the parse-tree findings.
 
 #include "optischema/analysis/catalog.hpp"
+#include "optischema/analysis/sql_quote.hpp"
 #include "optischema/util/error.hpp"
 
 #include <string>
@@ -104,15 +105,5 @@ struct statement_analysis {
 /// ec::parse_error for text libpg_query rejects.
 expected<statement_analysis> analyze_statement(std::string_view sql,
                                                const catalog& cat);
-
-/// Quotes an identifier the way quote_ident() does (only when needed).
-std::string quote_ident(std::string_view x);
-
-/// `schema.name`, each part quoted as quote_ident() does.
-std::string quote_qualified(std::string_view schema, std::string_view name);
-
-/// A string constant; E'' only when a backslash needs escaping (the plain
-/// form depends on standard_conforming_strings for backslashes).
-std::string quote_literal(std::string_view x);
 
 } // namespace optischema
