@@ -6,6 +6,8 @@
 #include "optischema/analysis/candidates.hpp"
 #include "optischema/analysis/statement.hpp"
 
+#include "data_file.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -23,19 +25,10 @@ namespace {
 
 // -- reading the data files --------------------------------------------------
 
-std::string trim(std::string x) {
-  auto b = x.find_first_not_of(" \t");
-  auto e = x.find_last_not_of(" \t");
-  return b == std::string::npos ? "" : x.substr(b, e - b + 1);
-}
-
-std::vector<std::string> words(const std::string& x) {
-  std::istringstream in{x};
-  std::vector<std::string> out;
-  for (std::string w; in >> w;)
-    out.push_back(w);
-  return out;
-}
+using test::option;
+using test::split;
+using test::trim;
+using test::words;
 
 bool starts(const std::string& x, const std::string& prefix) {
   return x.rfind(prefix, 0) == 0;
@@ -43,29 +36,6 @@ bool starts(const std::string& x, const std::string& prefix) {
 
 std::string after(const std::string& x, const std::string& prefix) {
   return trim(x.substr(prefix.size()));
-}
-
-// "key=value" among the words; empty when absent.
-std::string option(const std::vector<std::string>& ws, const std::string& key) {
-  for (auto& w : ws)
-    if (starts(w, key + "="))
-      return w.substr(key.size() + 1);
-  return {};
-}
-
-std::vector<std::string> split(const std::string& x, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : x) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
 }
 
 // Splits "a, lower(b), c DESC" at top-level commas.
@@ -227,22 +197,16 @@ struct data_block {
 
 std::vector<data_block> read_file(const std::filesystem::path& file) {
   std::vector<data_block> out;
-  std::ifstream in{file};
-  std::vector<std::pair<int, std::string>> lines;
-  std::string line;
-  int no = 0;
   catalog cat;
-  auto flush = [&] {
-    if (lines.empty())
-      return;
-    auto first = words(lines[0].second);
-    auto where = file.filename().string() + ":"
-      + std::to_string(lines[0].first);
+  for (auto& block : test::read_blocks(file)) {
+    auto& lines = block.lines;
+    auto first = words(lines[0].text);
+    auto where = block.where();
     if (first.at(0) == "catalog") {
       cat = catalog{};
       apply_settings(cat, first);
       for (size_t i = 1; i < lines.size(); ++i) {
-        auto& l = lines[i].second;
+        auto& l = lines[i].text;
         auto ws = words(l);
         if (ws[0] == "table") {
           cat.tables.push_back(parse_table(ws));
@@ -263,30 +227,18 @@ std::vector<data_block> read_file(const std::filesystem::path& file) {
       apply_settings(cat, first);
     } else if (first[0] == "statement") {
       data_block b;
-      b.where = where + " " + lines[0].second;
+      b.where = where + " " + lines[0].text;
       b.cat = cat;
       size_t i = 1;
-      for (; i < lines.size() && lines[i].second != "----"; ++i)
-        b.sql += (b.sql.empty() ? "" : "\n") + lines[i].second;
+      for (; i < lines.size() && lines[i].text != "----"; ++i)
+        b.sql += (b.sql.empty() ? "" : "\n") + lines[i].text;
       for (++i; i < lines.size(); ++i)
-        b.expect.push_back(lines[i].second);
+        b.expect.push_back(lines[i].text);
       out.push_back(std::move(b));
     } else {
-      FAIL(where << ": unknown block: " << lines[0].second);
+      FAIL(where << ": unknown block: " << lines[0].text);
     }
-    lines.clear();
-  };
-  while (std::getline(in, line)) {
-    ++no;
-    if (!line.empty() && line[0] == '#')
-      continue;
-    if (trim(line).empty()) {
-      flush();
-      continue;
-    }
-    lines.emplace_back(no, line);
   }
-  flush();
   return out;
 }
 

@@ -5,6 +5,8 @@
 
 #include "optischema/analysis/findings.hpp"
 
+#include "data_file.hpp"
+
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
@@ -22,74 +24,23 @@ using namespace optischema;
 
 namespace {
 
-const std::filesystem::path data_dir
-  = std::filesystem::path{OPTISCHEMA_SOURCE_DIR} / "tests/data";
-
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in{file};
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::data_path;
+using test::options;
+using test::read_text;
+using test::rest;
+using test::split;
+using test::words;
 
 plan load_plan(const std::string& name) {
-  auto p = parse_plan(read_text(data_dir / "plans" / (name + ".json")));
+  auto p = parse_plan(read_text(data_path("plans") / (name + ".json")));
   REQUIRE(p);
   return *p;
-}
-
-std::vector<std::string> words(const std::string& line) {
-  std::istringstream in{line};
-  std::vector<std::string> out;
-  for (std::string w; in >> w;)
-    out.push_back(w);
-  return out;
-}
-
-/// The text after the first `n` words of `line`.
-std::string rest(const std::string& line, size_t n) {
-  size_t i = 0;
-  for (size_t k = 0; k < n; ++k) {
-    i = line.find_first_not_of(' ', i);
-    i = line.find(' ', i);
-    if (i == std::string::npos)
-      return {};
-  }
-  auto start = line.find_first_not_of(' ', i);
-  return start == std::string::npos ? std::string{} : line.substr(start);
-}
-
-std::vector<std::string> split(const std::string& x, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in{x};
-  while (std::getline(in, cur, sep)) {
-    auto b = cur.find_first_not_of(' ');
-    auto e = cur.find_last_not_of(' ');
-    out.push_back(b == std::string::npos ? "" : cur.substr(b, e - b + 1));
-  }
-  return out;
 }
 
 std::pair<std::string, std::string> schema_table(const std::string& x) {
   auto dot = x.find('.');
   REQUIRE(dot != std::string::npos);
   return {x.substr(0, dot), x.substr(dot + 1)};
-}
-
-/// "key=value" words of a line.
-std::map<std::string, std::string> options(const std::vector<std::string>& ws,
-                                           size_t from) {
-  std::map<std::string, std::string> out;
-  for (auto i = from; i < ws.size(); ++i) {
-    auto eq = ws[i].find('=');
-    if (eq == std::string::npos)
-      out[ws[i]] = "";
-    else
-      out[ws[i].substr(0, eq)] = ws[i].substr(eq + 1);
-  }
-  return out;
 }
 
 use_kind parse_use_kind(const std::string& x) {
@@ -233,11 +184,9 @@ void catalog_line(catalog& cat, const std::string& line) {
 }
 
 void load_catalog(catalog& cat, const std::string& name) {
-  std::ifstream in{data_dir / "findings" / (name + ".catalog")};
-  REQUIRE(in.good());
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line[0] != '#')
-      catalog_line(cat, line);
+  for (auto& b : test::read_blocks(data_path("findings") / (name + ".catalog")))
+    for (auto& l : b.lines)
+      catalog_line(cat, l.text);
 }
 
 column_use make_use(const std::string& qualified, const std::string& column,
@@ -348,30 +297,19 @@ void case_line(test_case& tc, const std::string& line) {
 
 std::vector<test_case> read_cases(const std::filesystem::path& file) {
   std::vector<test_case> out;
-  std::ifstream in{file};
-  REQUIRE(in.good());
-  int no = 0;
-  bool in_case = false;
-  for (std::string line; std::getline(in, line);) {
-    ++no;
-    if (!line.empty() && line[0] == '#')
-      continue;
-    if (line.empty()) {
-      in_case = false;
-      continue;
+  for (auto& b : test::read_blocks(file)) {
+    auto& head = b.lines[0].text;
+    INFO(b.where() << " " << head);
+    REQUIRE(head.rfind("case ", 0) == 0);
+    test_case tc;
+    tc.name = head.substr(5);
+    tc.file = b.file;
+    tc.line_no = b.lines[0].no;
+    for (size_t i = 1; i < b.lines.size(); ++i) {
+      INFO(b.file << ":" << b.lines[i].no << " " << b.lines[i].text);
+      case_line(tc, b.lines[i].text);
     }
-    INFO(file.filename().string() << ":" << no << " " << line);
-    if (!in_case) {
-      REQUIRE(line.rfind("case ", 0) == 0);
-      test_case tc;
-      tc.name = line.substr(5);
-      tc.file = file.filename().string();
-      tc.line_no = no;
-      out.push_back(std::move(tc));
-      in_case = true;
-      continue;
-    }
-    case_line(out.back(), line);
+    out.push_back(std::move(tc));
   }
   return out;
 }
@@ -462,7 +400,7 @@ std::vector<finding> of_kind(const std::vector<finding>& xs,
 TEST_CASE("findings data files", "[findings]") {
   size_t cases = 0;
   for (auto& entry :
-       std::filesystem::directory_iterator(data_dir / "findings")) {
+       std::filesystem::directory_iterator(data_path("findings"))) {
     if (entry.path().extension() != ".test")
       continue;
     for (auto& tc : read_cases(entry.path())) {

@@ -3,6 +3,8 @@
 
 #include "optischema/analysis/fingerprint.hpp"
 
+#include "data_file.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -21,41 +23,22 @@ struct block {
   int line_no = 0;
 };
 
+/// A data file's blocks: a directive line, then the statements it is about.
 std::vector<block> read_blocks(const std::filesystem::path& file) {
   std::vector<block> out;
-  std::ifstream in{file};
-  std::string line;
-  int no = 0;
-  block cur;
-  auto flush = [&] {
-    if (!cur.directive.empty())
-      out.push_back(cur);
-    cur = block{};
-  };
-  while (std::getline(in, line)) {
-    ++no;
-    if (!line.empty() && line[0] == '#')
-      continue;
-    if (line.empty()) {
-      flush();
-      continue;
-    }
-    if (cur.directive.empty()) {
-      cur.directive = line;
-      cur.line_no = no;
-    } else {
-      cur.lines.push_back(line);
-    }
+  for (auto& tb : test::read_blocks(file)) {
+    block b{tb.lines[0].text, {}, tb.lines[0].no};
+    for (size_t i = 1; i < tb.lines.size(); ++i)
+      b.lines.push_back(tb.lines[i].text);
+    out.push_back(std::move(b));
   }
-  flush();
   return out;
 }
 
 } // namespace
 
 TEST_CASE("fingerprint data files", "[fingerprint]") {
-  auto dir = std::filesystem::path{OPTISCHEMA_SOURCE_DIR}
-    / "tests/data/fingerprint";
+  auto dir = test::data_path("fingerprint");
   size_t checked = 0;
   for (auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().extension() != ".test")

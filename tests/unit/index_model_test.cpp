@@ -3,6 +3,8 @@
 
 #include "optischema/analysis/index_model.hpp"
 
+#include "data_file.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -14,12 +16,7 @@ using namespace optischema;
 namespace {
 
 plan load(const char* name) {
-  std::ifstream in{std::filesystem::path{OPTISCHEMA_SOURCE_DIR}
-                   / "tests/data/plans" / name};
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto p = parse_plan(ss.str());
+  auto p = parse_plan(test::read_text(test::data_path("plans") / name));
   REQUIRE(p);
   return *p;
 }

@@ -4,6 +4,8 @@
 
 #include "optischema/analysis/plan.hpp"
 
+#include "data_file.hpp"
+
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
 
@@ -17,16 +19,9 @@ using namespace optischema;
 
 namespace {
 
-const std::filesystem::path plans_dir
-  = std::filesystem::path{OPTISCHEMA_SOURCE_DIR} / "tests/data/plans";
+const std::filesystem::path plans_dir = test::data_path("plans");
 
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in{file};
-  REQUIRE(in.good());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::read_text;
 
 plan load(const std::string& name) {
   auto p = parse_plan(read_text(plans_dir / (name + ".json")));
