@@ -110,17 +110,11 @@ void fail_waiting(self_ptr self, const failure& f) {
   self->state.waiting.clear();
 }
 
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double, std::milli>(
-           std::chrono::steady_clock::now() - since)
-    .count();
-}
-
 void poll_failed(self_ptr self, const failure& f) {
   auto& st = self->state;
   ++st.failures;
   st.polling = false;
-  st.last_poll_duration_ms = elapsed_ms(st.poll_started);
+  st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
   auto first = !st.last_error || st.last_error->message != f.message;
   st.last_error = f;
   if (first)
@@ -176,7 +170,7 @@ void finish_poll(self_ptr self, raw_sample sample) {
   st.hidden_rows = sample.hidden_rows;
   st.last_error.reset();
   st.last_success_ms = sample.ts_ms;
-  st.last_poll_duration_ms = elapsed_ms(st.poll_started);
+  st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
   st.backoff = std::chrono::milliseconds{0};
   // -- hand over: store first, so readers woken by the event find the data
   auto base = std::make_shared<const raw_sample>(std::move(sample));

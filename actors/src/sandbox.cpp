@@ -38,11 +38,6 @@ std::string database_for(const std::string& target,
 /// Whether `query` names `table` as a word (case-insensitive): the hot
 /// statements on the changed table are those a new index can slow down.
 bool mentions(const std::string& query, const std::string& table) {
-  auto lower = [](std::string x) {
-    std::transform(x.begin(), x.end(), x.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    return x;
-  };
   auto q = lower(query);
   auto t = lower(table);
   auto word = [](char c) {

@@ -59,13 +59,6 @@ constexpr int min_include_version = 110000;
 
 // -- small helpers ------------------------------------------------------------
 
-std::string lower(std::string_view x) {
-  std::string out{x};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string percent(double x) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f%%", x * 100);

@@ -151,13 +151,6 @@ bool starts_with(std::string_view x, std::string_view prefix) {
   return x.substr(0, prefix.size()) == prefix;
 }
 
-std::string lowercase(std::string_view x) {
-  std::string out{x};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 void add_unique(std::vector<std::string>& xs, const std::string& x) {
   if (!x.empty() && std::find(xs.begin(), xs.end(), x) == xs.end())
     xs.push_back(x);
@@ -319,7 +312,7 @@ bool keyword(const std::string& w) {
        "subplan", "initplan", "hashed", "from",    "distinct", "between",
        "unknown", "row",      "exists", "collate", "similar",  "escape",
        "some",    "at",       "zone",   "interval"};
-  return words.count(lowercase(w)) > 0;
+  return words.count(lower(w)) > 0;
 }
 
 struct column_ref {
@@ -692,8 +685,8 @@ void find_function_calls(std::string_view f, const plan_node& n,
 /// Text casts of character columns are free (binary coercible): an index on
 /// a varchar column serves "(col)::text = …".
 bool harmless_cast(const std::string& column_type, const std::string& target) {
-  auto ct = lowercase(column_type);
-  if (ct == lowercase(target))
+  auto ct = lower(column_type);
+  if (ct == lower(target))
     return true;
   bool text_like_target = target == "text" || target == "character varying"
     || target == "varchar";
@@ -1704,7 +1697,7 @@ bool reads_rows(const statement_metrics& m, const statement_analysis* a) {
   auto i = m.query.find_first_not_of(" \t\r\n(");
   if (i == std::string::npos)
     return false;
-  auto word = lowercase(m.query.substr(i, 6));
+  auto word = lower(m.query.substr(i, 6));
   return word == "select" || starts_with(word, "with");
 }
 

@@ -2,6 +2,7 @@
 
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
 
 #include "rate_limiter.hpp"
 #include "wire.hpp"
@@ -53,12 +54,6 @@ struct attempt {
 bool is_retryable(unsigned status) {
   return status == 429 || status == 500 || status == 502 || status == 503
     || status == 504;
-}
-
-std::string lower(std::string text) {
-  for (auto& c : text)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
 }
 
 bool ends_with(const std::string& text, std::string_view suffix) {

@@ -1,5 +1,6 @@
 #include "wire.hpp"
 #include "optischema/util/json_parse.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -17,13 +18,6 @@ namespace optischema::llm::detail {
 namespace {
 
 using writer_t = rapidjson::Writer<rapidjson::StringBuffer>;
-
-std::string lower(std::string_view text) {
-  std::string out{text};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;

@@ -1,18 +1,13 @@
 #include "session_impl.hpp"
 
 #include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 
 namespace optischema::pg {
 
 namespace {
-
-std::string trim(std::string x) {
-  while (!x.empty() && (x.back() == '\n' || x.back() == ' '))
-    x.pop_back();
-  return x;
-}
 
 bool contains(const std::string& haystack, const char* needle) {
   return haystack.find(needle) != std::string::npos;

@@ -1,6 +1,7 @@
 #include "libpq.hpp"
 
 #include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 
@@ -19,10 +20,7 @@ namespace optischema::sandbox::detail {
 namespace {
 
 std::string trimmed(const char* x) {
-  std::string s = x != nullptr ? x : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
+  return trim(x != nullptr ? x : "");
 }
 
 /// libpq keyword → the environment variable libpq reads it from.

@@ -19,6 +19,12 @@ int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return duration_cast<milliseconds>(steady_clock::now() - since).count();
 }
 
+double elapsed_ms_exact(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double, std::milli>(
+           std::chrono::steady_clock::now() - since)
+    .count();
+}
+
 std::string iso8601(int64_t epoch_ms) {
   std::time_t secs = epoch_ms / 1000;
   std::tm tm{};

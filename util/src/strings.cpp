@@ -2,6 +2,22 @@
 
 namespace optischema {
 
+std::string lower(std::string_view x) {
+  std::string out{x};
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string trim(std::string_view x) {
+  auto b = x.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos)
+    return {};
+  auto e = x.find_last_not_of(" \t\r\n");
+  return std::string{x.substr(b, e - b + 1)};
+}
+
 uint64_t fnv1a(std::string_view x, uint64_t h) {
   for (unsigned char c : x)
     h = (h ^ c) * 0x100000001b3ULL;

@@ -1,3 +1,4 @@
+#include "optischema/util/strings.hpp"
 #include "optischema/web/access.hpp"
 
 #include <arpa/inet.h>
@@ -14,13 +15,6 @@ namespace {
 
 /// Longest piece of a client-supplied value echoed in a message.
 constexpr size_t max_echo = 120;
-
-std::string lower(std::string_view x) {
-  std::string out{x};
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 bool iequals(std::string_view x, std::string_view y) {
   return x.size() == y.size()

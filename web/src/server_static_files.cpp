@@ -1,4 +1,5 @@
 #include "server_static_files.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <algorithm>
 #include <array>
@@ -76,9 +77,7 @@ std::string_view mime_type(const fs::path& file) {
       {".wasm", "application/wasm"},
       {".pdf", "application/pdf"},
     }};
-  auto ext = file.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+  auto ext = lower(file.extension().string());
   for (auto& [key, type] : types)
     if (key == ext)
       return type;

@@ -23,4 +23,12 @@ std::string_view utf8_prefix(std::string_view x, size_t max);
 /// surrogates, nothing above U+10FFFF).
 bool valid_utf8(std::string_view x);
 
+/// ASCII lowercase (identifiers, keywords, HTTP header names); bytes above
+/// 127 are left alone, so UTF-8 text stays valid.
+std::string lower(std::string_view x);
+
+/// `x` without leading and trailing spaces, tabs and line breaks (error
+/// texts from libpq end in a newline).
+std::string trim(std::string_view x);
+
 } // namespace optischema
