@@ -65,9 +65,9 @@ int serve(const engine_config& cfg) {
     caf::actor_system_config sys_cfg;
     add_error_category(sys_cfg);
     caf::actor_system sys{sys_cfg};
-    supervisor_resources res{std::shared_ptr<history_db>{std::move(*db)},
-                             *server};
-    auto sup = sys.spawn(supervisor, cfg, res);
+    actors::supervisor_resources res{
+      std::shared_ptr<history_db>{std::move(*db)}, *server};
+    auto sup = sys.spawn(actors::supervisor, cfg, res);
     // Actors start asynchronously: the EDGE installs its request handler
     // when it first runs. The engine's status passes through every
     // component, so once it answers, requests are served (not "starting").

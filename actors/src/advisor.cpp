@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -636,4 +636,4 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

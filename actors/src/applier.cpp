@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -641,4 +641,4 @@ applier(applier_actor::stateful_pointer<applier_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

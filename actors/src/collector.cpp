@@ -12,7 +12,7 @@
 
 #include <algorithm>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -306,4 +306,4 @@ collector(collector_actor::stateful_pointer<collector_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -9,7 +9,7 @@
 #include "optischema/pg/catalog_reader.hpp"
 #include "optischema/pg/explain.hpp"
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -17,7 +17,7 @@ namespace {
 /// reused for this long (schema changes show up within it).
 constexpr auto catalog_ttl = std::chrono::minutes{5};
 
-using self_ptr = explain_actor::stateful_pointer<explainer_state>;
+using self_ptr = explainer_actor::stateful_pointer<explainer_state>;
 
 caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
   auto& st = self->state;
@@ -72,8 +72,8 @@ caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
 
 } // namespace
 
-explain_actor::behavior_type
-explainer(explain_actor::stateful_pointer<explainer_state> self,
+explainer_actor::behavior_type
+explainer(explainer_actor::stateful_pointer<explainer_state> self,
           target_config target) {
   auto& st = self->state;
   st.target = target.name;
@@ -110,4 +110,4 @@ explainer(explain_actor::stateful_pointer<explainer_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

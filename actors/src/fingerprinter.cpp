@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-namespace optischema {
+namespace optischema::actors {
 
 fingerprinter_actor::behavior_type
 fingerprinter(fingerprinter_actor::stateful_pointer<fingerprinter_state> self,
@@ -47,4 +47,4 @@ fingerprinter(fingerprinter_actor::stateful_pointer<fingerprinter_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -16,7 +16,7 @@
 
 #include <ctime>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -327,9 +327,8 @@ std::string utc_day(int64_t epoch_ms) {
                      tm.tm_mday);
 }
 
-llm_actor::behavior_type
-llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
-            store_actor store) {
+llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
+                             llm_config config, store_actor store) {
   auto& st = self->state;
   st.config = std::move(config);
   st.store = std::move(store);
@@ -453,4 +452,4 @@ llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -13,7 +13,7 @@
 #include <algorithm>
 #include <cctype>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -220,8 +220,8 @@ caf::result<std::string> compare_on_copy(self_ptr self,
 } // namespace
 
 sandbox_actor::behavior_type
-sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
-                target_config target, sandbox_config cfg, sandbox_peers peers) {
+sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
+        target_config target, sandbox_config cfg, sandbox_peers peers) {
   auto& st = self->state;
   st.target = target.name;
   st.peers = std::move(peers);
@@ -356,4 +356,4 @@ sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -328,4 +328,4 @@ store(store_actor::stateful_pointer<store_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -3,19 +3,19 @@
 
 #include "optischema/actors/advisor.hpp"
 #include "optischema/actors/applier.hpp"
+#include "optischema/actors/broker.hpp"
 #include "optischema/actors/collector.hpp"
+#include "optischema/actors/edge.hpp"
 #include "optischema/actors/explainer.hpp"
 #include "optischema/actors/fingerprinter.hpp"
 #include "optischema/actors/llm.hpp"
 #include "optischema/actors/sandbox.hpp"
 #include "optischema/actors/store.hpp"
 #include "optischema/analysis/json.hpp"
-#include "optischema/broker/broker_bridge.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
-#include "optischema/web/edge.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/event_based_actor.hpp>
@@ -26,7 +26,7 @@
 
 #include <fmt/format.h>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -496,8 +496,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   // Never blocks: its HTTP calls run in workers of their own.
   add(self, "llm", true, [self, &sys] {
     auto& st = self->state;
-    return caf::actor_cast<caf::actor>(
-      sys.spawn(llm_service, st.config.llm, st.store));
+    return caf::actor_cast<caf::actor>(sys.spawn(llm, st.config.llm, st.store));
   });
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(
@@ -509,7 +508,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       broker::nats_options nopts;
       nopts.url = cfg.nats_url;
       nopts.stream = cfg.nats_stream;
-      return caf::actor_cast<caf::actor>(sys.spawn(broker_bridge, nopts));
+      return caf::actor_cast<caf::actor>(sys.spawn(broker, nopts));
     });
   if (st.resources.web)
     add(self, "edge", true, [self, &sys] {
@@ -585,8 +584,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       auto cfg = st.config.sandbox;
       return caf::actor_cast<caf::actor>(
         opts == caf::detached
-          ? sys.spawn<caf::detached>(sandbox_service, target, cfg, peers)
-          : sys.spawn(sandbox_service, target, cfg, peers));
+          ? sys.spawn<caf::detached>(sandbox, target, cfg, peers)
+          : sys.spawn(sandbox, target, cfg, peers));
     });
     start(self, st.components[sandbox_name(target.name)]);
   }
@@ -635,7 +634,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         return make_error(ec::db_unreachable,
                           fmt::format("the explain actor of '{}' is restarting",
                                       target));
-      return self->delegate(caf::actor_cast<explain_actor>(i->second.handle),
+      return self->delegate(caf::actor_cast<explainer_actor>(i->second.handle),
                             atom::explain_v, sql);
     },
     [self](atom::apply, const std::string& target, const std::string& id,
@@ -680,4 +679,4 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -7,6 +7,7 @@
 #include "optischema/actors/store.hpp"
 
 using namespace optischema;
+using namespace optischema::actors;
 using namespace optischema::test;
 
 namespace {

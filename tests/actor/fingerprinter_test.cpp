@@ -4,6 +4,7 @@
 #include "optischema/actors/fingerprinter.hpp"
 
 using namespace optischema;
+using namespace optischema::actors;
 using namespace optischema::test;
 
 namespace {

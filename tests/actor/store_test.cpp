@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 using namespace optischema;
+using namespace optischema::actors;
 using namespace optischema::test;
 
 namespace {

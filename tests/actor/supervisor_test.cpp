@@ -4,6 +4,7 @@
 #include "optischema/actors/supervisor.hpp"
 
 using namespace optischema;
+using namespace optischema::actors;
 using namespace optischema::test;
 
 namespace {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct advisor_peers {
   store_actor store;
@@ -78,4 +78,4 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
         target_config target, std::chrono::milliseconds interval,
         double min_confidence, size_t llm_per_cycle, advisor_peers peers);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct applier_peers {
   store_actor store;
@@ -61,4 +61,4 @@ applier(applier_actor::stateful_pointer<applier_state> self,
         target_config target, apply_config cfg,
         std::chrono::milliseconds interval, applier_peers peers);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 /// What a COLLECTOR needs besides its target.
 struct collector_peers {
@@ -89,4 +89,4 @@ collector(collector_actor::stateful_pointer<collector_state> self,
           target_config target, std::chrono::milliseconds interval,
           size_t event_top_n, collector_peers peers);
 
-} // namespace optischema
+} // namespace optischema::actors

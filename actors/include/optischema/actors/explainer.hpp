@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct explainer_state {
   explainer_state() = default; // not an aggregate: see CMakeLists.txt
@@ -28,8 +28,8 @@ struct explainer_state {
 
 /// An EXPLAIN actor: one per target, on its own connection. Blocks on the
 /// database: spawn it detached.
-explain_actor::behavior_type
-explainer(explain_actor::stateful_pointer<explainer_state> self,
+explainer_actor::behavior_type
+explainer(explainer_actor::stateful_pointer<explainer_state> self,
           target_config target);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct fingerprinter_state {
   fingerprinter_state() = default; // not an aggregate: see CMakeLists.txt
@@ -22,4 +22,4 @@ fingerprinter_actor::behavior_type
 fingerprinter(fingerprinter_actor::stateful_pointer<fingerprinter_state> self,
               size_t cache_capacity);
 
-} // namespace optischema
+} // namespace optischema::actors

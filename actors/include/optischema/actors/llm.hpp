@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 /// One question for the endpoint: the prompt and the rendered user message.
 struct llm_call {
@@ -94,14 +94,13 @@ struct endpoint_answer {
 /// bounded queue for one of a fixed pool of detached call workers, so
 /// questions run concurrently (max_concurrency at a time) and neither
 /// threads nor the queue grow with load.
-llm_actor::behavior_type
-llm_service(llm_actor::stateful_pointer<llm_state> self, llm_config config,
-            store_actor store);
+llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
+                             llm_config config, store_actor store);
 
 /// Today's date in UTC as "YYYY-MM-DD", the key of a day's LLM spend.
 std::string utc_day(int64_t epoch_ms);
 
-} // namespace optischema
+} // namespace optischema::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::endpoint_answer)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::actors::endpoint_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::actors::llm_call)

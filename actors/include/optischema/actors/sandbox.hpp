@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct sandbox_peers {
   store_actor store;
@@ -51,7 +51,7 @@ struct sandbox_state {
 /// target's schema changed, and proves recommendations there. Blocks on the
 /// databases: spawn it detached.
 sandbox_actor::behavior_type
-sandbox_service(sandbox_actor::stateful_pointer<sandbox_state> self,
-                target_config target, sandbox_config cfg, sandbox_peers peers);
+sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
+        target_config target, sandbox_config cfg, sandbox_peers peers);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -9,7 +9,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct store_state {
   store_state() = default; // not an aggregate: see CMakeLists.txt
@@ -43,4 +43,4 @@ store(store_actor::stateful_pointer<store_state> self,
       std::shared_ptr<history_db> db,
       std::chrono::milliseconds maintenance_interval);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-namespace optischema {
+namespace optischema::actors {
 
 /// One supervised actor: how to spawn it and how it fared.
 struct component {
@@ -84,4 +84,4 @@ supervisor_actor::behavior_type
 supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
            engine_config config, supervisor_resources resources);
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -112,10 +112,10 @@ using collector_actor = caf::typed_actor<
   // Polls now; replies with the number of statements seen.
   caf::replies_to<atom::poll>::with<int64_t>>::extend_with<status_client_actor>;
 
-/// An EXPLAIN actor: plans statements of one target on demand (EXPLAIN
+/// An EXPLAINER: plans statements of one target on demand (EXPLAIN
 /// FORMAT JSON in a read-only, rolled-back transaction with timeouts; generic
 /// plans for $n statements) and reads the findings off each plan.
-using explain_actor = caf::typed_actor<
+using explainer_actor = caf::typed_actor<
   // Returns {"plan": tree, "findings": [...]} for one statement (JSON).
   caf::replies_to<atom::explain, std::string>::with<std::string>>::
   extend_with<status_client_actor>;
@@ -171,7 +171,7 @@ using llm_actor = caf::typed_actor<
   caf::replies_to<atom::ask, llm_request>::with<std::string>>::
   extend_with<status_client_actor>;
 
-/// The BROKER bridge: publishes events to NATS.
+/// The BROKER: publishes events to NATS.
 using broker_actor = event_sink_actor::extend_with<status_client_actor>;
 
 /// The EDGE: REST API, WebSocket relay and static files on one port.
@@ -192,7 +192,7 @@ using supervisor_actor = caf::typed_actor<
   // LLM's explanation and checked rewrites when the flag is set.
   caf::replies_to<atom::analyze, std::string, std::string,
                   bool>::with<std::string>,
-  // Plans one statement on a target (its EXPLAIN actor's answer).
+  // Plans one statement on a target (its EXPLAINER's answer).
   caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
   // Applies a recommendation on a target (target, id, who asked).
   caf::replies_to<atom::apply, std::string, std::string,

@@ -1,4 +1,4 @@
-#include "optischema/web/edge.hpp"
+#include "optischema/actors/edge.hpp"
 
 #include "optischema/analysis/audit.hpp"
 #include "optischema/analysis/json.hpp"
@@ -13,7 +13,7 @@
 
 #include <algorithm>
 
-namespace optischema {
+namespace optischema::actors {
 
 namespace {
 
@@ -511,4 +511,4 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace optischema {
+namespace optischema::actors {
 
 /// What the EDGE needs to know about the engine.
 struct edge_config {
@@ -41,4 +41,4 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
                                store_actor store, supervisor_actor supervisor,
                                edge_config config);
 
-} // namespace optischema
+} // namespace optischema::actors

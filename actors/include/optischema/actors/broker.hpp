@@ -6,7 +6,7 @@
 #include <memory>
 #include <optional>
 
-namespace optischema {
+namespace optischema::actors {
 
 struct broker_state {
   broker_state() = default; // not an aggregate: see CMakeLists.txt
@@ -20,7 +20,7 @@ struct broker_state {
 /// `optischema.<target>.<type>`. NATS being away never blocks the engine:
 /// the client buffers, reconnects and counts, and the status says so.
 broker_actor::behavior_type
-broker_bridge(broker_actor::stateful_pointer<broker_state> self,
-              broker::nats_options opts);
+broker(broker_actor::stateful_pointer<broker_state> self,
+       broker::nats_options opts);
 
-} // namespace optischema
+} // namespace optischema::actors

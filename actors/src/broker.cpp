@@ -1,13 +1,13 @@
-#include "optischema/broker/broker_bridge.hpp"
+#include "optischema/actors/broker.hpp"
 
 #include "optischema/analysis/json.hpp"
 #include "optischema/util/logging.hpp"
 
-namespace optischema {
+namespace optischema::actors {
 
 broker_actor::behavior_type
-broker_bridge(broker_actor::stateful_pointer<broker_state> self,
-              broker::nats_options opts) {
+broker(broker_actor::stateful_pointer<broker_state> self,
+       broker::nats_options opts) {
   auto client = broker::nats_client::create(std::move(opts));
   if (client)
     self->state.client = std::move(*client);
@@ -63,4 +63,4 @@ broker_bridge(broker_actor::stateful_pointer<broker_state> self,
   };
 }
 
-} // namespace optischema
+} // namespace optischema::actors
