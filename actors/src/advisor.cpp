@@ -109,7 +109,7 @@ void auto_test(self_ptr self, const analysis_result& stored) {
     self
       ->request(st.peers.supervisor, std::chrono::minutes{30}, atom::test_v,
                 st.target, r.id)
-      .then([](const std::string&) {},
+      .then([](const recommendation&) {},
             [self, id = r.id](const caf::error& err) {
               // Tried again after the next analysis.
               self->state.auto_tested.erase(id);

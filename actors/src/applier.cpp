@@ -29,7 +29,7 @@ void publish(self_ptr self, const char* type, std::string payload) {
     self->send(sink, atom::publish_v, ev);
 }
 
-using promise = std::optional<caf::typed_response_promise<std::string>>;
+using promise = std::optional<caf::typed_response_promise<recommendation>>;
 
 /// Appends an entry that is no part of a change in flight (a refusal,
 /// nothing to do, a cleanup).
@@ -43,7 +43,7 @@ void record(self_ptr self, const audit_entry& e) {
 void conclude(self_ptr self, const std::string& id, recommendation_patch patch,
               audit_entry end, std::optional<failure> error, promise rp) {
   auto& st = self->state;
-  auto answer = [self, rp, error, end](caf::expected<std::string> stored) {
+  auto answer = [self, rp, error, end](caf::expected<recommendation> stored) {
     auto deliver = [rp, error, stored]() mutable {
       if (!rp)
         return;
@@ -77,9 +77,9 @@ void conclude(self_ptr self, const std::string& id, recommendation_patch patch,
     ->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, id,
               std::move(patch))
     .then(
-      [self, answer](const std::string& stored) mutable {
-        publish(self, event_type::recommendation, stored);
-        answer(stored);
+      [self, answer](recommendation& stored) mutable {
+        publish(self, event_type::recommendation, to_json(stored));
+        answer(std::move(stored));
       },
       [answer](const caf::error& err) mutable { answer(err); });
 }
@@ -226,7 +226,7 @@ void run_started(self_ptr self, recommendation r, bool undo, index_change c,
 /// Applies (`undo` false) or rolls back `r`: checks it, plans it on the
 /// target's catalog, writes its "started" entry (synced), then runs it.
 void change(self_ptr self, recommendation r, bool undo, const std::string& who,
-            caf::typed_response_promise<std::string> rp) {
+            caf::typed_response_promise<recommendation> rp) {
   auto& st = self->state;
   audit_entry e;
   e.ts_ms = now_ms();
@@ -376,29 +376,24 @@ void resolve(self_ptr self, const audit_entry& started) {
 }
 
 /// Serves apply and rollback: fetches the recommendation, then changes.
-caf::result<std::string> handle(self_ptr self, const std::string& id, bool undo,
-                                const std::string& who) {
+caf::result<recommendation> handle(self_ptr self, const std::string& id,
+                                   bool undo, const std::string& who) {
   auto& st = self->state;
   if (st.misconfigured)
     return make_error(*st.misconfigured);
-  auto rp = self->make_response_promise<std::string>();
+  auto rp = self->make_response_promise<recommendation>();
   self
     ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
               atom::by_id_v, id)
     .then(
-      [self, rp, undo, who](const std::string& text) mutable {
-        auto r = recommendation_from_json(text);
-        if (!r) {
-          rp.deliver(make_error(ec::internal, "unreadable recommendation"));
-          return;
-        }
-        if (r->target != self->state.target) {
+      [self, rp, undo, who](recommendation& r) mutable {
+        if (r.target != self->state.target) {
           rp.deliver(
             make_error(ec::bad_request,
-                       "the recommendation belongs to target " + r->target));
+                       "the recommendation belongs to target " + r.target));
           return;
         }
-        change(self, std::move(*r), undo, who, rp);
+        change(self, std::move(r), undo, who, rp);
       },
       [rp](const caf::error& err) mutable { rp.deliver(err); });
   return rp;
@@ -453,8 +448,8 @@ void measure(self_ptr self, recommendation r) {
       ->request(self->state.peers.store, store_timeout, atom::put_v,
                 atom::suggest_v, r.id, std::move(patch))
       .then(
-        [self](const std::string& stored) {
-          publish(self, event_type::recommendation, stored);
+        [self](const recommendation& stored) {
+          publish(self, event_type::recommendation, to_json(stored));
         },
         [](const caf::error&) {});
   };
@@ -521,21 +516,13 @@ void on_tick(self_ptr self) {
     ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
               st.target)
     .then(
-      [self](const std::string& text) {
-        rapidjson::Document d;
-        if (!json::parse(d, text, "the recommendations") || !d.IsArray())
-          return;
+      [self](recommendation_list& recs) {
         auto now = now_ms();
-        for (auto& x : d.GetArray()) {
-          rapidjson::StringBuffer buf;
-          json::writer w{buf};
-          x.Accept(w);
-          auto r = recommendation_from_json(json::text(buf));
+        for (auto& r : recs)
           // A week of measuring says what there is to say.
-          if (r && r->status == "applied" && r->applied_ms > 0
-              && now - r->applied_ms < 7 * day_ms && !r->statements.empty())
-            measure(self, std::move(*r));
-        }
+          if (r.status == "applied" && r.applied_ms > 0
+              && now - r.applied_ms < 7 * day_ms && !r.statements.empty())
+            measure(self, std::move(r));
       },
       [](const caf::error&) {});
   self->delayed_send(self, st.interval, atom::tick_v);

@@ -122,15 +122,8 @@ void on_recommendation(self_ptr self, web_request& r, bool needs_token,
   self
     ->request(self->state.store, ask_timeout, atom::get_v, atom::suggest_v,
               atom::by_id_v, *id)
-    .then(
-      [out, act](const std::string& text) mutable {
-        auto rec = recommendation_from_json(text);
-        if (!rec)
-          return reply_failure(out,
-                               {ec::internal, "unreadable recommendation"});
-        act(std::move(*rec), out);
-      },
-      [out](const caf::error& err) { reply_error(out, err); });
+    .then([out, act](recommendation& rec) mutable { act(std::move(rec), out); },
+          [out](const caf::error& err) { reply_error(out, err); });
 }
 
 void handle(self_ptr self, web_request& r) {
@@ -250,8 +243,8 @@ void handle(self_ptr self, web_request& r) {
       return out->respond(error_response(page.error()));
     self->request(st.store, ask_timeout, atom::get_v, atom::suggest_v, target)
       .then(
-        [out, page = *page](const std::string& list) {
-          auto body = web::render_page(list, "suggestions", page);
+        [out, page = *page](const recommendation_list& list) {
+          auto body = web::render_page(to_json(list), "suggestions", page);
           out->respond(body ? json_response(std::move(*body))
                             : error_response(body.error()));
         },
@@ -261,8 +254,11 @@ void handle(self_ptr self, web_request& r) {
     self
       ->request(st.store, ask_timeout, atom::get_v, atom::suggest_v,
                 atom::by_id_v, id)
-      .then([out](const std::string& rec) { out->respond(json_response(rec)); },
-            [out](const caf::error& err) { reply_error(out, err); });
+      .then(
+        [out](const recommendation& rec) {
+          out->respond(json_response(to_json(rec)));
+        },
+        [out](const caf::error& err) { reply_error(out, err); });
   } else if (path == "/api/suggestions/apply"
              || path == "/api/suggestions/rollback") {
     auto undo = path == "/api/suggestions/rollback";
@@ -271,8 +267,8 @@ void handle(self_ptr self, web_request& r) {
                       [self, undo, who](recommendation rec,
                                         std::shared_ptr<web::responder> out) {
                         auto& st = self->state;
-                        auto reply = [out](const std::string& stored) {
-                          out->respond(json_response(stored));
+                        auto reply = [out](const recommendation& stored) {
+                          out->respond(json_response(to_json(stored)));
                         };
                         auto fail = [out](const caf::error& err) {
                           reply_error(out, err);
@@ -296,8 +292,8 @@ void handle(self_ptr self, web_request& r) {
           ->request(self->state.supervisor, test_timeout, atom::test_v,
                     rec.target, rec.id)
           .then(
-            [out](const std::string& stored) {
-              out->respond(json_response(stored));
+            [out](const recommendation& stored) {
+              out->respond(json_response(to_json(stored)));
             },
             [out](const caf::error& err) { reply_error(out, err); });
       });
@@ -320,7 +316,8 @@ void handle(self_ptr self, web_request& r) {
           ->request(self->state.store, ask_timeout, atom::put_v,
                     atom::suggest_v, rec.id, std::move(patch))
           .then(
-            [self, out, remote, rec](const std::string& stored) {
+            [self, out, remote, rec](const recommendation& updated) {
+              auto stored = to_json(updated);
               audit_entry e;
               e.ts_ms = now_ms();
               e.who = fmt::format("api ({})", remote);

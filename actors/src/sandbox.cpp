@@ -132,7 +132,7 @@ void audit(self_ptr self, const recommendation& r, const std::string& outcome,
 
 /// Runs the test once the recommendation and the workload are known.
 void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
-              caf::typed_response_promise<std::string> rp) {
+              caf::typed_response_promise<recommendation> rp) {
   auto& st = self->state;
   auto copy = ensure_copy(self, false);
   if (!copy) {
@@ -179,16 +179,16 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
               std::move(patch))
     .then(
       [self, rp, ok = static_cast<bool>(res),
-       err = res ? failure{} : res.error()](const std::string& stored) mutable {
+       err = res ? failure{} : res.error()](recommendation& stored) mutable {
         if (!ok) {
           rp.deliver(make_error(err));
           return;
         }
         event ev{event_type::recommendation, self->state.target, now_ms(),
-                 stored};
+                 to_json(stored)};
         for (auto& sink : self->state.peers.sinks)
           self->send(sink, atom::publish_v, ev);
-        rp.deliver(stored);
+        rp.deliver(std::move(stored));
       },
       [rp](const caf::error& err) mutable { rp.deliver(err); });
 }
@@ -260,32 +260,27 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       self->state.last_error.reset();
       return to_json(*copy);
     },
-    [self](atom::test, const std::string& id) -> caf::result<std::string> {
+    [self](atom::test, const std::string& id) -> caf::result<recommendation> {
       auto& st = self->state;
       if (st.misconfigured)
         return make_error(*st.misconfigured);
-      auto rp = self->make_response_promise<std::string>();
+      auto rp = self->make_response_promise<recommendation>();
       self
         ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
                   atom::by_id_v, id)
         .then(
-          [self, rp](const std::string& text) mutable {
-            auto r = recommendation_from_json(text);
-            if (!r) {
-              rp.deliver(make_error(ec::internal, "unreadable recommendation"));
-              return;
-            }
-            if (r->target != self->state.target) {
-              rp.deliver(make_error(ec::bad_request,
-                                    "the recommendation belongs to target "
-                                      + r->target));
+          [self, rp](recommendation& r) mutable {
+            if (r.target != self->state.target) {
+              rp.deliver(
+                make_error(ec::bad_request,
+                           "the recommendation belongs to target " + r.target));
               return;
             }
             self
               ->request(self->state.peers.store, store_timeout, atom::get_v,
                         atom::latest_v, self->state.target)
               .then(
-                [self, rp, r = *r](const snapshot_ptr& snap) mutable {
+                [self, rp, r](const snapshot_ptr& snap) mutable {
                   // The hottest other statements on the changed table.
                   std::vector<const statement_metrics*> xs;
                   if (snap)
@@ -302,7 +297,7 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
                       others.push_back(x->query);
                   run_test(self, std::move(r), std::move(others), rp);
                 },
-                [self, rp, r = *r](const caf::error&) mutable {
+                [self, rp, r](const caf::error&) mutable {
                   run_test(self, std::move(r), {}, rp);
                 });
           },

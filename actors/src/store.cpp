@@ -125,9 +125,6 @@ store(store_actor::stateful_pointer<store_state> self,
       return a;
     },
     [self](atom::get, atom::suggest, const std::string& target) {
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartArray();
       auto recs = self->state.db->recommendations(target);
       // Best first: actions before ideas, then by estimated benefit.
       std::sort(recs.begin(), recs.end(),
@@ -136,21 +133,18 @@ store(store_actor::stateful_pointer<store_state> self,
                     return x.confidence > y.confidence;
                   return x.benefit_ms_per_day > y.benefit_ms_per_day;
                 });
-      for (auto& r : recs)
-        write(w, r);
-      w.EndArray();
-      return json::text(buf);
+      return recs;
     },
     [self](atom::get, atom::suggest, atom::by_id,
-           const std::string& id) -> caf::result<std::string> {
+           const std::string& id) -> caf::result<recommendation> {
       if (auto r = self->state.db->recommendation_by_id(id))
-        return to_json(*r);
+        return std::move(*r);
       return make_error(ec::not_found,
                         "no recommendation with id '" + id
                           + "'; GET /api/suggestions/latest lists them");
     },
     [self](atom::put, atom::suggest, const std::string& id,
-           const recommendation_patch& patch) -> caf::result<std::string> {
+           const recommendation_patch& patch) -> caf::result<recommendation> {
       auto r = self->state.db->recommendation_by_id(id);
       if (!r)
         return make_error(ec::not_found,
@@ -161,7 +155,7 @@ store(store_actor::stateful_pointer<store_state> self,
       r->updated_ms = now_ms();
       if (auto res = self->state.db->put_recommendation(*r); !res)
         return make_error(res.error().code, res.error().message);
-      return to_json(*r);
+      return std::move(*r);
     },
     [self, fail](atom::put, atom::audit, const std::string& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), entry); !res)

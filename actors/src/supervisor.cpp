@@ -638,21 +638,21 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
                             atom::explain_v, sql);
     },
     [self](atom::apply, const std::string& target, const std::string& id,
-           const std::string& who) -> caf::result<std::string> {
+           const std::string& who) -> caf::result<recommendation> {
       auto hdl = running<applier_actor>(self, applier_name(target), target);
       if (!hdl)
         return hdl.error();
       return self->delegate(*hdl, atom::apply_v, id, who);
     },
     [self](atom::rollback, const std::string& target, const std::string& id,
-           const std::string& who) -> caf::result<std::string> {
+           const std::string& who) -> caf::result<recommendation> {
       auto hdl = running<applier_actor>(self, applier_name(target), target);
       if (!hdl)
         return hdl.error();
       return self->delegate(*hdl, atom::rollback_v, id, who);
     },
     [self](atom::test, const std::string& target,
-           const std::string& id) -> caf::result<std::string> {
+           const std::string& id) -> caf::result<recommendation> {
       auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
       if (!hdl)
         return hdl.error();

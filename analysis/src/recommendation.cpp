@@ -218,6 +218,16 @@ std::string to_json(const recommendation& x) {
   return json::text(buf);
 }
 
+std::string to_json(const std::vector<recommendation>& xs) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartArray();
+  for (auto& x : xs)
+    write(w, x);
+  w.EndArray();
+  return json::text(buf);
+}
+
 std::optional<recommendation> recommendation_from_json(std::string_view text) {
   rapidjson::Document d;
   if (!json::parse(d, text, "a recommendation") || !d.IsObject())

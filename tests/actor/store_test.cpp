@@ -35,13 +35,13 @@ struct fixture : actor_fixture {
     consume_messages();
   }
 
-  /// Sends a patch; the stored JSON, or the error's code.
+  /// Sends a patch; the stored recommendation as JSON, or the error's code.
   std::string patch(recommendation_patch f) {
     std::string out;
     auto rp = self->request(st, caf::infinite, atom::put_v, atom::suggest_v,
                             std::string{"r1"}, std::move(f));
     consume_messages();
-    rp.receive([&](const std::string& x) { out = x; },
+    rp.receive([&](const recommendation& x) { out = to_json(x); },
                [&](const caf::error& err) {
                  out = std::string{"error:"} + to_string(error_code(err));
                });
@@ -102,7 +102,7 @@ CAF_TEST(a patch of an unknown id is not found) {
                             return std::optional<failure>{};
                           }});
   consume_messages();
-  rp.receive([&](const std::string& x) { out = x; },
+  rp.receive([&](const recommendation& x) { out = to_json(x); },
              [&](const caf::error& err) { out = to_string(error_code(err)); });
   CAF_CHECK_EQUAL(out, "not_found");
 }

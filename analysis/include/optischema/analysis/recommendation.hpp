@@ -135,6 +135,8 @@ std::string index_name_for(const std::string& table,
 void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
            const recommendation& x);
 std::string to_json(const recommendation& x);
+/// A JSON array of `xs`, in order.
+std::string to_json(const std::vector<recommendation>& xs);
 /// Reads what to_json wrote (the STORE keeps recommendations as JSON).
 std::optional<recommendation> recommendation_from_json(std::string_view text);
 

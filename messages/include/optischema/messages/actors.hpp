@@ -55,16 +55,17 @@ using store_actor = caf::typed_actor<
   // Keeps an analysis and its recommendations; replies with the
   // recommendations as stored (statuses people set survive re-analysis).
   caf::replies_to<atom::put, analysis_ptr>::with<analysis_ptr>,
-  // Returns the recommendations of a target ("" for all) as a JSON array.
-  caf::replies_to<atom::get, atom::suggest, std::string>::with<std::string>,
-  // Returns one recommendation as JSON (error not_found).
+  // Returns the recommendations of a target ("" for all), best first.
+  caf::replies_to<atom::get, atom::suggest,
+                  std::string>::with<recommendation_list>,
+  // Returns one recommendation (error not_found).
   caf::replies_to<atom::get, atom::suggest, atom::by_id,
-                  std::string>::with<std::string>,
+                  std::string>::with<recommendation>,
   // Changes one recommendation by id (a status change, a sandbox result,
-  // an application) in one step; replies with it as stored (JSON), or with
-  // the patch's failure, or not_found.
+  // an application) in one step; replies with it as stored, or with the
+  // patch's failure, or not_found.
   caf::replies_to<atom::put, atom::suggest, std::string,
-                  recommendation_patch>::with<std::string>,
+                  recommendation_patch>::with<recommendation>,
   // Appends an entry to the audit log (a JSON object).
   caf::reacts_to<atom::put, atom::audit, std::string>,
   // Returns the newest entries of the audit log, newest first (JSON array).
@@ -140,8 +141,8 @@ using sandbox_actor = caf::typed_actor<
   // changed); replies with the copy's facts (JSON).
   caf::replies_to<atom::prepare, bool>::with<std::string>,
   // Tests one recommendation, keeps the result on it (status `tested`) and
-  // replies with the recommendation as stored (JSON).
-  caf::replies_to<atom::test, std::string>::with<std::string>,
+  // replies with the recommendation as stored.
+  caf::replies_to<atom::test, std::string>::with<recommendation>,
   // Runs a statement (original) and its rewrite on sample parameters on the
   // copy and compares their rows: the only place either is executed;
   // replies with the rows check (JSON, advice/rewrite_check.hpp), or
@@ -155,10 +156,11 @@ using sandbox_actor = caf::typed_actor<
 /// and measures what each change did afterwards.
 using applier_actor = caf::typed_actor<
   // Applies a recommendation (id, who asked); replies with the
-  // recommendation as stored (JSON).
-  caf::replies_to<atom::apply, std::string, std::string>::with<std::string>,
+  // recommendation as stored.
+  caf::replies_to<atom::apply, std::string, std::string>::with<recommendation>,
   // Undoes an applied recommendation (id, who asked); same reply.
-  caf::replies_to<atom::rollback, std::string, std::string>::with<std::string>,
+  caf::replies_to<atom::rollback, std::string,
+                  std::string>::with<recommendation>,
   // INTERNAL: measures realised benefits and retries leftover cleanups.
   caf::reacts_to<atom::tick>>::extend_with<status_client_actor>;
 
@@ -196,12 +198,12 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
   // Applies a recommendation on a target (target, id, who asked).
   caf::replies_to<atom::apply, std::string, std::string,
-                  std::string>::with<std::string>,
+                  std::string>::with<recommendation>,
   // Rolls back a recommendation on a target (target, id, who asked).
   caf::replies_to<atom::rollback, std::string, std::string,
-                  std::string>::with<std::string>,
+                  std::string>::with<recommendation>,
   // Tests a recommendation in the target's sandbox (target, id).
-  caf::replies_to<atom::test, std::string, std::string>::with<std::string>,
+  caf::replies_to<atom::test, std::string, std::string>::with<recommendation>,
   // Copies a target to its sandbox again (target).
   caf::replies_to<atom::prepare, std::string>::with<std::string>,
   // Compares a statement's and its rewrite's rows in the target's sandbox

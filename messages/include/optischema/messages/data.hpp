@@ -45,6 +45,10 @@ struct history_reply {
 using history_reply_ptr = std::shared_ptr<const history_reply>;
 
 using fingerprint_list = std::vector<fingerprint_result>;
+
+/// Recommendations as the STORE keeps them, best first; rendered as JSON
+/// only where they leave the process (the EDGE, events, the CLI).
+using recommendation_list = std::vector<recommendation>;
 using text_list = std::vector<std::string>;
 
 /// One finished analysis of a target's workload.
@@ -103,3 +107,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_patch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_list)
