@@ -7,6 +7,8 @@
 #include "optischema/messages/config.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/pg/ddl.hpp"
+#include "optischema/util/defaults.hpp"
+#include "optischema/util/duration.hpp"
 #include "optischema/util/error.hpp"
 
 #include <optional>
@@ -19,53 +21,56 @@ namespace optischema::app {
 struct serve_flags {
   std::vector<std::string> dsns;
   std::vector<std::string> targets; ///< NAME=DSN
-  std::string listen = "127.0.0.1:8080";
+  std::string listen{defaults::listen};
   std::string nats;
-  std::string nats_stream = "OPTISCHEMA";
-  std::string data_dir = "optischema-data";
-  std::string poll_interval = "30s";
+  std::string nats_stream{defaults::nats_stream};
+  std::string data_dir{defaults::data_dir};
+  std::string poll_interval = to_string(defaults::poll_interval);
   std::string static_dir;
   std::vector<std::string> cors_origins;
   std::vector<std::string> allowed_hosts;
   bool insecure_listen = false;
-  size_t max_connections = 256;
-  size_t max_ws_clients = 32;
-  size_t max_analysis_queries = 2;
-  std::string sandbox_prepare_interval = "10m";
-  std::string retention_raw = "24h";
-  std::string retention_hourly = "30d";
-  std::string retention_audit = "90d";
-  std::string retention_recommendations = "30d";
-  std::string maintenance_interval = "10m";
-  std::string analysis_interval = "60s";
-  double min_confidence = 0.5;
+  size_t max_connections = defaults::max_connections;
+  size_t max_ws_clients = defaults::max_ws_clients;
+  size_t max_analysis_queries = defaults::analysis_queries_per_target;
+  std::string sandbox_prepare_interval
+    = to_string(defaults::sandbox_prepare_interval);
+  std::string retention_raw = to_string(defaults::retention_raw);
+  std::string retention_hourly = to_string(defaults::retention_hourly);
+  std::string retention_audit = to_string(defaults::retention_audit);
+  std::string retention_recommendations
+    = to_string(defaults::retention_recommendations);
+  std::string maintenance_interval = to_string(defaults::maintenance_interval);
+  std::string analysis_interval = to_string(defaults::analysis_interval);
+  double min_confidence = defaults::min_confidence;
   // -- the LLM --
   std::string llm_api_key;
   std::string llm_base_url;
-  std::string llm_model = "gpt-4o";
+  std::string llm_model{defaults::llm_model};
   std::string llm_organization;
-  std::string llm_timeout = "30s";
-  int64_t llm_daily_tokens = 2'000'000;
-  double llm_daily_usd = 10.0;
-  double llm_price_input = 2.5;
-  double llm_price_output = 10.0;
-  int llm_rpm = 60;
-  int llm_tpm = 90'000;
-  size_t llm_concurrency = 2;
-  size_t llm_max_queued = 32;
-  std::string llm_cache_ttl = "7d";
-  double llm_cache_mb = 64;
+  std::string llm_timeout = to_string(defaults::llm_timeout);
+  int64_t llm_daily_tokens = defaults::llm_daily_tokens;
+  double llm_daily_usd = defaults::llm_daily_usd;
+  double llm_price_input = defaults::llm_usd_per_million_input;
+  double llm_price_output = defaults::llm_usd_per_million_output;
+  int llm_rpm = defaults::llm_requests_per_minute;
+  int llm_tpm = defaults::llm_tokens_per_minute;
+  size_t llm_concurrency = defaults::llm_concurrency;
+  size_t llm_max_queued = defaults::llm_max_queued;
+  std::string llm_cache_ttl = to_string(defaults::llm_cache_ttl);
+  double llm_cache_mb = defaults::llm_cache_bytes / double(1 << 20);
   bool llm_redact_literals = false;
   std::string llm_prompt_dir;
-  size_t llm_per_cycle = 3;
+  size_t llm_per_cycle = defaults::llm_statements_per_cycle;
   // -- applying changes --
   std::string api_token;
   std::string api_token_file;
   std::vector<std::string> apply_dsns;
-  std::string apply_lock_timeout = "2s";
-  std::string apply_statement_timeout = "1h";
-  int apply_attempts = 3;
-  std::string apply_retry_delay = "1s";
+  std::string apply_lock_timeout = to_string(defaults::apply_lock_timeout);
+  std::string apply_statement_timeout
+    = to_string(defaults::apply_statement_timeout);
+  int apply_attempts = defaults::apply_attempts;
+  std::string apply_retry_delay = to_string(defaults::apply_retry_delay);
   double apply_max_index_mb = 0;
   int64_t apply_lock_key = default_apply_lock_key;
   // -- what statements may call (pg/safety.hpp) --
@@ -74,11 +79,12 @@ struct serve_flags {
   // -- the sandbox --
   std::string sandbox_dsn;
   std::string pg_bin_dir;
-  double sandbox_full_copy_mb = 1024;
-  double sandbox_sample_percent = 0;
-  int sandbox_runs = 5;
-  size_t sandbox_auto_test = 3;
-  std::string log_level = "info";
+  double sandbox_full_copy_mb = defaults::sandbox_full_copy_bytes
+    / double(1 << 20);
+  double sandbox_sample_percent = defaults::sandbox_sample_percent;
+  int sandbox_runs = defaults::sandbox_runs;
+  size_t sandbox_auto_test = defaults::sandbox_auto_test;
+  std::string log_level{defaults::log_level};
   std::string log_file;
 };
 

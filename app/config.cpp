@@ -151,7 +151,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
         name = fmt::format("{}-{}", name_from(ci->dbname), i);
     }
     names.insert(name);
-    cfg.targets.push_back({name, dsn, {}});
+    cfg.targets.push_back({name, std::move(*ci), {}});
     return std::nullopt;
   };
   for (auto& t : flags.targets) {
@@ -271,15 +271,16 @@ expected<engine_config> to_config(const serve_flags& flags) {
     auto dsn = named ? x.substr(eq + 1) : x;
     if (auto err = empty_dsn("--apply-dsn is empty", dsn))
       return *err;
-    if (auto ci = pg::parse_conninfo(dsn); !ci)
+    auto ci = pg::parse_conninfo(dsn);
+    if (!ci)
       return failure{ec::invalid_configuration,
                      "--apply-dsn: " + ci.error().message};
     if (named) {
       for (auto& t : cfg.targets)
         if (t.name == x.substr(0, eq))
-          t.apply_dsn = dsn;
+          t.apply_conn = *ci;
     } else if (i < cfg.targets.size()) {
-      cfg.targets[i].apply_dsn = dsn;
+      cfg.targets[i].apply_conn = std::move(*ci);
     } else {
       return failure{ec::invalid_configuration,
                      "more --apply-dsn than targets; name them: "
@@ -320,11 +321,13 @@ expected<engine_config> to_config(const serve_flags& flags) {
   cfg.allow_extensions = policy->extensions;
   // -- the sandbox
   auto& sb = cfg.sandbox;
-  sb.dsn = flags.sandbox_dsn;
-  if (!sb.dsn.empty())
-    if (auto ci = pg::parse_conninfo(sb.dsn); !ci)
+  if (!flags.sandbox_dsn.empty()) {
+    auto ci = pg::parse_conninfo(flags.sandbox_dsn);
+    if (!ci)
       return failure{ec::invalid_configuration,
                      "--sandbox-dsn: " + ci.error().message};
+    sb.server = std::move(*ci);
+  }
   sb.pg_bin_dir = flags.pg_bin_dir;
   if (flags.sandbox_full_copy_mb < 0 || flags.sandbox_sample_percent < 0
       || flags.sandbox_sample_percent > 100 || flags.sandbox_runs < 1

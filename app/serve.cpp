@@ -75,7 +75,7 @@ int serve(const engine_config& cfg) {
       caf::scoped_actor self{sys};
       self->request(sup, std::chrono::seconds{15}, atom::status_v)
         .receive(
-          [](const std::string&) {
+          [](const status_report&) {
             // nop: ready
           },
           [](const caf::error& err) {
@@ -84,9 +84,7 @@ int serve(const engine_config& cfg) {
           });
     }
     for (auto& t : cfg.targets) {
-      auto ci = pg::parse_conninfo(t.dsn);
-      OPTISCHEMA_INFO("watching target {} at {}", t.name,
-                      ci ? ci->display : redact_secrets(t.dsn));
+      OPTISCHEMA_INFO("watching target {} at {}", t.name, t.conn.display);
     }
     OPTISCHEMA_INFO(
       "listening on {} (data dir {}, NATS {})", (*server)->url(), cfg.store.dir,

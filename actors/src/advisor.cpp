@@ -36,30 +36,18 @@ std::string summary_json(const advisor_state& st) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "target");
-  json::str(w, st.target);
-  json::key(w, "state");
-  json::str(w, st.state);
-  json::key(w, "interval_ms");
-  w.Int64(st.interval.count());
-  json::key(w, "last_run");
-  w.Int64(st.last_run_ms);
-  json::key(w, "last_elapsed_ms");
-  w.Double(st.last_elapsed_ms);
-  json::key(w, "runs");
-  w.Uint64(st.runs);
-  json::key(w, "failures");
-  w.Uint64(st.failures);
-  json::key(w, "actions");
-  w.Uint64(st.last_actions);
-  json::key(w, "statements");
-  w.Uint64(st.last_statements);
-  json::key(w, "whatif_calls");
-  w.Uint64(st.last_whatif_calls);
-  json::key(w, "rewrites_verified");
-  w.Uint64(st.rewrites_verified);
-  json::key(w, "rewrites_rejected");
-  w.Uint64(st.rewrites_rejected);
+  json::field(w, "target", st.target);
+  json::field(w, "state", to_string(st.state));
+  json::field(w, "interval_ms", st.interval.count());
+  json::field(w, "last_run", st.last_run_ms);
+  json::field(w, "last_elapsed_ms", st.last_elapsed_ms);
+  json::field(w, "runs", st.runs);
+  json::field(w, "failures", st.failures);
+  json::field(w, "actions", st.last_actions);
+  json::field(w, "statements", st.last_statements);
+  json::field(w, "whatif_calls", st.last_whatif_calls);
+  json::field(w, "rewrites_verified", st.rewrites_verified);
+  json::field(w, "rewrites_rejected", st.rewrites_rejected);
   json::key(w, "error");
   if (st.last_error)
     json::write(w, *st.last_error);
@@ -138,11 +126,9 @@ std::string to_json(const llm_review& r) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "status");
-  json::str(w, r.status);
+  json::field(w, "status", r.status);
   if (!r.message.empty()) {
-    json::key(w, "message");
-    json::str(w, r.message);
+    json::field(w, "message", r.message);
   }
   json::key(w, "explanation");
   if (r.explanation.empty())
@@ -154,23 +140,17 @@ std::string to_json(const llm_review& r) {
   w.StartArray();
   for (auto& x : r.rewrites) {
     w.StartObject();
-    json::key(w, "sql");
-    json::str(w, x.sql);
-    json::key(w, "rationale");
-    json::str(w, x.rationale);
-    json::key(w, "verified");
-    w.Bool(x.check.verified);
-    json::key(w, "reason");
-    json::str(w, x.check.reason);
+    json::field(w, "sql", x.sql);
+    json::field(w, "rationale", x.rationale);
+    json::field(w, "verified", x.check.verified);
+    json::field(w, "reason", x.check.reason);
     json::key(w, "steps");
     w.StartArray();
     for (auto& step : x.check.steps)
       json::str(w, step);
     w.EndArray();
-    json::key(w, "cost_before");
-    w.Double(x.check.cost_before);
-    json::key(w, "cost_after");
-    w.Double(x.check.cost_after);
+    json::field(w, "cost_before", x.check.cost_before);
+    json::field(w, "cost_after", x.check.cost_after);
     w.EndObject();
   }
   w.EndArray();
@@ -371,29 +351,23 @@ std::string stable_context(const recommendation& r) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "kind");
-  json::str(w, r.kind);
-  json::key(w, "ddl");
-  json::str(w, r.ddl);
-  json::key(w, "rollback_ddl");
-  json::str(w, r.rollback_ddl);
-  json::key(w, "size_mb");
-  w.Double(std::round(static_cast<double>(r.size_bytes) / 1048576.0 * 10) / 10);
+  json::field(w, "kind", r.kind);
+  json::field(w, "ddl", r.ddl);
+  json::field(w, "rollback_ddl", r.rollback_ddl);
+  json::field(w, "size_mb",
+              std::round(static_cast<double>(r.size_bytes) / 1048576.0 * 10)
+                / 10);
   json::key(w, "statements");
   w.StartArray();
   for (auto& s : r.statements) {
     w.StartObject();
-    json::key(w, "query");
-    json::str(w, s.query);
-    json::key(w, "cost_before");
-    w.Double(std::round(s.cost_before));
-    json::key(w, "cost_after");
-    w.Double(std::round(s.cost_after));
+    json::field(w, "query", s.query);
+    json::field(w, "cost_before", std::round(s.cost_before));
+    json::field(w, "cost_after", std::round(s.cost_after));
     w.EndObject();
   }
   w.EndArray();
-  json::key(w, "confidence");
-  w.Double(r.confidence);
+  json::field(w, "confidence", r.confidence);
   w.EndObject();
   return json::text(buf);
 }
@@ -518,8 +492,6 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
 /// One analysis of the workload; the result goes to the STORE and out.
 caf::result<std::string> run(self_ptr self) {
   auto& st = self->state;
-  if (st.misconfigured)
-    return make_error(*st.last_error);
   advise_options opts;
   opts.target = st.target;
   opts.min_confidence = st.min_confidence;
@@ -529,13 +501,13 @@ caf::result<std::string> run(self_ptr self) {
   if (!report) {
     ++st.failures;
     st.last_error = report.error();
-    st.state = "down";
+    st.state = health::down;
     OPTISCHEMA_WARN("advisor {}: {}", st.target, report.error().message);
     publish(self, event_type::analysis, summary_json(st));
     return make_error(report.error());
   }
   st.last_error.reset();
-  st.state = report->warnings.empty() ? "ok" : "degraded";
+  st.state = report->warnings.empty() ? health::ok : health::degraded;
   st.warnings = report->warnings;
   st.last_elapsed_ms = report->elapsed_ms;
   st.last_actions = report->actions.size();
@@ -580,18 +552,10 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
   st.min_confidence = min_confidence;
   st.llm_per_cycle = llm_per_cycle;
   st.peers = std::move(peers);
-  auto ci = pg::parse_conninfo(target.dsn);
-  if (!ci) {
-    st.session = std::make_unique<pg::session>(pg::conninfo{});
-    st.last_error = ci.error();
-    st.misconfigured = true;
-    st.state = "down";
-  } else {
-    // Plans need room: EXPLAIN of a complex statement takes a while.
-    pg::session::options opts;
-    opts.statement_timeout = std::chrono::seconds{10};
-    st.session = std::make_unique<pg::session>(std::move(*ci), opts);
-  }
+  // Plans need room: EXPLAIN of a complex statement takes a while.
+  pg::session::options opts;
+  opts.statement_timeout = std::chrono::seconds{10};
+  st.session = std::make_unique<pg::session>(target.conn, opts);
   if (interval.count() > 0)
     schedule(self, std::min(interval, std::chrono::milliseconds{5000}));
   return {
@@ -609,8 +573,6 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
     [self](atom::analyze, const std::string& sql,
            bool with_llm) -> caf::result<std::string> {
       auto& st = self->state;
-      if (st.misconfigured)
-        return make_error(*st.last_error);
       advise_options opts;
       opts.target = st.target;
       opts.use_pg_stat_statements = true; // weights and the real workload
@@ -632,7 +594,9 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
         [rp, text](llm_review r) mutable { rp.deliver(with_review(text, r)); });
       return rp;
     },
-    [self](atom::status) { return summary_json(self->state); },
+    [self](atom::status) {
+      return status_report{self->state.state, summary_json(self->state)};
+    },
   };
 }
 

@@ -74,7 +74,7 @@ void conclude(self_ptr self, const std::string& id, recommendation_patch patch,
             });
   };
   self
-    ->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, id,
+    ->request(st.peers.store, store_timeout, atom::put_v, atom::recommend_v, id,
               std::move(patch))
     .then(
       [self, answer](recommendation& stored) mutable {
@@ -182,7 +182,7 @@ void run_started(self_ptr self, recommendation r, bool undo, index_change c,
                  audit_entry e, pg::ddl_options opts, promise rp) {
   auto& st = self->state;
   opts.may_rename = false; // the name the "started" entry says
-  auto res = pg::run_index_change(*st.conn, c, opts);
+  auto res = pg::run_index_change(st.conn, c, opts);
   auto end = e;
   end.ts_ms = now_ms();
   if (auto* f = std::get_if<pg::ddl_failure>(&res)) {
@@ -253,7 +253,7 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   // The advice's expressions run on every row as the table's owner
   // (pg/safety.hpp). (Undoing a drop rebuilds an index the schema had.)
   if (c && r.kind == "create_index" && !undo)
-    if (auto safe = pg::check_index_expressions(*st.conn, c->sql); !safe)
+    if (auto safe = pg::check_index_expressions(st.conn, c->sql); !safe)
       c = failure{ec::bad_request,
                   "not applied: the index " + safe.error().message};
   if (!c)
@@ -262,14 +262,14 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   // built only once someone allowed to has created it: the engine never
   // creates extensions, which run their install scripts as a superuser.
   if (!undo && r.kind == "create_index")
-    if (auto met = pg::check_prerequisites(*st.conn, r.prerequisites); !met)
+    if (auto met = pg::check_prerequisites(st.conn, r.prerequisites); !met)
       return refuse(met.error());
   e.ddl = c->sql;
   e.schema = c->schema;
   e.index_name = c->index_name;
   auto opts = st.ddl;
   opts.estimated_bytes = r.size_bytes > 0 ? r.size_bytes : 0;
-  auto planned = pg::plan_index_change(*st.conn, *c, opts);
+  auto planned = pg::plan_index_change(st.conn, *c, opts);
   if (auto* f = std::get_if<pg::ddl_failure>(&planned)) {
     // Refused (not the index it should drop) or the target unreachable.
     ++st.failed;
@@ -328,7 +328,7 @@ void resolve(self_ptr self, const audit_entry& started) {
     return;
   auto schema = started.schema.empty() ? c->schema : started.schema;
   auto creates = c->what == index_change::action::create;
-  auto found = pg::find_index(*st.conn, schema, started.index_name);
+  auto found = pg::find_index(st.conn, schema, started.index_name);
   if (!found) {
     OPTISCHEMA_WARN("applier/{}: change {} was interrupted (the engine "
                     "stopped during it) and cannot be resolved now: {}; "
@@ -379,11 +379,9 @@ void resolve(self_ptr self, const audit_entry& started) {
 caf::result<recommendation> handle(self_ptr self, const std::string& id,
                                    bool undo, const std::string& who) {
   auto& st = self->state;
-  if (st.misconfigured)
-    return make_error(*st.misconfigured);
   auto rp = self->make_response_promise<recommendation>();
   self
-    ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
+    ->request(st.peers.store, store_timeout, atom::get_v, atom::recommend_v,
               atom::by_id_v, id)
     .then(
       [self, rp, undo, who](recommendation& r) mutable {
@@ -446,7 +444,7 @@ void measure(self_ptr self, recommendation r) {
     };
     self
       ->request(self->state.peers.store, store_timeout, atom::put_v,
-                atom::suggest_v, r.id, std::move(patch))
+                atom::recommend_v, r.id, std::move(patch))
       .then(
         [self](const recommendation& stored) {
           publish(self, event_type::recommendation, to_json(stored));
@@ -485,7 +483,7 @@ void clean_up(self_ptr self) {
   auto& st = self->state;
   for (auto i = st.cleanups.begin(); i != st.cleanups.end();) {
     auto& x = i->second;
-    auto dropped = pg::drop_invalid_index(*st.conn, x, st.ddl);
+    auto dropped = pg::drop_invalid_index(st.conn, x, st.ddl);
     if (!dropped) {
       OPTISCHEMA_DEBUG("applier/{}: the INVALID index {} cannot be dropped "
                        "yet: {}",
@@ -513,7 +511,7 @@ void on_tick(self_ptr self) {
   auto& st = self->state;
   clean_up(self);
   self
-    ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
+    ->request(st.peers.store, store_timeout, atom::get_v, atom::recommend_v,
               st.target)
     .then(
       [self](recommendation_list& recs) {
@@ -543,43 +541,36 @@ applier(applier_actor::stateful_pointer<applier_state> self,
   st.ddl.attempts = cfg.attempts;
   st.ddl.retry_delay = cfg.retry_delay;
   st.ddl.max_index_bytes = cfg.max_index_bytes;
-  auto ci = pg::parse_conninfo(target.apply_dsn.empty() ? target.dsn
-                                                        : target.apply_dsn);
   st.ddl.lock_key = cfg.lock_key;
-  if (ci)
-    st.conn = std::move(*ci);
-  else
-    st.misconfigured = ci.error();
+  st.conn = target.changes();
   // Before anything else: the changes a crash interrupted, and the INVALID
   // leftovers that wait to be dropped (await: no apply runs meanwhile).
-  if (st.conn) {
-    self
-      ->request(st.peers.store, store_timeout, atom::get_v, atom::audit_v,
-                atom::started_v, st.target)
-      .await(
-        [self](const text_list& entries) {
-          for (auto& text : entries)
-            if (auto e = audit_entry_from_json(text))
-              resolve(self, *e);
-        },
-        [self](const caf::error& err) {
-          OPTISCHEMA_WARN("applier/{}: cannot read the changes in flight: {}",
-                          self->state.target, error_message(err));
-        });
-    self
-      ->request(st.peers.store, store_timeout, atom::get_v, atom::cleanup_v,
-                st.target)
-      .await(
-        [self](const text_list& entries) {
-          for (auto& text : entries)
-            if (auto x = cleanup_from_json(text))
-              self->state.cleanups[x->schema + "." + x->name] = *x;
-        },
-        [self](const caf::error& err) {
-          OPTISCHEMA_WARN("applier/{}: cannot read the pending cleanups: {}",
-                          self->state.target, error_message(err));
-        });
-  }
+  self
+    ->request(st.peers.store, store_timeout, atom::get_v, atom::audit_v,
+              atom::started_v, st.target)
+    .await(
+      [self](const text_list& entries) {
+        for (auto& text : entries)
+          if (auto e = audit_entry_from_json(text))
+            resolve(self, *e);
+      },
+      [self](const caf::error& err) {
+        OPTISCHEMA_WARN("applier/{}: cannot read the changes in flight: {}",
+                        self->state.target, error_message(err));
+      });
+  self
+    ->request(st.peers.store, store_timeout, atom::get_v, atom::cleanup_v,
+              st.target)
+    .await(
+      [self](const text_list& entries) {
+        for (auto& text : entries)
+          if (auto x = cleanup_from_json(text))
+            self->state.cleanups[x->schema + "." + x->name] = *x;
+      },
+      [self](const caf::error& err) {
+        OPTISCHEMA_WARN("applier/{}: cannot read the pending cleanups: {}",
+                        self->state.target, error_message(err));
+      });
   self->send(self, atom::tick_v);
   return {
     [self](atom::apply, const std::string& id, const std::string& who) {
@@ -588,25 +579,18 @@ applier(applier_actor::stateful_pointer<applier_state> self,
     [self](atom::rollback, const std::string& id, const std::string& who) {
       return handle(self, id, true, who);
     },
-    [self](atom::tick) {
-      if (!self->state.misconfigured)
-        on_tick(self);
-    },
-    [self](atom::status) {
+    [self](atom::tick) { on_tick(self); },
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String(st.misconfigured || !st.cleanups.empty() ? "degraded" : "ok");
-      json::key(w, "applied");
-      w.Uint64(st.applied);
-      json::key(w, "rolled_back");
-      w.Uint64(st.rolled_back);
-      json::key(w, "unchanged");
-      w.Uint64(st.unchanged);
-      json::key(w, "failed");
-      w.Uint64(st.failed);
+      auto state = !st.cleanups.empty() ? health::degraded : health::ok;
+      json::field(w, "state", to_string(state));
+      json::field(w, "applied", st.applied);
+      json::field(w, "rolled_back", st.rolled_back);
+      json::field(w, "unchanged", st.unchanged);
+      json::field(w, "failed", st.failed);
       json::key(w, "pending_cleanups");
       w.StartArray();
       for (auto& [key, _] : st.cleanups)
@@ -618,12 +602,12 @@ applier(applier_actor::stateful_pointer<applier_state> self,
         json::str(w, x);
       w.EndArray();
       json::key(w, "error");
-      if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)
+      if (auto& e = st.last_error)
         json::write(w, *e);
       else
         w.Null();
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

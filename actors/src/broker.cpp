@@ -18,47 +18,37 @@ broker(broker_actor::stateful_pointer<broker_state> self,
       if (self->state.client)
         self->state.client->publish(subject(ev), to_json(ev));
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
       if (!st.client) {
-        json::key(w, "state");
-        w.String("down");
+        auto state = health::down;
+        json::field(w, "state", to_string(state));
         json::key(w, "error");
         json::write(w, *st.error);
         w.EndObject();
-        return json::text(buf);
+        return status_report{state, json::text(buf)};
       }
       auto s = st.client->stats();
-      json::key(w, "state");
       // "connected" is healthy; anything else degrades the engine's status.
-      w.String(s.state == "connected" ? "ok" : "degraded");
-      json::key(w, "connection");
-      json::str(w, s.state);
-      json::key(w, "url");
-      json::str(w, s.url);
-      json::key(w, "published");
-      w.Uint64(s.published);
-      json::key(w, "buffered");
-      w.Uint64(s.buffered);
-      json::key(w, "dropped");
-      w.Uint64(s.dropped);
-      json::key(w, "disconnects");
-      w.Uint64(s.disconnects);
-      json::key(w, "reconnects");
-      w.Uint64(s.reconnects);
-      json::key(w, "jetstream");
-      w.Bool(s.jetstream);
-      json::key(w, "last_change");
-      w.Int64(s.last_change_ms);
+      auto state = s.state == "connected" ? health::ok : health::degraded;
+      json::field(w, "state", to_string(state));
+      json::field(w, "connection", s.state);
+      json::field(w, "url", s.url);
+      json::field(w, "published", s.published);
+      json::field(w, "buffered", s.buffered);
+      json::field(w, "dropped", s.dropped);
+      json::field(w, "disconnects", s.disconnects);
+      json::field(w, "reconnects", s.reconnects);
+      json::field(w, "jetstream", s.jetstream);
+      json::field(w, "last_change", s.last_change_ms);
       if (!s.last_error.empty()) {
-        json::key(w, "last_error");
-        json::str(w, s.last_error);
+        json::field(w, "last_error", s.last_error);
       }
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

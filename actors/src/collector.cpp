@@ -25,40 +25,23 @@ std::string status_json(const collector_state& st) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "name");
-  json::str(w, st.target);
-  json::key(w, "dsn");
-  json::str(w, st.session ? st.session->target().display : "");
-  json::key(w, "state");
-  json::str(w, st.state);
-  json::key(w, "poll_interval_ms");
-  w.Int64(st.interval.count());
-  json::key(w, "last_poll");
-  w.Int64(st.last_poll_ms);
-  json::key(w, "last_success");
-  w.Int64(st.last_success_ms);
-  json::key(w, "last_poll_duration_ms");
-  w.Double(st.last_poll_duration_ms);
-  json::key(w, "polls");
-  w.Uint64(st.polls);
-  json::key(w, "failures");
-  w.Uint64(st.failures);
-  json::key(w, "statements");
-  w.Uint64(st.statements);
-  json::key(w, "hidden_rows");
-  w.Int64(st.hidden_rows);
-  json::key(w, "resets_detected");
-  w.Uint64(st.resets_detected);
-  json::key(w, "last_reset");
-  w.Int64(st.last_reset_ms);
-  json::key(w, "evicted_total");
-  w.Uint64(st.evicted_total);
-  json::key(w, "texts_withheld");
-  w.Uint64(st.texts_withheld);
-  json::key(w, "server_version");
-  json::str(w, st.facts.version);
-  json::key(w, "role");
-  json::str(w, st.facts.user);
+  json::field(w, "name", st.target);
+  json::field(w, "dsn", st.session ? st.session->target().display : "");
+  json::field(w, "state", to_string(st.state));
+  json::field(w, "poll_interval_ms", st.interval.count());
+  json::field(w, "last_poll", st.last_poll_ms);
+  json::field(w, "last_success", st.last_success_ms);
+  json::field(w, "last_poll_duration_ms", st.last_poll_duration_ms);
+  json::field(w, "polls", st.polls);
+  json::field(w, "failures", st.failures);
+  json::field(w, "statements", st.statements);
+  json::field(w, "hidden_rows", st.hidden_rows);
+  json::field(w, "resets_detected", st.resets_detected);
+  json::field(w, "last_reset", st.last_reset_ms);
+  json::field(w, "evicted_total", st.evicted_total);
+  json::field(w, "texts_withheld", st.texts_withheld);
+  json::field(w, "server_version", st.facts.version);
+  json::field(w, "role", st.facts.user);
   json::key(w, "error");
   if (st.last_error)
     json::write(w, *st.last_error);
@@ -85,10 +68,10 @@ void publish(self_ptr self, const char* type, std::string payload) {
 }
 
 /// Moves to `state`, announcing the change to the sinks.
-void set_state(self_ptr self, std::string state) {
+void set_state(self_ptr self, health state) {
   auto& st = self->state;
   auto changed = st.state != state;
-  st.state = std::move(state);
+  st.state = state;
   if (changed)
     publish(self, event_type::status, status_json(st));
 }
@@ -119,7 +102,7 @@ void poll_failed(self_ptr self, const failure& f) {
   st.last_error = f;
   if (first)
     OPTISCHEMA_WARN("collector {}: {}", st.target, f.message);
-  set_state(self, "down");
+  set_state(self, health::down);
   fail_waiting(self, f);
   // Retry sooner than the poll interval while down, backing off to it.
   st.backoff = std::clamp(st.backoff * 2, min_backoff, st.interval);
@@ -177,7 +160,7 @@ void finish_poll(self_ptr self, raw_sample sample) {
   self->send(st.peers.store, atom::put_v, snap, base);
   publish(self, event_type::metrics,
           json::metrics_payload(*snap, st.event_top_n));
-  set_state(self, st.warnings.empty() ? "ok" : "degraded");
+  set_state(self, st.warnings.empty() ? health::ok : health::degraded);
   st.prev = *base;
   // Forget fingerprints of queryids that left pg_stat_statements.
   if (st.fingerprints.size() > 2 * st.prev->rows.size() + 1000) {
@@ -263,16 +246,7 @@ collector(collector_actor::stateful_pointer<collector_state> self,
   st.interval = interval;
   st.event_top_n = event_top_n;
   st.peers = std::move(peers);
-  auto ci = pg::parse_conninfo(target.dsn);
-  if (!ci) {
-    // Config validation rejects these earlier; stay up and say why anyway.
-    st.session = std::make_unique<pg::session>(pg::conninfo{});
-    st.last_error = ci.error();
-    st.state = "down";
-    st.misconfigured = true;
-  } else {
-    st.session = std::make_unique<pg::session>(std::move(*ci));
-  }
+  st.session = std::make_unique<pg::session>(target.conn);
   // Continue from the counters of the last run, so the first poll after a
   // restart yields the deltas of the whole gap instead of a blank baseline.
   self
@@ -289,20 +263,20 @@ collector(collector_actor::stateful_pointer<collector_state> self,
       });
   return {
     [self](atom::tick, uint64_t gen) {
-      if (gen != self->state.tick_generation || self->state.misconfigured)
+      if (gen != self->state.tick_generation)
         return;
       start_poll(self);
     },
     [self](atom::poll) -> caf::result<int64_t> {
       auto& st = self->state;
-      if (st.misconfigured)
-        return make_error(*st.last_error);
       auto rp = self->make_response_promise<int64_t>();
       st.waiting.push_back(rp);
       start_poll(self);
       return rp;
     },
-    [self](atom::status) { return status_json(self->state); },
+    [self](atom::status) {
+      return status_report{self->state.state, status_json(self->state)};
+    },
   };
 }
 

@@ -120,10 +120,426 @@ void on_recommendation(self_ptr self, web_request& r, bool needs_token,
   if (!id)
     return reply_failure(out, id.error());
   self
-    ->request(self->state.store, ask_timeout, atom::get_v, atom::suggest_v,
+    ->request(self->state.store, ask_timeout, atom::get_v, atom::recommend_v,
               atom::by_id_v, *id)
     .then([out, act](recommendation& rec) mutable { act(std::move(rec), out); },
           [out](const caf::error& err) { reply_error(out, err); });
+}
+
+// -- one function per API operation (web/api.cpp's routes() names them) ------
+
+/// GET /health
+void health(self_ptr, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  out->respond(
+    json_response(fmt::format(R"({{"status":"ok","version":{},"time":{}}})",
+                              json::quote(OPTISCHEMA_VERSION), now_ms())));
+}
+
+/// GET /api/openapi.json
+void openapi(self_ptr, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  out->respond(json_response(web::openapi_document()));
+}
+
+/// GET /api/targets
+void list_targets(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto& st = self->state;
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  json::key(w, "targets");
+  w.StartArray();
+  for (auto& t : st.config.targets)
+    json::str(w, t);
+  w.EndArray();
+  w.EndObject();
+  out->respond(json_response({buf.GetString(), buf.GetSize()}));
+}
+
+/// GET /api/status
+void get_status(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto& st = self->state;
+  self->request(st.supervisor, ask_timeout, atom::status_v)
+    .then(
+      [out](const status_report& r) { out->respond(json_response(r.json)); },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/metrics/hot
+void metrics_hot(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto q = web::parse_hot_query(req.query);
+  if (!q)
+    return out->respond(error_response(q.error()));
+  with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
+    return web::render_hot(snaps, q);
+  });
+}
+
+/// GET /api/metrics/raw
+void metrics_raw(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto q = web::parse_raw_query(req.query);
+  if (!q)
+    return out->respond(error_response(q.error()));
+  with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
+    return web::render_raw(snaps, q);
+  });
+}
+
+/// GET /api/metrics/summary
+void metrics_summary(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  std::optional<std::string> target;
+  if (auto i = req.query.find("target"); i != req.query.end())
+    target = i->second;
+  auto names = st.config.targets;
+  if (target)
+    names = {*target};
+  with_snapshots(self, target, out, [names](const auto& snaps) {
+    return web::render_summary(snaps, names);
+  });
+}
+
+/// GET /api/metrics/history
+void metrics_history(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto q = web::parse_history_query(req.query, now_ms(),
+                                    st.config.raw_retention_ms);
+  if (!q)
+    return out->respond(error_response(q.error()));
+  auto target = single_target(self, q->target);
+  if (!target)
+    return out->respond(error_response(target.error()));
+  history_request hr{*target, q->fingerprint, q->from_ms, q->to_ms,
+                     q->hourly ? resolution::hourly : resolution::raw};
+  self->request(st.store, ask_timeout, atom::history_v, std::move(hr))
+    .then(
+      [out, q = *q, target = *target](const history_reply_ptr& h) {
+        out->respond(json_response(
+          web::render_history(q, target, h->query, h->points, h->db_points)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// POST /api/collect
+void collect(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto target = single_target(self, query_target(req));
+  if (!target)
+    return out->respond(error_response(target.error()));
+  self->request(st.supervisor, poll_timeout, atom::poll_v, *target)
+    .then(
+      [out, target = *target](int64_t statements) {
+        out->respond(
+          json_response(fmt::format(R"({{"target":{},"statements":{}}})",
+                                    json::quote(target), statements)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/suggestions/latest
+void list_suggestions(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  std::string target;
+  if (auto i = req.query.find("target"); i != req.query.end()) {
+    if (!known_target(self, i->second))
+      return out->respond(error_response(
+        404, ec::not_found,
+        fmt::format("no target named '{}'; GET /api/targets lists them",
+                    i->second)));
+    target = i->second;
+  }
+  auto page = web::parse_page_query(req.query, 100, 1000);
+  if (!page)
+    return out->respond(error_response(page.error()));
+  self->request(st.store, ask_timeout, atom::get_v, atom::recommend_v, target)
+    .then(
+      [out, page = *page](const recommendation_list& list) {
+        auto body = web::render_page(to_json(list), "suggestions", page);
+        out->respond(body ? json_response(std::move(*body))
+                          : error_response(body.error()));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/suggestions/{id}
+void get_suggestion(self_ptr self, web_request& r,
+                    const web::route_match& route) {
+  auto out = r.out;
+  auto& st = self->state;
+  auto& id = route.params.at("id");
+  self
+    ->request(st.store, ask_timeout, atom::get_v, atom::recommend_v,
+              atom::by_id_v, id)
+    .then(
+      [out](const recommendation& rec) {
+        out->respond(json_response(to_json(rec)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// POST /api/suggestions/apply and POST /api/suggestions/rollback
+void apply_or_rollback(self_ptr self, web_request& r,
+                       const web::route_match& route) {
+  auto& req = r.req;
+  auto& path = route.path;
+  auto undo = path == "/api/suggestions/rollback";
+  auto who = fmt::format("api ({})", req.remote);
+  on_recommendation(
+    self, r, true,
+    [self, undo, who](recommendation rec, std::shared_ptr<web::responder> out) {
+      auto& st = self->state;
+      auto reply = [out](const recommendation& stored) {
+        out->respond(json_response(to_json(stored)));
+      };
+      auto fail = [out](const caf::error& err) { reply_error(out, err); };
+      if (undo)
+        self
+          ->request(st.supervisor, st.config.apply_timeout, atom::rollback_v,
+                    rec.target, rec.id, who)
+          .then(reply, fail);
+      else
+        self
+          ->request(st.supervisor, st.config.apply_timeout, atom::apply_v,
+                    rec.target, rec.id, who)
+          .then(reply, fail);
+    });
+}
+
+/// POST /api/suggestions/test
+void test_suggestion(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  on_recommendation(
+    self, r, false,
+    [self](recommendation rec, std::shared_ptr<web::responder> out) {
+      self
+        ->request(self->state.supervisor, test_timeout, atom::test_v,
+                  rec.target, rec.id)
+        .then(
+          [out](const recommendation& stored) {
+            out->respond(json_response(to_json(stored)));
+          },
+          [out](const caf::error& err) { reply_error(out, err); });
+    });
+}
+
+/// POST /api/suggestions/dismiss
+void dismiss_suggestion(self_ptr self, web_request& r,
+                        const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  on_recommendation(
+    self, r, false,
+    [self, remote = req.remote](recommendation rec,
+                                std::shared_ptr<web::responder> out) {
+      // Checked where it is written: an apply may land in between.
+      recommendation_patch patch = [](recommendation& x) {
+        if (x.status == "applied")
+          return std::optional<failure>{
+            failure{ec::conflict,
+                    "an applied recommendation cannot be "
+                    "dismissed; roll it back first"}};
+        x.status = "dismissed";
+        return std::optional<failure>{};
+      };
+      self
+        ->request(self->state.store, ask_timeout, atom::put_v,
+                  atom::recommend_v, rec.id, std::move(patch))
+        .then(
+          [self, out, remote, rec](const recommendation& updated) {
+            auto stored = to_json(updated);
+            audit_entry e;
+            e.ts_ms = now_ms();
+            e.who = fmt::format("api ({})", remote);
+            e.action = "dismiss";
+            e.target = rec.target;
+            e.recommendation_id = rec.id;
+            e.kind = rec.kind;
+            e.outcome = "dismissed";
+            self->send(self->state.store, atom::put_v, atom::audit_v,
+                       to_json(e));
+            self->state.server->broadcast(
+              rec.target, event_type::recommendation,
+              std::make_shared<const std::string>(to_json(event{
+                event_type::recommendation, rec.target, now_ms(), stored})));
+            out->respond(json_response(stored));
+          },
+          [out](const caf::error& err) { reply_error(out, err); });
+    });
+}
+
+/// POST /api/sandbox/prepare
+void prepare_sandbox(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  // A copy loads the target: the SUPERVISOR joins copies and limits how
+  // often one is forced.
+  auto target = single_target(self, query_target(req));
+  if (!target)
+    return out->respond(error_response(target.error()));
+  self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
+    .then([out](const std::string& copy) { out->respond(json_response(copy)); },
+          [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/audit
+void get_audit(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto page = web::parse_page_query(req.query, 100, 1000);
+  if (!page)
+    return out->respond(error_response(page.error()));
+  self
+    ->request(st.store, ask_timeout, atom::get_v, atom::audit_v,
+              static_cast<int64_t>(page->limit),
+              static_cast<int64_t>(page->offset))
+    .then(
+      [out, page = *page](const std::string& total_and_entries) {
+        // {"total":…,"entries":[…]} from the STORE, with the page.
+        out->respond(json_response(fmt::format(R"({{"offset":{},"limit":{},{})",
+                                               page.offset, page.limit,
+                                               total_and_entries.substr(1))));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// POST /api/analysis/query
+void analyze_query(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto q = web::parse_analysis_query(req.body);
+  if (!q)
+    return out->respond(error_response(q.error()));
+  auto target = single_target(self, q->target);
+  if (!target)
+    return out->respond(error_response(target.error()));
+  self
+    ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target, q->sql,
+              q->llm)
+    .then(
+      [out](const std::string& report) { out->respond(json_response(report)); },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// POST /api/analysis/run
+void run_analysis(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto target = single_target(self, query_target(req));
+  if (!target)
+    return out->respond(error_response(target.error()));
+  self->request(st.supervisor, analysis_timeout, atom::analyze_v, *target)
+    .then(
+      [out](const std::string& summary) {
+        out->respond(json_response(summary));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/analysis/plan
+void analysis_plan(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto& st = self->state;
+  auto fp = req.query.find("fingerprint");
+  if (fp == req.query.end() || fp->second.empty())
+    return out->respond(error_response(
+      400, ec::bad_request,
+      "fingerprint is required: the statement's fingerprint from "
+      "/api/metrics/hot"));
+  auto target = single_target(self, query_target(req));
+  if (!target)
+    return out->respond(error_response(target.error()));
+  auto sup = st.supervisor;
+  // The text comes from the latest snapshot: only statements the target
+  // really ran are planned, never text from the request.
+  self->request(st.store, ask_timeout, atom::get_v, atom::latest_v, *target)
+    .then(
+      [self, out, sup, target = *target,
+       fp = fp->second](const snapshot_ptr& snap) {
+        const statement_metrics* found = nullptr;
+        if (snap)
+          for (auto& x : snap->statements)
+            if (x.fingerprint == fp)
+              found = &x;
+        if (found == nullptr)
+          return out->respond(error_response(
+            404, ec::not_found,
+            fmt::format("no statement with fingerprint '{}' in the latest poll "
+                        "of {}",
+                        fp, target)));
+        self
+          ->request(sup, analysis_timeout, atom::explain_v, target,
+                    found->query)
+          .then(
+            [out](const std::string& plan) {
+              out->respond(json_response(plan));
+            },
+            [out](const caf::error& err) { reply_error(out, err); });
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/analysis/status
+void analysis_status(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto& st = self->state;
+  self->request(st.supervisor, ask_timeout, atom::status_v, atom::analyze_v)
+    .then(
+      [out](const status_report& r) {
+        out->respond(json_response(R"({"advisors":)" + r.json + "}"));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+using handler_fn = void (*)(self_ptr, web_request&, const web::route_match&);
+
+/// The EDGE's half of the route table: web::routes() says which operation a
+/// request is, this says who serves it (tests/actor/edge_test.cpp checks
+/// that every route has one).
+const std::map<std::string, handler_fn, std::less<>>& handlers() {
+  static const std::map<std::string, handler_fn, std::less<>> xs = {
+    {"health", health},
+    {"openapi", openapi},
+    {"list_targets", list_targets},
+    {"get_status", get_status},
+    {"metrics_hot", metrics_hot},
+    {"metrics_raw", metrics_raw},
+    {"metrics_summary", metrics_summary},
+    {"metrics_history", metrics_history},
+    {"collect", collect},
+    {"list_suggestions", list_suggestions},
+    {"get_suggestion", get_suggestion},
+    {"apply_suggestion", apply_or_rollback},
+    {"rollback_suggestion", apply_or_rollback},
+    {"test_suggestion", test_suggestion},
+    {"dismiss_suggestion", dismiss_suggestion},
+    {"prepare_sandbox", prepare_sandbox},
+    {"get_audit", get_audit},
+    {"analyze_query", analyze_query},
+    {"run_analysis", run_analysis},
+    {"analysis_plan", analysis_plan},
+    {"analysis_status", analysis_status},
+  };
+  return xs;
 }
 
 void handle(self_ptr self, web_request& r) {
@@ -151,295 +567,24 @@ void handle(self_ptr self, web_request& r) {
     out->respond(std::move(res));
     return;
   }
-  auto& path = route.path;
-  auto& st = self->state;
-  if (path == "/health") {
-    out->respond(
-      json_response(fmt::format(R"({{"status":"ok","version":{},"time":{}}})",
-                                json::quote(OPTISCHEMA_VERSION), now_ms())));
-  } else if (path == "/api/openapi.json") {
-    out->respond(json_response(web::openapi_document()));
-  } else if (path == "/api/targets") {
-    rapidjson::StringBuffer buf;
-    json::writer w{buf};
-    w.StartObject();
-    json::key(w, "targets");
-    w.StartArray();
-    for (auto& t : st.config.targets)
-      json::str(w, t);
-    w.EndArray();
-    w.EndObject();
-    out->respond(json_response({buf.GetString(), buf.GetSize()}));
-  } else if (path == "/api/status") {
-    self->request(st.supervisor, ask_timeout, atom::status_v)
-      .then(
-        [out](const std::string& text) { out->respond(json_response(text)); },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/metrics/hot") {
-    auto q = web::parse_hot_query(req.query);
-    if (!q)
-      return out->respond(error_response(q.error()));
-    with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
-      return web::render_hot(snaps, q);
-    });
-  } else if (path == "/api/metrics/raw") {
-    auto q = web::parse_raw_query(req.query);
-    if (!q)
-      return out->respond(error_response(q.error()));
-    with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
-      return web::render_raw(snaps, q);
-    });
-  } else if (path == "/api/metrics/summary") {
-    std::optional<std::string> target;
-    if (auto i = req.query.find("target"); i != req.query.end())
-      target = i->second;
-    auto names = st.config.targets;
-    if (target)
-      names = {*target};
-    with_snapshots(self, target, out, [names](const auto& snaps) {
-      return web::render_summary(snaps, names);
-    });
-  } else if (path == "/api/metrics/history") {
-    auto q = web::parse_history_query(req.query, now_ms(),
-                                      st.config.raw_retention_ms);
-    if (!q)
-      return out->respond(error_response(q.error()));
-    auto target = single_target(self, q->target);
-    if (!target)
-      return out->respond(error_response(target.error()));
-    history_request hr{*target, q->fingerprint, q->from_ms, q->to_ms,
-                       q->hourly ? resolution::hourly : resolution::raw};
-    self->request(st.store, ask_timeout, atom::history_v, std::move(hr))
-      .then(
-        [out, q = *q, target = *target](const history_reply_ptr& h) {
-          out->respond(json_response(
-            web::render_history(q, target, h->query, h->points, h->db_points)));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/collect") {
-    auto target = single_target(self, query_target(req));
-    if (!target)
-      return out->respond(error_response(target.error()));
-    self->request(st.supervisor, poll_timeout, atom::poll_v, *target)
-      .then(
-        [out, target = *target](int64_t statements) {
-          out->respond(
-            json_response(fmt::format(R"({{"target":{},"statements":{}}})",
-                                      json::quote(target), statements)));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/suggestions/latest") {
-    std::string target;
-    if (auto i = req.query.find("target"); i != req.query.end()) {
-      if (!known_target(self, i->second))
-        return out->respond(error_response(
-          404, ec::not_found,
-          fmt::format("no target named '{}'; GET /api/targets lists them",
-                      i->second)));
-      target = i->second;
-    }
-    auto page = web::parse_page_query(req.query, 100, 1000);
-    if (!page)
-      return out->respond(error_response(page.error()));
-    self->request(st.store, ask_timeout, atom::get_v, atom::suggest_v, target)
-      .then(
-        [out, page = *page](const recommendation_list& list) {
-          auto body = web::render_page(to_json(list), "suggestions", page);
-          out->respond(body ? json_response(std::move(*body))
-                            : error_response(body.error()));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/suggestions/{id}") {
-    auto& id = route.params["id"];
-    self
-      ->request(st.store, ask_timeout, atom::get_v, atom::suggest_v,
-                atom::by_id_v, id)
-      .then(
-        [out](const recommendation& rec) {
-          out->respond(json_response(to_json(rec)));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/suggestions/apply"
-             || path == "/api/suggestions/rollback") {
-    auto undo = path == "/api/suggestions/rollback";
-    auto who = fmt::format("api ({})", req.remote);
-    on_recommendation(self, r, true,
-                      [self, undo, who](recommendation rec,
-                                        std::shared_ptr<web::responder> out) {
-                        auto& st = self->state;
-                        auto reply = [out](const recommendation& stored) {
-                          out->respond(json_response(to_json(stored)));
-                        };
-                        auto fail = [out](const caf::error& err) {
-                          reply_error(out, err);
-                        };
-                        if (undo)
-                          self
-                            ->request(st.supervisor, st.config.apply_timeout,
-                                      atom::rollback_v, rec.target, rec.id, who)
-                            .then(reply, fail);
-                        else
-                          self
-                            ->request(st.supervisor, st.config.apply_timeout,
-                                      atom::apply_v, rec.target, rec.id, who)
-                            .then(reply, fail);
-                      });
-  } else if (path == "/api/suggestions/test") {
-    on_recommendation(
-      self, r, false,
-      [self](recommendation rec, std::shared_ptr<web::responder> out) {
-        self
-          ->request(self->state.supervisor, test_timeout, atom::test_v,
-                    rec.target, rec.id)
-          .then(
-            [out](const recommendation& stored) {
-              out->respond(json_response(to_json(stored)));
-            },
-            [out](const caf::error& err) { reply_error(out, err); });
-      });
-  } else if (path == "/api/suggestions/dismiss") {
-    on_recommendation(
-      self, r, false,
-      [self, remote = req.remote](recommendation rec,
-                                  std::shared_ptr<web::responder> out) {
-        // Checked where it is written: an apply may land in between.
-        recommendation_patch patch = [](recommendation& x) {
-          if (x.status == "applied")
-            return std::optional<failure>{
-              failure{ec::conflict,
-                      "an applied recommendation cannot be "
-                      "dismissed; roll it back first"}};
-          x.status = "dismissed";
-          return std::optional<failure>{};
-        };
-        self
-          ->request(self->state.store, ask_timeout, atom::put_v,
-                    atom::suggest_v, rec.id, std::move(patch))
-          .then(
-            [self, out, remote, rec](const recommendation& updated) {
-              auto stored = to_json(updated);
-              audit_entry e;
-              e.ts_ms = now_ms();
-              e.who = fmt::format("api ({})", remote);
-              e.action = "dismiss";
-              e.target = rec.target;
-              e.recommendation_id = rec.id;
-              e.kind = rec.kind;
-              e.outcome = "dismissed";
-              self->send(self->state.store, atom::put_v, atom::audit_v,
-                         to_json(e));
-              self->state.server->broadcast(
-                rec.target, event_type::recommendation,
-                std::make_shared<const std::string>(to_json(event{
-                  event_type::recommendation, rec.target, now_ms(), stored})));
-              out->respond(json_response(stored));
-            },
-            [out](const caf::error& err) { reply_error(out, err); });
-      });
-  } else if (path == "/api/sandbox/prepare") {
-    // A copy loads the target: the SUPERVISOR joins copies and limits how
-    // often one is forced.
-    auto target = single_target(self, query_target(req));
-    if (!target)
-      return out->respond(error_response(target.error()));
-    self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
-      .then(
-        [out](const std::string& copy) { out->respond(json_response(copy)); },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/audit") {
-    auto page = web::parse_page_query(req.query, 100, 1000);
-    if (!page)
-      return out->respond(error_response(page.error()));
-    self
-      ->request(st.store, ask_timeout, atom::get_v, atom::audit_v,
-                static_cast<int64_t>(page->limit),
-                static_cast<int64_t>(page->offset))
-      .then(
-        [out, page = *page](const std::string& total_and_entries) {
-          // {"total":…,"entries":[…]} from the STORE, with the page.
-          out->respond(json_response(
-            fmt::format(R"({{"offset":{},"limit":{},{})", page.offset,
-                        page.limit, total_and_entries.substr(1))));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/analysis/query") {
-    auto q = web::parse_analysis_query(req.body);
-    if (!q)
-      return out->respond(error_response(q.error()));
-    auto target = single_target(self, q->target);
-    if (!target)
-      return out->respond(error_response(target.error()));
-    self
-      ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target,
-                q->sql, q->llm)
-      .then(
-        [out](const std::string& report) {
-          out->respond(json_response(report));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/analysis/run") {
-    auto target = single_target(self, query_target(req));
-    if (!target)
-      return out->respond(error_response(target.error()));
-    self->request(st.supervisor, analysis_timeout, atom::analyze_v, *target)
-      .then(
-        [out](const std::string& summary) {
-          out->respond(json_response(summary));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/analysis/plan") {
-    auto fp = req.query.find("fingerprint");
-    if (fp == req.query.end() || fp->second.empty())
-      return out->respond(error_response(
-        400, ec::bad_request,
-        "fingerprint is required: the statement's fingerprint from "
-        "/api/metrics/hot"));
-    auto target = single_target(self, query_target(req));
-    if (!target)
-      return out->respond(error_response(target.error()));
-    auto sup = st.supervisor;
-    // The text comes from the latest snapshot: only statements the target
-    // really ran are planned, never text from the request.
-    self->request(st.store, ask_timeout, atom::get_v, atom::latest_v, *target)
-      .then(
-        [self, out, sup, target = *target,
-         fp = fp->second](const snapshot_ptr& snap) {
-          const statement_metrics* found = nullptr;
-          if (snap)
-            for (auto& x : snap->statements)
-              if (x.fingerprint == fp)
-                found = &x;
-          if (found == nullptr)
-            return out->respond(error_response(
-              404, ec::not_found,
-              fmt::format(
-                "no statement with fingerprint '{}' in the latest poll "
-                "of {}",
-                fp, target)));
-          self
-            ->request(sup, analysis_timeout, atom::explain_v, target,
-                      found->query)
-            .then(
-              [out](const std::string& plan) {
-                out->respond(json_response(plan));
-              },
-              [out](const caf::error& err) { reply_error(out, err); });
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else if (path == "/api/analysis/status") {
-    self->request(st.supervisor, ask_timeout, atom::status_v, atom::analyze_v)
-      .then(
-        [out](const std::string& text) {
-          out->respond(json_response(R"({"advisors":)" + text + "}"));
-        },
-        [out](const caf::error& err) { reply_error(out, err); });
-  } else {
+  auto i = std::find(route.methods.begin(), route.methods.end(), method);
+  auto& op = *route.routes[static_cast<size_t>(i - route.methods.begin())];
+  auto handler = handlers().find(std::string_view{op.operation});
+  if (handler == handlers().end()) {
     out->respond(error_response(500, ec::internal,
-                                "route declared but not handled: " + path));
+                                fmt::format("route declared but not handled: "
+                                            "{} {}",
+                                            op.method, op.path)));
+    return;
   }
+  handler->second(self, r, route);
 }
 
 } // namespace
+
+bool edge_handles(std::string_view operation) {
+  return handlers().count(operation) > 0;
+}
 
 edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
                                std::shared_ptr<web::server> server,
@@ -465,45 +610,34 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
       self->state.server->broadcast(
         ev.target, ev.type, std::make_shared<const std::string>(to_json(ev)));
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       auto s = st.server->stats();
       auto warnings = st.server->warnings();
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
       // Exposed beyond what is safe: said where operators look.
-      w.String(warnings.empty() ? "ok" : "degraded");
-      json::key(w, "url");
-      json::str(w, st.server->url());
-      json::key(w, "token");
-      w.Bool(!st.config.api_token.empty());
+      auto state = warnings.empty() ? health::ok : health::degraded;
+      json::field(w, "state", to_string(state));
+      json::field(w, "url", st.server->url());
+      json::field(w, "token", !st.config.api_token.empty());
       json::key(w, "warnings");
       w.StartArray();
       for (auto& x : warnings)
         json::str(w, x);
       w.EndArray();
-      json::key(w, "requests");
-      w.Uint64(s.requests);
-      json::key(w, "connections");
-      w.Uint64(s.connections);
-      json::key(w, "connections_refused");
-      w.Uint64(s.connections_refused);
-      json::key(w, "connections_evicted");
-      w.Uint64(s.connections_evicted);
-      json::key(w, "ws_refused");
-      w.Uint64(s.ws_refused);
-      json::key(w, "events");
-      w.Uint64(st.events);
-      json::key(w, "ws_clients");
-      w.Uint64(s.ws_clients);
-      json::key(w, "ws_frames_sent");
-      w.Uint64(s.ws_frames_sent);
-      json::key(w, "ws_frames_dropped");
-      w.Uint64(s.ws_frames_dropped);
+      json::field(w, "requests", s.requests);
+      json::field(w, "connections", s.connections);
+      json::field(w, "connections_refused", s.connections_refused);
+      json::field(w, "connections_evicted", s.connections_evicted);
+      json::field(w, "ws_refused", s.ws_refused);
+      json::field(w, "events", st.events);
+      json::field(w, "ws_clients", s.ws_clients);
+      json::field(w, "ws_frames_sent", s.ws_frames_sent);
+      json::field(w, "ws_frames_dropped", s.ws_frames_dropped);
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

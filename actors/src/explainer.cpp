@@ -21,8 +21,6 @@ using self_ptr = explainer_actor::stateful_pointer<explainer_state>;
 
 caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
   auto& st = self->state;
-  if (st.misconfigured)
-    return make_error(*st.misconfigured);
   auto fail = [&](const failure& f) {
     ++st.failures;
     st.last_error = f;
@@ -52,12 +50,9 @@ caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "target");
-  json::str(w, st.target);
-  json::key(w, "fingerprint");
-  json::str(w, fp);
-  json::key(w, "query");
-  json::str(w, text);
+  json::field(w, "target", st.target);
+  json::field(w, "fingerprint", fp);
+  json::field(w, "query", text);
   json::key(w, "plan");
   write_plan(w, *p);
   json::key(w, "findings");
@@ -77,35 +72,27 @@ explainer(explainer_actor::stateful_pointer<explainer_state> self,
           target_config target) {
   auto& st = self->state;
   st.target = target.name;
-  auto ci = pg::parse_conninfo(target.dsn);
-  if (ci) {
-    st.session = std::make_unique<pg::session>(std::move(*ci));
-  } else {
-    st.misconfigured = ci.error();
-    st.session = std::make_unique<pg::session>(pg::conninfo{});
-  }
+  st.session = std::make_unique<pg::session>(target.conn);
   return {
     [self](atom::explain, const std::string& sql) {
       return plan_statement(self, sql);
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String(st.misconfigured || st.last_error ? "degraded" : "ok");
-      json::key(w, "plans");
-      w.Uint64(st.plans);
-      json::key(w, "failures");
-      w.Uint64(st.failures);
+      auto state = st.last_error ? health::degraded : health::ok;
+      json::field(w, "state", to_string(state));
+      json::field(w, "plans", st.plans);
+      json::field(w, "failures", st.failures);
       json::key(w, "error");
-      if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)
+      if (auto& e = st.last_error)
         json::write(w, *e);
       else
         w.Null();
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

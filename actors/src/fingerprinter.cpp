@@ -24,25 +24,20 @@ fingerprinter(fingerprinter_actor::stateful_pointer<fingerprinter_state> self,
                       .count();
       return out;
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String("ok");
-      json::key(w, "cached");
-      w.Uint64(st.cache.size());
-      json::key(w, "hits");
-      w.Uint64(st.cache.hits());
-      json::key(w, "misses");
-      w.Uint64(st.cache.misses());
-      json::key(w, "requests");
-      w.Uint64(st.requests);
-      json::key(w, "parse_ms");
-      w.Double(st.busy_ms);
+      auto state = health::ok;
+      json::field(w, "state", to_string(state));
+      json::field(w, "cached", st.cache.size());
+      json::field(w, "hits", st.cache.hits());
+      json::field(w, "misses", st.cache.misses());
+      json::field(w, "requests", st.requests);
+      json::field(w, "parse_ms", st.busy_ms);
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

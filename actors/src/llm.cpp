@@ -96,23 +96,17 @@ std::string answer_json(const std::string& kind, bool cached,
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "kind");
-  json::str(w, kind);
-  json::key(w, "cached");
-  w.Bool(cached);
+  json::field(w, "kind", kind);
+  json::field(w, "cached", cached);
   json::key(w, "content");
   w.RawValue(content.data(), content.size(), rapidjson::kObjectType);
   json::key(w, "tokens");
   w.StartObject();
-  json::key(w, "prompt");
-  w.Int64(tokens.prompt_tokens);
-  json::key(w, "completion");
-  w.Int64(tokens.completion_tokens);
+  json::field(w, "prompt", tokens.prompt_tokens);
+  json::field(w, "completion", tokens.completion_tokens);
   w.EndObject();
-  json::key(w, "model");
-  json::str(w, model);
-  json::key(w, "prompt_version");
-  w.Int(version);
+  json::field(w, "model", model);
+  json::field(w, "prompt_version", version);
   w.EndObject();
   return json::text(buf);
 }
@@ -379,75 +373,57 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
       });
   return {
     [self](atom::ask, const llm_request& q) { return ask(self, q); },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       roll_day(self);
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String(!st.disabled.empty()       ? "disabled"
-                 : over_budget(st)        ? "degraded"
-                 : !st.last_error.empty() ? "degraded"
-                                          : "ok");
+      auto state = !st.disabled.empty() ? health::disabled
+        : over_budget(st)               ? health::degraded
+        : !st.last_error.empty()        ? health::degraded
+                                        : health::ok;
+      json::field(w, "state", to_string(state));
       if (!st.disabled.empty()) {
-        json::key(w, "message");
-        json::str(w, st.disabled);
+        json::field(w, "message", st.disabled);
       }
-      json::key(w, "model");
-      json::str(w, st.config.model);
-      json::key(w, "asked");
-      w.Uint64(st.asked);
-      json::key(w, "in_flight");
-      w.Uint64(st.in_flight);
-      json::key(w, "queued");
-      w.Uint64(st.queue.size());
-      json::key(w, "busy_refusals");
-      w.Uint64(st.busy_refusals);
-      json::key(w, "calls");
-      w.Uint64(st.calls);
-      json::key(w, "cache_hits");
-      w.Uint64(st.cache_hits);
-      json::key(w, "cache_misses");
-      w.Uint64(st.cache_misses);
+      json::field(w, "model", st.config.model);
+      json::field(w, "asked", st.asked);
+      json::field(w, "in_flight", st.in_flight);
+      json::field(w, "queued", st.queue.size());
+      json::field(w, "busy_refusals", st.busy_refusals);
+      json::field(w, "calls", st.calls);
+      json::field(w, "cache_hits", st.cache_hits);
+      json::field(w, "cache_misses", st.cache_misses);
       json::key(w, "cache_hit_ratio");
       auto looked = st.cache_hits + st.cache_misses;
-      w.Double(looked > 0 ? static_cast<double>(st.cache_hits)
-                   / static_cast<double>(looked)
-                          : 0.0);
-      json::key(w, "invalid_answers");
-      w.Uint64(st.invalid_answers);
-      json::key(w, "dropped_answers");
-      w.Uint64(st.dropped);
-      json::key(w, "failures");
-      w.Uint64(st.failures);
-      json::key(w, "budget_refusals");
-      w.Uint64(st.budget_refusals);
+      json::number(w,
+                   looked > 0 ? static_cast<double>(st.cache_hits)
+                       / static_cast<double>(looked)
+                              : 0.0);
+      json::field(w, "invalid_answers", st.invalid_answers);
+      json::field(w, "dropped_answers", st.dropped);
+      json::field(w, "failures", st.failures);
+      json::field(w, "budget_refusals", st.budget_refusals);
       json::key(w, "mean_latency_ms");
-      w.Double(st.calls > 0
-                 ? st.latency_ms_total / static_cast<double>(st.calls)
-                 : 0.0);
+      json::number(w,
+                   st.calls > 0
+                     ? st.latency_ms_total / static_cast<double>(st.calls)
+                     : 0.0);
       json::key(w, "budget");
       w.StartObject();
-      json::key(w, "day");
-      json::str(w, st.day);
-      json::key(w, "tokens");
-      w.Int64(st.tokens_today);
-      json::key(w, "tokens_limit");
-      w.Int64(st.config.daily_tokens);
-      json::key(w, "usd");
-      w.Double(st.usd_today);
-      json::key(w, "usd_limit");
-      w.Double(st.config.daily_usd);
-      json::key(w, "tokens_reserved");
-      w.Int64(st.reserved_tokens);
+      json::field(w, "day", st.day);
+      json::field(w, "tokens", st.tokens_today);
+      json::field(w, "tokens_limit", st.config.daily_tokens);
+      json::field(w, "usd", st.usd_today);
+      json::field(w, "usd_limit", st.config.daily_usd);
+      json::field(w, "tokens_reserved", st.reserved_tokens);
       w.EndObject();
       if (!st.last_error.empty()) {
-        json::key(w, "last_error");
-        json::str(w, st.last_error);
+        json::field(w, "last_error", st.last_error);
       }
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

@@ -66,8 +66,8 @@ bool timeable(const std::string& query) {
 /// The copy, made or refreshed when missing, forced or stale.
 expected<sandbox::prepared> ensure_copy(self_ptr self, bool force) {
   auto& st = self->state;
-  if (st.misconfigured)
-    return *st.misconfigured;
+  if (st.disabled)
+    return *st.disabled;
   auto now = std::chrono::steady_clock::now();
   if (st.copy && !force) {
     if (now - st.signature_checked < signature_ttl)
@@ -175,8 +175,8 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
     };
   }
   self
-    ->request(st.peers.store, store_timeout, atom::put_v, atom::suggest_v, r.id,
-              std::move(patch))
+    ->request(st.peers.store, store_timeout, atom::put_v, atom::recommend_v,
+              r.id, std::move(patch))
     .then(
       [self, rp, ok = static_cast<bool>(res),
        err = res ? failure{} : res.error()](recommendation& stored) mutable {
@@ -199,8 +199,8 @@ caf::result<std::string> compare_on_copy(self_ptr self,
                                          const std::string& original,
                                          const std::string& rewrite) {
   auto& st = self->state;
-  if (st.misconfigured)
-    return make_error(*st.misconfigured);
+  if (st.disabled)
+    return make_error(*st.disabled);
   auto copy = ensure_copy(self, false);
   if (!copy) {
     record_failure(self, copy.error());
@@ -231,24 +231,15 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
   st.opts.runs = cfg.runs;
   st.opts.samples = cfg.samples;
   st.other_statements = cfg.other_statements;
-  if (cfg.dsn.empty()) {
-    st.misconfigured = failure{
+  if (!cfg.server) {
+    st.disabled = failure{
       ec::disabled,
       "no sandbox configured: pass --sandbox-dsn (a separate PostgreSQL "
       "whose role may CREATE DATABASE) to prove advice on a copy"};
   } else {
-    auto source = pg::parse_conninfo(
-      target.apply_dsn.empty() ? target.dsn : target.apply_dsn);
-    auto server = pg::parse_conninfo(cfg.dsn);
-    if (!source)
-      st.misconfigured = source.error();
-    else if (!server)
-      st.misconfigured = server.error();
-    else {
-      st.database = database_for(target.name, source->display);
-      st.source = std::move(*source);
-      st.server = std::move(*server);
-    }
+    st.source = target.changes();
+    st.server = *cfg.server;
+    st.database = database_for(target.name, st.source->display);
   }
   return {
     [self](atom::prepare, bool force) -> caf::result<std::string> {
@@ -262,11 +253,11 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
     },
     [self](atom::test, const std::string& id) -> caf::result<recommendation> {
       auto& st = self->state;
-      if (st.misconfigured)
-        return make_error(*st.misconfigured);
+      if (st.disabled)
+        return make_error(*st.disabled);
       auto rp = self->make_response_promise<recommendation>();
       self
-        ->request(st.peers.store, store_timeout, atom::get_v, atom::suggest_v,
+        ->request(st.peers.store, store_timeout, atom::get_v, atom::recommend_v,
                   atom::by_id_v, id)
         .then(
           [self, rp](recommendation& r) mutable {
@@ -308,23 +299,19 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
            const std::string& rewrite) -> caf::result<std::string> {
       return compare_on_copy(self, original, rewrite);
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String(
-        st.misconfigured
-          ? (st.misconfigured->code == ec::disabled ? "disabled" : "degraded")
-          : st.last_error ? "degraded"
-                          : "ok");
+      auto state = st.disabled ? health::disabled
+        : st.last_error        ? health::degraded
+                               : health::ok;
+      json::field(w, "state", to_string(state));
       if (st.server) {
-        json::key(w, "server");
-        json::str(w, st.server->display);
+        json::field(w, "server", st.server->display);
       }
-      json::key(w, "database");
-      json::str(w, st.database);
+      json::field(w, "database", st.database);
       json::key(w, "copy");
       if (st.copy) {
         auto c = to_json(*st.copy);
@@ -332,21 +319,17 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       } else {
         w.Null();
       }
-      json::key(w, "preparations");
-      w.Uint64(st.preparations);
-      json::key(w, "tests");
-      w.Uint64(st.tests);
-      json::key(w, "failures");
-      w.Uint64(st.failures);
-      json::key(w, "last_verdict");
-      json::str(w, st.last_verdict);
+      json::field(w, "preparations", st.preparations);
+      json::field(w, "tests", st.tests);
+      json::field(w, "failures", st.failures);
+      json::field(w, "last_verdict", st.last_verdict);
       json::key(w, "error");
-      if (auto& e = st.misconfigured ? st.misconfigured : st.last_error)
+      if (auto& e = st.disabled ? st.disabled : st.last_error)
         json::write(w, *e);
       else
         w.Null();
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

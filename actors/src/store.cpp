@@ -124,7 +124,7 @@ store(store_actor::stateful_pointer<store_state> self,
         fail(res.error());
       return a;
     },
-    [self](atom::get, atom::suggest, const std::string& target) {
+    [self](atom::get, atom::recommend, const std::string& target) {
       auto recs = self->state.db->recommendations(target);
       // Best first: actions before ideas, then by estimated benefit.
       std::sort(recs.begin(), recs.end(),
@@ -135,7 +135,7 @@ store(store_actor::stateful_pointer<store_state> self,
                 });
       return recs;
     },
-    [self](atom::get, atom::suggest, atom::by_id,
+    [self](atom::get, atom::recommend, atom::by_id,
            const std::string& id) -> caf::result<recommendation> {
       if (auto r = self->state.db->recommendation_by_id(id))
         return std::move(*r);
@@ -143,7 +143,7 @@ store(store_actor::stateful_pointer<store_state> self,
                         "no recommendation with id '" + id
                           + "'; GET /api/suggestions/latest lists them");
     },
-    [self](atom::put, atom::suggest, const std::string& id,
+    [self](atom::put, atom::recommend, const std::string& id,
            const recommendation_patch& patch) -> caf::result<recommendation> {
       auto r = self->state.db->recommendation_by_id(id);
       if (!r)
@@ -244,16 +244,15 @@ store(store_actor::stateful_pointer<store_state> self,
                         res->recommendations_pruned);
       self->delayed_send(self, st.maintenance_interval, atom::maintain_v);
     },
-    [self](atom::status) {
+    [self](atom::status) -> status_report {
       auto& st = self->state;
       auto s = st.db->stats();
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      json::key(w, "state");
-      w.String(s.stopped ? "degraded" : "ok");
-      json::key(w, "data_dir");
-      json::str(w, s.dir);
+      auto state = s.stopped ? health::degraded : health::ok;
+      json::field(w, "state", to_string(state));
+      json::field(w, "data_dir", s.dir);
       if (s.stopped) {
         json::key(w, "message");
         json::str(
@@ -272,52 +271,35 @@ store(store_actor::stateful_pointer<store_state> self,
                                       st.backlog_dropped)
                         : std::string{}));
       }
-      json::key(w, "resumes");
-      w.Uint64(s.resumes);
-      json::key(w, "last_resume");
-      w.Int64(s.last_resume_ms);
-      json::key(w, "backlog");
-      w.Uint64(st.backlog.size());
-      json::key(w, "backlog_written");
-      w.Uint64(st.backlog_written);
-      json::key(w, "size_bytes");
-      w.Uint64(s.size_bytes);
-      json::key(w, "raw_points");
-      w.Uint64(s.raw_points);
-      json::key(w, "hourly_points");
-      w.Uint64(s.hourly_points);
-      json::key(w, "snapshots_written");
-      w.Uint64(s.snapshots_written);
-      json::key(w, "write_failures");
-      w.Uint64(st.write_failures);
-      json::key(w, "last_maintenance");
-      w.Int64(s.last_maintenance_ms);
-      json::key(w, "raw_retention_ms");
-      w.Int64(st.db->options().raw_retention.count());
-      json::key(w, "hourly_retention_ms");
-      w.Int64(st.db->options().hourly_retention.count());
+      json::field(w, "resumes", s.resumes);
+      json::field(w, "last_resume", s.last_resume_ms);
+      json::field(w, "backlog", st.backlog.size());
+      json::field(w, "backlog_written", st.backlog_written);
+      json::field(w, "size_bytes", s.size_bytes);
+      json::field(w, "raw_points", s.raw_points);
+      json::field(w, "hourly_points", s.hourly_points);
+      json::field(w, "snapshots_written", s.snapshots_written);
+      json::field(w, "write_failures", st.write_failures);
+      json::field(w, "last_maintenance", s.last_maintenance_ms);
+      json::field(w, "raw_retention_ms",
+                  st.db->options().raw_retention.count());
+      json::field(w, "hourly_retention_ms",
+                  st.db->options().hourly_retention.count());
       auto c = st.db->llm_cache_stats();
       json::key(w, "llm_cache");
       w.StartObject();
-      json::key(w, "entries");
-      w.Uint64(c.entries);
-      json::key(w, "bytes");
-      w.Uint64(c.bytes);
-      json::key(w, "hits");
-      w.Uint64(c.hits);
-      json::key(w, "misses");
-      w.Uint64(c.misses);
-      json::key(w, "evictions");
-      w.Uint64(c.evictions);
-      json::key(w, "expired");
-      w.Uint64(c.expired);
+      json::field(w, "entries", c.entries);
+      json::field(w, "bytes", c.bytes);
+      json::field(w, "hits", c.hits);
+      json::field(w, "misses", c.misses);
+      json::field(w, "evictions", c.evictions);
+      json::field(w, "expired", c.expired);
       w.EndObject();
       if (!st.last_error.empty()) {
-        json::key(w, "last_error");
-        json::str(w, st.last_error);
+        json::field(w, "last_error", st.last_error);
       }
       w.EndObject();
-      return json::text(buf);
+      return status_report{state, json::text(buf)};
     },
   };
 }

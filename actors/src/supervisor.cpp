@@ -324,58 +324,46 @@ caf::result<std::string> force_copy(self_ptr self, const std::string& target,
 
 /// Collects every component's status into the engine's status document;
 /// with a `prefix`, only those components, as {"name": status, …}.
-caf::result<std::string> engine_status(self_ptr self,
-                                       const std::string& prefix) {
+caf::result<status_report> engine_status(self_ptr self,
+                                         const std::string& prefix) {
   auto& st = self->state;
   struct gather {
-    std::map<std::string, std::string> replies;
+    std::map<std::string, status_report> replies;
     size_t pending = 0;
-    caf::typed_response_promise<std::string> rp;
+    caf::typed_response_promise<status_report> rp;
   };
   auto g = std::make_shared<gather>();
-  g->rp = self->make_response_promise<std::string>();
+  g->rp = self->make_response_promise<status_report>();
   auto finish = [self, g, prefix] {
     auto& st = self->state;
+    auto overall = health::ok;
+    for (auto& [_, r] : g->replies)
+      if (degrades_engine(r.state))
+        overall = health::degraded;
     rapidjson::StringBuffer buf;
     json::writer w{buf};
     if (!prefix.empty()) {
       w.StartObject();
-      for (auto& [name, text] : g->replies) {
+      for (auto& [name, r] : g->replies) {
         json::key(w, name.substr(prefix.size()));
-        w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+        w.RawValue(r.json.data(), r.json.size(), rapidjson::kObjectType);
       }
       w.EndObject();
-      g->rp.deliver(json::text(buf));
+      g->rp.deliver(status_report{overall, json::text(buf)});
       return;
     }
     auto raw = [&](const std::string& name, const char* fallback) {
       auto i = g->replies.find(name);
-      auto body = i != g->replies.end() && !i->second.empty()
-        ? i->second
+      auto body = i != g->replies.end() && !i->second.json.empty()
+        ? i->second.json
         : std::string{fallback};
       w.RawValue(body.data(), body.size(), rapidjson::kObjectType);
     };
-    auto overall = std::string{"ok"};
-    auto degrade = [&](const std::string& text) {
-      rapidjson::Document d;
-      if (!json::parse(d, text, "a status") || !d.IsObject() || !d.HasMember("state")
-          || !d["state"].IsString())
-        return;
-      std::string s = d["state"].GetString();
-      if (s == "down" || s == "degraded" || s == "unknown" || s == "starting")
-        overall = "degraded";
-    };
-    for (auto& [_, text] : g->replies)
-      degrade(text);
     w.StartObject();
-    json::key(w, "state");
-    json::str(w, overall);
-    json::key(w, "version");
-    json::str(w, OPTISCHEMA_VERSION);
-    json::key(w, "started");
-    w.Int64(st.started_ms);
-    json::key(w, "uptime_ms");
-    w.Int64(now_ms() - st.started_ms);
+    json::field(w, "state", to_string(overall));
+    json::field(w, "version", OPTISCHEMA_VERSION);
+    json::field(w, "started", st.started_ms);
+    json::field(w, "uptime_ms", now_ms() - st.started_ms);
     json::key(w, "targets");
     w.StartArray();
     for (auto& t : st.config.targets)
@@ -402,8 +390,7 @@ caf::result<std::string> engine_status(self_ptr self,
     w.EndArray();
     json::key(w, "apply");
     w.StartObject();
-    json::key(w, "enabled");
-    w.Bool(!st.config.apply.api_token.empty());
+    json::field(w, "enabled", !st.config.apply.api_token.empty());
     if (st.config.apply.api_token.empty()) {
       json::key(w, "message");
       json::str(w,
@@ -426,43 +413,43 @@ caf::result<std::string> engine_status(self_ptr self,
     w.StartArray();
     for (auto& [name, c] : st.components) {
       w.StartObject();
-      json::key(w, "name");
-      json::str(w, name);
-      json::key(w, "running");
-      w.Bool(static_cast<bool>(c.handle));
-      json::key(w, "restarts");
-      w.Uint64(c.restarts);
-      json::key(w, "last_failure");
-      json::str(w, c.last_failure);
+      json::field(w, "name", name);
+      json::field(w, "running", static_cast<bool>(c.handle));
+      json::field(w, "restarts", c.restarts);
+      json::field(w, "last_failure", c.last_failure);
       w.EndObject();
     }
     w.EndArray();
     w.EndObject();
-    g->rp.deliver(json::text(buf));
+    g->rp.deliver(status_report{overall, json::text(buf)});
   };
   for (auto& [name, c] : st.components) {
     if (name.rfind(prefix, 0) != 0)
       continue;
     if (!c.handle) {
-      g->replies[name] = fmt::format(
-        R"({{"state":"down","error":{{"code":"internal","message":{}}}}})",
-        json::quote(c.restarting ? "restarting after: " + c.last_failure
-                                 : "not running"));
+      g->replies[name]
+        = {health::down,
+           fmt::format(
+             R"({{"state":"down","error":{{"code":"internal","message":{}}}}})",
+             json::quote(c.restarting ? "restarting after: " + c.last_failure
+                                      : "not running"))};
       continue;
     }
     ++g->pending;
     auto hdl = caf::actor_cast<status_client_actor>(c.handle);
     self->request(hdl, status_timeout, atom::status_v)
       .then(
-        [g, name = name, finish](const std::string& text) {
-          g->replies[name] = text;
+        [g, name = name, finish](status_report& r) {
+          g->replies[name] = std::move(r);
           if (--g->pending == 0)
             finish();
         },
         [g, name = name, finish](const caf::error& err) {
-          g->replies[name] = fmt::format(
-            R"({{"state":"unknown","error":{{"code":"timeout","message":{}}}}})",
-            json::quote("no status: " + error_message(err)));
+          g->replies[name] = {
+            health::unknown,
+            fmt::format(
+              R"({{"state":"unknown","error":{{"code":"timeout","message":{}}}}})",
+              json::quote("no status: " + error_message(err)))};
           if (--g->pending == 0)
             finish();
         });
@@ -546,11 +533,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     start(self, st.components[collector_name(target.name)]);
     add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
       auto& st = self->state;
-      advisor_peers peers{st.store, st.sinks, st.llm,
-                          caf::actor_cast<supervisor_actor>(self),
-                          st.config.sandbox.dsn.empty()
-                            ? size_t{0}
-                            : st.config.sandbox.auto_test};
+      advisor_peers peers{
+        st.store, st.sinks, st.llm, caf::actor_cast<supervisor_actor>(self),
+        !st.config.sandbox.server ? size_t{0} : st.config.sandbox.auto_test};
       auto interval = st.config.analysis_interval;
       auto min_conf = st.config.min_confidence;
       auto per_cycle = st.config.llm.statements_per_cycle;

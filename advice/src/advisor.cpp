@@ -1273,8 +1273,7 @@ std::string to_json(const advice_report& x, bool plans) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "target");
-  json::str(w, x.target);
+  json::field(w, "target", x.target);
   json::key(w, "actions");
   w.StartArray();
   for (auto& r : x.actions)
@@ -1296,12 +1295,9 @@ std::string to_json(const advice_report& x, bool plans) {
     if (s.skipped.empty())
       continue;
     w.StartObject();
-    json::key(w, "statement");
-    json::str(w, s.query);
-    json::key(w, "fingerprint");
-    json::str(w, s.fingerprint);
-    json::key(w, "reason");
-    json::str(w, s.skipped);
+    json::field(w, "statement", s.query);
+    json::field(w, "fingerprint", s.fingerprint);
+    json::field(w, "reason", s.skipped);
     w.EndObject();
   }
   w.EndArray();
@@ -1309,22 +1305,14 @@ std::string to_json(const advice_report& x, bool plans) {
   w.StartArray();
   for (auto& s : x.statements) {
     w.StartObject();
-    json::key(w, "fingerprint");
-    json::str(w, s.fingerprint);
-    json::key(w, "query");
-    json::str(w, s.query);
-    json::key(w, "calls");
-    w.Int64(s.calls);
-    json::key(w, "total_time_ms");
-    w.Double(s.total_time_ms);
-    json::key(w, "mean_time_ms");
-    w.Double(s.mean_time_ms);
-    json::key(w, "time_ms_per_day");
-    w.Double(s.time_ms_per_day);
-    json::key(w, "cost_before");
-    w.Double(s.cost_before);
-    json::key(w, "cost_after");
-    w.Double(s.cost_after);
+    json::field(w, "fingerprint", s.fingerprint);
+    json::field(w, "query", s.query);
+    json::field(w, "calls", s.calls);
+    json::field(w, "total_time_ms", s.total_time_ms);
+    json::field(w, "mean_time_ms", s.mean_time_ms);
+    json::field(w, "time_ms_per_day", s.time_ms_per_day);
+    json::field(w, "cost_before", s.cost_before);
+    json::field(w, "cost_after", s.cost_after);
     json::key(w, "served_by");
     w.StartArray();
     for (auto& id : s.served_by)
@@ -1354,12 +1342,9 @@ std::string to_json(const advice_report& x, bool plans) {
   for (auto& s : x.warnings)
     json::str(w, s);
   w.EndArray();
-  json::key(w, "workload_ms_per_day");
-  w.Double(x.workload_ms_per_day);
-  json::key(w, "whatif_calls");
-  w.Uint64(x.whatif_calls);
-  json::key(w, "elapsed_ms");
-  w.Double(x.elapsed_ms);
+  json::field(w, "workload_ms_per_day", x.workload_ms_per_day);
+  json::field(w, "whatif_calls", x.whatif_calls);
+  json::field(w, "elapsed_ms", x.elapsed_ms);
   w.EndObject();
   return json::text(buf);
 }

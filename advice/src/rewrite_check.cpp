@@ -1468,19 +1468,15 @@ std::string to_json(const rows_check& x) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "same");
-  w.Bool(x.same);
-  json::key(w, "reason");
-  json::str(w, x.reason);
+  json::field(w, "same", x.same);
+  json::field(w, "reason", x.reason);
   json::key(w, "steps");
   w.StartArray();
   for (auto& s : x.steps)
     json::str(w, s);
   w.EndArray();
-  json::key(w, "samples");
-  w.Int(x.samples);
-  json::key(w, "rows");
-  w.Int64(x.rows);
+  json::field(w, "samples", x.samples);
+  json::field(w, "rows", x.rows);
   w.EndObject();
   return json::text(buf);
 }

@@ -1885,25 +1885,18 @@ workload_findings(const std::vector<statement_metrics>& statements,
 
 void write(rapidjson::Writer<rapidjson::StringBuffer>& w, const finding& x) {
   w.StartObject();
-  json::key(w, "kind");
-  json::str(w, x.kind);
-  json::key(w, "severity");
-  json::str(w, to_string(x.level));
-  json::key(w, "title");
-  json::str(w, x.title);
-  json::key(w, "evidence");
-  json::str(w, x.evidence);
-  json::key(w, "suggestion");
-  json::str(w, x.suggestion);
-  json::key(w, "fingerprint");
-  json::str(w, x.fingerprint);
+  json::field(w, "kind", x.kind);
+  json::field(w, "severity", to_string(x.level));
+  json::field(w, "title", x.title);
+  json::field(w, "evidence", x.evidence);
+  json::field(w, "suggestion", x.suggestion);
+  json::field(w, "fingerprint", x.fingerprint);
   json::key(w, "node_id");
   if (x.node_id)
     w.Int(*x.node_id);
   else
     w.Null();
-  json::key(w, "relation");
-  json::str(w, x.relation);
+  json::field(w, "relation", x.relation);
   json::key(w, "columns");
   w.StartArray();
   for (auto& col : x.columns)

@@ -5,47 +5,34 @@
 namespace optischema::json {
 
 void write_fields(writer& w, const counters& x) {
-  key(w, "calls");
-  w.Int64(x.calls);
-  key(w, "total_time_ms");
-  w.Double(x.exec_time_ms);
-  key(w, "mean_time_ms");
-  w.Double(x.mean_time_ms());
-  key(w, "plan_time_ms");
-  w.Double(x.plan_time_ms);
-  key(w, "rows");
-  w.Int64(x.rows);
-  key(w, "shared_blks_hit");
-  w.Int64(x.shared_blks_hit);
-  key(w, "shared_blks_read");
-  w.Int64(x.shared_blks_read);
-  key(w, "temp_blks_read");
-  w.Int64(x.temp_blks_read);
-  key(w, "temp_blks_written");
-  w.Int64(x.temp_blks_written);
-  key(w, "cache_hit_ratio");
-  w.Double(x.cache_hit_ratio());
+  json::field(w, "calls", x.calls);
+  json::field(w, "total_time_ms", x.exec_time_ms);
+  json::field(w, "mean_time_ms", x.mean_time_ms());
+  json::field(w, "plan_time_ms", x.plan_time_ms);
+  json::field(w, "rows", x.rows);
+  json::field(w, "shared_blks_hit", x.shared_blks_hit);
+  json::field(w, "shared_blks_read", x.shared_blks_read);
+  json::field(w, "temp_blks_read", x.temp_blks_read);
+  json::field(w, "temp_blks_written", x.temp_blks_written);
+  json::field(w, "cache_hit_ratio", x.cache_hit_ratio());
 }
 
 void write(writer& w, const statement_metrics& x, metrics_window window,
            double workload_time_ms) {
   auto& c = pick(x, window);
   w.StartObject();
-  key(w, "fingerprint");
-  str(w, x.fingerprint);
+  json::field(w, "fingerprint", x.fingerprint);
   // queryids are signed 64-bit: strings, or JavaScript would round them.
   key(w, "queryids");
   w.StartArray();
   for (auto id : x.queryids)
     str(w, std::to_string(id));
   w.EndArray();
-  key(w, "query");
-  str(w, x.query);
-  key(w, "parse_error");
-  w.Bool(x.parse_error);
+  json::field(w, "query", x.query);
+  json::field(w, "parse_error", x.parse_error);
   write_fields(w, c);
-  key(w, "share_of_total_time");
-  w.Double(workload_time_ms > 0 ? c.exec_time_ms / workload_time_ms : 0.0);
+  json::field(w, "share_of_total_time",
+              workload_time_ms > 0 ? c.exec_time_ms / workload_time_ms : 0.0);
   key(w, window == metrics_window::interval ? "cumulative" : "interval");
   w.StartObject();
   write_fields(w, window == metrics_window::interval ? x.total : x.interval);
@@ -55,37 +42,24 @@ void write(writer& w, const statement_metrics& x, metrics_window window,
 
 void write(writer& w, const database_metrics& x) {
   w.StartObject();
-  key(w, "connections");
-  w.Int64(x.numbackends);
-  key(w, "max_connections");
-  w.Int64(x.max_connections);
-  key(w, "size_bytes");
-  w.Int64(x.size_bytes);
-  key(w, "cache_hit_ratio");
-  w.Double(x.cache_hit_ratio);
-  key(w, "commits_per_s");
-  w.Double(x.commits_per_s);
-  key(w, "rollbacks_per_s");
-  w.Double(x.rollbacks_per_s);
-  key(w, "xact_commit");
-  w.Int64(x.xact_commit);
-  key(w, "xact_rollback");
-  w.Int64(x.xact_rollback);
-  key(w, "blks_hit");
-  w.Int64(x.blks_hit);
-  key(w, "blks_read");
-  w.Int64(x.blks_read);
-  key(w, "temp_bytes");
-  w.Int64(x.temp_bytes);
-  key(w, "deadlocks");
-  w.Int64(x.deadlocks);
+  json::field(w, "connections", x.numbackends);
+  json::field(w, "max_connections", x.max_connections);
+  json::field(w, "size_bytes", x.size_bytes);
+  json::field(w, "cache_hit_ratio", x.cache_hit_ratio);
+  json::field(w, "commits_per_s", x.commits_per_s);
+  json::field(w, "rollbacks_per_s", x.rollbacks_per_s);
+  json::field(w, "xact_commit", x.xact_commit);
+  json::field(w, "xact_rollback", x.xact_rollback);
+  json::field(w, "blks_hit", x.blks_hit);
+  json::field(w, "blks_read", x.blks_read);
+  json::field(w, "temp_bytes", x.temp_bytes);
+  json::field(w, "deadlocks", x.deadlocks);
   w.EndObject();
 }
 
 void write(writer& w, const workload_summary& x) {
   w.StartObject();
-  key(w, "statements");
-  w.Uint64(x.statements);
+  json::field(w, "statements", x.statements);
   key(w, "cumulative");
   w.StartObject();
   write_fields(w, x.total);
@@ -93,50 +67,37 @@ void write(writer& w, const workload_summary& x) {
   key(w, "interval");
   w.StartObject();
   write_fields(w, x.interval);
-  key(w, "interval_ms");
-  w.Int64(x.interval_ms);
-  key(w, "calls_per_s");
-  w.Double(x.calls_per_s);
-  key(w, "time_per_s_ms");
-  w.Double(x.time_per_s_ms);
+  json::field(w, "interval_ms", x.interval_ms);
+  json::field(w, "calls_per_s", x.calls_per_s);
+  json::field(w, "time_per_s_ms", x.time_per_s_ms);
   w.EndObject();
   w.EndObject();
 }
 
 void write(writer& w, const history_point& x) {
   w.StartObject();
-  key(w, "ts");
-  w.Int64(x.ts_ms);
-  key(w, "interval_ms");
-  w.Int64(x.interval_ms);
+  json::field(w, "ts", x.ts_ms);
+  json::field(w, "interval_ms", x.interval_ms);
   write_fields(w, x.delta);
   w.EndObject();
 }
 
 void write(writer& w, const database_point& x) {
   w.StartObject();
-  key(w, "ts");
-  w.Int64(x.ts_ms);
-  key(w, "interval_ms");
-  w.Int64(x.interval_ms);
-  key(w, "calls");
-  w.Int64(x.calls);
-  key(w, "total_time_ms");
-  w.Double(x.exec_time_ms);
-  key(w, "xact_commit");
-  w.Int64(x.xact_commit);
-  key(w, "xact_rollback");
-  w.Int64(x.xact_rollback);
-  key(w, "blks_hit");
-  w.Int64(x.blks_hit);
-  key(w, "blks_read");
-  w.Int64(x.blks_read);
+  json::field(w, "ts", x.ts_ms);
+  json::field(w, "interval_ms", x.interval_ms);
+  json::field(w, "calls", x.calls);
+  json::field(w, "total_time_ms", x.exec_time_ms);
+  json::field(w, "xact_commit", x.xact_commit);
+  json::field(w, "xact_rollback", x.xact_rollback);
+  json::field(w, "blks_hit", x.blks_hit);
+  json::field(w, "blks_read", x.blks_read);
   auto all = x.blks_hit + x.blks_read;
   key(w, "cache_hit_ratio");
-  w.Double(all > 0 ? static_cast<double>(x.blks_hit) / static_cast<double>(all)
-                   : 1.0);
-  key(w, "max_connections_used");
-  w.Int64(x.max_backends);
+  json::number(
+    w,
+    all > 0 ? static_cast<double>(x.blks_hit) / static_cast<double>(all) : 1.0);
+  json::field(w, "max_connections_used", x.max_backends);
   w.EndObject();
 }
 
@@ -145,18 +106,12 @@ std::string metrics_payload(const metrics_snapshot& x, size_t top_n) {
   writer w{buf};
   auto summary = summarize(x);
   w.StartObject();
-  key(w, "ts");
-  w.Int64(x.ts_ms);
-  key(w, "interval_ms");
-  w.Int64(x.interval_ms);
-  key(w, "baseline");
-  w.Bool(x.baseline);
-  key(w, "reset_detected");
-  w.Bool(x.reset_detected);
-  key(w, "evicted");
-  w.Int64(x.evicted);
-  key(w, "hidden_rows");
-  w.Int64(x.hidden_rows);
+  json::field(w, "ts", x.ts_ms);
+  json::field(w, "interval_ms", x.interval_ms);
+  json::field(w, "baseline", x.baseline);
+  json::field(w, "reset_detected", x.reset_detected);
+  json::field(w, "evicted", x.evicted);
+  json::field(w, "hidden_rows", x.hidden_rows);
   key(w, "summary");
   write(w, summary);
   key(w, "database");
@@ -175,8 +130,7 @@ void write(writer& w, const failure& x) {
   w.StartObject();
   key(w, "code");
   w.String(to_string(x.code));
-  key(w, "message");
-  str(w, x.message);
+  json::field(w, "message", x.message);
   w.EndObject();
 }
 

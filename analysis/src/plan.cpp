@@ -146,8 +146,7 @@ void write_string_field(json::writer& w, std::string_view k,
                         const std::string& v) {
   if (v.empty())
     return;
-  json::key(w, k);
-  json::str(w, v);
+  json::field(w, k, v);
 }
 
 void write_strings_field(json::writer& w, std::string_view k,
@@ -165,16 +164,13 @@ void write_number_field(json::writer& w, std::string_view k,
                         const std::optional<double>& v) {
   if (!v)
     return;
-  json::key(w, k);
-  w.Double(*v);
+  json::field(w, k, *v);
 }
 
 void write_node(json::writer& w, const plan_node& n) {
   w.StartObject();
-  json::key(w, "id");
-  w.Int(n.id);
-  json::key(w, "node_type");
-  json::str(w, n.node_type);
+  json::field(w, "id", n.id);
+  json::field(w, "node_type", n.node_type);
   write_string_field(w, "relation", n.relation);
   write_string_field(w, "schema", n.schema);
   write_string_field(w, "alias", n.alias);
@@ -184,14 +180,10 @@ void write_node(json::writer& w, const plan_node& n) {
   write_string_field(w, "join_type", n.join_type);
   write_string_field(w, "strategy", n.strategy);
   write_string_field(w, "scan_direction", n.scan_direction);
-  json::key(w, "startup_cost");
-  w.Double(n.startup_cost);
-  json::key(w, "total_cost");
-  w.Double(n.total_cost);
-  json::key(w, "plan_rows");
-  w.Double(n.plan_rows);
-  json::key(w, "plan_width");
-  w.Int(n.plan_width);
+  json::field(w, "startup_cost", n.startup_cost);
+  json::field(w, "total_cost", n.total_cost);
+  json::field(w, "plan_rows", n.plan_rows);
+  json::field(w, "plan_width", n.plan_width);
   write_string_field(w, "filter", n.filter);
   write_string_field(w, "index_cond", n.index_cond);
   write_string_field(w, "recheck_cond", n.recheck_cond);
@@ -286,8 +278,7 @@ expected<plan> parse_plan(std::string_view text) {
 
 void write_plan(rapidjson::Writer<rapidjson::StringBuffer>& w, const plan& p) {
   w.StartObject();
-  json::key(w, "total_cost");
-  w.Double(p.total_cost());
+  json::field(w, "total_cost", p.total_cost());
   write_number_field(w, "planning_time_ms", p.planning_time_ms);
   write_number_field(w, "execution_time_ms", p.execution_time_ms);
   json::key(w, "root");

@@ -209,24 +209,19 @@ void time_round(PGconn* c, std::vector<subject>& xs, bool after, bool keep) {
 
 void write(json::writer& w, const timing& t) {
   w.StartObject();
-  json::key(w, "fingerprint");
-  json::str(w, t.fingerprint);
-  json::key(w, "query");
-  json::str(w, t.query);
-  json::key(w, "median_before_ms");
-  w.Double(t.median_before_ms);
-  json::key(w, "median_after_ms");
-  w.Double(t.median_after_ms);
+  json::field(w, "fingerprint", t.fingerprint);
+  json::field(w, "query", t.query);
+  json::field(w, "median_before_ms", t.median_before_ms);
+  json::field(w, "median_after_ms", t.median_after_ms);
   for (auto [k, xs] : {std::pair{"before_ms", &t.before_ms},
                        std::pair{"after_ms", &t.after_ms}}) {
     json::key(w, k);
     w.StartArray();
     for (auto x : *xs)
-      w.Double(x);
+      json::number(w, x);
     w.EndArray();
   }
-  json::key(w, "uses_index");
-  w.Bool(t.uses_index);
+  json::field(w, "uses_index", t.uses_index);
   for (auto [k, plan] : {std::pair{"plan_before", &t.plan_before},
                          std::pair{"plan_after", &t.plan_after}}) {
     json::key(w, k);
@@ -235,8 +230,7 @@ void write(json::writer& w, const timing& t) {
     else
       w.RawValue(plan->data(), plan->size(), rapidjson::kArrayType);
   }
-  json::key(w, "error");
-  json::str(w, t.error);
+  json::field(w, "error", t.error);
   w.EndObject();
 }
 
@@ -261,18 +255,12 @@ std::string to_json(const result& x) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "verdict");
-  json::str(w, x.verdict);
-  json::key(w, "speedup");
-  w.Double(x.speedup);
-  json::key(w, "summary");
-  json::str(w, x.summary);
-  json::key(w, "runs");
-  w.Int(x.runs);
-  json::key(w, "tested");
-  w.Int64(x.tested_ms);
-  json::key(w, "duration_ms");
-  w.Int64(x.duration_ms);
+  json::field(w, "verdict", x.verdict);
+  json::field(w, "speedup", x.speedup);
+  json::field(w, "summary", x.summary);
+  json::field(w, "runs", x.runs);
+  json::field(w, "tested", x.tested_ms);
+  json::field(w, "duration_ms", x.duration_ms);
   json::key(w, "served");
   w.StartArray();
   for (auto& t : x.served)

@@ -24,10 +24,11 @@ struct fixture : actor_fixture {
     st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
     fp = sys.spawn(fingerprinter, size_t{100});
     sink = sys.spawn(recording_sink);
-    target_config target{"down",
-                         "host=127.0.0.1 port=" + std::to_string(closed_port())
-                           + " user=x dbname=y connect_timeout=2",
-                         ""};
+    auto conn = pg::parse_conninfo("host=127.0.0.1 port="
+                                   + std::to_string(closed_port())
+                                   + " user=x dbname=y connect_timeout=2");
+    CAF_REQUIRE(conn.has_value());
+    target_config target{"down", *conn, {}};
     aut = sys.spawn(collector, target, std::chrono::milliseconds{30'000},
                     size_t{10}, collector_peers{fp, st, {sink}});
     consume_messages();
@@ -83,7 +84,9 @@ CAF_TEST(a poll request on a down target answers with the reason) {
   auto status = self->request(aut, caf::infinite, atom::status_v);
   consume_messages();
   status.receive(
-    [&](const std::string& json) {
+    [&](const status_report& r) {
+      CAF_CHECK_EQUAL(to_string(r.state), std::string{"down"});
+      auto& json = r.json;
       CAF_CHECK(json.find(R"("state":"down")") != std::string::npos);
       CAF_CHECK(json.find(R"("name":"down")") != std::string::npos);
       CAF_CHECK(json.find("password") == std::string::npos);

@@ -38,7 +38,7 @@ struct fixture : actor_fixture {
   /// Sends a patch; the stored recommendation as JSON, or the error's code.
   std::string patch(recommendation_patch f) {
     std::string out;
-    auto rp = self->request(st, caf::infinite, atom::put_v, atom::suggest_v,
+    auto rp = self->request(st, caf::infinite, atom::put_v, atom::recommend_v,
                             std::string{"r1"}, std::move(f));
     consume_messages();
     rp.receive([&](const recommendation& x) { out = to_json(x); },
@@ -96,7 +96,7 @@ CAF_TEST(a patch that refuses leaves the recommendation as it was) {
 
 CAF_TEST(a patch of an unknown id is not found) {
   std::string out;
-  auto rp = self->request(st, caf::infinite, atom::put_v, atom::suggest_v,
+  auto rp = self->request(st, caf::infinite, atom::put_v, atom::recommend_v,
                           std::string{"nope"},
                           recommendation_patch{[](recommendation&) {
                             return std::optional<failure>{};

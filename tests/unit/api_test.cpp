@@ -55,6 +55,39 @@ TEST_CASE("every route is documented in the OpenAPI document", "[api]") {
   CHECK(documented == served);
 }
 
+TEST_CASE("the route table and the OpenAPI document agree on every operation",
+          "[api]") {
+  auto doc = parse(openapi_document());
+  auto& schemas = doc["components"]["schemas"];
+  std::set<std::string> operations;
+  for (auto& r : routes()) {
+    std::string method = r.method;
+    for (auto& c : method)
+      c = static_cast<char>(std::tolower(c));
+    INFO(r.method << " " << r.path);
+    REQUIRE(doc["paths"].HasMember(r.path));
+    REQUIRE(doc["paths"][r.path].HasMember(method.c_str()));
+    auto& op = doc["paths"][r.path][method.c_str()];
+    CHECK(operations.insert(r.operation).second); // unique
+    REQUIRE(op.HasMember("operationId"));
+    CHECK(std::string{op["operationId"].GetString()} == r.operation);
+    // The token is asked for exactly where the table says so.
+    CHECK(op.HasMember("security") == (r.auth == access::token));
+    CHECK((r.auth == access::token) == (method == "post"));
+    // Every operation says what its answer looks like.
+    const rapidjson::Value* answer = nullptr;
+    for (auto& res : op["responses"].GetObject())
+      if (res.name.GetString()[0] == '2')
+        answer = &res.value;
+    REQUIRE(answer != nullptr);
+    REQUIRE(answer->HasMember("content"));
+    auto& schema = (*answer)["content"]["application/json"]["schema"];
+    CHECK(std::string{schema["$ref"].GetString()}
+          == std::string{"#/components/schemas/"} + r.schema);
+    CHECK(schemas.HasMember(r.schema));
+  }
+}
+
 TEST_CASE("hot query parameters are checked with helpful errors", "[api]") {
   auto q = parse_hot_query(
     {{"limit", "5"}, {"sort", "calls"}, {"window", "interval"}});

@@ -59,28 +59,34 @@ http_response error_response(const failure& f) {
 // ------------------------------------------------------------------------
 
 const std::vector<route>& routes() {
+  using enum access;
   static const std::vector<route> xs = {
-    {"GET", "/health"},
-    {"GET", "/api/status"},
-    {"GET", "/api/targets"},
-    {"GET", "/api/metrics/raw"},
-    {"GET", "/api/metrics/summary"},
-    {"GET", "/api/metrics/hot"},
-    {"GET", "/api/metrics/history"},
-    {"POST", "/api/collect"},
-    {"GET", "/api/suggestions/latest"},
-    {"GET", "/api/suggestions/{id}"},
-    {"POST", "/api/suggestions/apply"},
-    {"POST", "/api/suggestions/rollback"},
-    {"POST", "/api/suggestions/test"},
-    {"POST", "/api/suggestions/dismiss"},
-    {"POST", "/api/sandbox/prepare"},
-    {"GET", "/api/audit"},
-    {"POST", "/api/analysis/query"},
-    {"POST", "/api/analysis/run"},
-    {"GET", "/api/analysis/status"},
-    {"GET", "/api/analysis/plan"},
-    {"GET", "/api/openapi.json"},
+    {"GET", "/health", "health", open, "Health"},
+    {"GET", "/api/status", "get_status", open, "Status"},
+    {"GET", "/api/targets", "list_targets", open, "Targets"},
+    {"GET", "/api/metrics/raw", "metrics_raw", open, "StatementPage"},
+    {"GET", "/api/metrics/summary", "metrics_summary", open, "Summaries"},
+    {"GET", "/api/metrics/hot", "metrics_hot", open, "HotStatements"},
+    {"GET", "/api/metrics/history", "metrics_history", open, "History"},
+    {"POST", "/api/collect", "collect", token, "Collected"},
+    {"GET", "/api/suggestions/latest", "list_suggestions", open,
+     "RecommendationPage"},
+    {"GET", "/api/suggestions/{id}", "get_suggestion", open, "Recommendation"},
+    {"POST", "/api/suggestions/apply", "apply_suggestion", token,
+     "Recommendation"},
+    {"POST", "/api/suggestions/rollback", "rollback_suggestion", token,
+     "Recommendation"},
+    {"POST", "/api/suggestions/test", "test_suggestion", token,
+     "Recommendation"},
+    {"POST", "/api/suggestions/dismiss", "dismiss_suggestion", token,
+     "Recommendation"},
+    {"POST", "/api/sandbox/prepare", "prepare_sandbox", token, "SandboxCopy"},
+    {"GET", "/api/audit", "get_audit", open, "AuditPage"},
+    {"POST", "/api/analysis/query", "analyze_query", token, "AdviceReport"},
+    {"POST", "/api/analysis/run", "run_analysis", token, "AnalysisSummary"},
+    {"GET", "/api/analysis/status", "analysis_status", open, "AdvisorStatuses"},
+    {"GET", "/api/analysis/plan", "analysis_plan", open, "PlanAnswer"},
+    {"GET", "/api/openapi.json", "openapi", open, "OpenApiDocument"},
   };
   return xs;
 }
@@ -298,11 +304,12 @@ route_match match_route(const std::string& path) {
       continue;
     if (best.path == r.path) {
       best.methods.emplace_back(r.method);
+      best.routes.push_back(&r);
       continue;
     }
     if (!best.path.empty() && (best_literal || !literal))
       continue;
-    best = route_match{r.path, {r.method}, params};
+    best = route_match{r.path, {r.method}, {&r}, params};
     best_literal = literal;
   }
   return best;
@@ -399,12 +406,9 @@ expected<std::string> render_page(const std::string& array_json,
   for (auto i = p.offset; i < total && i < p.offset + p.limit; ++i)
     d[static_cast<rapidjson::SizeType>(i)].Accept(w);
   w.EndArray();
-  json::key(w, "total");
-  w.Uint64(total);
-  json::key(w, "offset");
-  w.Uint64(p.offset);
-  json::key(w, "limit");
-  w.Uint64(p.limit);
+  json::field(w, "total", total);
+  json::field(w, "offset", p.offset);
+  json::field(w, "limit", p.limit);
   w.EndObject();
   return done(buf);
 }
@@ -437,8 +441,7 @@ std::string render_hot(const std::vector<const metrics_snapshot*>& snaps,
   w.String(to_string(q.sort));
   json::key(w, "window");
   w.String(to_string(q.window));
-  json::key(w, "limit");
-  w.Uint64(q.limit);
+  json::field(w, "limit", q.limit);
   json::key(w, "polled");
   w.StartObject();
   for (auto* snap : snaps) {
@@ -470,12 +473,9 @@ std::string render_raw(const std::vector<const metrics_snapshot*>& snaps,
   for (auto* snap : snaps)
     total += snap->statements.size();
   w.StartObject();
-  json::key(w, "total");
-  w.Uint64(total);
-  json::key(w, "offset");
-  w.Uint64(q.offset);
-  json::key(w, "limit");
-  w.Uint64(q.limit);
+  json::field(w, "total", total);
+  json::field(w, "offset", q.offset);
+  json::field(w, "limit", q.limit);
   json::key(w, "statements");
   w.StartArray();
   size_t index = 0;
@@ -512,29 +512,21 @@ std::string render_summary(const std::vector<const metrics_snapshot*>& snaps,
     auto i = std::find_if(snaps.begin(), snaps.end(),
                           [&](auto* s) { return s->target == name; });
     w.StartObject();
-    json::key(w, "target");
-    json::str(w, name);
+    json::field(w, "target", name);
     if (i == snaps.end()) {
-      json::key(w, "polled");
-      w.Null();
+      json::field(w, "polled", nullptr);
       json::key(w, "message");
       w.String("no poll has completed yet; see /api/status for why");
       w.EndObject();
       continue;
     }
     auto& snap = **i;
-    json::key(w, "polled");
-    w.Int64(snap.ts_ms);
-    json::key(w, "interval_ms");
-    w.Int64(snap.interval_ms);
-    json::key(w, "baseline");
-    w.Bool(snap.baseline);
-    json::key(w, "reset_detected");
-    w.Bool(snap.reset_detected);
-    json::key(w, "evicted");
-    w.Int64(snap.evicted);
-    json::key(w, "hidden_rows");
-    w.Int64(snap.hidden_rows);
+    json::field(w, "polled", snap.ts_ms);
+    json::field(w, "interval_ms", snap.interval_ms);
+    json::field(w, "baseline", snap.baseline);
+    json::field(w, "reset_detected", snap.reset_detected);
+    json::field(w, "evicted", snap.evicted);
+    json::field(w, "hidden_rows", snap.hidden_rows);
     json::key(w, "summary");
     json::write(w, summarize(snap));
     json::key(w, "database");
@@ -553,8 +545,7 @@ std::string render_history(const history_query& q, const std::string& target,
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "target");
-  json::str(w, target);
+  json::field(w, "target", target);
   json::key(w, "fingerprint");
   if (q.fingerprint.empty())
     w.Null();
@@ -565,10 +556,8 @@ std::string render_history(const history_query& q, const std::string& target,
     w.Null();
   else
     json::str(w, query);
-  json::key(w, "from");
-  w.Int64(q.from_ms);
-  json::key(w, "to");
-  w.Int64(q.to_ms);
+  json::field(w, "from", q.from_ms);
+  json::field(w, "to", q.to_ms);
   json::key(w, "resolution");
   w.String(q.hourly ? "hourly" : "raw");
   json::key(w, "points");

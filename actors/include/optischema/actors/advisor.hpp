@@ -39,9 +39,8 @@ struct advisor_state {
   /// Its own connection: hypothetical indexes live in one session.
   std::unique_ptr<pg::session> session;
   uint64_t tick_generation = 0;
-  bool misconfigured = false;
   // -- status --
-  std::string state = "starting";
+  health state = health::starting;
   std::optional<failure> last_error;
   int64_t last_run_ms = 0;
   double last_elapsed_ms = 0;

@@ -26,8 +26,7 @@ struct applier_state {
   static inline const char* name = "applier";
   std::string target;
   /// The apply role's connection (the target's DSN unless --apply-dsn).
-  std::optional<pg::conninfo> conn;
-  std::optional<failure> misconfigured;
+  pg::conninfo conn;
   pg::ddl_options ddl;
   std::chrono::milliseconds interval{};
   applier_peers peers;

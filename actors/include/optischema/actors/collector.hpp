@@ -45,8 +45,6 @@ struct collector_state {
   /// Fingerprints by queryid, so a steady workload never re-parses.
   std::unordered_map<int64_t, fingerprint_result> fingerprints;
   bool polling = false;
-  /// The DSN does not parse: report, never poll.
-  bool misconfigured = false;
   /// Only the tick of this generation polls; others are stale.
   uint64_t tick_generation = 0;
   /// Callers of atom::poll waiting for the poll in progress.
@@ -58,7 +56,7 @@ struct collector_state {
   // ----------------------------------------------------------------------
 
   /// "starting", "ok", "degraded" (working, with warnings) or "down".
-  std::string state = "starting";
+  health state = health::starting;
   std::optional<failure> last_error;
   /// What impairs the numbers (hidden rows, evictions): state "degraded".
   std::vector<std::string> warnings;

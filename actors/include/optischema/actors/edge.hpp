@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace optischema::actors {
@@ -32,6 +33,9 @@ struct edge_state {
   edge_config config;
   uint64_t events = 0;
 };
+
+/// Whether the EDGE serves an API operation (web::routes()' `operation`).
+bool edge_handles(std::string_view operation);
 
 /// The EDGE: answers REST requests handed over by the web server's io
 /// threads (never blocking them: answers go back through the responder) and

@@ -17,7 +17,6 @@ struct explainer_state {
   static inline const char* name = "explain";
   std::string target;
   std::unique_ptr<pg::session> session;
-  std::optional<failure> misconfigured;
   /// The catalog findings read against, refreshed every few minutes.
   std::optional<catalog> cat;
   std::chrono::steady_clock::time_point cat_read;

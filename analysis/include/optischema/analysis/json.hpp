@@ -11,8 +11,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace optischema::json {
 
@@ -24,6 +29,55 @@ inline void key(writer& w, std::string_view k) {
 }
 inline void str(writer& w, std::string_view v) {
   w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+}
+
+/// A number. JSON has no infinity or NaN, and RapidJSON writes nothing for
+/// them (the document would be cut): an overflowing figure (costs summed
+/// from a plan that says 1e308) is written as the largest double, NaN as
+/// null.
+inline void number(writer& w, double v) {
+  if (std::isnan(v))
+    w.Null();
+  else if (std::isinf(v))
+    w.Double(v > 0 ? std::numeric_limits<double>::max()
+                   : std::numeric_limits<double>::lowest());
+  else
+    w.Double(v);
+}
+
+/// The one object writer: a field of the object open in `w`, key and value
+/// in one line (`json::field(w, "published", s.published);`). Signed
+/// integers are written as Int64, unsigned as Uint64, so no figure is cut.
+inline void field(writer& w, std::string_view k, std::string_view v) {
+  key(w, k);
+  str(w, v);
+}
+inline void field(writer& w, std::string_view k, const char* v) {
+  field(w, k, std::string_view{v});
+}
+inline void field(writer& w, std::string_view k, const std::string& v) {
+  field(w, k, std::string_view{v});
+}
+inline void field(writer& w, std::string_view k, bool v) {
+  key(w, k);
+  w.Bool(v);
+}
+inline void field(writer& w, std::string_view k, double v) {
+  key(w, k);
+  number(w, v);
+}
+inline void field(writer& w, std::string_view k, std::nullptr_t) {
+  key(w, k);
+  w.Null();
+}
+template <class T>
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) void field(
+  writer& w, std::string_view k, T v) {
+  key(w, k);
+  if constexpr (std::is_signed_v<T>)
+    w.Int64(static_cast<int64_t>(v));
+  else
+    w.Uint64(static_cast<uint64_t>(v));
 }
 
 /// Writes the fields of `x` (calls, total_time_ms, mean_time_ms, …) into the

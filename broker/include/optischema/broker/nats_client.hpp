@@ -4,6 +4,7 @@
 // in the background, reconnects forever, buffers while disconnected and counts
 // everything for /api/status. No actors here: the BROKER actor owns one.
 
+#include "optischema/util/defaults.hpp"
 #include "optischema/util/error.hpp"
 
 #include <chrono>
@@ -18,8 +19,8 @@ struct nats_options {
   /// Name of a JetStream stream to create over "optischema.>" when the
   /// server has JetStream, so subscribers that were away can replay.
   /// Empty: plain core NATS only.
-  std::string stream = "OPTISCHEMA";
-  std::chrono::milliseconds stream_max_age{std::chrono::hours{24}};
+  std::string stream{defaults::nats_stream};
+  std::chrono::milliseconds stream_max_age = defaults::nats_stream_max_age;
   std::chrono::milliseconds reconnect_wait{1000};
   /// Messages kept while disconnected; older ones are dropped and counted.
   size_t buffer_limit = 10'000;

@@ -6,6 +6,7 @@
 // requests/tokens-per-minute limits, structured output with a JSON schema
 // where the endpoint takes one. No actors here: the LLM actor owns one.
 
+#include "optischema/util/defaults.hpp"
 #include "optischema/util/error.hpp"
 
 #include <chrono>
@@ -20,23 +21,23 @@ struct llm_options {
   /// Up to and including the version path, e.g. "https://api.openai.com/v1",
   /// "http://127.0.0.1:11434/v1" (Ollama). Requests go to
   /// <base_url>/chat/completions.
-  std::string base_url = "https://api.openai.com/v1";
+  std::string base_url{defaults::llm_base_url};
   /// A secret: never logged, never shown.
   std::string api_key;
-  std::string model = "gpt-4o";
+  std::string model{defaults::llm_model};
   /// OpenAI-Organization header, when set.
   std::string organization;
   /// Per attempt.
-  std::chrono::milliseconds timeout{30'000};
+  std::chrono::milliseconds timeout = defaults::llm_timeout;
   /// Attempts after the first, for 429, 5xx, timeouts and connection errors.
-  int max_retries = 3;
+  int max_retries = defaults::llm_max_retries;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_max{20'000};
   /// Requests in flight at once (calls beyond wait).
-  size_t max_concurrency = 2;
+  size_t max_concurrency = defaults::llm_concurrency;
   /// Local limits, so the engine never floods a shared quota; 0 = none.
-  int requests_per_minute = 60;
-  int tokens_per_minute = 90'000;
+  int requests_per_minute = defaults::llm_requests_per_minute;
+  int tokens_per_minute = defaults::llm_tokens_per_minute;
 };
 
 struct chat_message {

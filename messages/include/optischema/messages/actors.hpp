@@ -3,10 +3,34 @@
 // Every typed actor interface of the engine, one commented line per handler.
 // Read this file first: it is the vocabulary the actors speak. Roles are
 // written in CAPS in comments (the COLLECTOR, the STORE, ...).
+//
+// Where each actor lives (actors/src/<name>.cpp, state in
+// actors/include/optischema/actors/<name>.hpp, namespace optischema::actors)
+// and the library that does its work without actors:
+//
+//   SUPERVISOR     supervisor.cpp     spawns, monitors, restarts; joins work
+//   COLLECTOR      collector.cpp      pg/ (pg_stat_statements), analysis/deltas
+//   FINGERPRINTER  fingerprinter.cpp  analysis/fingerprint (libpg_query)
+//   STORE          store.cpp          store/ (RocksDB history, recommendations)
+//   EXPLAINER      explainer.cpp      pg/explain, analysis/plan, findings
+//   ADVISOR        advisor.cpp        advice/ (candidates, what-if, selection)
+//   LLM            llm.cpp            llm/ (OpenAI-compatible client), prompts/
+//   SANDBOX        sandbox.cpp        sandbox/ (copies, EXPLAIN ANALYZE proof)
+//   APPLIER        applier.cpp        pg/ddl (index DDL run safely), audit
+//   EDGE           edge.cpp           web/ (Beast server, API rendering; one
+//                                     function per operation of web::routes())
+//   BROKER         broker.cpp         broker/ (NATS client)
+//
+// Recommendations, statuses, snapshots and history travel as C++ values and
+// are rendered as JSON only where they leave the process (the EDGE's API,
+// events, the CLI). Reports that are documents already (an advisor's
+// report, a plan with findings, a sandbox copy's facts, an LLM answer) are
+// rendered once by the actor that makes them and passed on untouched.
 
 #include "optischema/messages/atoms.hpp"
 #include "optischema/messages/data.hpp"
 #include "optischema/messages/event.hpp"
+#include "optischema/messages/status.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/stateful_actor.hpp>
@@ -21,11 +45,10 @@
 
 namespace optischema {
 
-/// Anything that can say how it is: a JSON object with at least "state"
-/// ("ok", "degraded", "down", "disabled", "starting").
+/// Anything that can say how it is (messages/status.hpp).
 using status_client_actor = caf::typed_actor<
-  // Returns the actor's status as a JSON object.
-  caf::replies_to<atom::status>::with<std::string>>;
+  // Returns the actor's health and its status object.
+  caf::replies_to<atom::status>::with<status_report>>;
 
 /// Receives events for the outside world.
 using event_sink_actor = caf::typed_actor<
@@ -56,15 +79,15 @@ using store_actor = caf::typed_actor<
   // recommendations as stored (statuses people set survive re-analysis).
   caf::replies_to<atom::put, analysis_ptr>::with<analysis_ptr>,
   // Returns the recommendations of a target ("" for all), best first.
-  caf::replies_to<atom::get, atom::suggest,
+  caf::replies_to<atom::get, atom::recommend,
                   std::string>::with<recommendation_list>,
   // Returns one recommendation (error not_found).
-  caf::replies_to<atom::get, atom::suggest, atom::by_id,
+  caf::replies_to<atom::get, atom::recommend, atom::by_id,
                   std::string>::with<recommendation>,
   // Changes one recommendation by id (a status change, a sandbox result,
   // an application) in one step; replies with it as stored, or with the
   // patch's failure, or not_found.
-  caf::replies_to<atom::put, atom::suggest, std::string,
+  caf::replies_to<atom::put, atom::recommend, std::string,
                   recommendation_patch>::with<recommendation>,
   // Appends an entry to the audit log (a JSON object).
   caf::reacts_to<atom::put, atom::audit, std::string>,
@@ -210,8 +233,8 @@ using supervisor_actor = caf::typed_actor<
   // (target, original, rewrite): the SANDBOX's answer.
   caf::replies_to<atom::verify, std::string, std::string,
                   std::string>::with<std::string>,
-  // Returns the status of every ADVISOR as a JSON object.
-  caf::replies_to<atom::status, atom::analyze>::with<std::string>,
+  // Returns the status of every ADVISOR ({"<target>": status, …}).
+  caf::replies_to<atom::status, atom::analyze>::with<status_report>,
   // INTERNAL: restarts the named component after its backoff.
   caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
 

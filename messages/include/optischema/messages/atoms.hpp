@@ -40,8 +40,8 @@ OPTISCHEMA_ATOM(maintain, "maintain")
 OPTISCHEMA_ATOM(analyze, "analyze")
 /// Plan a statement (EXPLAIN, never ANALYZE on a target).
 OPTISCHEMA_ATOM(explain, "explain")
-/// Recommendations (suggestions in the API's words).
-OPTISCHEMA_ATOM(suggest, "suggest")
+/// Recommendations (the API says "suggestions" in its paths only).
+OPTISCHEMA_ATOM(recommend, "recommend")
 /// Select one item by its id.
 OPTISCHEMA_ATOM(by_id, "by_id")
 /// The LLM answer cache.

@@ -1,9 +1,12 @@
 #pragma once
 
 #include "optischema/analysis/change.hpp"
+#include "optischema/pg/conninfo.hpp"
 #include "optischema/store/history_db.hpp"
+#include "optischema/util/defaults.hpp"
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,12 +17,19 @@ struct target_config {
   /// Names the target in the API, in events (NATS subjects) and in history.
   /// Letters, digits, '_', '-' only.
   std::string name;
-  /// libpq connection string or URI; a secret, never logged or shown.
-  std::string dsn;
+  /// How the engine reads the target: its DSN parsed once, when the
+  /// configuration is loaded (app/config.cpp), so no actor meets a DSN that
+  /// does not parse. Secrets inside; logs and the API show `conn.display`.
+  pg::conninfo conn;
   /// What applying changes connects with: a role that owns the tables
   /// (creating an index needs it) and reads them for the sandbox copy.
-  /// Empty: `dsn`.
-  std::string apply_dsn;
+  /// Unset (empty `raw`) without --apply-dsn: see changes().
+  pg::conninfo apply_conn;
+
+  /// The connection for changes: `apply_conn`, else `conn`.
+  const pg::conninfo& changes() const {
+    return apply_conn.raw.empty() ? conn : apply_conn;
+  }
 };
 
 /// How recommendations are applied to targets.
@@ -29,10 +39,11 @@ struct apply_config {
   /// stays on loopback, and apply and rollback are off. A secret, from
   /// --api-token-file (or --api-token / OPTISCHEMA_API_TOKEN).
   std::string api_token;
-  std::chrono::milliseconds lock_timeout{2000};
-  std::chrono::milliseconds statement_timeout{std::chrono::hours{1}};
-  int attempts = 3;
-  std::chrono::milliseconds retry_delay{1000};
+  std::chrono::milliseconds lock_timeout = defaults::apply_lock_timeout;
+  std::chrono::milliseconds statement_timeout
+    = defaults::apply_statement_timeout;
+  int attempts = defaults::apply_attempts;
+  std::chrono::milliseconds retry_delay = defaults::apply_retry_delay;
   /// Builds estimated above this are refused (0: no limit).
   int64_t max_index_bytes = 0;
   /// The advisory lock every engine changing a target holds (the same on
@@ -42,18 +53,18 @@ struct apply_config {
 
 /// The sandbox server and how copies are made and tests run.
 struct sandbox_config {
-  /// A separate PostgreSQL (libpq DSN of any database there; the role needs
-  /// CREATEDB). Empty: no sandbox. A secret.
-  std::string dsn;
+  /// A separate PostgreSQL (any database there; the role needs CREATEDB),
+  /// parsed once like the targets. Unset: no sandbox.
+  std::optional<pg::conninfo> server;
   std::string pg_bin_dir;
-  int64_t full_copy_max_bytes = 1LL << 30;
-  double sample_percent = 0;
-  int runs = 5;
-  int samples = 3;
+  int64_t full_copy_max_bytes = defaults::sandbox_full_copy_bytes;
+  double sample_percent = defaults::sandbox_sample_percent;
+  int runs = defaults::sandbox_runs;
+  int samples = defaults::sandbox_samples;
   /// Hot statements besides the served ones timed to catch regressions.
-  size_t other_statements = 5;
+  size_t other_statements = defaults::sandbox_other_statements;
   /// Untested index actions each analysis sends to the sandbox.
-  size_t auto_test = 3;
+  size_t auto_test = defaults::sandbox_auto_test;
 };
 
 /// The LLM endpoint and what the engine may spend on it.
@@ -61,62 +72,63 @@ struct llm_config {
   /// On with an API key, or with a base URL of a local endpoint (Ollama,
   /// vLLM, llama.cpp server) that needs none.
   bool enabled = false;
-  std::string base_url = "https://api.openai.com/v1";
+  std::string base_url{defaults::llm_base_url};
   /// A secret: never logged, never shown.
   std::string api_key;
-  std::string model = "gpt-4o";
+  std::string model{defaults::llm_model};
   std::string organization;
-  std::chrono::milliseconds timeout{30'000};
-  int max_retries = 3;
-  size_t max_concurrency = 2;
+  std::chrono::milliseconds timeout = defaults::llm_timeout;
+  int max_retries = defaults::llm_max_retries;
+  size_t max_concurrency = defaults::llm_concurrency;
   /// Questions waiting for a call beyond those in flight; more are refused
   /// (busy) instead of queued without bound.
-  size_t max_queued = 32;
-  int requests_per_minute = 60;
-  int tokens_per_minute = 90'000;
+  size_t max_queued = defaults::llm_max_queued;
+  int requests_per_minute = defaults::llm_requests_per_minute;
+  int tokens_per_minute = defaults::llm_tokens_per_minute;
   /// Per UTC day; calls stop when either is reached.
-  int64_t daily_tokens = 2'000'000;
-  double daily_usd = 10.0;
+  int64_t daily_tokens = defaults::llm_daily_tokens;
+  double daily_usd = defaults::llm_daily_usd;
   /// Prices per million tokens (gpt-4o list prices by default).
-  double usd_per_million_input = 2.5;
-  double usd_per_million_output = 10.0;
-  std::chrono::milliseconds cache_ttl{std::chrono::hours{24 * 7}};
-  int64_t cache_max_bytes = 64LL << 20;
+  double usd_per_million_input = defaults::llm_usd_per_million_input;
+  double usd_per_million_output = defaults::llm_usd_per_million_output;
+  std::chrono::milliseconds cache_ttl = defaults::llm_cache_ttl;
+  int64_t cache_max_bytes = defaults::llm_cache_bytes;
   /// Replace every literal by $n before anything leaves for the endpoint.
   bool redact_literals = false;
   /// Overrides of the embedded prompt templates (<kind>.md + .schema.json).
   std::string prompt_dir;
   /// Statements per analysis cycle that get an explanation and rewrites,
   /// recommendations that get a narrative.
-  size_t statements_per_cycle = 3;
+  size_t statements_per_cycle = defaults::llm_statements_per_cycle;
 };
 
 /// What requests to the API may cost (issue 10): beyond these they are
 /// refused or joined, never queued without bound.
 struct request_limits {
   /// Open connections, WebSocket clients included (--max-connections).
-  size_t max_connections = 256;
+  size_t max_connections = defaults::max_connections;
   /// WebSocket clients (--max-ws-clients).
-  size_t max_ws_clients = 32;
+  size_t max_ws_clients = defaults::max_ws_clients;
   /// Ad-hoc analyses (POST /api/analysis/query) in flight per target; more
   /// get 429 (--max-analysis-queries). A workload analysis asked for while
   /// one runs joins it.
-  size_t analysis_queries_per_target = 2;
+  size_t analysis_queries_per_target = defaults::analysis_queries_per_target;
   /// A forced copy to the sandbox (POST /api/sandbox/prepare) at most this
   /// often per target; one asked for while one runs joins it
   /// (--sandbox-prepare-interval).
-  std::chrono::milliseconds forced_prepare_interval{std::chrono::minutes{10}};
+  std::chrono::milliseconds forced_prepare_interval
+    = defaults::sandbox_prepare_interval;
 };
 
 /// Everything the engine needs to run, validated by the CLI before any actor
 /// starts (see app/config.cpp for flags, file and environment variables).
 struct engine_config {
   std::vector<target_config> targets;
-  std::chrono::milliseconds poll_interval{std::chrono::seconds{30}};
+  std::chrono::milliseconds poll_interval = defaults::poll_interval;
   /// Empty: no NATS, events stay in-process (the embedded default).
   std::string nats_url;
-  std::string nats_stream = "OPTISCHEMA";
-  std::string listen = "127.0.0.1:8080";
+  std::string nats_stream{defaults::nats_stream};
+  std::string listen{defaults::listen};
   std::string static_dir;
   std::vector<std::string> cors_origins;
   /// Names the engine is reached by besides IP literals and localhost (a
@@ -127,11 +139,12 @@ struct engine_config {
   bool insecure_listen = false;
   request_limits limits;
   store_options store;
-  std::chrono::milliseconds maintenance_interval{std::chrono::minutes{10}};
+  std::chrono::milliseconds maintenance_interval
+    = defaults::maintenance_interval;
   /// How often each target's workload is analysed; 0 turns analysis off.
-  std::chrono::milliseconds analysis_interval{std::chrono::seconds{60}};
+  std::chrono::milliseconds analysis_interval = defaults::analysis_interval;
   /// Recommendations below this confidence are kept out of the actions.
-  double min_confidence = 0.5;
+  double min_confidence = defaults::min_confidence;
   llm_config llm;
   apply_config apply;
   sandbox_config sandbox;
@@ -141,11 +154,11 @@ struct engine_config {
   std::vector<std::string> allow_functions;
   std::vector<std::string> allow_extensions;
   /// Statements carried by each metrics event (the full list is in the API).
-  size_t event_top_n = 50;
+  size_t event_top_n = defaults::event_top_n;
   /// Spawn collectors on their own threads (libpq blocks). Off in
   /// deterministic tests.
   bool detached_collectors = true;
-  std::string log_level = "info";
+  std::string log_level{defaults::log_level};
   std::string log_file;
 };
 

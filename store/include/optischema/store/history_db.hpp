@@ -2,6 +2,7 @@
 
 #include "optischema/analysis/metrics.hpp"
 #include "optischema/analysis/recommendation.hpp"
+#include "optischema/util/defaults.hpp"
 #include "optischema/util/error.hpp"
 
 #include <chrono>
@@ -18,16 +19,16 @@ namespace optischema {
 struct store_options {
   std::string dir;
   /// Raw points (one per poll) are kept this long...
-  std::chrono::milliseconds raw_retention = std::chrono::hours{24};
+  std::chrono::milliseconds raw_retention = defaults::retention_raw;
   /// ...then live on as hourly sums for this long.
-  std::chrono::milliseconds hourly_retention = std::chrono::hours{24 * 30};
+  std::chrono::milliseconds hourly_retention = defaults::retention_hourly;
   /// Audit entries older than this are deleted.
-  std::chrono::milliseconds audit_retention = std::chrono::hours{24 * 90};
+  std::chrono::milliseconds audit_retention = defaults::retention_audit;
   /// Recommendations no analysis has produced (or anyone changed) for this
   /// long are deleted, dismissed ones included; applied ones are kept for
   /// as long as they are applied (a rollback needs them).
   std::chrono::milliseconds recommendation_retention
-    = std::chrono::hours{24 * 30};
+    = defaults::retention_recommendations;
 };
 
 /// Which points a history query returns.

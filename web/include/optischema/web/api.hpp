@@ -26,13 +26,26 @@ http_response error_response(unsigned status, ec code,
 http_response error_response(const failure& f);
 http_response json_response(std::string body, unsigned status = 200);
 
-/// One documented route.
+/// Who may call an operation. `token`: it changes state, so the web server
+/// asks for the API token when the engine has one (web/access.hpp), and
+/// /api/openapi.json declares the bearer scheme on it.
+enum class access : uint8_t { open, token };
+
+/// One operation of the API: the one list. The EDGE dispatches on
+/// `operation` (actors/src/edge.cpp has a function per operation), and
+/// /api/openapi.json must say the same (operationId, security, response
+/// schema), which tests/unit/api_test.cpp checks.
 struct route {
   const char* method;
+  /// May hold parameters in braces: "/api/suggestions/{id}".
   const char* path;
+  /// The OpenAPI operationId, and the name of the EDGE's handler.
+  const char* operation;
+  access auth;
+  /// The 2xx answer's schema under components/schemas.
+  const char* schema;
 };
-/// Every route the EDGE serves; /api/openapi.json documents exactly these.
-/// Paths may hold parameters in braces: "/api/suggestions/{id}".
+/// Every route the EDGE serves.
 const std::vector<route>& routes();
 
 /// A request path matched against the routes.
@@ -41,6 +54,8 @@ struct route_match {
   std::string path;
   /// Methods allowed on it.
   std::vector<std::string> methods;
+  /// The routes of those methods, in the same order.
+  std::vector<const route*> routes;
   /// Values of the template's {parameters}.
   std::map<std::string, std::string> params;
 };

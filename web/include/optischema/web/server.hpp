@@ -5,6 +5,7 @@
 // from a static directory. No actors here: the EDGE actor plugs in through
 // `set_handler` and `broadcast`.
 
+#include "optischema/util/defaults.hpp"
 #include "optischema/util/error.hpp"
 #include "optischema/web/access.hpp"
 
@@ -49,7 +50,7 @@ using request_handler
 
 struct server_options {
   /// host:port; port 0 picks a free one (see server::port()).
-  std::string listen = "127.0.0.1:8080";
+  std::string listen{defaults::listen};
   /// Served at "/" when not empty (the dashboard's static export).
   std::string static_dir;
   /// Who may call (token, Origin, Host; see access.hpp). Without a token the
@@ -64,9 +65,9 @@ struct server_options {
   /// takes the place of the one that has waited longest for its request
   /// headers (an idle keep-alive or a slowloris client); with none to
   /// evict it gets 503 and is closed. Memory stays bounded either way.
-  size_t max_connections = 256;
+  size_t max_connections = defaults::max_connections;
   /// WebSocket clients; beyond them an upgrade gets 503.
-  size_t max_ws_clients = 32;
+  size_t max_ws_clients = defaults::max_ws_clients;
 };
 
 struct server_stats {
