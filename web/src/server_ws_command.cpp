@@ -32,6 +32,12 @@ std::optional<std::string> read_list(const rapidjson::Value& doc,
     if (!x.IsString())
       return error;
     std::string item{x.GetString(), x.GetStringLength()};
+    // A \u escape of a lone UTF-16 surrogate parses into bytes that are
+    // not UTF-8; echoed in a reply, the browser would drop the socket.
+    if (!valid_utf8(item))
+      return fmt::format("\"{}\" holds a \\u escape that is no character "
+                         "(a lone UTF-16 surrogate)",
+                         key);
     if (!contains(out, item))
       out.push_back(std::move(item));
   }
@@ -54,6 +60,9 @@ ws_command parse_ws_command(std::string_view text) {
   if (type == doc.MemberEnd() || !type->value.IsString())
     return invalid(R"(missing string field "type")");
   std::string_view kind{type->value.GetString(), type->value.GetStringLength()};
+  if (!valid_utf8(kind))
+    return invalid(R"("type" holds a \u escape that is no character (a lone )"
+                   R"(UTF-16 surrogate); expected subscribe, ping or auth)");
   ws_command cmd;
   if (kind == "ping") {
     cmd.what = ws_command::kind::ping;
