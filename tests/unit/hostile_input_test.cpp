@@ -15,6 +15,9 @@
 #include "wire.hpp"
 
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,6 +39,43 @@ TEST_CASE("hostile: a WebSocket error reply that quotes the frame stays "
   auto reply = web::ws_error_frame(cmd.error);
   CHECK(valid_utf8(reply));
   CHECK(reply.find("unknown message type 'a\xc3\xa9") != std::string::npos);
+}
+
+TEST_CASE("hostile: a lone UTF-16 surrogate escape in a WebSocket command is "
+          "refused, never echoed",
+          "[hostile]") {
+  // Found by fuzz: ws_command. RapidJSON turns "\ude90" into three bytes
+  // that are not UTF-8; echoed in the reply, the browser drops the socket.
+  for (auto frame :
+       {R"({"type":"\ude90"})", R"({"type":"subscribe","targets":["a\udc00"]})",
+        R"({"type":"subscribe","topics":["\udfff"]})"}) {
+    INFO(frame);
+    auto cmd = web::parse_ws_command(frame);
+    REQUIRE(cmd.what == web::ws_command::kind::invalid);
+    CHECK(cmd.error.find("surrogate") != std::string::npos);
+    CHECK(valid_utf8(web::ws_error_frame(cmd.error)));
+  }
+  // A proper pair is a character and passes.
+  auto ok = web::parse_ws_command(
+    R"({"type":"subscribe","targets":["\ud83d\ude00"]})");
+  CHECK(ok.what == web::ws_command::kind::subscribe);
+}
+
+TEST_CASE("hostile: a plan whose costs overflow still renders as JSON",
+          "[hostile]") {
+  // Found by fuzz: explain_plan. "Total Cost": 7001e308 reads as infinity;
+  // RapidJSON writes nothing for it and the document was cut.
+  auto p = parse_plan(R"([{"Plan": {"Node Type": "Seq Scan",
+    "Relation Name": "t", "Startup Cost": 0, "Total Cost": 7001e308,
+    "Plan Rows": 1e308, "Plan Width": 4}}])");
+  REQUIRE(p);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  write_plan(w, *p);
+  rapidjson::Document d;
+  d.Parse(buf.GetString(), buf.GetSize());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(d["total_cost"].GetDouble() > 1e307);
 }
 
 TEST_CASE("hostile: a password with quotes, commas or spaces is redacted",
