@@ -556,7 +556,8 @@ void handle(self_ptr self, web_request& r) {
     return;
   }
   auto method = req.method == "HEAD" ? std::string{"GET"} : req.method;
-  if (std::find(allowed.begin(), allowed.end(), method) == allowed.end()) {
+  auto i = std::find(allowed.begin(), allowed.end(), method);
+  if (i == allowed.end()) {
     std::string allow;
     for (auto& m : allowed)
       allow += (allow.empty() ? "" : ", ") + m;
@@ -567,8 +568,7 @@ void handle(self_ptr self, web_request& r) {
     out->respond(std::move(res));
     return;
   }
-  auto i = std::find(route.methods.begin(), route.methods.end(), method);
-  auto& op = *route.routes[static_cast<size_t>(i - route.methods.begin())];
+  auto& op = *route.routes[static_cast<size_t>(i - allowed.begin())];
   auto handler = handlers().find(std::string_view{op.operation});
   if (handler == handlers().end()) {
     out->respond(error_response(500, ec::internal,

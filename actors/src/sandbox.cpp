@@ -19,6 +19,14 @@ namespace {
 
 using self_ptr = sandbox_actor::stateful_pointer<sandbox_state>;
 
+/// Why there is nothing to test on: no --sandbox-dsn (then `server` is
+/// unset).
+failure no_sandbox() {
+  return {ec::disabled,
+          "no sandbox configured: pass --sandbox-dsn (a separate PostgreSQL "
+          "whose role may CREATE DATABASE) to prove advice on a copy"};
+}
+
 /// The target's schema is compared with the copy's at most this often.
 constexpr auto signature_ttl = std::chrono::seconds{30};
 constexpr auto store_timeout = std::chrono::seconds{10};
@@ -66,8 +74,8 @@ bool timeable(const std::string& query) {
 /// The copy, made or refreshed when missing, forced or stale.
 expected<sandbox::prepared> ensure_copy(self_ptr self, bool force) {
   auto& st = self->state;
-  if (st.disabled)
-    return *st.disabled;
+  if (!st.server)
+    return no_sandbox();
   auto now = std::chrono::steady_clock::now();
   if (st.copy && !force) {
     if (now - st.signature_checked < signature_ttl)
@@ -199,8 +207,8 @@ caf::result<std::string> compare_on_copy(self_ptr self,
                                          const std::string& original,
                                          const std::string& rewrite) {
   auto& st = self->state;
-  if (st.disabled)
-    return make_error(*st.disabled);
+  if (!st.server)
+    return make_error(no_sandbox());
   auto copy = ensure_copy(self, false);
   if (!copy) {
     record_failure(self, copy.error());
@@ -231,12 +239,7 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
   st.opts.runs = cfg.runs;
   st.opts.samples = cfg.samples;
   st.other_statements = cfg.other_statements;
-  if (!cfg.server) {
-    st.disabled = failure{
-      ec::disabled,
-      "no sandbox configured: pass --sandbox-dsn (a separate PostgreSQL "
-      "whose role may CREATE DATABASE) to prove advice on a copy"};
-  } else {
+  if (cfg.server) {
     st.source = target.changes();
     st.server = *cfg.server;
     st.database = database_for(target.name, st.source->display);
@@ -253,8 +256,8 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
     },
     [self](atom::test, const std::string& id) -> caf::result<recommendation> {
       auto& st = self->state;
-      if (st.disabled)
-        return make_error(*st.disabled);
+      if (!st.server)
+        return make_error(no_sandbox());
       auto rp = self->make_response_promise<recommendation>();
       self
         ->request(st.peers.store, store_timeout, atom::get_v, atom::recommend_v,
@@ -304,9 +307,9 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       rapidjson::StringBuffer buf;
       json::writer w{buf};
       w.StartObject();
-      auto state = st.disabled ? health::disabled
-        : st.last_error        ? health::degraded
-                               : health::ok;
+      auto state = !st.server ? health::disabled
+        : st.last_error       ? health::degraded
+                              : health::ok;
       json::field(w, "state", to_string(state));
       if (st.server) {
         json::field(w, "server", st.server->display);
@@ -324,7 +327,7 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       json::field(w, "failures", st.failures);
       json::field(w, "last_verdict", st.last_verdict);
       json::key(w, "error");
-      if (auto& e = st.disabled ? st.disabled : st.last_error)
+      if (auto e = st.server ? st.last_error : no_sandbox())
         json::write(w, *e);
       else
         w.Null();

@@ -23,15 +23,13 @@ struct sandbox_state {
   static inline const char* name = "sandbox";
   std::string target;
   /// The copy's source (the target, as the apply role) and the sandbox
-  /// server; unset when there is no sandbox (`disabled` says so).
+  /// server; unset when there is no sandbox (--sandbox-dsn not given).
   std::optional<pg::conninfo> source;
   std::optional<pg::conninfo> server;
   std::string database;
   sandbox::options opts;
   size_t other_statements = 5;
   sandbox_peers peers;
-  /// Set (ec::disabled, what to pass) when no sandbox is configured.
-  std::optional<failure> disabled;
   /// The current copy, and when its source's schema was last compared.
   std::optional<sandbox::prepared> copy;
   std::chrono::steady_clock::time_point signature_checked;
