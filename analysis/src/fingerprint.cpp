@@ -280,7 +280,15 @@ std::string reparsable_sql(std::string_view normalized) {
     while (!type.empty()
            && std::isspace(static_cast<unsigned char>(type.back())))
       type.pop_back();
-    text.replace(t0, p0 + param.size() - t0, param + "::" + type);
+    // "WHERE\"t\"$2" must not become "WHERE$2::…": `$` continues an
+    // identifier, so the keyword would swallow the parameter.
+    auto glue = t0 > 0
+        && (std::isalnum(static_cast<unsigned char>(text[t0 - 1]))
+            || text[t0 - 1] == '_' || text[t0 - 1] == '$'
+            || static_cast<unsigned char>(text[t0 - 1]) >= 0x80)
+      ? " "
+      : "";
+    text.replace(t0, p0 + param.size() - t0, glue + param + "::" + type);
   }
   return text;
 }
