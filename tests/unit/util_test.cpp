@@ -1,6 +1,7 @@
 #include "optischema/util/duration.hpp"
 #include "optischema/util/json_parse.hpp"
 #include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -75,4 +76,25 @@ TEST_CASE("hostile JSON nesting is refused without recursion", "[json]") {
   auto bad = json::parse(d, R"({"a": tru})", "the body");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("the body is not valid JSON") == 0);
+}
+
+TEST_CASE("JSON from outside with a lone UTF-16 surrogate escape is refused",
+          "[json]") {
+  // RapidJSON 1.1 turns a lone low surrogate into bytes that are not UTF-8:
+  // a request body, an LLM answer or a stored record would carry them on.
+  rapidjson::Document d;
+  for (auto text : {R"({"sql":"\udc00"})", R"(["a\uDFFFb"])",
+                    R"({"x":"\ud83d"})", R"({"x":"\ud83d\u0041"})"}) {
+    INFO(text);
+    auto r = json::parse(d, text, "the body");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ec::parse_error);
+    CHECK(r.error().message.find("the body holds a \\u escape that is no "
+                                 "character (a lone UTF-16 surrogate")
+          == 0);
+  }
+  // Pairs are characters; an escaped backslash before "u" is no escape.
+  REQUIRE(json::parse(d, R"({"x":"\ud83d\ude00","y":"\\udc00","z":"\u00e9"})"));
+  CHECK(valid_utf8(d["x"].GetString()));
+  CHECK(std::string{d["y"].GetString()} == "\\udc00");
 }

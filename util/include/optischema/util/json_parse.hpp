@@ -60,8 +60,62 @@ inline size_t nesting_depth(std::string_view text, size_t stop) {
   return deepest;
 }
 
+/// The value of the four hex digits at `text[i]`, or -1.
+inline int hex4(std::string_view text, size_t i) {
+  if (i + 4 > text.size())
+    return -1;
+  int v = 0;
+  for (size_t k = i; k < i + 4; ++k) {
+    auto c = text[k];
+    int d = c >= '0' && c <= '9' ? c - '0'
+      : c >= 'a' && c <= 'f'     ? c - 'a' + 10
+      : c >= 'A' && c <= 'F'     ? c - 'A' + 10
+                                 : -1;
+    if (d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/// The offset of the first \u escape of a UTF-16 surrogate that is not
+/// half of a pair, or npos. RapidJSON 1.1 refuses a lone high surrogate but
+/// turns a lone low one into bytes that are not UTF-8: echoed in an answer or
+/// a WebSocket frame (where browsers drop the socket), stored, or compared.
+inline size_t lone_surrogate(std::string_view text) {
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = text[i];
+    if (!in_string) {
+      in_string = c == '"';
+      continue;
+    }
+    if (c == '"') {
+      in_string = false;
+    } else if (c == '\\') {
+      auto v = i + 1 < text.size() && text[i + 1] == 'u' ? hex4(text, i + 2)
+                                                         : -1;
+      if (v >= 0xDC00 && v <= 0xDFFF)
+        return i;
+      if (v >= 0xD800 && v <= 0xDBFF) {
+        auto low = i + 7 < text.size() && text[i + 6] == '\\'
+            && text[i + 7] == 'u'
+          ? hex4(text, i + 8)
+          : -1;
+        if (low < 0xDC00 || low > 0xDFFF)
+          return i;
+        i += 6; // the pair's low half
+      }
+      ++i; // the escaped character
+    }
+  }
+  return std::string_view::npos;
+}
+
 /// Parses `text` into `d`. Fails (ec::parse_error) on malformed JSON, with
-/// RapidJSON's reason and offset, and on nesting deeper than `max_depth`.
+/// RapidJSON's reason and offset, on nesting deeper than `max_depth`, and on
+/// a \u escape of a lone UTF-16 surrogate (no character: JSON texts from
+/// outside are UTF-8 throughout once parsed).
 /// `what` names the text in the message ("the request body").
 inline expected<ok> parse(rapidjson::Document& d, std::string_view text,
                           std::string_view what = "the JSON text",
@@ -70,6 +124,12 @@ inline expected<ok> parse(rapidjson::Document& d, std::string_view text,
     return failure{ec::parse_error,
                    std::string{what} + " nests arrays and objects deeper than "
                      + std::to_string(max_depth) + " levels"};
+  if (auto at = lone_surrogate(text); at != std::string_view::npos)
+    return failure{ec::parse_error,
+                   std::string{what}
+                     + " holds a \\u escape that is no character (a lone "
+                       "UTF-16 surrogate, at byte "
+                     + std::to_string(at) + ")"};
   d.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (d.HasParseError())
     return failure{ec::parse_error,
