@@ -32,34 +32,23 @@ void schedule(self_ptr self, std::chrono::milliseconds delay) {
   self->delayed_send(self, delay, atom::tick_v, gen);
 }
 
-std::string summary_json(const advisor_state& st) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "target", st.target);
-  json::field(w, "state", to_string(st.state));
-  json::field(w, "interval_ms", st.interval.count());
-  json::field(w, "last_run", st.last_run_ms);
-  json::field(w, "last_elapsed_ms", st.last_elapsed_ms);
-  json::field(w, "runs", st.runs);
-  json::field(w, "failures", st.failures);
-  json::field(w, "actions", st.last_actions);
-  json::field(w, "statements", st.last_statements);
-  json::field(w, "whatif_calls", st.last_whatif_calls);
-  json::field(w, "rewrites_verified", st.rewrites_verified);
-  json::field(w, "rewrites_rejected", st.rewrites_rejected);
-  json::key(w, "error");
-  if (st.last_error)
-    json::write(w, *st.last_error);
-  else
-    w.Null();
-  json::key(w, "warnings");
-  w.StartArray();
-  for (auto& x : st.warnings)
-    json::str(w, x);
-  w.EndArray();
-  w.EndObject();
-  return json::text(buf);
+advisor_summary summary(const advisor_state& st) {
+  advisor_summary x;
+  x.target = st.target;
+  x.state = st.state;
+  x.interval_ms = st.interval.count();
+  x.last_run_ms = st.last_run_ms;
+  x.last_elapsed_ms = st.last_elapsed_ms;
+  x.runs = st.runs;
+  x.failures = st.failures;
+  x.actions = st.last_actions;
+  x.statements = st.last_statements;
+  x.whatif_calls = st.last_whatif_calls;
+  x.rewrites_verified = st.rewrites_verified;
+  x.rewrites_rejected = st.rewrites_rejected;
+  x.error = st.last_error;
+  x.warnings = st.warnings;
+  return x;
 }
 
 /// Announces recommendations that are new or whose figures changed.
@@ -107,59 +96,6 @@ void auto_test(self_ptr self, const analysis_result& stored) {
   }
 }
 
-/// What an LLM review of one statement found: its explanation and its
-/// rewrites, each checked before it counts.
-struct llm_review {
-  std::string status = "ok"; ///< ok, disabled, error
-  std::string message;
-  std::string explanation; ///< the answer's content (JSON), or empty
-  struct rewrite {
-    std::string sql;
-    std::string rationale;
-    rewrite_check check;
-  };
-  std::vector<rewrite> rewrites;
-  bool cached = true;
-};
-
-std::string to_json(const llm_review& r) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "status", r.status);
-  if (!r.message.empty()) {
-    json::field(w, "message", r.message);
-  }
-  json::key(w, "explanation");
-  if (r.explanation.empty())
-    w.Null();
-  else
-    w.RawValue(r.explanation.data(), r.explanation.size(),
-               rapidjson::kObjectType);
-  json::key(w, "rewrites");
-  w.StartArray();
-  for (auto& x : r.rewrites) {
-    w.StartObject();
-    json::field(w, "sql", x.sql);
-    json::field(w, "rationale", x.rationale);
-    json::field(w, "verified", x.check.verified);
-    json::field(w, "reason", x.check.reason);
-    json::key(w, "steps");
-    w.StartArray();
-    for (auto& step : x.check.steps)
-      json::str(w, step);
-    w.EndArray();
-    json::field(w, "cost_before", x.check.cost_before);
-    json::field(w, "cost_after", x.check.cost_after);
-    w.EndObject();
-  }
-  w.EndArray();
-  json::key(w, "source");
-  w.String("llm");
-  w.EndObject();
-  return json::text(buf);
-}
-
 /// Keeps a finished rewrite check for an hour (and counts it).
 void remember_check(self_ptr self, const std::string& key,
                     const rewrite_check& check) {
@@ -184,13 +120,7 @@ void rows_from_sandbox(
     ->request(st.peers.supervisor, timeout, atom::verify_v, st.target, original,
               rewrite)
     .then(
-      [done](const std::string& json) {
-        auto rows = rows_check_from_json(json);
-        if (rows)
-          done(&*rows, {});
-        else
-          done(nullptr, rows.error().message);
-      },
+      [done](const rows_check& rows) { done(&rows, {}); },
       [done, timeout](const caf::error& err) {
         auto code = error_code(err);
         done(nullptr,
@@ -207,17 +137,14 @@ void rows_from_sandbox(
       });
 }
 
-/// The "content" object of an LLM actor answer.
-std::optional<rapidjson::Document> content_of(const std::string& answer,
+/// The content of an LLM answer as a JSON object (the prompt's schema
+/// checked its shape); `cached` stays true only while every answer was.
+std::optional<rapidjson::Document> content_of(const llm_answer& answer,
                                               bool& cached) {
-  rapidjson::Document d;
-  if (!json::parse(d, answer, "an LLM answer") || !d.IsObject()
-      || !d.HasMember("content"))
-    return std::nullopt;
-  cached = cached && d.HasMember("cached") && d["cached"].IsBool()
-    && d["cached"].GetBool();
+  cached = cached && answer.cached;
   rapidjson::Document c;
-  c.CopyFrom(d["content"], c.GetAllocator());
+  if (!json::parse(c, answer.content, "an LLM answer") || !c.IsObject())
+    return std::nullopt;
   return c;
 }
 
@@ -271,7 +198,9 @@ void review_statement(self_ptr self, const statement_result& sr,
   };
   self->request(st.peers.llm, timeout, atom::ask_v, explain)
     .then(
-      [review, finished](const std::string& answer) {
+      [review, finished](const llm_answer& answer) {
+        // Written anew from the parsed object: the API shows what the
+        // parser read, never the endpoint's bytes.
         if (auto c = content_of(answer, review->cached)) {
           rapidjson::StringBuffer b;
           json::writer w{b};
@@ -283,7 +212,7 @@ void review_statement(self_ptr self, const statement_result& sr,
       failed);
   self->request(st.peers.llm, timeout, atom::ask_v, rewrite)
     .then(
-      [=](const std::string& answer) {
+      [=](const llm_answer& answer) {
         auto c = content_of(answer, review->cached);
         auto& st = self->state;
         // Rewrites whose rows are still to be compared on the copy.
@@ -335,13 +264,6 @@ void review_statement(self_ptr self, const statement_result& sr,
                             });
       },
       failed);
-}
-
-/// Splices `"llm": <review>` into a report object.
-std::string with_review(std::string report, const llm_review& r) {
-  if (!report.empty() && report.back() == '}')
-    report.pop_back();
-  return report + R"(,"llm":)" + to_json(r) + "}";
 }
 
 /// The facts of a recommendation an LLM narrative rests on, without the
@@ -467,17 +389,14 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
           q.schema_text = sr.schema_text;
     self->request(st.peers.llm, std::chrono::seconds{180}, atom::ask_v, q)
       .then(
-        [j, i, finish](const std::string& answer) {
+        [j, i, finish](const llm_answer& answer) {
           bool cached = true;
           if (auto c = content_of(answer, cached);
               c && c->HasMember("narrative")) {
             auto& rec = j->result->recommendations[i];
             rec.narrative = (*c)["narrative"].GetString();
-            rapidjson::Document d;
-            rec.narrative_source = "llm";
-            if (json::parse(d, answer, "an LLM answer") && d.IsObject()
-                && d.HasMember("model") && d["model"].IsString())
-              rec.narrative_source = d["model"].GetString();
+            rec.narrative_source = answer.model.empty() ? std::string{"llm"}
+                                                        : answer.model;
             if (c->HasMember("verification"))
               rec.evidence.push_back(std::string{"to verify after applying: "}
                                      + (*c)["verification"].GetString());
@@ -490,7 +409,7 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
 }
 
 /// One analysis of the workload; the result goes to the STORE and out.
-caf::result<std::string> run(self_ptr self) {
+caf::result<advisor_summary> run(self_ptr self) {
   auto& st = self->state;
   advise_options opts;
   opts.target = st.target;
@@ -503,7 +422,7 @@ caf::result<std::string> run(self_ptr self) {
     st.last_error = report.error();
     st.state = health::down;
     OPTISCHEMA_WARN("advisor {}: {}", st.target, report.error().message);
-    publish(self, event_type::analysis, summary_json(st));
+    publish(self, event_type::analysis, to_json(summary(st)));
     return make_error(report.error());
   }
   st.last_error.reset();
@@ -520,16 +439,16 @@ caf::result<std::string> run(self_ptr self) {
   result->recommendations = report->actions;
   result->recommendations.insert(result->recommendations.end(),
                                  report->other.begin(), report->other.end());
-  auto rp = self->make_response_promise<std::string>();
+  auto rp = self->make_response_promise<advisor_summary>();
   self->request(st.peers.store, std::chrono::seconds{30}, atom::put_v, result)
     .then(
       [self, rp,
        statements = report->statements](const analysis_ptr& stored) mutable {
         announce(self, *stored);
         auto_test(self, *stored);
-        auto summary = summary_json(self->state);
-        publish(self, event_type::analysis, summary);
-        rp.deliver(summary);
+        auto now = summary(self->state);
+        publish(self, event_type::analysis, to_json(now));
+        rp.deliver(std::move(now));
         enrich(self, std::move(statements), stored);
       },
       [self, rp](const caf::error& err) mutable {
@@ -571,7 +490,7 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
     },
     [self](atom::analyze) { return run(self); },
     [self](atom::analyze, const std::string& sql,
-           bool with_llm) -> caf::result<std::string> {
+           bool with_llm) -> caf::result<statement_advice> {
       auto& st = self->state;
       advise_options opts;
       opts.target = st.target;
@@ -583,19 +502,22 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       auto report = advise(*st.session, opts);
       if (!report)
         return make_error(report.error());
-      auto text = to_json(*report, true);
-      if (!with_llm || report->statements.empty()
-          || report->statements.front().plan_before.empty())
-        return text;
-      auto rp = self->make_response_promise<std::string>();
-      // Within the API's own wait for the answer (web/src/edge.cpp).
-      review_statement(
-        self, report->statements.front(), std::chrono::seconds{90},
-        [rp, text](llm_review r) mutable { rp.deliver(with_review(text, r)); });
+      statement_advice out{std::move(*report), std::nullopt};
+      if (!with_llm || out.report.statements.empty()
+          || out.report.statements.front().plan_before.empty())
+        return out;
+      auto rp = self->make_response_promise<statement_advice>();
+      auto first = out.report.statements.front();
+      // Within the API's own wait for the answer (actors/src/edge.cpp).
+      review_statement(self, first, std::chrono::seconds{90},
+                       [rp, out = std::move(out)](llm_review r) mutable {
+                         out.review = std::move(r);
+                         rp.deliver(std::move(out));
+                       });
       return rp;
     },
     [self](atom::status) {
-      return status_report{self->state.state, summary_json(self->state)};
+      return status_report{self->state.state, to_json(summary(self->state))};
     },
   };
 }

@@ -34,7 +34,7 @@ using promise = std::optional<caf::typed_response_promise<recommendation>>;
 /// Appends an entry that is no part of a change in flight (a refusal,
 /// nothing to do, a cleanup).
 void record(self_ptr self, const audit_entry& e) {
-  self->send(self->state.peers.store, atom::put_v, atom::audit_v, to_json(e));
+  self->send(self->state.peers.store, atom::put_v, atom::audit_v, e);
 }
 
 /// Ends a change: stores what it did to the recommendation and announces
@@ -61,8 +61,7 @@ void conclude(self_ptr self, const std::string& id, recommendation_patch patch,
     }
     self
       ->request(self->state.peers.store, store_timeout, atom::put_v,
-                atom::audit_v, atom::finished_v, end.target, end.op,
-                to_json(end))
+                atom::audit_v, atom::finished_v, end.target, end.op, end)
       .then([deliver](bool) mutable { deliver(); },
             [self, deliver, op = end.op](const caf::error& err) mutable {
               // The change ran; only its record is missing: the next start
@@ -101,15 +100,15 @@ audit_entry cleanup_entry(self_ptr self, const pg::index_facts& x) {
   return e;
 }
 
-std::optional<pg::index_facts> cleanup_from_json(const std::string& text) {
-  auto e = audit_entry_from_json(text);
-  if (!e || e->index_name.empty() || e->index_oid <= 0)
+/// The index a kept cleanup is about (none when the entry names none).
+std::optional<pg::index_facts> cleanup_index(const audit_entry& e) {
+  if (e.index_name.empty() || e.index_oid <= 0)
     return std::nullopt;
   pg::index_facts x;
-  x.schema = e->schema;
-  x.name = e->index_name;
-  x.oid = static_cast<uint32_t>(e->index_oid);
-  x.definition = e->index_definition;
+  x.schema = e.schema;
+  x.name = e.index_name;
+  x.oid = static_cast<uint32_t>(e.index_oid);
+  x.definition = e.index_definition;
   return x;
 }
 
@@ -120,8 +119,7 @@ void keep_cleanup(self_ptr self, const pg::index_facts& x) {
   self->state.cleanups[key] = x;
   self
     ->request(self->state.peers.store, store_timeout, atom::put_v,
-              atom::cleanup_v, self->state.target, key,
-              to_json(cleanup_entry(self, x)))
+              atom::cleanup_v, self->state.target, key, cleanup_entry(self, x))
     .then([](bool) {},
           [self, key](const caf::error& err) {
             OPTISCHEMA_WARN("applier/{}: could not keep the cleanup of {} "
@@ -301,7 +299,7 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
                   who, e.ddl);
   self
     ->request(st.peers.store, store_timeout, atom::put_v, atom::audit_v,
-              atom::started_v, e.target, e.op, to_json(e))
+              atom::started_v, e.target, e.op, e)
     .then(
       [self, r, undo, c = plan.change, e, opts, rp](bool) mutable {
         run_started(self, std::move(r), undo, std::move(c), std::move(e), opts,
@@ -549,10 +547,9 @@ applier(applier_actor::stateful_pointer<applier_state> self,
     ->request(st.peers.store, store_timeout, atom::get_v, atom::audit_v,
               atom::started_v, st.target)
     .await(
-      [self](const text_list& entries) {
-        for (auto& text : entries)
-          if (auto e = audit_entry_from_json(text))
-            resolve(self, *e);
+      [self](const audit_list& entries) {
+        for (auto& e : entries)
+          resolve(self, e);
       },
       [self](const caf::error& err) {
         OPTISCHEMA_WARN("applier/{}: cannot read the changes in flight: {}",
@@ -562,9 +559,9 @@ applier(applier_actor::stateful_pointer<applier_state> self,
     ->request(st.peers.store, store_timeout, atom::get_v, atom::cleanup_v,
               st.target)
     .await(
-      [self](const text_list& entries) {
-        for (auto& text : entries)
-          if (auto x = cleanup_from_json(text))
+      [self](const audit_list& entries) {
+        for (auto& e : entries)
+          if (auto x = cleanup_index(e))
             self->state.cleanups[x->schema + "." + x->name] = *x;
       },
       [self](const caf::error& err) {
@@ -596,16 +593,8 @@ applier(applier_actor::stateful_pointer<applier_state> self,
       for (auto& [key, _] : st.cleanups)
         json::str(w, key);
       w.EndArray();
-      json::key(w, "recovered");
-      w.StartArray();
-      for (auto& x : st.recovered)
-        json::str(w, x);
-      w.EndArray();
-      json::key(w, "error");
-      if (auto& e = st.last_error)
-        json::write(w, *e);
-      else
-        w.Null();
+      json::field(w, "recovered", st.recovered);
+      json::field(w, "error", st.last_error);
       w.EndObject();
       return status_report{state, json::text(buf)};
     },

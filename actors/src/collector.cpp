@@ -42,21 +42,9 @@ std::string status_json(const collector_state& st) {
   json::field(w, "texts_withheld", st.texts_withheld);
   json::field(w, "server_version", st.facts.version);
   json::field(w, "role", st.facts.user);
-  json::key(w, "error");
-  if (st.last_error)
-    json::write(w, *st.last_error);
-  else
-    w.Null();
-  json::key(w, "warnings");
-  w.StartArray();
-  for (auto& x : st.warnings)
-    json::str(w, x);
-  w.EndArray();
-  json::key(w, "advice");
-  w.StartArray();
-  for (auto& x : st.advice)
-    json::str(w, x);
-  w.EndArray();
+  json::field(w, "error", st.last_error);
+  json::field(w, "warnings", st.warnings);
+  json::field(w, "advice", st.advice);
   w.EndObject();
   return {buf.GetString(), buf.GetSize()};
 }

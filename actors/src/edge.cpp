@@ -149,11 +149,7 @@ void list_targets(self_ptr self, web_request& r, const web::route_match&) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  json::key(w, "targets");
-  w.StartArray();
-  for (auto& t : st.config.targets)
-    json::str(w, t);
-  w.EndArray();
+  json::field(w, "targets", st.config.targets);
   w.EndObject();
   out->respond(json_response({buf.GetString(), buf.GetSize()}));
 }
@@ -370,8 +366,7 @@ void dismiss_suggestion(self_ptr self, web_request& r,
             e.recommendation_id = rec.id;
             e.kind = rec.kind;
             e.outcome = "dismissed";
-            self->send(self->state.store, atom::put_v, atom::audit_v,
-                       to_json(e));
+            self->send(self->state.store, atom::put_v, atom::audit_v, e);
             self->state.server->broadcast(
               rec.target, event_type::recommendation,
               std::make_shared<const std::string>(to_json(event{
@@ -393,8 +388,11 @@ void prepare_sandbox(self_ptr self, web_request& r, const web::route_match&) {
   if (!target)
     return out->respond(error_response(target.error()));
   self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
-    .then([out](const std::string& copy) { out->respond(json_response(copy)); },
-          [out](const caf::error& err) { reply_error(out, err); });
+    .then(
+      [out](const sandbox::prepared& copy) {
+        out->respond(json_response(to_json(copy)));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
 }
 
 /// GET /api/audit
@@ -410,11 +408,13 @@ void get_audit(self_ptr self, web_request& r, const web::route_match&) {
               static_cast<int64_t>(page->limit),
               static_cast<int64_t>(page->offset))
     .then(
-      [out, page = *page](const std::string& total_and_entries) {
-        // {"total":…,"entries":[…]} from the STORE, with the page.
-        out->respond(json_response(fmt::format(R"({{"offset":{},"limit":{},{})",
-                                               page.offset, page.limit,
-                                               total_and_entries.substr(1))));
+      [out, page = *page](const audit_page& got) {
+        std::string entries;
+        for (auto& e : got.entries)
+          entries += (entries.empty() ? "" : ",") + to_json(e);
+        out->respond(json_response(
+          fmt::format(R"({{"offset":{},"limit":{},"total":{},"entries":[{}]}})",
+                      page.offset, page.limit, got.total, entries)));
       },
       [out](const caf::error& err) { reply_error(out, err); });
 }
@@ -434,7 +434,9 @@ void analyze_query(self_ptr self, web_request& r, const web::route_match&) {
     ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target, q->sql,
               q->llm)
     .then(
-      [out](const std::string& report) { out->respond(json_response(report)); },
+      [out](const statement_advice& x) {
+        out->respond(json_response(to_json(x)));
+      },
       [out](const caf::error& err) { reply_error(out, err); });
 }
 
@@ -448,8 +450,8 @@ void run_analysis(self_ptr self, web_request& r, const web::route_match&) {
     return out->respond(error_response(target.error()));
   self->request(st.supervisor, analysis_timeout, atom::analyze_v, *target)
     .then(
-      [out](const std::string& summary) {
-        out->respond(json_response(summary));
+      [out](const advisor_summary& x) {
+        out->respond(json_response(to_json(x)));
       },
       [out](const caf::error& err) { reply_error(out, err); });
 }
@@ -490,8 +492,8 @@ void analysis_plan(self_ptr self, web_request& r, const web::route_match&) {
           ->request(sup, analysis_timeout, atom::explain_v, target,
                     found->query)
           .then(
-            [out](const std::string& plan) {
-              out->respond(json_response(plan));
+            [out](const explained_statement& x) {
+              out->respond(json_response(to_json(x)));
             },
             [out](const caf::error& err) { reply_error(out, err); });
       },
@@ -622,11 +624,7 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
       json::field(w, "state", to_string(state));
       json::field(w, "url", st.server->url());
       json::field(w, "token", !st.config.api_token.empty());
-      json::key(w, "warnings");
-      w.StartArray();
-      for (auto& x : warnings)
-        json::str(w, x);
-      w.EndArray();
+      json::field(w, "warnings", warnings);
       json::field(w, "requests", s.requests);
       json::field(w, "connections", s.connections);
       json::field(w, "connections_refused", s.connections_refused);

@@ -19,7 +19,8 @@ constexpr auto catalog_ttl = std::chrono::minutes{5};
 
 using self_ptr = explainer_actor::stateful_pointer<explainer_state>;
 
-caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
+caf::result<explained_statement> plan_statement(self_ptr self,
+                                                const std::string& sql) {
   auto& st = self->state;
   auto fail = [&](const failure& f) {
     ++st.failures;
@@ -45,24 +46,14 @@ caf::result<std::string> plan_statement(self_ptr self, const std::string& sql) {
     return fail(p.error());
   ++st.plans;
   st.last_error.reset();
-  auto an = analyze_statement(text, *st.cat);
-  auto fp = fingerprint_statement(sql).fingerprint;
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "target", st.target);
-  json::field(w, "fingerprint", fp);
-  json::field(w, "query", text);
-  json::key(w, "plan");
-  write_plan(w, *p);
-  json::key(w, "findings");
-  w.StartArray();
-  if (an)
-    for (auto& f : plan_findings(*p, *an, *st.cat, fp))
-      write(w, f);
-  w.EndArray();
-  w.EndObject();
-  return json::text(buf);
+  explained_statement out;
+  out.target = st.target;
+  out.fingerprint = fingerprint_statement(sql).fingerprint;
+  out.query = text;
+  if (auto an = analyze_statement(text, *st.cat))
+    out.findings = plan_findings(*p, *an, *st.cat, out.fingerprint);
+  out.tree = std::move(*p);
+  return out;
 }
 
 } // namespace
@@ -86,11 +77,7 @@ explainer(explainer_actor::stateful_pointer<explainer_state> self,
       json::field(w, "state", to_string(state));
       json::field(w, "plans", st.plans);
       json::field(w, "failures", st.failures);
-      json::key(w, "error");
-      if (auto& e = st.last_error)
-        json::write(w, *e);
-      else
-        w.Null();
+      json::field(w, "error", st.last_error);
       w.EndObject();
       return status_report{state, json::text(buf)};
     },

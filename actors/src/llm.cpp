@@ -90,25 +90,12 @@ std::pair<int64_t, double> worst_case(const llm_config& c,
   return {prompt + completion, usd};
 }
 
-std::string answer_json(const std::string& kind, bool cached,
-                        const std::string& content, const llm::usage& tokens,
-                        const std::string& model, int version) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "kind", kind);
-  json::field(w, "cached", cached);
-  json::key(w, "content");
-  w.RawValue(content.data(), content.size(), rapidjson::kObjectType);
-  json::key(w, "tokens");
-  w.StartObject();
-  json::field(w, "prompt", tokens.prompt_tokens);
-  json::field(w, "completion", tokens.completion_tokens);
-  w.EndObject();
-  json::field(w, "model", model);
-  json::field(w, "prompt_version", version);
-  w.EndObject();
-  return json::text(buf);
+llm_answer answer(const std::string& kind, bool cached,
+                  const std::string& content, const llm::usage& tokens,
+                  const std::string& model, int version) {
+  return {
+    kind,  cached, content, tokens.prompt_tokens, tokens.completion_tokens,
+    model, version};
 }
 
 /// Asks the endpoint (blocking; run by a call worker); an answer failing
@@ -157,7 +144,7 @@ endpoint_answer call_endpoint(llm::client& client, const prompt_template& t,
 /// Accounts for a worker's answer and delivers it.
 void answered(self_ptr self, const llm_request& q, const prompt_template& t,
               const std::string& key, endpoint_answer& a,
-              caf::typed_response_promise<std::string>& rp) {
+              caf::typed_response_promise<llm_answer>& rp) {
   auto& st = self->state;
   st.calls += a.calls;
   st.invalid_answers += a.invalid;
@@ -187,7 +174,7 @@ void answered(self_ptr self, const llm_request& q, const prompt_template& t,
              static_cast<int64_t>(st.config.cache_ttl.count()),
              st.config.cache_max_bytes);
   rp.deliver(
-    answer_json(q.kind, false, a.res.content, used, a.res.model, t.version));
+    answer(q.kind, false, a.res.content, used, a.res.model, t.version));
 }
 
 /// A call worker: asks the endpoint for one question at a time. Detached,
@@ -235,7 +222,7 @@ void dispatch(self_ptr self) {
   }
 }
 
-caf::result<std::string> ask(self_ptr self, const llm_request& q) {
+caf::result<llm_answer> ask(self_ptr self, const llm_request& q) {
   auto& st = self->state;
   ++st.asked;
   if (!st.disabled.empty())
@@ -251,7 +238,7 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
     "{:016x}",
     fnv1a(fmt::format("{}|{}|{}|{}|{}", q.kind, st.config.model, t->version,
                       st.config.redact_literals, q.identity)));
-  auto rp = self->make_response_promise<std::string>();
+  auto rp = self->make_response_promise<llm_answer>();
   self
     ->request(st.store, std::chrono::seconds{10}, atom::get_v, atom::cache_v,
               key)
@@ -261,7 +248,7 @@ caf::result<std::string> ask(self_ptr self, const llm_request& q) {
         if (!cached.empty()) {
           ++st.cache_hits;
           rp.deliver(
-            answer_json(q.kind, true, cached, {}, st.config.model, t.version));
+            answer(q.kind, true, cached, {}, st.config.model, t.version));
           return;
         }
         ++st.cache_misses;

@@ -135,7 +135,7 @@ void audit(self_ptr self, const recommendation& r, const std::string& outcome,
   e.duration_ms = duration_ms;
   e.error = error;
   e.steps = std::move(steps);
-  self->send(self->state.peers.store, atom::put_v, atom::audit_v, to_json(e));
+  self->send(self->state.peers.store, atom::put_v, atom::audit_v, e);
 }
 
 /// Runs the test once the recommendation and the workload are known.
@@ -203,9 +203,9 @@ void run_test(self_ptr self, recommendation r, std::vector<std::string> others,
 
 /// A rewrite's rows and its original's, compared on the copy (made first
 /// when needed).
-caf::result<std::string> compare_on_copy(self_ptr self,
-                                         const std::string& original,
-                                         const std::string& rewrite) {
+caf::result<rows_check> compare_on_copy(self_ptr self,
+                                        const std::string& original,
+                                        const std::string& rewrite) {
   auto& st = self->state;
   if (!st.server)
     return make_error(no_sandbox());
@@ -222,7 +222,7 @@ caf::result<std::string> compare_on_copy(self_ptr self,
     record_failure(self, rows.error());
     return make_error(rows.error());
   }
-  return to_json(*rows);
+  return std::move(*rows);
 }
 
 } // namespace
@@ -245,14 +245,14 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
     st.database = database_for(target.name, st.source->display);
   }
   return {
-    [self](atom::prepare, bool force) -> caf::result<std::string> {
+    [self](atom::prepare, bool force) -> caf::result<sandbox::prepared> {
       auto copy = ensure_copy(self, force);
       if (!copy) {
         record_failure(self, copy.error());
         return make_error(copy.error());
       }
       self->state.last_error.reset();
-      return to_json(*copy);
+      return std::move(*copy);
     },
     [self](atom::test, const std::string& id) -> caf::result<recommendation> {
       auto& st = self->state;
@@ -299,7 +299,7 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       return rp;
     },
     [self](atom::verify, const std::string& original,
-           const std::string& rewrite) -> caf::result<std::string> {
+           const std::string& rewrite) -> caf::result<rows_check> {
       return compare_on_copy(self, original, rewrite);
     },
     [self](atom::status) -> status_report {
@@ -326,11 +326,7 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
       json::field(w, "tests", st.tests);
       json::field(w, "failures", st.failures);
       json::field(w, "last_verdict", st.last_verdict);
-      json::key(w, "error");
-      if (auto e = st.server ? st.last_error : no_sandbox())
-        json::write(w, *e);
-      else
-        w.Null();
+      json::field(w, "error", st.server ? st.last_error : no_sandbox());
       w.EndObject();
       return status_report{state, json::text(buf)};
     },

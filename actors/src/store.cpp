@@ -59,6 +59,22 @@ caf::result<bool> synced(store_actor::stateful_pointer<store_state> self,
   return make_error(res.error());
 }
 
+/// Audit entries as the log keeps them on disk (JSON, what to_json wrote),
+/// read back into values. One that does not read is kept on disk and left
+/// out here, with a warning: it cannot have been written by this engine.
+audit_list entries(const std::vector<std::string>& texts) {
+  audit_list out;
+  out.reserve(texts.size());
+  for (auto& text : texts) {
+    if (auto e = audit_entry_from_json(text))
+      out.push_back(std::move(*e));
+    else
+      OPTISCHEMA_WARN("store: an audit entry does not read as one: {:.80}",
+                      text);
+  }
+  return out;
+}
+
 } // namespace
 
 store_actor::behavior_type
@@ -157,54 +173,45 @@ store(store_actor::stateful_pointer<store_state> self,
         return make_error(res.error().code, res.error().message);
       return std::move(*r);
     },
-    [self, fail](atom::put, atom::audit, const std::string& entry) {
-      if (auto res = self->state.db->append_audit(now_ms(), entry); !res)
+    [self, fail](atom::put, atom::audit, const audit_entry& entry) {
+      if (auto res = self->state.db->append_audit(now_ms(), to_json(entry));
+          !res)
         fail(res.error());
     },
     [self](atom::put, atom::audit, atom::started, const std::string& target,
            const std::string& op,
-           const std::string& entry) -> caf::result<bool> {
+           const audit_entry& entry) -> caf::result<bool> {
       return synced(self,
-                    self->state.db->begin_change(target, op, now_ms(), entry));
+                    self->state.db->begin_change(target, op, now_ms(),
+                                                 to_json(entry)));
     },
     [self](atom::put, atom::audit, atom::finished, const std::string& target,
            const std::string& op,
-           const std::string& entry) -> caf::result<bool> {
-      return synced(self,
-                    self->state.db->end_change(target, op, now_ms(), entry));
+           const audit_entry& entry) -> caf::result<bool> {
+      return synced(
+        self, self->state.db->end_change(target, op, now_ms(), to_json(entry)));
     },
     [self](atom::get, atom::audit, atom::started, const std::string& target) {
-      return self->state.db->changes_in_flight(target);
+      return entries(self->state.db->changes_in_flight(target));
     },
     [self](atom::put, atom::cleanup, const std::string& target,
            const std::string& key,
-           const std::string& json) -> caf::result<bool> {
-      return synced(self, self->state.db->put_cleanup(target, key, json));
+           const audit_entry& entry) -> caf::result<bool> {
+      return synced(self,
+                    self->state.db->put_cleanup(target, key, to_json(entry)));
     },
     [self](atom::erase, atom::cleanup, const std::string& target,
            const std::string& key) -> caf::result<bool> {
       return synced(self, self->state.db->erase_cleanup(target, key));
     },
     [self](atom::get, atom::cleanup, const std::string& target) {
-      return self->state.db->cleanups(target);
-    },
-    [self](atom::get, atom::audit, int64_t limit) {
-      std::string out = "[";
-      auto entries = self->state.db->audit(
-        static_cast<size_t>(std::max<int64_t>(limit, 0)));
-      for (size_t i = 0; i < entries.size(); ++i)
-        out += (i == 0 ? "" : ",") + entries[i];
-      return out + "]";
+      return entries(self->state.db->cleanups(target));
     },
     [self](atom::get, atom::audit, int64_t limit, int64_t offset) {
       auto page = self->state.db->audit(
         static_cast<size_t>(std::max<int64_t>(offset, 0)),
         static_cast<size_t>(std::max<int64_t>(limit, 0)));
-      std::string out = R"({"total":)" + std::to_string(page.total)
-        + R"(,"entries":[)";
-      for (size_t i = 0; i < page.entries.size(); ++i)
-        out += (i == 0 ? "" : ",") + page.entries[i];
-      return out + "]}";
+      return audit_page{page.total, entries(page.entries)};
     },
     [self](atom::get, atom::cache, const std::string& key) {
       return self->state.db->cache_get(key, now_ms()).value_or(std::string{});

@@ -196,19 +196,24 @@ constexpr auto joined_timeout = std::chrono::hours{2};
 constexpr int64_t query_retry_after_s = 5;
 constexpr auto query_timeout = std::chrono::minutes{10};
 
-using finish_fn = std::function<void(const std::string*, const caf::error*)>;
+/// Takes the answer of work, or why it failed (one of the two is null).
+template <class T>
+using finish_fn = std::function<void(const T*, const caf::error*)>;
 
 /// Runs work for `target` once for every request that asks while it runs:
 /// the first request `start`s it, later ones join, and all get its answer.
-caf::result<std::string>
-join(self_ptr self, std::map<std::string, joined_work> supervisor_state::*runs,
-     const std::string& target, const std::function<void(finish_fn)>& start) {
-  auto rp = self->make_response_promise<std::string>();
+template <class T>
+caf::result<T>
+join(self_ptr self,
+     std::map<std::string, joined_work<T>> supervisor_state::*runs,
+     const std::string& target,
+     const std::function<void(finish_fn<T>)>& start) {
+  auto rp = self->make_response_promise<T>();
   auto& work = (self->state.*runs)[target];
   work.waiting.push_back(rp);
   if (work.waiting.size() > 1)
     return rp;
-  start([self, runs, target](const std::string* x, const caf::error* err) {
+  start([self, runs, target](const T* x, const caf::error* err) {
     auto& all = self->state.*runs;
     auto i = all.find(target);
     if (i == all.end())
@@ -224,30 +229,31 @@ join(self_ptr self, std::map<std::string, joined_work> supervisor_state::*runs,
   return rp;
 }
 
-/// Asks `hdl` and hands the answer to `finish`.
-template <class Handle, class... Ts>
+/// Asks `hdl` and hands the answer (a `T`) to `finish`.
+template <class T, class Handle, class... Ts>
 void ask(self_ptr self, std::chrono::milliseconds timeout, Handle hdl,
-         finish_fn finish, Ts... xs) {
+         finish_fn<T> finish, Ts... xs) {
   self->request(hdl, timeout, xs...)
-    .then([finish](const std::string& x) { finish(&x, nullptr); },
+    .then([finish](const T& x) { finish(&x, nullptr); },
           [finish](const caf::error& err) { finish(nullptr, &err); });
 }
 
 /// POST /api/analysis/run: one workload analysis per target at a time.
-caf::result<std::string> analyze_workload(self_ptr self,
-                                          const std::string& target) {
+caf::result<advisor_summary> analyze_workload(self_ptr self,
+                                              const std::string& target) {
   auto hdl = running_advisor(self, target);
   if (!hdl)
     return hdl.error();
-  return join(self, &supervisor_state::analyses, target,
-              [self, hdl = *hdl](finish_fn finish) {
-                ask(self, joined_timeout, hdl, std::move(finish),
-                    atom::analyze_v);
-              });
+  return join<advisor_summary>(
+    self, &supervisor_state::analyses, target,
+    [self, hdl = *hdl](finish_fn<advisor_summary> finish) {
+      ask<advisor_summary>(self, joined_timeout, hdl, std::move(finish),
+                           atom::analyze_v);
+    });
 }
 
 /// POST /api/analysis/query: a few in flight per target, the rest refused.
-caf::result<std::string>
+caf::result<statement_advice>
 analyze_statement(self_ptr self, const std::string& target,
                   const std::string& sql, bool with_llm) {
   auto hdl = running_advisor(self, target);
@@ -265,10 +271,11 @@ analyze_statement(self_ptr self, const std::string& target,
                   in_flight, target),
       query_retry_after_s);
   ++in_flight;
-  auto rp = self->make_response_promise<std::string>();
-  ask(
+  auto rp = self->make_response_promise<statement_advice>();
+  ask<statement_advice>(
     self, query_timeout, *hdl,
-    [self, rp, target](const std::string* x, const caf::error* err) mutable {
+    [self, rp, target](const statement_advice* x,
+                       const caf::error* err) mutable {
       --self->state.queries[target];
       if (x != nullptr)
         rp.deliver(*x);
@@ -282,8 +289,9 @@ analyze_statement(self_ptr self, const std::string& target,
 /// POST /api/sandbox/prepare: a forced copy reads every table of the
 /// target, so one runs at a time (requests join it) and one starts at most
 /// every --sandbox-prepare-interval.
-caf::result<std::string> force_copy(self_ptr self, const std::string& target,
-                                    caf::expected<sandbox_actor> hdl) {
+caf::result<sandbox::prepared> force_copy(self_ptr self,
+                                          const std::string& target,
+                                          caf::expected<sandbox_actor> hdl) {
   if (!hdl)
     return hdl.error();
   auto& st = self->state;
@@ -307,19 +315,20 @@ caf::result<std::string> force_copy(self_ptr self, const std::string& target,
     }
     st.last_copy[target] = now;
   }
-  return join(self, &supervisor_state::copies, target,
-              [self, hdl = *hdl, target](finish_fn finish) {
-                ask(
-                  self, joined_timeout, hdl,
-                  [self, target, finish](const std::string* x,
-                                         const caf::error* err) {
-                    // Nothing was read when the sandbox is off: no wait.
-                    if (err != nullptr && error_code(*err) == ec::disabled)
-                      self->state.last_copy.erase(target);
-                    finish(x, err);
-                  },
-                  atom::prepare_v, true);
-              });
+  using sandbox::prepared;
+  return join<prepared>(
+    self, &supervisor_state::copies, target,
+    [self, hdl = *hdl, target](finish_fn<prepared> finish) {
+      ask<prepared>(
+        self, joined_timeout, hdl,
+        [self, target, finish](const prepared* x, const caf::error* err) {
+          // Nothing was read when the sandbox is off: no wait.
+          if (err != nullptr && error_code(*err) == ec::disabled)
+            self->state.last_copy.erase(target);
+          finish(x, err);
+        },
+        atom::prepare_v, true);
+    });
 }
 
 /// Collects every component's status into the engine's status document;
@@ -602,14 +611,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return self->delegate(caf::actor_cast<collector_actor>(i->second.handle),
                             atom::poll_v);
     },
-    [self](atom::analyze, const std::string& target)
-      -> caf::result<std::string> { return analyze_workload(self, target); },
+    [self](atom::analyze,
+           const std::string& target) -> caf::result<advisor_summary> {
+      return analyze_workload(self, target);
+    },
     [self](atom::analyze, const std::string& target, const std::string& sql,
-           bool with_llm) -> caf::result<std::string> {
+           bool with_llm) -> caf::result<statement_advice> {
       return analyze_statement(self, target, sql, with_llm);
     },
     [self](atom::explain, const std::string& target,
-           const std::string& sql) -> caf::result<std::string> {
+           const std::string& sql) -> caf::result<explained_statement> {
       auto& st = self->state;
       auto i = st.components.find(explain_name(target));
       if (i == st.components.end())
@@ -644,13 +655,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       return self->delegate(*hdl, atom::test_v, id);
     },
     [self](atom::prepare,
-           const std::string& target) -> caf::result<std::string> {
+           const std::string& target) -> caf::result<sandbox::prepared> {
       return force_copy(self, target,
                         running<sandbox_actor>(self, sandbox_name(target),
                                                target));
     },
     [self](atom::verify, const std::string& target, const std::string& original,
-           const std::string& rewrite) -> caf::result<std::string> {
+           const std::string& rewrite) -> caf::result<rows_check> {
       auto hdl = running<sandbox_actor>(self, sandbox_name(target), target);
       if (!hdl)
         return hdl.error();

@@ -21,11 +21,7 @@ std::string to_json(const audit_entry& x) {
   json::field(w, "outcome", x.outcome);
   json::field(w, "duration_ms", x.duration_ms);
   json::field(w, "attempts", x.attempts);
-  json::key(w, "steps");
-  w.StartArray();
-  for (auto& s : x.steps)
-    json::str(w, s);
-  w.EndArray();
+  json::field(w, "steps", x.steps);
   json::field(w, "error", x.error);
   // Entries about an index: the index (and the change they belong to).
   if (!x.index_name.empty()) {

@@ -83,11 +83,7 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w, const finding& x) {
   else
     w.Null();
   json::field(w, "relation", x.relation);
-  json::key(w, "columns");
-  w.StartArray();
-  for (auto& col : x.columns)
-    json::str(w, col);
-  w.EndArray();
+  json::field(w, "columns", x.columns);
   w.EndObject();
 }
 

@@ -280,11 +280,7 @@ std::string to_json(const prepared& x) {
   json::field(w, "rows", x.rows);
   json::field(w, "orphans_deleted", x.orphans_deleted);
   json::field(w, "source_bytes", x.source_bytes);
-  json::key(w, "extensions_skipped");
-  w.StartArray();
-  for (auto& e : x.extensions_skipped)
-    json::str(w, e);
-  w.EndArray();
+  json::field(w, "extensions_skipped", x.extensions_skipped);
   json::field(w, "triggers_disabled", x.triggers_disabled);
   json::field(w, "prepared", x.prepared_ms);
   json::field(w, "duration_ms", x.duration_ms);

@@ -154,7 +154,7 @@ caf::behavior sandbox_standin() {
 }
 
 /// Stands in for a target's ADVISOR: keeps the workload analyses asked
-/// for and answers them all, with how many there were, on `tick`.
+/// for and answers them all on `tick`, with how many there were as `runs`.
 struct advisor_standin_state {
   advisor_standin_state() = default; // not an aggregate (C++20 + CAF 0.17)
   static inline const char* name = "advisor-standin";
@@ -169,8 +169,11 @@ advisor_standin(caf::stateful_actor<advisor_standin_state>* self) {
     },
     [self](atom::tick) {
       auto n = self->state.pending.size();
+      advisor_summary x;
+      x.target = "t1";
+      x.runs = n;
       for (auto& p : self->state.pending)
-        p.deliver(R"({"target":"t1","asked":)" + std::to_string(n) + "}");
+        p.deliver(x);
       self->state.pending.clear();
     },
   };
@@ -243,11 +246,12 @@ CAF_TEST(workload analyses asked for while one runs join it) {
   CAF_CHECK(!sched.has_job());
   self->send(advisor, atom::tick_v);
   expect((atom::tick), from(self).to(advisor));
-  expect((std::string), from(advisor).to(aut));
+  expect((advisor_summary), from(advisor).to(aut));
   for (auto* rh : {&first, &second})
     rh->receive(
-      [](const std::string& summary) {
-        CAF_CHECK_EQUAL(summary, R"({"target":"t1","asked":1})");
+      [](const advisor_summary& x) {
+        CAF_CHECK_EQUAL(x.target, "t1");
+        CAF_CHECK_EQUAL(x.runs, 1u);
       },
       [&](const caf::error& err) { CAF_FAIL(sys.render(err)); });
   anon_send_exit(advisor, caf::exit_reason::user_shutdown);

@@ -32,7 +32,7 @@ struct pending_question {
   /// questions can never overrun the daily budget together.
   int64_t reserved_tokens = 0;
   double reserved_usd = 0;
-  caf::typed_response_promise<std::string> rp;
+  caf::typed_response_promise<llm_answer> rp;
 };
 
 struct llm_state {

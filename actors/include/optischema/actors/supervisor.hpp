@@ -41,10 +41,11 @@ struct supervisor_resources {
   std::shared_ptr<web::server> web;
 };
 
-/// Requests for the same work on one target that share one answer: the
-/// first starts the work, the others join it.
+/// Requests for the same work on one target that share one answer (a `T`):
+/// the first starts the work, the others join it.
+template <class T>
 struct joined_work {
-  std::vector<caf::typed_response_promise<std::string>> waiting;
+  std::vector<caf::typed_response_promise<T>> waiting;
 };
 
 struct supervisor_state {
@@ -67,9 +68,9 @@ struct supervisor_state {
   std::vector<event_sink_actor> sinks;
   // -- what requests may cost (config.limits) --
   /// Workload analyses running, by target; requests join them.
-  std::map<std::string, joined_work> analyses;
+  std::map<std::string, joined_work<advisor_summary>> analyses;
   /// Forced sandbox copies running, by target; requests join them.
-  std::map<std::string, joined_work> copies;
+  std::map<std::string, joined_work<sandbox::prepared>> copies;
   /// When the last forced copy of each target started (rate limit).
   std::map<std::string, std::chrono::steady_clock::time_point> last_copy;
   /// Ad-hoc analyses in flight, by target.

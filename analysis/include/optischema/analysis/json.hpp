@@ -15,9 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace optischema::json {
 
@@ -70,6 +72,15 @@ inline void field(writer& w, std::string_view k, std::nullptr_t) {
   key(w, k);
   w.Null();
 }
+/// An array of strings (steps, warnings, names).
+inline void field(writer& w, std::string_view k,
+                  const std::vector<std::string>& xs) {
+  key(w, k);
+  w.StartArray();
+  for (auto& x : xs)
+    str(w, x);
+  w.EndArray();
+}
 template <class T>
 requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) void field(
   writer& w, std::string_view k, T v) {
@@ -100,6 +111,16 @@ std::string metrics_payload(const metrics_snapshot& x, size_t top_n);
 
 /// Writes {"code": …, "message": …}, the error object of the API and status.
 void write(writer& w, const failure& x);
+
+/// A status's failure: its error object, or null when there is none.
+inline void field(writer& w, std::string_view k,
+                  const std::optional<failure>& x) {
+  key(w, k);
+  if (x)
+    write(w, *x);
+  else
+    w.Null();
+}
 
 /// The text written so far (after the outermost value is closed).
 inline std::string text(const rapidjson::StringBuffer& buf) {

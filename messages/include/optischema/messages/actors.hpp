@@ -30,6 +30,7 @@
 #include "optischema/messages/atoms.hpp"
 #include "optischema/messages/data.hpp"
 #include "optischema/messages/event.hpp"
+#include "optischema/messages/results.hpp"
 #include "optischema/messages/status.hpp"
 
 #include <caf/replies_to.hpp>
@@ -89,34 +90,31 @@ using store_actor = caf::typed_actor<
   // patch's failure, or not_found.
   caf::replies_to<atom::put, atom::recommend, std::string,
                   recommendation_patch>::with<recommendation>,
-  // Appends an entry to the audit log (a JSON object).
-  caf::reacts_to<atom::put, atom::audit, std::string>,
-  // Returns the newest entries of the audit log, newest first (JSON array).
-  caf::replies_to<atom::get, atom::audit, int64_t>::with<std::string>,
+  // Appends an entry to the audit log.
+  caf::reacts_to<atom::put, atom::audit, audit_entry>,
   // Begins a change of a target's schema (target, op id, "started" entry):
   // appends the entry and keeps it as in flight, synced to disk before the
   // reply, so no DDL runs before the audit log says so.
   caf::replies_to<atom::put, atom::audit, atom::started, std::string,
-                  std::string, std::string>::with<bool>,
+                  std::string, audit_entry>::with<bool>,
   // Ends it (target, op id, outcome entry): appends the entry and forgets
   // the change as in flight, synced.
   caf::replies_to<atom::put, atom::audit, atom::finished, std::string,
-                  std::string, std::string>::with<bool>,
+                  std::string, audit_entry>::with<bool>,
   // Returns the "started" entries of a target's changes that never finished
   // (the engine stopped during them).
   caf::replies_to<atom::get, atom::audit, atom::started,
-                  std::string>::with<text_list>,
-  // Keeps a pending cleanup of a target (target, key, JSON), synced.
+                  std::string>::with<audit_list>,
+  // Keeps a pending cleanup of a target (target, key, what to drop), synced.
   caf::replies_to<atom::put, atom::cleanup, std::string, std::string,
-                  std::string>::with<bool>,
+                  audit_entry>::with<bool>,
   // Forgets a pending cleanup (target, key), synced.
   caf::replies_to<atom::erase, atom::cleanup, std::string,
                   std::string>::with<bool>,
-  // Returns the pending cleanups of a target (JSON each).
-  caf::replies_to<atom::get, atom::cleanup, std::string>::with<text_list>,
-  // Returns a page of the audit log (limit, offset), newest first, as
-  // {"total": n, "entries": [...]}.
-  caf::replies_to<atom::get, atom::audit, int64_t, int64_t>::with<std::string>,
+  // Returns the pending cleanups of a target.
+  caf::replies_to<atom::get, atom::cleanup, std::string>::with<audit_list>,
+  // Returns a page of the audit log (limit, offset), newest first.
+  caf::replies_to<atom::get, atom::audit, int64_t, int64_t>::with<audit_page>,
   // Returns a cached LLM answer ("" when absent or expired).
   caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
@@ -140,8 +138,8 @@ using collector_actor = caf::typed_actor<
 /// FORMAT JSON in a read-only, rolled-back transaction with timeouts; generic
 /// plans for $n statements) and reads the findings off each plan.
 using explainer_actor = caf::typed_actor<
-  // Returns {"plan": tree, "findings": [...]} for one statement (JSON).
-  caf::replies_to<atom::explain, std::string>::with<std::string>>::
+  // Plans one statement and reads the findings off its plan.
+  caf::replies_to<atom::explain, std::string>::with<explained_statement>>::
   extend_with<status_client_actor>;
 
 /// An ADVISOR: analyses one target's workload every analysis interval
@@ -150,27 +148,26 @@ using explainer_actor = caf::typed_actor<
 using advisor_actor = caf::typed_actor<
   // INTERNAL: the analysis timer fired; stale generations are ignored.
   caf::reacts_to<atom::tick, uint64_t>,
-  // Analyses the workload now; replies with a summary (JSON).
-  caf::replies_to<atom::analyze>::with<std::string>,
-  // Analyses one statement: plan, findings and index advice (JSON); with
-  // `true`, also the LLM's explanation and checked rewrites.
-  caf::replies_to<atom::analyze, std::string,
-                  bool>::with<std::string>>::extend_with<status_client_actor>;
+  // Analyses the workload now; replies with its summary.
+  caf::replies_to<atom::analyze>::with<advisor_summary>,
+  // Analyses one statement: plan, findings and index advice; with `true`,
+  // also the LLM's explanation and checked rewrites.
+  caf::replies_to<atom::analyze, std::string, bool>::with<statement_advice>>::
+  extend_with<status_client_actor>;
 
 /// A SANDBOX actor: keeps a copy of one target on the sandbox server and
 /// proves recommendations on it (EXPLAIN ANALYZE before and after).
 using sandbox_actor = caf::typed_actor<
   // Copies the target again (`true`: now; `false`: only when its schema
-  // changed); replies with the copy's facts (JSON).
-  caf::replies_to<atom::prepare, bool>::with<std::string>,
+  // changed); replies with the copy's facts.
+  caf::replies_to<atom::prepare, bool>::with<sandbox::prepared>,
   // Tests one recommendation, keeps the result on it (status `tested`) and
   // replies with the recommendation as stored.
   caf::replies_to<atom::test, std::string>::with<recommendation>,
   // Runs a statement (original) and its rewrite on sample parameters on the
   // copy and compares their rows: the only place either is executed;
-  // replies with the rows check (JSON, advice/rewrite_check.hpp), or
-  // `disabled` without a sandbox.
-  caf::replies_to<atom::verify, std::string, std::string>::with<std::string>>::
+  // replies with the rows check, or `disabled` without a sandbox.
+  caf::replies_to<atom::verify, std::string, std::string>::with<rows_check>>::
   extend_with<status_client_actor>;
 
 /// An APPLIER: changes one target's indexes as its recommendations say,
@@ -191,9 +188,8 @@ using applier_actor = caf::typed_actor<
 /// prompts, strict JSON answers (validated, asked once more with the error,
 /// else dropped), a cache in the STORE, rate limits and a daily budget.
 using llm_actor = caf::typed_actor<
-  // Answers one question; replies {"kind", "cached", "content", "tokens",
-  // "model", "prompt_version"} (JSON), or an error (disabled, budget…).
-  caf::replies_to<atom::ask, llm_request>::with<std::string>>::
+  // Answers one question, or fails (disabled, budget, busy, a bad answer…).
+  caf::replies_to<atom::ask, llm_request>::with<llm_answer>>::
   extend_with<status_client_actor>;
 
 /// The BROKER: publishes events to NATS.
@@ -212,13 +208,14 @@ using supervisor_actor = caf::typed_actor<
   // Polls one target now; replies with its number of statements.
   caf::replies_to<atom::poll, std::string>::with<int64_t>,
   // Analyses one target's workload now (its ADVISOR's summary).
-  caf::replies_to<atom::analyze, std::string>::with<std::string>,
+  caf::replies_to<atom::analyze, std::string>::with<advisor_summary>,
   // Analyses one statement on a target (its ADVISOR's answer), with the
   // LLM's explanation and checked rewrites when the flag is set.
   caf::replies_to<atom::analyze, std::string, std::string,
-                  bool>::with<std::string>,
+                  bool>::with<statement_advice>,
   // Plans one statement on a target (its EXPLAINER's answer).
-  caf::replies_to<atom::explain, std::string, std::string>::with<std::string>,
+  caf::replies_to<atom::explain, std::string,
+                  std::string>::with<explained_statement>,
   // Applies a recommendation on a target (target, id, who asked).
   caf::replies_to<atom::apply, std::string, std::string,
                   std::string>::with<recommendation>,
@@ -228,11 +225,11 @@ using supervisor_actor = caf::typed_actor<
   // Tests a recommendation in the target's sandbox (target, id).
   caf::replies_to<atom::test, std::string, std::string>::with<recommendation>,
   // Copies a target to its sandbox again (target).
-  caf::replies_to<atom::prepare, std::string>::with<std::string>,
+  caf::replies_to<atom::prepare, std::string>::with<sandbox::prepared>,
   // Compares a statement's and its rewrite's rows in the target's sandbox
   // (target, original, rewrite): the SANDBOX's answer.
   caf::replies_to<atom::verify, std::string, std::string,
-                  std::string>::with<std::string>,
+                  std::string>::with<rows_check>,
   // Returns the status of every ADVISOR ({"<target>": status, …}).
   caf::replies_to<atom::status, atom::analyze>::with<status_report>,
   // INTERNAL: restarts the named component after its backoff.
