@@ -21,11 +21,13 @@
 //                                     function per operation of web::routes())
 //   BROKER         broker.cpp         broker/ (NATS client)
 //
-// Recommendations, statuses, snapshots and history travel as C++ values and
-// are rendered as JSON only where they leave the process (the EDGE's API,
-// events, the CLI). Reports that are documents already (an advisor's
-// report, a plan with findings, a sandbox copy's facts, an LLM answer) are
-// rendered once by the actor that makes them and passed on untouched.
+// What actors send each other are C++ values (data.hpp: snapshots,
+// history, recommendations; results.hpp: plans with findings, advisor
+// summaries, statement advice, LLM answers, sandbox copies and rows checks,
+// the audit log; status.hpp), rendered as JSON only where they leave the
+// process: the EDGE's API, events, the CLI, and the STORE's disk. Two texts
+// stay JSON on purpose: an LLM answer's content (its shape is the prompt's)
+// and each component's status figures (only the component knows them).
 
 #include "optischema/messages/atoms.hpp"
 #include "optischema/messages/data.hpp"
