@@ -39,6 +39,16 @@ void reply_error(const std::shared_ptr<web::responder>& out,
   out->respond(std::move(res));
 }
 
+/// Asks `hdl` and answers the request with the reply (a `T`) as JSON, or
+/// with the error: what most operations do once their input is checked.
+template <class T, class Handle, class Timeout, class... Ts>
+void relay(self_ptr self, const std::shared_ptr<web::responder>& out,
+           const Handle& hdl, Timeout timeout, const Ts&... xs) {
+  self->request(hdl, timeout, xs...)
+    .then([out](const T& x) { out->respond(json_response(to_json(x))); },
+          [out](const caf::error& err) { reply_error(out, err); });
+}
+
 bool known_target(self_ptr self, const std::string& name) {
   auto& ts = self->state.config.targets;
   return std::find(ts.begin(), ts.end(), name) != ts.end();
@@ -164,28 +174,16 @@ void get_status(self_ptr self, web_request& r, const web::route_match&) {
       [out](const caf::error& err) { reply_error(out, err); });
 }
 
-/// GET /api/metrics/hot
-void metrics_hot(self_ptr self, web_request& r, const web::route_match&) {
-  auto& req = r.req;
+/// GET /api/metrics/hot and /api/metrics/raw: the latest snapshots of the
+/// query's target (or all), rendered as the query asks.
+template <auto parse, auto render>
+void metrics(self_ptr self, web_request& r, const web::route_match&) {
   auto out = r.out;
-  auto q = web::parse_hot_query(req.query);
+  auto q = parse(r.req.query);
   if (!q)
     return out->respond(error_response(q.error()));
-  with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
-    return web::render_hot(snaps, q);
-  });
-}
-
-/// GET /api/metrics/raw
-void metrics_raw(self_ptr self, web_request& r, const web::route_match&) {
-  auto& req = r.req;
-  auto out = r.out;
-  auto q = web::parse_raw_query(req.query);
-  if (!q)
-    return out->respond(error_response(q.error()));
-  with_snapshots(self, q->target, out, [q = *q](const auto& snaps) {
-    return web::render_raw(snaps, q);
-  });
+  with_snapshots(self, q->target, out,
+                 [q = *q](const auto& snaps) { return render(snaps, q); });
 }
 
 /// GET /api/metrics/summary
@@ -278,14 +276,8 @@ void get_suggestion(self_ptr self, web_request& r,
   auto out = r.out;
   auto& st = self->state;
   auto& id = route.params.at("id");
-  self
-    ->request(st.store, ask_timeout, atom::get_v, atom::recommend_v,
-              atom::by_id_v, id)
-    .then(
-      [out](const recommendation& rec) {
-        out->respond(json_response(to_json(rec)));
-      },
-      [out](const caf::error& err) { reply_error(out, err); });
+  relay<recommendation>(self, out, st.store, ask_timeout, atom::get_v,
+                        atom::recommend_v, atom::by_id_v, id);
 }
 
 /// POST /api/suggestions/apply and POST /api/suggestions/rollback
@@ -299,20 +291,12 @@ void apply_or_rollback(self_ptr self, web_request& r,
     self, r, true,
     [self, undo, who](recommendation rec, std::shared_ptr<web::responder> out) {
       auto& st = self->state;
-      auto reply = [out](const recommendation& stored) {
-        out->respond(json_response(to_json(stored)));
-      };
-      auto fail = [out](const caf::error& err) { reply_error(out, err); };
       if (undo)
-        self
-          ->request(st.supervisor, st.config.apply_timeout, atom::rollback_v,
-                    rec.target, rec.id, who)
-          .then(reply, fail);
+        relay<recommendation>(self, out, st.supervisor, st.config.apply_timeout,
+                              atom::rollback_v, rec.target, rec.id, who);
       else
-        self
-          ->request(st.supervisor, st.config.apply_timeout, atom::apply_v,
-                    rec.target, rec.id, who)
-          .then(reply, fail);
+        relay<recommendation>(self, out, st.supervisor, st.config.apply_timeout,
+                              atom::apply_v, rec.target, rec.id, who);
     });
 }
 
@@ -322,14 +306,8 @@ void test_suggestion(self_ptr self, web_request& r, const web::route_match&) {
   on_recommendation(
     self, r, false,
     [self](recommendation rec, std::shared_ptr<web::responder> out) {
-      self
-        ->request(self->state.supervisor, test_timeout, atom::test_v,
-                  rec.target, rec.id)
-        .then(
-          [out](const recommendation& stored) {
-            out->respond(json_response(to_json(stored)));
-          },
-          [out](const caf::error& err) { reply_error(out, err); });
+      relay<recommendation>(self, out, self->state.supervisor, test_timeout,
+                            atom::test_v, rec.target, rec.id);
     });
 }
 
@@ -387,12 +365,8 @@ void prepare_sandbox(self_ptr self, web_request& r, const web::route_match&) {
   auto target = single_target(self, query_target(req));
   if (!target)
     return out->respond(error_response(target.error()));
-  self->request(st.supervisor, test_timeout, atom::prepare_v, *target)
-    .then(
-      [out](const sandbox::prepared& copy) {
-        out->respond(json_response(to_json(copy)));
-      },
-      [out](const caf::error& err) { reply_error(out, err); });
+  relay<sandbox::prepared>(self, out, st.supervisor, test_timeout,
+                           atom::prepare_v, *target);
 }
 
 /// GET /api/audit
@@ -430,14 +404,8 @@ void analyze_query(self_ptr self, web_request& r, const web::route_match&) {
   auto target = single_target(self, q->target);
   if (!target)
     return out->respond(error_response(target.error()));
-  self
-    ->request(st.supervisor, analysis_timeout, atom::analyze_v, *target, q->sql,
-              q->llm)
-    .then(
-      [out](const statement_advice& x) {
-        out->respond(json_response(to_json(x)));
-      },
-      [out](const caf::error& err) { reply_error(out, err); });
+  relay<statement_advice>(self, out, st.supervisor, analysis_timeout,
+                          atom::analyze_v, *target, q->sql, q->llm);
 }
 
 /// POST /api/analysis/run
@@ -448,12 +416,8 @@ void run_analysis(self_ptr self, web_request& r, const web::route_match&) {
   auto target = single_target(self, query_target(req));
   if (!target)
     return out->respond(error_response(target.error()));
-  self->request(st.supervisor, analysis_timeout, atom::analyze_v, *target)
-    .then(
-      [out](const advisor_summary& x) {
-        out->respond(json_response(to_json(x)));
-      },
-      [out](const caf::error& err) { reply_error(out, err); });
+  relay<advisor_summary>(self, out, st.supervisor, analysis_timeout,
+                         atom::analyze_v, *target);
 }
 
 /// GET /api/analysis/plan
@@ -488,14 +452,8 @@ void analysis_plan(self_ptr self, web_request& r, const web::route_match&) {
             fmt::format("no statement with fingerprint '{}' in the latest poll "
                         "of {}",
                         fp, target)));
-        self
-          ->request(sup, analysis_timeout, atom::explain_v, target,
-                    found->query)
-          .then(
-            [out](const explained_statement& x) {
-              out->respond(json_response(to_json(x)));
-            },
-            [out](const caf::error& err) { reply_error(out, err); });
+        relay<explained_statement>(self, out, sup, analysis_timeout,
+                                   atom::explain_v, target, found->query);
       },
       [out](const caf::error& err) { reply_error(out, err); });
 }
@@ -523,8 +481,8 @@ const std::map<std::string, handler_fn, std::less<>>& handlers() {
     {"openapi", openapi},
     {"list_targets", list_targets},
     {"get_status", get_status},
-    {"metrics_hot", metrics_hot},
-    {"metrics_raw", metrics_raw},
+    {"metrics_hot", metrics<web::parse_hot_query, web::render_hot>},
+    {"metrics_raw", metrics<web::parse_raw_query, web::render_raw>},
     {"metrics_summary", metrics_summary},
     {"metrics_history", metrics_history},
     {"collect", collect},

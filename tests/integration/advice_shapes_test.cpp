@@ -13,7 +13,6 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include <mutex>
 #include <set>
 
 using namespace optischema::test;
@@ -23,12 +22,7 @@ namespace {
 
 /// 300,000 tickets: big enough that a scan costs and an index pays.
 const std::string& shapes_db() {
-  static std::string name;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto& h = harness::shared();
-    name = h.create_database("shapes");
-    h.exec(name, R"sql(
+  return harness::shared().shared_database("shapes", R"sql(
       CREATE TABLE tickets (id int PRIMARY KEY, tenant int NOT NULL, attrs jsonb NOT NULL,
                             meta jsonb NOT NULL, tags text[] NOT NULL, subject text NOT NULL,
                             deleted_at timestamptz, score int NOT NULL);
@@ -42,32 +36,8 @@ const std::string& shapes_db() {
         CASE WHEN g % 50 = 0 THEN timestamptz '2024-01-01' + g * interval '1 minute' END,
         g % 100
       FROM generate_series(1, 300000) g;
-    )sql");
-    // Statistics from every row (ANALYZE samples 300 x the target rows at
-    // random otherwise): the planner's estimates, which the model takes,
-    // do not change between runs.
-    h.exec(name,
-           "ALTER DATABASE " + name + " SET default_statistics_target = 1000");
-    h.exec(name, "VACUUM (FREEZE, ANALYZE)");
-  });
-  return name;
-}
-
-/// A database of its own, loaded by `setup`, vacuumed (visibility map
-/// set) and analysed; with `every_row`, statistics from every row
-/// (a target of 1000), so the planner's estimates do not change between
-/// runs.
-std::string loaded_database(const std::string& prefix, const std::string& setup,
-                            bool every_row = false) {
-  auto& h = harness::shared();
-  auto db = h.create_database(prefix);
-  h.exec(db, setup);
-  if (every_row)
-    h.exec(db,
-           "ALTER DATABASE " + db + " SET default_statistics_target = 1000");
-  // VACUUM cannot share a multi-statement string (an implicit transaction).
-  h.exec(db, "VACUUM (FREEZE, ANALYZE)");
-  return db;
+    )sql",
+                                           true);
 }
 
 /// Empties pg_stat_statements of database `db` and runs `also` (another
@@ -213,7 +183,7 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
   // The planner's default guess for % (1% of the rows) leaves the model no
   // clear gain; the sandbox times the scan that computes a similarity for
   // every row against the index, and the measurement decides.
-  auto db = loaded_database("similar", R"sql(
+  auto db = harness::shared().loaded_database("similar", R"sql(
     CREATE EXTENSION pg_trgm;
     CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL);
     INSERT INTO people SELECT g,
@@ -244,7 +214,7 @@ TEST_CASE("advise --sandbox-dsn: pg_trgm similarity gets a trigram index, "
 TEST_CASE("advise: nearest first (ORDER BY … <-> … LIMIT) gets a GiST index, "
           "by trigram only as an idea until measured",
           "[advisor][shapes]") {
-  auto db = loaded_database("nearest", R"sql(
+  auto db = harness::shared().loaded_database("nearest", R"sql(
     CREATE EXTENSION pg_trgm;
     CREATE TABLE places (id int PRIMARY KEY, name text NOT NULL, loc point NOT NULL);
     INSERT INTO places SELECT g, 'place ' || md5(g::text),
@@ -316,14 +286,14 @@ TEST_CASE("advise: a partial index where the text keeps a rare IS NULL",
           "[advisor][shapes]") {
   // A job queue: 2% of the jobs are not processed yet; workers take the
   // oldest of their queue. The index holds only those.
-  auto db = loaded_database("queue", R"sql(
+  auto db = harness::shared().loaded_database("queue", R"sql(
     CREATE TABLE jobs (id int PRIMARY KEY, queue int NOT NULL, created_at timestamptz NOT NULL,
                        processed_at timestamptz, body text);
     INSERT INTO jobs SELECT g, g % 20, timestamptz '2024-01-01' + g * interval '1 second',
            CASE WHEN g % 50 <> 0 THEN timestamptz '2024-01-02' END, repeat('x', 50)
       FROM generate_series(1, 300000) g;
   )sql",
-                            true);
+                                              true);
   auto a = advise_on(db,
                      {"--statement",
                       "SELECT id, body FROM jobs WHERE processed_at IS NULL "
@@ -356,7 +326,7 @@ TEST_CASE("advise: an index that would stop HOT updates is charged for them",
   // report; seen_at in the index would make every touch maintain every
   // index of the table.
   auto& h = harness::shared();
-  auto db = loaded_database("hot", R"sql(
+  auto db = harness::shared().loaded_database("hot", R"sql(
     CREATE TABLE sessions (id int PRIMARY KEY, tenant int NOT NULL,
                            seen_at timestamptz NOT NULL, data text)
       WITH (fillfactor = 80);
@@ -407,7 +377,7 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
   // thousand rows per match; costed on the most common and a rare value as
   // well, the composite wins.
   auto& h = harness::shared();
-  auto db = loaded_database("skew", R"sql(
+  auto db = harness::shared().loaded_database("skew", R"sql(
     CREATE TABLE jobs (id int PRIMARY KEY, state text NOT NULL,
                        created_at timestamptz NOT NULL, body text);
     INSERT INTO jobs SELECT g,
@@ -416,7 +386,7 @@ TEST_CASE("advise: equality + ORDER BY … LIMIT is costed across a skewed "
            timestamptz '2024-01-01' + g * interval '1 second', repeat('x', 60)
       FROM generate_series(1, 300000) g;
   )sql",
-                            true);
+                                              true);
   auto a = advise_on(db,
                      {"--statement",
                       "SELECT id, created_at FROM jobs WHERE state = $1 "
@@ -452,7 +422,7 @@ TEST_CASE("advise: a wide key only compared with = gets a hash index, one "
   // Short links looked up by their 70-byte URL: a hash index holds a
   // 4-byte code per row, a quarter of the b-tree, and finds a row as fast.
   // A range over the URLs needs the b-tree's order: then it is the b-tree.
-  auto db = loaded_database("links", R"sql(
+  auto db = harness::shared().loaded_database("links", R"sql(
     CREATE TABLE links (id int PRIMARY KEY, url text NOT NULL, clicks int NOT NULL);
     INSERT INTO links SELECT g, 'https://example.com/articles/2024/' || md5(g::text) || '/view',
            g % 1000 FROM generate_series(1, 300000) g;
@@ -483,7 +453,7 @@ TEST_CASE("advise: with pg_qualstats, the value a parameter always takes "
   // first. pg_stat_statements shows `status = $2`; pg_qualstats saw 'paid'
   // on every call: the index holds only the paid orders.
   auto& h = harness::shared();
-  auto db = loaded_database("qualstats", R"sql(
+  auto db = harness::shared().loaded_database("qualstats", R"sql(
     CREATE TABLE orders (id int PRIMARY KEY, shop int NOT NULL, status text NOT NULL,
                          created_at timestamptz NOT NULL, total numeric NOT NULL);
     INSERT INTO orders SELECT g, g % 400,

@@ -10,8 +10,6 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include <mutex>
-
 using namespace optischema::test;
 using namespace std::chrono_literals;
 
@@ -20,12 +18,7 @@ namespace {
 /// A database with tables big enough for indexes to matter; made once per
 /// test process (it takes a second or two).
 const std::string& advise_db() {
-  static std::string name;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto& h = harness::shared();
-    name = h.create_database("advise");
-    h.exec(name, R"sql(
+  return harness::shared().shared_database("advise", R"sql(
       CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, name text NOT NULL,
                               country text NOT NULL);
       INSERT INTO customers SELECT g, 'User' || g || '@Example.com', 'name ' || g,
@@ -51,25 +44,8 @@ const std::string& advise_db() {
         FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
       INSERT INTO measurements SELECT timestamptz '2024-01-01' + g * interval '5 minutes',
              g % 500, g FROM generate_series(1, 200000) g;
-    )sql");
-    // Deterministic statistics: a target of 1000 samples every row of these
-    // tables (ANALYZE samples at random otherwise, and close choices would
-    // flip); FREEZE sets the visibility map that index-only scans cost on.
-    // VACUUM cannot share a multi-statement string (an implicit transaction).
-    h.exec(name,
-           "ALTER DATABASE " + name + " SET default_statistics_target = 1000");
-    // The first VACUUM after a bulk load may leave pages not yet all-visible;
-    // index-only scans are costed on that map, so settle it.
-    for (int i = 0; i < 5; ++i) {
-      h.exec(name, "VACUUM (FREEZE, ANALYZE)");
-      if (h.exec(name,
-                 "SELECT bool_and(relallvisible = relpages) FROM pg_class "
-                 "WHERE relname IN ('orders', 'customers')")[0][0]
-          == "t")
-        break;
-    }
-  });
-  return name;
+    )sql",
+                                           true);
 }
 
 struct advice {

@@ -15,7 +15,6 @@
 #include <rapidjson/writer.h>
 
 #include <atomic>
-#include <mutex>
 
 using namespace optischema::test;
 using namespace std::chrono_literals;
@@ -28,25 +27,17 @@ constexpr const char* api_key = "sk-test-Secret-4242";
 constexpr const char* data_value = "ZEBRA-ROW-VALUE-7";
 
 const std::string& llm_db() {
-  static std::string name;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto& h = harness::shared();
-    name = h.create_database("llm");
-    h.exec(name,
-           std::string{R"sql(
+  return harness::shared().shared_database(
+    "llm",
+    std::string{R"sql(
       CREATE TABLE accounts (id int PRIMARY KEY, region int NOT NULL, tier int NOT NULL,
                              owner text NOT NULL);
       INSERT INTO accounts SELECT g, g % 50, g % 7, ')sql"}
-             + data_value + R"sql(' || g FROM generate_series(1, 60000) g;
+      + data_value + R"sql(' || g FROM generate_series(1, 60000) g;
       CREATE INDEX accounts_region_idx ON accounts (region);
       CREATE INDEX accounts_tier_idx ON accounts (tier);
-    )sql");
-    h.exec(name,
-           "ALTER DATABASE " + name + " SET default_statistics_target = 1000");
-    h.exec(name, "VACUUM (FREEZE, ANALYZE)");
-  });
-  return name;
+    )sql",
+    true);
 }
 
 /// The statement the tests analyse (a non-sargable predicate: the index on

@@ -26,12 +26,7 @@ namespace {
 
 /// orders (50k rows) of customers (5k); made once per test process.
 const std::string& rewrite_db() {
-  static std::string name;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto& h = harness::shared();
-    name = h.create_database("rewrite");
-    h.exec(name, R"sql(
+  return harness::shared().shared_database("rewrite", R"sql(
       SELECT setseed(0.42);
       CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL,
                               country text NOT NULL);
@@ -50,13 +45,8 @@ const std::string& rewrite_db() {
         FROM generate_series(1, 50000) g;
       CREATE INDEX orders_customer_id_idx ON orders (customer_id);
       CREATE INDEX customers_country_idx ON customers (country);
-    )sql");
-    // Statistics of every row (ANALYZE samples at random otherwise).
-    h.exec(name,
-           "ALTER DATABASE " + name + " SET default_statistics_target = 1000");
-    h.exec(name, "VACUUM (FREEZE, ANALYZE)");
-  });
-  return name;
+    )sql",
+                                           true);
 }
 
 /// The sandbox's copy of rewrite_db() in a cluster of its own, made once

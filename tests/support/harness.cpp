@@ -140,6 +140,37 @@ std::string harness::create_database(const std::string& prefix) {
   return name;
 }
 
+std::string harness::loaded_database(const std::string& prefix,
+                                     const std::string& setup, bool every_row) {
+  auto db = create_database(prefix);
+  exec(db, setup);
+  if (every_row)
+    exec(db, "ALTER DATABASE " + db + " SET default_statistics_target = 1000");
+  // VACUUM cannot share a multi-statement string (an implicit transaction).
+  for (int i = 0; i < 5; ++i) {
+    exec(db, "VACUUM (FREEZE, ANALYZE)");
+    if (exec(db,
+             "SELECT coalesce(bool_and(relallvisible = relpages), true) "
+             "FROM pg_class WHERE relkind = 'r' "
+             "AND relnamespace = 'public'::regnamespace")[0][0]
+        == "t")
+      break;
+  }
+  return db;
+}
+
+const std::string& harness::shared_database(const std::string& prefix,
+                                            const std::string& setup,
+                                            bool every_row) {
+  static std::mutex mutex;
+  static std::map<std::string, std::string> made;
+  std::lock_guard lock{mutex};
+  auto i = made.find(prefix);
+  if (i == made.end())
+    i = made.emplace(prefix, loaded_database(prefix, setup, every_row)).first;
+  return i->second;
+}
+
 std::vector<std::vector<std::string>>
 harness::exec(const std::string& dbname, const std::string& sql) const {
   pqxx::connection conn{dsn(dbname)};

@@ -52,6 +52,21 @@ public:
   /// extensions pg_stat_statements and hypopg; returns its name.
   std::string create_database(const std::string& prefix);
 
+  /// A fresh database (create_database) loaded by `setup` (several
+  /// statements allowed), then vacuumed with FREEZE until every table's
+  /// visibility map is set (index-only scans are costed on it; the first
+  /// VACUUM after a bulk load may leave pages out) and analysed. With
+  /// `every_row`, statistics of every row (a target of 1000): estimates, and
+  /// the advice made of them, do not change between runs.
+  std::string loaded_database(const std::string& prefix,
+                              const std::string& setup, bool every_row = false);
+
+  /// loaded_database, made once per test process and shared by its tests
+  /// (by prefix: the first call's setup makes it).
+  const std::string& shared_database(const std::string& prefix,
+                                     const std::string& setup,
+                                     bool every_row = false);
+
   /// Runs SQL (several statements allowed) and returns the rows of the last
   /// one as text; throws on error.
   std::vector<std::vector<std::string>> exec(const std::string& dbname,
