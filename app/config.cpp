@@ -366,18 +366,19 @@ expected<engine_config> to_config(const serve_flags& flags) {
                                 flags.max_connections / 2);
   lim.analysis_queries_per_target = flags.max_analysis_queries;
   auto& llm = cfg.llm;
-  llm.api_key = flags.llm_api_key;
+  auto& endpoint = llm.endpoint;
+  endpoint.api_key = flags.llm_api_key;
   if (!flags.llm_base_url.empty())
-    llm.base_url = flags.llm_base_url;
+    endpoint.base_url = flags.llm_base_url;
   // A key, or a base URL of a local server that needs none, turns it on.
   llm.enabled = !flags.llm_api_key.empty() || !flags.llm_base_url.empty();
-  llm.model = flags.llm_model;
-  llm.organization = flags.llm_organization;
+  endpoint.model = flags.llm_model;
+  endpoint.organization = flags.llm_organization;
   auto llm_timeout = duration_flag("--llm-timeout", flags.llm_timeout,
                                    std::chrono::milliseconds{100});
   if (!llm_timeout)
     return llm_timeout.error();
-  llm.timeout = *llm_timeout;
+  endpoint.timeout = *llm_timeout;
   auto ttl = duration_flag("--llm-cache-ttl", flags.llm_cache_ttl,
                            std::chrono::seconds{1});
   if (!ttl)
@@ -393,9 +394,9 @@ expected<engine_config> to_config(const serve_flags& flags) {
   llm.daily_usd = flags.llm_daily_usd;
   llm.usd_per_million_input = flags.llm_price_input;
   llm.usd_per_million_output = flags.llm_price_output;
-  llm.requests_per_minute = flags.llm_rpm;
-  llm.tokens_per_minute = flags.llm_tpm;
-  llm.max_concurrency = std::max<size_t>(1, flags.llm_concurrency);
+  endpoint.requests_per_minute = flags.llm_rpm;
+  endpoint.tokens_per_minute = flags.llm_tpm;
+  endpoint.max_concurrency = std::max<size_t>(1, flags.llm_concurrency);
   llm.max_queued = flags.llm_max_queued;
   llm.cache_max_bytes = static_cast<int64_t>(flags.llm_cache_mb * 1024 * 1024);
   llm.redact_literals = flags.llm_redact_literals;

@@ -236,8 +236,8 @@ caf::result<llm_answer> ask(self_ptr self, const llm_request& q) {
   // ones expire by TTL or make room under the size cap).
   auto key = fmt::format(
     "{:016x}",
-    fnv1a(fmt::format("{}|{}|{}|{}|{}", q.kind, st.config.model, t->version,
-                      st.config.redact_literals, q.identity)));
+    fnv1a(fmt::format("{}|{}|{}|{}|{}", q.kind, st.config.endpoint.model,
+                      t->version, st.config.redact_literals, q.identity)));
   auto rp = self->make_response_promise<llm_answer>();
   self
     ->request(st.store, std::chrono::seconds{10}, atom::get_v, atom::cache_v,
@@ -247,8 +247,8 @@ caf::result<llm_answer> ask(self_ptr self, const llm_request& q) {
         auto& st = self->state;
         if (!cached.empty()) {
           ++st.cache_hits;
-          rp.deliver(
-            answer(q.kind, true, cached, {}, st.config.model, t.version));
+          rp.deliver(answer(q.kind, true, cached, {}, st.config.endpoint.model,
+                            t.version));
           return;
         }
         ++st.cache_misses;
@@ -319,17 +319,7 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
         "--llm-base-url for a local OpenAI-compatible server such as "
         "Ollama; the engine's own analysis works without it";
   } else {
-    llm::llm_options o;
-    o.base_url = st.config.base_url;
-    o.api_key = st.config.api_key;
-    o.model = st.config.model;
-    o.organization = st.config.organization;
-    o.timeout = st.config.timeout;
-    o.max_retries = st.config.max_retries;
-    o.max_concurrency = st.config.max_concurrency;
-    o.requests_per_minute = st.config.requests_per_minute;
-    o.tokens_per_minute = st.config.tokens_per_minute;
-    auto c = llm::client::create(o);
+    auto c = llm::client::create(st.config.endpoint);
     if (c)
       st.client = std::move(*c);
     else
@@ -337,7 +327,8 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
   }
   if (st.client) {
     // Linked: the pool ends with this actor (a restart makes a new one).
-    for (size_t i = 0; i < std::max<size_t>(1, st.config.max_concurrency); ++i)
+    for (size_t i = 0;
+         i < std::max<size_t>(1, st.config.endpoint.max_concurrency); ++i)
       st.workers.push_back(
         self->spawn<caf::detached + caf::linked>(call_worker, st.client));
     st.idle = st.workers;
@@ -374,7 +365,7 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
       if (!st.disabled.empty()) {
         json::field(w, "message", st.disabled);
       }
-      json::field(w, "model", st.config.model);
+      json::field(w, "model", st.config.endpoint.model);
       json::field(w, "asked", st.asked);
       json::field(w, "in_flight", st.in_flight);
       json::field(w, "queued", st.queue.size());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "optischema/analysis/change.hpp"
+#include "optischema/llm/client.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/store/history_db.hpp"
 #include "optischema/util/defaults.hpp"
@@ -72,19 +73,12 @@ struct llm_config {
   /// On with an API key, or with a base URL of a local endpoint (Ollama,
   /// vLLM, llama.cpp server) that needs none.
   bool enabled = false;
-  std::string base_url{defaults::llm_base_url};
-  /// A secret: never logged, never shown.
-  std::string api_key;
-  std::string model{defaults::llm_model};
-  std::string organization;
-  std::chrono::milliseconds timeout = defaults::llm_timeout;
-  int max_retries = defaults::llm_max_retries;
-  size_t max_concurrency = defaults::llm_concurrency;
+  /// Where it is and how it is called: URL, key (a secret), model, timeouts,
+  /// retries, calls in flight, rate limits.
+  llm::llm_options endpoint;
   /// Questions waiting for a call beyond those in flight; more are refused
   /// (busy) instead of queued without bound.
   size_t max_queued = defaults::llm_max_queued;
-  int requests_per_minute = defaults::llm_requests_per_minute;
-  int tokens_per_minute = defaults::llm_tokens_per_minute;
   /// Per UTC day; calls stop when either is reached.
   int64_t daily_tokens = defaults::llm_daily_tokens;
   double daily_usd = defaults::llm_daily_usd;
