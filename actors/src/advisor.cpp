@@ -270,28 +270,25 @@ void review_statement(self_ptr self, const statement_result& sr,
 /// figures that drift from cycle to cycle (time per day), so an unchanged
 /// recommendation hits the cache.
 std::string stable_context(const recommendation& r) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "kind", r.kind);
-  json::field(w, "ddl", r.ddl);
-  json::field(w, "rollback_ddl", r.rollback_ddl);
-  json::field(w, "size_mb",
-              std::round(static_cast<double>(r.size_bytes) / 1048576.0 * 10)
-                / 10);
-  json::key(w, "statements");
-  w.StartArray();
-  for (auto& s : r.statements) {
-    w.StartObject();
-    json::field(w, "query", s.query);
-    json::field(w, "cost_before", std::round(s.cost_before));
-    json::field(w, "cost_after", std::round(s.cost_after));
-    w.EndObject();
-  }
-  w.EndArray();
-  json::field(w, "confidence", r.confidence);
-  w.EndObject();
-  return json::text(buf);
+  return json::object([&](json::writer& w) {
+    json::field(w, "kind", r.kind);
+    json::field(w, "ddl", r.ddl);
+    json::field(w, "rollback_ddl", r.rollback_ddl);
+    json::field(w, "size_mb",
+                std::round(static_cast<double>(r.size_bytes) / 1048576.0 * 10)
+                  / 10);
+    json::key(w, "statements");
+    w.StartArray();
+    for (auto& s : r.statements) {
+      w.StartObject();
+      json::field(w, "query", s.query);
+      json::field(w, "cost_before", std::round(s.cost_before));
+      json::field(w, "cost_after", std::round(s.cost_after));
+      w.EndObject();
+    }
+    w.EndArray();
+    json::field(w, "confidence", r.confidence);
+  });
 }
 
 /// After an analysis is stored: LLM explanations and checked rewrites for

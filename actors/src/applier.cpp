@@ -579,24 +579,20 @@ applier(applier_actor::stateful_pointer<applier_state> self,
     [self](atom::tick) { on_tick(self); },
     [self](atom::status) -> status_report {
       auto& st = self->state;
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = !st.cleanups.empty() ? health::degraded : health::ok;
-      json::field(w, "state", to_string(state));
-      json::field(w, "applied", st.applied);
-      json::field(w, "rolled_back", st.rolled_back);
-      json::field(w, "unchanged", st.unchanged);
-      json::field(w, "failed", st.failed);
-      json::key(w, "pending_cleanups");
-      w.StartArray();
-      for (auto& [key, _] : st.cleanups)
-        json::str(w, key);
-      w.EndArray();
-      json::field(w, "recovered", st.recovered);
-      json::field(w, "error", st.last_error);
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "applied", st.applied);
+        json::field(w, "rolled_back", st.rolled_back);
+        json::field(w, "unchanged", st.unchanged);
+        json::field(w, "failed", st.failed);
+        json::key(w, "pending_cleanups");
+        w.StartArray();
+        for (auto& [key, _] : st.cleanups)
+          json::str(w, key);
+        w.EndArray();
+        json::field(w, "recovered", st.recovered);
+        json::field(w, "error", st.last_error);
+      });
     },
   };
 }

@@ -22,31 +22,28 @@ constexpr auto min_backoff = std::chrono::milliseconds{1000};
 constexpr auto fingerprint_timeout = std::chrono::seconds{30};
 
 std::string status_json(const collector_state& st) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "name", st.target);
-  json::field(w, "dsn", st.session ? st.session->target().display : "");
-  json::field(w, "state", to_string(st.state));
-  json::field(w, "poll_interval_ms", st.interval.count());
-  json::field(w, "last_poll", st.last_poll_ms);
-  json::field(w, "last_success", st.last_success_ms);
-  json::field(w, "last_poll_duration_ms", st.last_poll_duration_ms);
-  json::field(w, "polls", st.polls);
-  json::field(w, "failures", st.failures);
-  json::field(w, "statements", st.statements);
-  json::field(w, "hidden_rows", st.hidden_rows);
-  json::field(w, "resets_detected", st.resets_detected);
-  json::field(w, "last_reset", st.last_reset_ms);
-  json::field(w, "evicted_total", st.evicted_total);
-  json::field(w, "texts_withheld", st.texts_withheld);
-  json::field(w, "server_version", st.facts.version);
-  json::field(w, "role", st.facts.user);
-  json::field(w, "error", st.last_error);
-  json::field(w, "warnings", st.warnings);
-  json::field(w, "advice", st.advice);
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  return json::object([&](json::writer& w) {
+    json::field(w, "name", st.target);
+    json::field(w, "dsn", st.session ? st.session->target().display : "");
+    json::field(w, "state", to_string(st.state));
+    json::field(w, "poll_interval_ms", st.interval.count());
+    json::field(w, "last_poll", st.last_poll_ms);
+    json::field(w, "last_success", st.last_success_ms);
+    json::field(w, "last_poll_duration_ms", st.last_poll_duration_ms);
+    json::field(w, "polls", st.polls);
+    json::field(w, "failures", st.failures);
+    json::field(w, "statements", st.statements);
+    json::field(w, "hidden_rows", st.hidden_rows);
+    json::field(w, "resets_detected", st.resets_detected);
+    json::field(w, "last_reset", st.last_reset_ms);
+    json::field(w, "evicted_total", st.evicted_total);
+    json::field(w, "texts_withheld", st.texts_withheld);
+    json::field(w, "server_version", st.facts.version);
+    json::field(w, "role", st.facts.user);
+    json::field(w, "error", st.last_error);
+    json::field(w, "warnings", st.warnings);
+    json::field(w, "advice", st.advice);
+  });
 }
 
 void publish(self_ptr self, const char* type, std::string payload) {

@@ -574,26 +574,22 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
       auto& st = self->state;
       auto s = st.server->stats();
       auto warnings = st.server->warnings();
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       // Exposed beyond what is safe: said where operators look.
       auto state = warnings.empty() ? health::ok : health::degraded;
-      json::field(w, "state", to_string(state));
-      json::field(w, "url", st.server->url());
-      json::field(w, "token", !st.config.api_token.empty());
-      json::field(w, "warnings", warnings);
-      json::field(w, "requests", s.requests);
-      json::field(w, "connections", s.connections);
-      json::field(w, "connections_refused", s.connections_refused);
-      json::field(w, "connections_evicted", s.connections_evicted);
-      json::field(w, "ws_refused", s.ws_refused);
-      json::field(w, "events", st.events);
-      json::field(w, "ws_clients", s.ws_clients);
-      json::field(w, "ws_frames_sent", s.ws_frames_sent);
-      json::field(w, "ws_frames_dropped", s.ws_frames_dropped);
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "url", st.server->url());
+        json::field(w, "token", !st.config.api_token.empty());
+        json::field(w, "warnings", warnings);
+        json::field(w, "requests", s.requests);
+        json::field(w, "connections", s.connections);
+        json::field(w, "connections_refused", s.connections_refused);
+        json::field(w, "connections_evicted", s.connections_evicted);
+        json::field(w, "ws_refused", s.ws_refused);
+        json::field(w, "events", st.events);
+        json::field(w, "ws_clients", s.ws_clients);
+        json::field(w, "ws_frames_sent", s.ws_frames_sent);
+        json::field(w, "ws_frames_dropped", s.ws_frames_dropped);
+      });
     },
   };
 }

@@ -70,16 +70,12 @@ explainer(explainer_actor::stateful_pointer<explainer_state> self,
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = st.last_error ? health::degraded : health::ok;
-      json::field(w, "state", to_string(state));
-      json::field(w, "plans", st.plans);
-      json::field(w, "failures", st.failures);
-      json::field(w, "error", st.last_error);
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "plans", st.plans);
+        json::field(w, "failures", st.failures);
+        json::field(w, "error", st.last_error);
+      });
     },
   };
 }

@@ -26,18 +26,14 @@ fingerprinter(fingerprinter_actor::stateful_pointer<fingerprinter_state> self,
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = health::ok;
-      json::field(w, "state", to_string(state));
-      json::field(w, "cached", st.cache.size());
-      json::field(w, "hits", st.cache.hits());
-      json::field(w, "misses", st.cache.misses());
-      json::field(w, "requests", st.requests);
-      json::field(w, "parse_ms", st.busy_ms);
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "cached", st.cache.size());
+        json::field(w, "hits", st.cache.hits());
+        json::field(w, "misses", st.cache.misses());
+        json::field(w, "requests", st.requests);
+        json::field(w, "parse_ms", st.busy_ms);
+      });
     },
   };
 }

@@ -354,54 +354,50 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
     [self](atom::status) -> status_report {
       auto& st = self->state;
       roll_day(self);
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = !st.disabled.empty() ? health::disabled
         : over_budget(st)               ? health::degraded
         : !st.last_error.empty()        ? health::degraded
                                         : health::ok;
-      json::field(w, "state", to_string(state));
-      if (!st.disabled.empty()) {
-        json::field(w, "message", st.disabled);
-      }
-      json::field(w, "model", st.config.endpoint.model);
-      json::field(w, "asked", st.asked);
-      json::field(w, "in_flight", st.in_flight);
-      json::field(w, "queued", st.queue.size());
-      json::field(w, "busy_refusals", st.busy_refusals);
-      json::field(w, "calls", st.calls);
-      json::field(w, "cache_hits", st.cache_hits);
-      json::field(w, "cache_misses", st.cache_misses);
-      json::key(w, "cache_hit_ratio");
-      auto looked = st.cache_hits + st.cache_misses;
-      json::number(w,
-                   looked > 0 ? static_cast<double>(st.cache_hits)
-                       / static_cast<double>(looked)
-                              : 0.0);
-      json::field(w, "invalid_answers", st.invalid_answers);
-      json::field(w, "dropped_answers", st.dropped);
-      json::field(w, "failures", st.failures);
-      json::field(w, "budget_refusals", st.budget_refusals);
-      json::key(w, "mean_latency_ms");
-      json::number(w,
-                   st.calls > 0
-                     ? st.latency_ms_total / static_cast<double>(st.calls)
-                     : 0.0);
-      json::key(w, "budget");
-      w.StartObject();
-      json::field(w, "day", st.day);
-      json::field(w, "tokens", st.tokens_today);
-      json::field(w, "tokens_limit", st.config.daily_tokens);
-      json::field(w, "usd", st.usd_today);
-      json::field(w, "usd_limit", st.config.daily_usd);
-      json::field(w, "tokens_reserved", st.reserved_tokens);
-      w.EndObject();
-      if (!st.last_error.empty()) {
-        json::field(w, "last_error", st.last_error);
-      }
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        if (!st.disabled.empty()) {
+          json::field(w, "message", st.disabled);
+        }
+        json::field(w, "model", st.config.endpoint.model);
+        json::field(w, "asked", st.asked);
+        json::field(w, "in_flight", st.in_flight);
+        json::field(w, "queued", st.queue.size());
+        json::field(w, "busy_refusals", st.busy_refusals);
+        json::field(w, "calls", st.calls);
+        json::field(w, "cache_hits", st.cache_hits);
+        json::field(w, "cache_misses", st.cache_misses);
+        json::key(w, "cache_hit_ratio");
+        auto looked = st.cache_hits + st.cache_misses;
+        json::number(w,
+                     looked > 0 ? static_cast<double>(st.cache_hits)
+                         / static_cast<double>(looked)
+                                : 0.0);
+        json::field(w, "invalid_answers", st.invalid_answers);
+        json::field(w, "dropped_answers", st.dropped);
+        json::field(w, "failures", st.failures);
+        json::field(w, "budget_refusals", st.budget_refusals);
+        json::key(w, "mean_latency_ms");
+        json::number(w,
+                     st.calls > 0
+                       ? st.latency_ms_total / static_cast<double>(st.calls)
+                       : 0.0);
+        json::key(w, "budget");
+        w.StartObject();
+        json::field(w, "day", st.day);
+        json::field(w, "tokens", st.tokens_today);
+        json::field(w, "tokens_limit", st.config.daily_tokens);
+        json::field(w, "usd", st.usd_today);
+        json::field(w, "usd_limit", st.config.daily_usd);
+        json::field(w, "tokens_reserved", st.reserved_tokens);
+        w.EndObject();
+        if (!st.last_error.empty()) {
+          json::field(w, "last_error", st.last_error);
+        }
+      });
     },
   };
 }

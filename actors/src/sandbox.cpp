@@ -304,31 +304,27 @@ sandbox(sandbox_actor::stateful_pointer<sandbox_state> self,
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = !st.server ? health::disabled
         : st.last_error       ? health::degraded
                               : health::ok;
-      json::field(w, "state", to_string(state));
-      if (st.server) {
-        json::field(w, "server", st.server->display);
-      }
-      json::field(w, "database", st.database);
-      json::key(w, "copy");
-      if (st.copy) {
-        auto c = to_json(*st.copy);
-        w.RawValue(c.data(), c.size(), rapidjson::kObjectType);
-      } else {
-        w.Null();
-      }
-      json::field(w, "preparations", st.preparations);
-      json::field(w, "tests", st.tests);
-      json::field(w, "failures", st.failures);
-      json::field(w, "last_verdict", st.last_verdict);
-      json::field(w, "error", st.server ? st.last_error : no_sandbox());
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+      return make_status(state, [&](json::writer& w) {
+        if (st.server) {
+          json::field(w, "server", st.server->display);
+        }
+        json::field(w, "database", st.database);
+        json::key(w, "copy");
+        if (st.copy) {
+          auto c = to_json(*st.copy);
+          w.RawValue(c.data(), c.size(), rapidjson::kObjectType);
+        } else {
+          w.Null();
+        }
+        json::field(w, "preparations", st.preparations);
+        json::field(w, "tests", st.tests);
+        json::field(w, "failures", st.failures);
+        json::field(w, "last_verdict", st.last_verdict);
+        json::field(w, "error", st.server ? st.last_error : no_sandbox());
+      });
     },
   };
 }

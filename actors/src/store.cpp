@@ -254,17 +254,14 @@ store(store_actor::stateful_pointer<store_state> self,
     [self](atom::status) -> status_report {
       auto& st = self->state;
       auto s = st.db->stats();
-      rapidjson::StringBuffer buf;
-      json::writer w{buf};
-      w.StartObject();
       auto state = s.stopped ? health::degraded : health::ok;
-      json::field(w, "state", to_string(state));
-      json::field(w, "data_dir", s.dir);
-      if (s.stopped) {
-        json::key(w, "message");
-        json::str(
-          w,
-          fmt::format("history writes stopped {} s ago: {}; {} poll(s) wait in "
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "data_dir", s.dir);
+        if (s.stopped) {
+          json::key(w, "message");
+          json::str(w,
+                    fmt::format(
+                      "history writes stopped {} s ago: {}; {} poll(s) wait in "
                       "memory and are written as soon as writes work again{}",
                       (now_ms() - s.stopped_since_ms) / 1000,
                       s.no_space
@@ -277,36 +274,35 @@ store(store_actor::stateful_pointer<store_state> self,
                                       "poll's deltas still cover them)",
                                       st.backlog_dropped)
                         : std::string{}));
-      }
-      json::field(w, "resumes", s.resumes);
-      json::field(w, "last_resume", s.last_resume_ms);
-      json::field(w, "backlog", st.backlog.size());
-      json::field(w, "backlog_written", st.backlog_written);
-      json::field(w, "size_bytes", s.size_bytes);
-      json::field(w, "raw_points", s.raw_points);
-      json::field(w, "hourly_points", s.hourly_points);
-      json::field(w, "snapshots_written", s.snapshots_written);
-      json::field(w, "write_failures", st.write_failures);
-      json::field(w, "last_maintenance", s.last_maintenance_ms);
-      json::field(w, "raw_retention_ms",
-                  st.db->options().raw_retention.count());
-      json::field(w, "hourly_retention_ms",
-                  st.db->options().hourly_retention.count());
-      auto c = st.db->llm_cache_stats();
-      json::key(w, "llm_cache");
-      w.StartObject();
-      json::field(w, "entries", c.entries);
-      json::field(w, "bytes", c.bytes);
-      json::field(w, "hits", c.hits);
-      json::field(w, "misses", c.misses);
-      json::field(w, "evictions", c.evictions);
-      json::field(w, "expired", c.expired);
-      w.EndObject();
-      if (!st.last_error.empty()) {
-        json::field(w, "last_error", st.last_error);
-      }
-      w.EndObject();
-      return status_report{state, json::text(buf)};
+        }
+        json::field(w, "resumes", s.resumes);
+        json::field(w, "last_resume", s.last_resume_ms);
+        json::field(w, "backlog", st.backlog.size());
+        json::field(w, "backlog_written", st.backlog_written);
+        json::field(w, "size_bytes", s.size_bytes);
+        json::field(w, "raw_points", s.raw_points);
+        json::field(w, "hourly_points", s.hourly_points);
+        json::field(w, "snapshots_written", s.snapshots_written);
+        json::field(w, "write_failures", st.write_failures);
+        json::field(w, "last_maintenance", s.last_maintenance_ms);
+        json::field(w, "raw_retention_ms",
+                    st.db->options().raw_retention.count());
+        json::field(w, "hourly_retention_ms",
+                    st.db->options().hourly_retention.count());
+        auto c = st.db->llm_cache_stats();
+        json::key(w, "llm_cache");
+        w.StartObject();
+        json::field(w, "entries", c.entries);
+        json::field(w, "bytes", c.bytes);
+        json::field(w, "hits", c.hits);
+        json::field(w, "misses", c.misses);
+        json::field(w, "evictions", c.evictions);
+        json::field(w, "expired", c.expired);
+        w.EndObject();
+        if (!st.last_error.empty()) {
+          json::field(w, "last_error", st.last_error);
+        }
+      });
     },
   };
 }

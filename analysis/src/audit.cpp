@@ -8,31 +8,28 @@
 namespace optischema {
 
 std::string to_json(const audit_entry& x) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "ts", x.ts_ms);
-  json::field(w, "who", x.who);
-  json::field(w, "action", x.action);
-  json::field(w, "target", x.target);
-  json::field(w, "recommendation_id", x.recommendation_id);
-  json::field(w, "kind", x.kind);
-  json::field(w, "ddl", x.ddl);
-  json::field(w, "outcome", x.outcome);
-  json::field(w, "duration_ms", x.duration_ms);
-  json::field(w, "attempts", x.attempts);
-  json::field(w, "steps", x.steps);
-  json::field(w, "error", x.error);
-  // Entries about an index: the index (and the change they belong to).
-  if (!x.index_name.empty()) {
-    json::field(w, "op", x.op);
-    json::field(w, "schema", x.schema);
-    json::field(w, "index_name", x.index_name);
-    json::field(w, "index_oid", x.index_oid);
-    json::field(w, "index_definition", x.index_definition);
-  }
-  w.EndObject();
-  return json::text(buf);
+  return json::object([&](json::writer& w) {
+    json::field(w, "ts", x.ts_ms);
+    json::field(w, "who", x.who);
+    json::field(w, "action", x.action);
+    json::field(w, "target", x.target);
+    json::field(w, "recommendation_id", x.recommendation_id);
+    json::field(w, "kind", x.kind);
+    json::field(w, "ddl", x.ddl);
+    json::field(w, "outcome", x.outcome);
+    json::field(w, "duration_ms", x.duration_ms);
+    json::field(w, "attempts", x.attempts);
+    json::field(w, "steps", x.steps);
+    json::field(w, "error", x.error);
+    // Entries about an index: the index (and the change they belong to).
+    if (!x.index_name.empty()) {
+      json::field(w, "op", x.op);
+      json::field(w, "schema", x.schema);
+      json::field(w, "index_name", x.index_name);
+      json::field(w, "index_oid", x.index_oid);
+      json::field(w, "index_definition", x.index_definition);
+    }
+  });
 }
 
 std::optional<audit_entry> audit_entry_from_json(std::string_view text) {

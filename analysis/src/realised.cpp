@@ -47,19 +47,16 @@ realised_benefit realise(const std::vector<history_point>& before,
 }
 
 std::string to_json(const realised_benefit& x, int64_t measured_ms) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "verdict", x.verdict);
-  json::field(w, "mean_before_ms", x.mean_before_ms);
-  json::field(w, "mean_after_ms", x.mean_after_ms);
-  json::field(w, "speedup", x.speedup);
-  json::field(w, "calls_before", x.calls_before);
-  json::field(w, "calls_after", x.calls_after);
-  json::field(w, "polls_after", x.polls_after);
-  json::field(w, "measured", measured_ms);
-  w.EndObject();
-  return json::text(buf);
+  return json::object([&](json::writer& w) {
+    json::field(w, "verdict", x.verdict);
+    json::field(w, "mean_before_ms", x.mean_before_ms);
+    json::field(w, "mean_after_ms", x.mean_after_ms);
+    json::field(w, "speedup", x.speedup);
+    json::field(w, "calls_before", x.calls_before);
+    json::field(w, "calls_after", x.calls_after);
+    json::field(w, "polls_after", x.polls_after);
+    json::field(w, "measured", measured_ms);
+  });
 }
 
 } // namespace optischema

@@ -252,30 +252,27 @@ bool slower(const timing& t, const options& opts) {
 } // namespace
 
 std::string to_json(const result& x) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "verdict", x.verdict);
-  json::field(w, "speedup", x.speedup);
-  json::field(w, "summary", x.summary);
-  json::field(w, "runs", x.runs);
-  json::field(w, "tested", x.tested_ms);
-  json::field(w, "duration_ms", x.duration_ms);
-  json::key(w, "served");
-  w.StartArray();
-  for (auto& t : x.served)
-    write(w, t);
-  w.EndArray();
-  json::key(w, "others");
-  w.StartArray();
-  for (auto& t : x.others)
-    write(w, t);
-  w.EndArray();
-  json::key(w, "copy");
-  auto copy = to_json(x.copy);
-  w.RawValue(copy.data(), copy.size(), rapidjson::kObjectType);
-  w.EndObject();
-  return json::text(buf);
+  return json::object([&](json::writer& w) {
+    json::field(w, "verdict", x.verdict);
+    json::field(w, "speedup", x.speedup);
+    json::field(w, "summary", x.summary);
+    json::field(w, "runs", x.runs);
+    json::field(w, "tested", x.tested_ms);
+    json::field(w, "duration_ms", x.duration_ms);
+    json::key(w, "served");
+    w.StartArray();
+    for (auto& t : x.served)
+      write(w, t);
+    w.EndArray();
+    json::key(w, "others");
+    w.StartArray();
+    for (auto& t : x.others)
+      write(w, t);
+    w.EndArray();
+    json::key(w, "copy");
+    auto copy = to_json(x.copy);
+    w.RawValue(copy.data(), copy.size(), rapidjson::kObjectType);
+  });
 }
 
 expected<result> test(const pg::conninfo& db, const recommendation& r,

@@ -270,22 +270,19 @@ expected<ok> check_role(const pg::conninfo& server) {
 }
 
 std::string to_json(const prepared& x) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "database", x.database);
-  json::field(w, "signature", x.signature);
-  json::field(w, "percent", x.percent);
-  json::field(w, "tables", x.tables);
-  json::field(w, "rows", x.rows);
-  json::field(w, "orphans_deleted", x.orphans_deleted);
-  json::field(w, "source_bytes", x.source_bytes);
-  json::field(w, "extensions_skipped", x.extensions_skipped);
-  json::field(w, "triggers_disabled", x.triggers_disabled);
-  json::field(w, "prepared", x.prepared_ms);
-  json::field(w, "duration_ms", x.duration_ms);
-  w.EndObject();
-  return json::text(buf);
+  return json::object([&](json::writer& w) {
+    json::field(w, "database", x.database);
+    json::field(w, "signature", x.signature);
+    json::field(w, "percent", x.percent);
+    json::field(w, "tables", x.tables);
+    json::field(w, "rows", x.rows);
+    json::field(w, "orphans_deleted", x.orphans_deleted);
+    json::field(w, "source_bytes", x.source_bytes);
+    json::field(w, "extensions_skipped", x.extensions_skipped);
+    json::field(w, "triggers_disabled", x.triggers_disabled);
+    json::field(w, "prepared", x.prepared_ms);
+    json::field(w, "duration_ms", x.duration_ms);
+  });
 }
 
 expected<pg::conninfo> database_conninfo(const pg::conninfo& server,

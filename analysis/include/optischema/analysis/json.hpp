@@ -127,6 +127,18 @@ inline std::string text(const rapidjson::StringBuffer& buf) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+/// One JSON object as text: `fill` writes its fields
+/// (`return json::object([&](json::writer& w) { field(w, "a", x.a); });`).
+template <class F>
+std::string object(F&& fill) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  fill(w);
+  w.EndObject();
+  return text(buf);
+}
+
 /// Escapes `x` as a JSON string literal, quotes included.
 std::string quote(std::string_view x);
 

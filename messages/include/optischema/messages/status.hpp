@@ -5,6 +5,8 @@
 // its own figures as the JSON object the API shows, rendered once by the
 // component that alone knows them.
 
+#include "optischema/analysis/json.hpp"
+
 #include <caf/allowed_unsafe_message_type.hpp>
 
 #include <cstdint>
@@ -41,6 +43,15 @@ struct status_report {
   /// The whole status object ({"state": …, figures…}).
   std::string json;
 };
+
+/// A component's status: {"state": `state`, then the figures `fill` writes}.
+template <class F>
+status_report make_status(health state, F&& fill) {
+  return {state, json::object([&](json::writer& w) {
+            json::field(w, "state", to_string(state));
+            fill(w);
+          })};
+}
 
 } // namespace optischema
 
