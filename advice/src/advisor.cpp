@@ -1,5 +1,5 @@
 #include "optischema/advice/advisor.hpp"
-#include "optischema/advice/rewrite_check.hpp"
+#include "optischema/advice/parameter_samples.hpp"
 
 #include "optischema/analysis/candidates.hpp"
 #include "optischema/analysis/deltas.hpp"

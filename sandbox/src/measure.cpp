@@ -2,6 +2,7 @@
 #include "optischema/util/json_parse.hpp"
 #include "libpq.hpp"
 
+#include "optischema/advice/parameter_samples.hpp"
 #include "optischema/advice/rewrite_check.hpp"
 #include "optischema/analysis/change.hpp"
 #include "optischema/analysis/fingerprint.hpp"
