@@ -336,57 +336,89 @@ double stats_age_days(int64_t reset_ms, int64_t now) {
   return std::max(1.0 / 1440, static_cast<double>(now - reset_ms) / day_ms);
 }
 
-} // namespace
-
-std::string describe_tables(const statement_analysis& an, const catalog& cat,
-                            bool figures) {
-  std::string out;
-  std::set<std::string> seen;
-  for (auto& ref : an.tables) {
-    auto* t = cat.find(ref.schema, ref.table);
-    if (t == nullptr || !seen.insert(t->qualified()).second)
-      continue;
-    if (figures)
-      out += fmt::format("table {} (~{:.0f} rows, {:.1f} MB{}):\n",
-                         t->qualified(), t->rows(),
-                         static_cast<double>(t->size_bytes) / 1048576.0,
-                         t->kind == 'p' ? ", partitioned" : "");
-    else
-      out += fmt::format("table {}{}:\n", t->qualified(),
-                         t->kind == 'p' ? " (partitioned)" : "");
-    for (auto& c : t->columns) {
-      out += fmt::format("  {} {}{}", c.name, c.type,
-                         c.not_null ? " not null" : "");
-      if (figures && c.has_stats)
-        out += fmt::format(
-          " (n_distinct {:g}, null_frac {:.2f}, correlation {:.2f})",
-          c.n_distinct, c.null_frac, c.correlation);
-      out += "\n";
-    }
-    for (auto& ix : t->indexes) {
-      out += "  " + ix.definition + (ix.valid ? "" : " (INVALID)");
-      if (figures)
-        out += fmt::format("; -- {} scans, {:.1f} MB", ix.scans,
-                           static_cast<double>(ix.size_bytes) / 1048576.0);
-      out += "\n";
-    }
+/// One run of advise(): what its stages hand on to each other, in the order
+/// they fill it in. advise() calls the stages in turn; each one's doc says
+/// what it does.
+struct advice_run {
+  advice_run(pg::session& s, const advise_options& opts) : s(s), opts(opts) {
+    // nop
   }
-  return out;
-}
 
-expected<advice_report> advise(pg::session& s, const advise_options& opts) {
-  auto started = std::chrono::steady_clock::now();
-  auto now = now_ms();
+  expected<ok> connect();
+  expected<ok> read_workload();
+  void keep_tunable_statements();
+  void find_writes();
+  void plan_statements();
+  std::vector<std::string> collect_candidates(statement_analysis& an,
+                                              const workload_item& w);
+  void cost_writes();
+  void what_if();
+  std::optional<double> cost_with(size_t q, const std::vector<size_t>& config);
+  void recommend_chosen();
+  void plan_with_chosen();
+  void model_indexes();
+  void retire_superseded();
+  void propose_uncosted();
+  void explain_no_advice();
+  void drop_redundant();
+  void advise_drops();
+  void add_workload_findings();
+
+  pg::session& s;
+  const advise_options& opts;
+  int64_t now = now_ms();
   advice_report report;
+  /// `opts` with the target named.
+  advise_options o;
+  std::optional<catalog> cat;
+  std::vector<observed_constant> observed;
+
+  // -- the workload
+  std::vector<workload_item> items;
+  double pgss_days = 1;
+  fingerprint_cache fps;
+  std::vector<statement_result> not_dml;
+  std::vector<std::pair<std::string, double>> write_items;
+
+  // -- per statement
+  std::vector<statement_result> results;
+  std::vector<statement_analysis> analyses;
+  std::vector<merged_candidate> cands;
+  std::map<std::string, size_t> cand_index;
+  std::vector<std::vector<std::string>> statement_skips;
+  /// What pg_qualstats saw each analysed statement compare columns with.
+  std::map<size_t, observed_values> seen_of;
+  /// Why a candidate's expressions must not be built ("" when they may).
+  std::map<std::string, std::string> expression_verdicts;
+
+  // -- selection
+  std::vector<selection_statement> sel_stmts;
+  selection_options sopts;
+  selection_result sel;
+  std::optional<whatif_session> whatif;
+  /// Each statement's value samples (what_if says why).
+  std::vector<std::vector<skew_sample>> skews;
+
+  // -- recommendations
+  std::map<std::string, size_t> candidate_of;
+  std::set<size_t> model_served;
+  /// Existing indexes a recommended one makes redundant (schema.name).
+  std::set<std::string> superseded;
+};
+
+/// Connects, names the target, reads the catalog and what pg_qualstats
+/// saw.
+expected<ok> advice_run::connect() {
   auto facts = s.connect();
   if (!facts)
     return facts.error();
   report.target = opts.target.empty() ? facts->database : opts.target;
-  auto o = opts;
+  o = opts;
   o.target = report.target;
-  auto cat = pg::read_catalog(s);
-  if (!cat)
-    return cat.error();
+  auto c = pg::read_catalog(s);
+  if (!c)
+    return c.error();
+  cat = std::move(*c);
   if (!cat->hypopg_installed)
     report.warnings.push_back(
       "hypopg is not installed in this database, so indexes cannot be costed "
@@ -395,7 +427,6 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       "marked with lower confidence");
   // The constants the workload's statements really use, where pg_qualstats
   // samples them (optional: without it values are guessed from pg_stats).
-  std::vector<observed_constant> observed;
   if (o.use_pg_stat_statements) {
     if (auto x = pg::read_observed_constants(s))
       observed = std::move(*x);
@@ -404,10 +435,14 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
         "pg_qualstats is installed but could not be read (" + x.error().message
         + "): values are guessed from pg_stats instead of the workload's own");
   }
-  // -- the workload
-  std::vector<workload_item> items;
-  double pgss_days = 1;
-  fingerprint_cache fps;
+  return ok{};
+}
+
+// -- the workload -------------------------------------------------------------
+
+/// The statements to advise on: pg_stat_statements' (normalised) and the
+/// given ones.
+expected<ok> advice_run::read_workload() {
   if (o.use_pg_stat_statements) {
     auto sample = pg::read_sample(s);
     if (!sample)
@@ -460,11 +495,14 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
                                       : sum / static_cast<double>(items.size());
     items.push_back(std::move(w));
   }
+  return ok{};
+}
+
+void advice_run::keep_tunable_statements() {
   // The workload gains are judged against: statements indexes can matter
   // to. CREATE INDEX, VACUUM and other utility statements can dwarf a short
   // observation window and are no query load to tune; they are reported as
   // skipped with the reason.
-  std::vector<statement_result> not_dml;
   std::set<std::string> given;
   for (auto& sql : o.statements)
     given.insert(fps.get(sql).fingerprint);
@@ -498,9 +536,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
             [](const workload_item& x, const workload_item& y) {
               return x.time_ms_per_day > y.time_ms_per_day;
             });
+}
+
+void advice_run::find_writes() {
   // Which table each writing statement writes, for the write cost of
   // candidate indexes (given statements have no measured time: skipped).
-  std::vector<std::pair<std::string, double>> write_items;
   for (auto& w : items) {
     if (w.total_time_ms <= 0)
       continue;
@@ -514,16 +554,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     if (auto an = analyze_statement(w.query, *cat); an && !an->written.empty())
       write_items.emplace_back(an->written, w.time_ms_per_day);
   }
-  // -- per statement: analysis, plan, findings, candidates
-  std::vector<statement_result> results;
-  std::vector<statement_analysis> analyses;
-  std::vector<merged_candidate> cands;
-  std::map<std::string, size_t> cand_index;
-  std::vector<std::vector<std::string>> statement_skips;
-  /// What pg_qualstats saw each analysed statement compare columns with.
-  std::map<size_t, observed_values> seen_of;
-  /// Why a candidate's expressions must not be built ("" when they may).
-  std::map<std::string, std::string> expression_verdicts;
+}
+
+// -- per statement: analysis, plan, findings, candidates ----------------------
+
+void advice_run::plan_statements() {
   size_t analysed = 0;
   for (auto& w : items) {
     statement_result sr;
@@ -638,60 +673,73 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       statement_skips.emplace_back();
       continue;
     }
-    // A parameter the workload binds to the same value on (nearly) every
-    // call is, for an index, that value: a partial index's predicate.
-    auto seen = values_of(observed, w.queryids);
-    for (auto& u : an->uses) {
-      if (u.kind != use_kind::equality || u.op != "=" || !u.literal.empty()
-          || !u.expression.empty() || u.column.empty())
-        continue;
-      auto d = seen.dominant(u.schema, u.table, u.column, 1);
-      if (d.empty())
-        continue;
-      auto* t = cat->find(u.schema, u.table);
-      auto* c = t != nullptr ? t->column(u.column) : nullptr;
-      bool boolean = c != nullptr && c->type == "boolean"
-        && (d[0].value == "true" || d[0].value == "false");
-      u.literal = boolean ? d[0].value : quote_literal(d[0].value);
-    }
-    std::vector<std::string> skipped_lines;
-    auto found = generate_candidates(*an, *cat, &skipped_lines);
-    // CREATE INDEX runs key expressions and predicates on every row as the
-    // table's owner: only PostgreSQL's own functions may be in them.
-    std::erase_if(found, [&](const index_candidate& c) {
-      auto [at, fresh] = expression_verdicts.try_emplace(c.key());
-      if (fresh)
-        if (auto safe = pg::check_index_expressions(s, c.ddl()); !safe)
-          at->second = safe.error().message;
-      if (at->second.empty())
-        return false;
-      skipped_lines.push_back(
-        fmt::format("no index ({}): {}", fmt::join(c.keys, ", "), at->second));
-      return true;
-    });
-    auto q = results.size();
-    seen_of[q] = std::move(seen);
-    for (auto& c : found) {
-      auto key = c.key();
-      auto [it, added] = cand_index.emplace(key, cands.size());
-      if (added) {
-        merged_candidate m;
-        m.c = c;
-        cands.push_back(std::move(m));
-      } else {
-        auto& reasons = cands[it->second].c.reasons;
-        for (auto& r : c.reasons)
-          if (std::find(reasons.begin(), reasons.end(), r) == reasons.end())
-            reasons.push_back(r);
-      }
-      cands[it->second].statements.push_back(q);
-    }
+    auto skipped_lines = collect_candidates(*an, w);
     results.push_back(sr);
     analyses.push_back(std::move(*an));
     statement_skips.push_back(std::move(skipped_lines));
   }
-  // -- sizes and write costs: the time INSERT, UPDATE and DELETE spend on
-  // each table (pg_stat_statements), which new indexes would add to.
+}
+
+/// The candidates of one planned statement, merged into `cands`; the lines
+/// saying what the generator ruled out.
+std::vector<std::string>
+advice_run::collect_candidates(statement_analysis& an, const workload_item& w) {
+  // A parameter the workload binds to the same value on (nearly) every
+  // call is, for an index, that value: a partial index's predicate.
+  auto seen = values_of(observed, w.queryids);
+  for (auto& u : an.uses) {
+    if (u.kind != use_kind::equality || u.op != "=" || !u.literal.empty()
+        || !u.expression.empty() || u.column.empty())
+      continue;
+    auto d = seen.dominant(u.schema, u.table, u.column, 1);
+    if (d.empty())
+      continue;
+    auto* t = cat->find(u.schema, u.table);
+    auto* c = t != nullptr ? t->column(u.column) : nullptr;
+    bool boolean = c != nullptr && c->type == "boolean"
+      && (d[0].value == "true" || d[0].value == "false");
+    u.literal = boolean ? d[0].value : quote_literal(d[0].value);
+  }
+  std::vector<std::string> skipped_lines;
+  auto found = generate_candidates(an, *cat, &skipped_lines);
+  // CREATE INDEX runs key expressions and predicates on every row as the
+  // table's owner: only PostgreSQL's own functions may be in them.
+  std::erase_if(found, [&](const index_candidate& c) {
+    auto [at, fresh] = expression_verdicts.try_emplace(c.key());
+    if (fresh)
+      if (auto safe = pg::check_index_expressions(s, c.ddl()); !safe)
+        at->second = safe.error().message;
+    if (at->second.empty())
+      return false;
+    skipped_lines.push_back(
+      fmt::format("no index ({}): {}", fmt::join(c.keys, ", "), at->second));
+    return true;
+  });
+  auto q = results.size();
+  seen_of[q] = std::move(seen);
+  for (auto& c : found) {
+    auto key = c.key();
+    auto [it, added] = cand_index.emplace(key, cands.size());
+    if (added) {
+      merged_candidate m;
+      m.c = c;
+      cands.push_back(std::move(m));
+    } else {
+      auto& reasons = cands[it->second].c.reasons;
+      for (auto& r : c.reasons)
+        if (std::find(reasons.begin(), reasons.end(), r) == reasons.end())
+          reasons.push_back(r);
+    }
+    cands[it->second].statements.push_back(q);
+  }
+  return skipped_lines;
+}
+
+// -- sizes and write costs ----------------------------------------------------
+
+// The time INSERT, UPDATE and DELETE spend on each table
+// (pg_stat_statements), which new indexes would add to.
+void advice_run::cost_writes() {
   std::map<std::string, double> write_time;
   for (auto& w : write_items)
     write_time[w.first] += w.second;
@@ -711,8 +759,12 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     m.costable = m.c.method == "btree" || m.c.method == "brin"
       || m.c.method == "hash";
   }
-  // -- selection
-  std::vector<selection_statement> sel_stmts(results.size());
+}
+
+// -- selection ----------------------------------------------------------------
+
+void advice_run::what_if() {
+  sel_stmts.resize(results.size());
   for (size_t q = 0; q < results.size(); ++q) {
     sel_stmts[q].weight_ms_per_day = results[q].time_ms_per_day;
     sel_stmts[q].base_cost = results[q].cost_before;
@@ -725,40 +777,16 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   for (size_t c = 0; c < cands.size(); ++c)
     sel_cands[c] = {cands[c].size_bytes, cands[c].write_ms_per_day,
                     fmt::format("{}", fmt::join(cands[c].c.keys, ", "))};
-  selection_options sopts;
   sopts.workload_ms_per_day = report.workload_ms_per_day;
   if (o.budget_mb)
     sopts.budget_bytes = static_cast<int64_t>(*o.budget_mb * 1024 * 1024);
-  selection_result sel;
-  std::optional<whatif_session> whatif;
   // Where a statement compares a skewed column with `=`, the generic plan's
   // average value hides what its frequent and rare values cost. Nobody
   // knows which values the application asks for: half the weight goes to
   // the generic plan (each distinct value alike), half to the values as
   // often as the rows hold them (the most common one, and a rare one for
   // the rest) — the expected cost under either guess counts.
-  std::vector<std::vector<skew_sample>> skews(results.size());
-  // The planner's cost of statement q with the hypothetical indexes
-  // `config`, weighed over its value samples where it has them.
-  auto cost_with =
-    [&](size_t q, const std::vector<size_t>& config) -> std::optional<double> {
-    auto p = whatif->plan_with(results[q].query, config);
-    if (!p)
-      return std::nullopt;
-    if (skews[q].empty())
-      return p->total_cost();
-    auto by_rows = 0.0;
-    for (auto& x : skews[q]) {
-      auto px = whatif->plan_with(x.sql, config, &x.values);
-      if (!px)
-        return std::nullopt;
-      by_rows += x.weight * px->total_cost();
-    }
-    // Values pg_qualstats saw are the workload itself: no guess beside them.
-    if (skews[q].front().observed)
-      return by_rows;
-    return 0.5 * p->total_cost() + 0.5 * by_rows;
-  };
+  skews.resize(results.size());
   if (cat->hypopg_installed) {
     whatif.emplace(s, cands, o.explain);
     for (size_t q = 0; q < results.size(); ++q) {
@@ -780,11 +808,41 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       else
         skews[q].clear();
     }
-    sel = select_indexes(sel_stmts, sel_cands, cost_with, sopts);
+    sel = select_indexes(
+      sel_stmts, sel_cands,
+      [this](size_t q, const std::vector<size_t>& config) {
+        return cost_with(q, config);
+      },
+      sopts);
     report.whatif_calls = sel.oracle_calls;
   }
-  // -- recommendations for the chosen indexes
-  std::map<std::string, size_t> candidate_of;
+}
+
+/// The planner's cost of statement q with the hypothetical indexes
+/// `config`, weighed over its value samples where it has them.
+std::optional<double> advice_run::cost_with(size_t q,
+                                            const std::vector<size_t>& config) {
+  auto p = whatif->plan_with(results[q].query, config);
+  if (!p)
+    return std::nullopt;
+  if (skews[q].empty())
+    return p->total_cost();
+  auto by_rows = 0.0;
+  for (auto& x : skews[q]) {
+    auto px = whatif->plan_with(x.sql, config, &x.values);
+    if (!px)
+      return std::nullopt;
+    by_rows += x.weight * px->total_cost();
+  }
+  // Values pg_qualstats saw are the workload itself: no guess beside them.
+  if (skews[q].front().observed)
+    return by_rows;
+  return 0.5 * p->total_cost() + 0.5 * by_rows;
+}
+
+// -- recommendations for the chosen indexes -----------------------------------
+
+void advice_run::recommend_chosen() {
   for (size_t i = 0; i < sel.chosen.size(); ++i) {
     auto c = sel.chosen[i];
     auto& m = cands[c];
@@ -863,6 +921,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     (r.confidence >= o.min_confidence ? report.actions : report.other)
       .push_back(std::move(r));
   }
+}
+
+void advice_run::plan_with_chosen() {
   // Plans with the recommended indexes, for the report and the dashboard.
   if (whatif && !sel.chosen.empty()) {
     for (size_t q = 0; q < results.size(); ++q) {
@@ -880,11 +941,13 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       }
     }
   }
+}
+
+void advice_run::model_indexes() {
   // Indexes hypopg cannot simulate (GIN, GiST): costed by the model of
   // index_model.hpp from the planner's own row estimate and cost settings. A
   // clear gain becomes an action marked as the model's estimate (the
   // sandbox's measurement outweighs it); the rest stay uncosted ideas.
-  std::set<size_t> model_served;
   for (size_t c = 0; c < cands.size(); ++c) {
     auto& m = cands[c];
     auto* t = cat->find(m.c.schema, m.c.table);
@@ -992,6 +1055,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     (r.confidence >= o.min_confidence ? report.actions : report.other)
       .push_back(std::move(r));
   }
+}
+
+void advice_run::retire_superseded() {
   // A b-tree chosen for statements that a modelled GIN index now serves
   // far better would be maintained for nothing: it steps back to an idea.
   // So does one whose other statements the other chosen b-trees serve as
@@ -1052,6 +1118,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       it = report.actions.erase(it);
     }
   }
+}
+
+void advice_run::propose_uncosted() {
   // Without hypopg (or for indexes no estimate supports), propose the
   // statement's first candidate for its most expensive statements, clearly
   // marked as not costed.
@@ -1088,6 +1157,9 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     r.created_ms = r.updated_ms = now;
     report.other.push_back(std::move(r));
   }
+}
+
+void advice_run::explain_no_advice() {
   // Why each statement without advice got none.
   std::map<size_t, std::vector<std::string>> rejected_by_stmt;
   for (auto& [c, reason] : sel.rejected)
@@ -1134,10 +1206,14 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
                       : "no candidate index lowers its cost");
     sr.skipped = fmt::format("{}", fmt::join(why, "; "));
   }
-  // -- existing indexes the recommended ones make redundant: a btree whose
-  // keys lead a new btree index (same predicate) answers nothing the new one
-  // cannot; it goes once the new index exists.
-  std::set<std::string> superseded;
+}
+
+// -- existing indexes the recommended ones make redundant ---------------------
+
+// Existing indexes the recommended ones make redundant: a btree whose
+// keys lead a new btree index (same predicate) answers nothing the new one
+// cannot; it goes once the new index exists.
+void advice_run::drop_redundant() {
   for (auto& r : report.actions) {
     if (r.kind != "create_index" || r.using_method != "btree")
       continue;
@@ -1183,7 +1259,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
       report.actions.push_back(std::move(d));
     }
   }
-  // -- drops
+}
+
+// -- drops --------------------------------------------------------------------
+
+void advice_run::advise_drops() {
   drop_options dopts;
   dopts.now_ms = now;
   dopts.stats_age_ms = cat->stats_reset_ms > 0 ? now - cat->stats_reset_ms : 0;
@@ -1223,7 +1303,11 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     (r.confidence >= o.min_confidence ? report.actions : report.other)
       .push_back(std::move(r));
   }
-  // -- workload findings (N+1, foreign keys, statistics)
+}
+
+// -- workload findings (N+1, foreign keys, statistics) ------------------------
+
+void advice_run::add_workload_findings() {
   std::vector<statement_metrics> metrics;
   std::vector<const statement_analysis*> aps;
   for (size_t q = 0; q < results.size(); ++q) {
@@ -1261,12 +1345,75 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
     r.created_ms = r.updated_ms = now;
     report.other.push_back(std::move(r));
   }
-  results.insert(results.end(), not_dml.begin(), not_dml.end());
+}
+
+} // namespace
+
+std::string describe_tables(const statement_analysis& an, const catalog& cat,
+                            bool figures) {
+  std::string out;
+  std::set<std::string> seen;
+  for (auto& ref : an.tables) {
+    auto* t = cat.find(ref.schema, ref.table);
+    if (t == nullptr || !seen.insert(t->qualified()).second)
+      continue;
+    if (figures)
+      out += fmt::format("table {} (~{:.0f} rows, {:.1f} MB{}):\n",
+                         t->qualified(), t->rows(),
+                         static_cast<double>(t->size_bytes) / 1048576.0,
+                         t->kind == 'p' ? ", partitioned" : "");
+    else
+      out += fmt::format("table {}{}:\n", t->qualified(),
+                         t->kind == 'p' ? " (partitioned)" : "");
+    for (auto& c : t->columns) {
+      out += fmt::format("  {} {}{}", c.name, c.type,
+                         c.not_null ? " not null" : "");
+      if (figures && c.has_stats)
+        out += fmt::format(
+          " (n_distinct {:g}, null_frac {:.2f}, correlation {:.2f})",
+          c.n_distinct, c.null_frac, c.correlation);
+      out += "\n";
+    }
+    for (auto& ix : t->indexes) {
+      out += "  " + ix.definition + (ix.valid ? "" : " (INVALID)");
+      if (figures)
+        out += fmt::format("; -- {} scans, {:.1f} MB", ix.scans,
+                           static_cast<double>(ix.size_bytes) / 1048576.0);
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+expected<advice_report> advise(pg::session& s, const advise_options& opts) {
+  auto started = std::chrono::steady_clock::now();
+  advice_run run{s, opts};
+  if (auto done = run.connect(); !done)
+    return done.error();
+  if (auto done = run.read_workload(); !done)
+    return done.error();
+  run.keep_tunable_statements();
+  run.find_writes();
+  run.plan_statements();
+  run.cost_writes();
+  run.what_if();
+  run.recommend_chosen();
+  run.plan_with_chosen();
+  run.model_indexes();
+  run.retire_superseded();
+  run.propose_uncosted();
+  run.explain_no_advice();
+  run.drop_redundant();
+  run.advise_drops();
+  run.add_workload_findings();
+  auto& results = run.results;
+  auto& report = run.report;
+  results.insert(results.end(), run.not_dml.begin(), run.not_dml.end());
   report.statements = std::move(results);
   report.elapsed_ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - started)
                         .count();
-  return report;
+  return std::move(report);
 }
 
 std::string to_json(const advice_report& x, bool plans) {
