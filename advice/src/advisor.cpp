@@ -1417,83 +1417,73 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
 }
 
 std::string to_json(const advice_report& x, bool plans) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "target", x.target);
-  json::key(w, "actions");
-  w.StartArray();
-  for (auto& r : x.actions)
-    write(w, r);
-  w.EndArray();
-  json::key(w, "other");
-  w.StartArray();
-  for (auto& r : x.other)
-    write(w, r);
-  w.EndArray();
-  json::key(w, "findings");
-  w.StartArray();
-  for (auto& f : x.findings)
-    write(w, f);
-  w.EndArray();
-  json::key(w, "skipped");
-  w.StartArray();
-  for (auto& s : x.statements) {
-    if (s.skipped.empty())
-      continue;
-    w.StartObject();
-    json::field(w, "statement", s.query);
-    json::field(w, "fingerprint", s.fingerprint);
-    json::field(w, "reason", s.skipped);
-    w.EndObject();
-  }
-  w.EndArray();
-  json::key(w, "statements");
-  w.StartArray();
-  for (auto& s : x.statements) {
-    w.StartObject();
-    json::field(w, "fingerprint", s.fingerprint);
-    json::field(w, "query", s.query);
-    json::field(w, "calls", s.calls);
-    json::field(w, "total_time_ms", s.total_time_ms);
-    json::field(w, "mean_time_ms", s.mean_time_ms);
-    json::field(w, "time_ms_per_day", s.time_ms_per_day);
-    json::field(w, "cost_before", s.cost_before);
-    json::field(w, "cost_after", s.cost_after);
-    json::key(w, "served_by");
+  return json::object([&](json::writer& w) {
+    json::field(w, "target", x.target);
+    json::key(w, "actions");
     w.StartArray();
-    for (auto& id : s.served_by)
-      json::str(w, id);
+    for (auto& r : x.actions)
+      write(w, r);
+    w.EndArray();
+    json::key(w, "other");
+    w.StartArray();
+    for (auto& r : x.other)
+      write(w, r);
+    w.EndArray();
+    json::key(w, "findings");
+    w.StartArray();
+    for (auto& f : x.findings)
+      write(w, f);
     w.EndArray();
     json::key(w, "skipped");
-    if (s.skipped.empty())
-      w.Null();
-    else
-      json::str(w, s.skipped);
-    if (plans) {
-      for (auto [name, text] : {std::pair{"plan_before", &s.plan_before},
-                                std::pair{"plan_after", &s.plan_after}}) {
-        json::key(w, name);
-        auto p = text->empty() ? expected<plan>{failure{}} : parse_plan(*text);
-        if (p)
-          write_plan(w, *p);
-        else
-          w.Null();
-      }
+    w.StartArray();
+    for (auto& s : x.statements) {
+      if (s.skipped.empty())
+        continue;
+      w.StartObject();
+      json::field(w, "statement", s.query);
+      json::field(w, "fingerprint", s.fingerprint);
+      json::field(w, "reason", s.skipped);
+      w.EndObject();
     }
-    w.EndObject();
-  }
-  w.EndArray();
-  json::key(w, "warnings");
-  w.StartArray();
-  for (auto& s : x.warnings)
-    json::str(w, s);
-  w.EndArray();
-  json::field(w, "workload_ms_per_day", x.workload_ms_per_day);
-  json::field(w, "whatif_calls", x.whatif_calls);
-  json::field(w, "elapsed_ms", x.elapsed_ms);
-  w.EndObject();
-  return json::text(buf);
+    w.EndArray();
+    json::key(w, "statements");
+    w.StartArray();
+    for (auto& s : x.statements) {
+      w.StartObject();
+      json::field(w, "fingerprint", s.fingerprint);
+      json::field(w, "query", s.query);
+      json::field(w, "calls", s.calls);
+      json::field(w, "total_time_ms", s.total_time_ms);
+      json::field(w, "mean_time_ms", s.mean_time_ms);
+      json::field(w, "time_ms_per_day", s.time_ms_per_day);
+      json::field(w, "cost_before", s.cost_before);
+      json::field(w, "cost_after", s.cost_after);
+      json::field(w, "served_by", s.served_by);
+      json::key(w, "skipped");
+      if (s.skipped.empty())
+        w.Null();
+      else
+        json::str(w, s.skipped);
+      if (plans) {
+        for (auto [name, text] : {std::pair{"plan_before", &s.plan_before},
+                                  std::pair{"plan_after", &s.plan_after}}) {
+          json::key(w, name);
+          auto p = text->empty() ? expected<plan>{failure{}}
+                                 : parse_plan(*text);
+          if (p)
+            write_plan(w, *p);
+          else
+            w.Null();
+        }
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+    json::field(w, "warnings", x.warnings);
+    json::field(w, "workload_ms_per_day", x.workload_ms_per_day);
+    json::field(w, "whatif_calls", x.whatif_calls);
+    json::field(w, "elapsed_ms", x.elapsed_ms);
+  });
 }
 
 std::string to_text(const advice_report& x) {

@@ -1,14 +1,11 @@
 #include "optischema/advice/rewrite_check.hpp"
-#include "optischema/util/json_parse.hpp"
 #include "parameter_samples_internal.hpp"
 
-#include "optischema/analysis/json.hpp"
 #include "optischema/analysis/parse_tree.hpp"
 #include "optischema/analysis/plan.hpp"
 #include "optischema/pg/rows.hpp"
 
 #include <fmt/format.h>
-#include <rapidjson/document.h>
 
 #include <algorithm>
 #include <map>
@@ -596,43 +593,6 @@ void not_compared(rewrite_check& check, const std::string& why) {
   check.rows_pending = false;
   check.steps.push_back("rows: not compared (" + why + ")");
   check.reason = "unverified: " + why + "; passed so far: " + check.passed;
-}
-
-std::string to_json(const rows_check& x) {
-  rapidjson::StringBuffer buf;
-  json::writer w{buf};
-  w.StartObject();
-  json::field(w, "same", x.same);
-  json::field(w, "reason", x.reason);
-  json::key(w, "steps");
-  w.StartArray();
-  for (auto& s : x.steps)
-    json::str(w, s);
-  w.EndArray();
-  json::field(w, "samples", x.samples);
-  json::field(w, "rows", x.rows);
-  w.EndObject();
-  return json::text(buf);
-}
-
-expected<rows_check> rows_check_from_json(const std::string& text) {
-  rapidjson::Document d;
-  if (!json::parse(d, text, "a rows check") || !d.IsObject()
-      || !d.HasMember("same") || !d["same"].IsBool() || !d.HasMember("reason")
-      || !d["reason"].IsString())
-    return failure{ec::internal, "unreadable rows check from the sandbox"};
-  rows_check out;
-  out.same = d["same"].GetBool();
-  out.reason = d["reason"].GetString();
-  if (d.HasMember("steps") && d["steps"].IsArray())
-    for (auto& s : d["steps"].GetArray())
-      if (s.IsString())
-        out.steps.emplace_back(s.GetString());
-  if (d.HasMember("samples") && d["samples"].IsInt())
-    out.samples = d["samples"].GetInt();
-  if (d.HasMember("rows") && d["rows"].IsInt64())
-    out.rows = d["rows"].GetInt64();
-  return out;
 }
 
 } // namespace optischema

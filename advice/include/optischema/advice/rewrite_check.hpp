@@ -78,8 +78,4 @@ void complete(rewrite_check& check, const rows_check& rows);
 /// sandbox to compare the rows on: pass --sandbox-dsn").
 void not_compared(rewrite_check& check, const std::string& why);
 
-/// The rows check as JSON (the SANDBOX actor's answer) and back.
-std::string to_json(const rows_check& x);
-expected<rows_check> rows_check_from_json(const std::string& text);
-
 } // namespace optischema
