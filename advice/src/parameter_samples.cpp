@@ -182,27 +182,19 @@ private:
   };
 
   void walk(const node& n) {
-    if (n.IsArray()) {
-      for (auto& x : n.GetArray())
-        walk(x);
-      return;
-    }
-    if (!n.IsObject())
-      return;
-    for (auto& m : n.GetObject()) {
-      std::string_view key{m.name.GetString(), m.name.GetStringLength()};
+    parse_tree::walk(n, [this](std::string_view key, const node& value) {
       if (key == "SelectStmt") {
-        select(m.value);
-        continue;
+        select(value);
+        return false;
       }
       if (key == "InsertStmt" || key == "UpdateStmt" || key == "DeleteStmt") {
-        modify(key, m.value);
-        continue;
+        modify(key, value);
+        return false;
       }
       if (key == "A_Expr")
-        expr(m.value);
-      walk(m.value);
-    }
+        expr(value);
+      return true;
+    });
   }
 
   void select(const node& body) {

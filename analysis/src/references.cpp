@@ -77,18 +77,10 @@ public:
   }
 
   void walk(const node& n) {
-    if (n.IsArray()) {
-      for (auto& x : n.GetArray())
-        walk(x);
-      return;
-    }
-    if (!n.IsObject())
-      return;
-    for (auto& m : n.GetObject()) {
-      std::string_view key{m.name.GetString(), m.name.GetStringLength()};
-      visit(key, m.value);
-      walk(m.value);
-    }
+    parse_tree::walk(n, [this](std::string_view key, const node& value) {
+      visit(key, value);
+      return true;
+    });
   }
 
 private:

@@ -77,6 +77,25 @@ void for_each(const node* list, F f) {
       f(x);
 }
 
+/// Walks the tree under `n` depth first, calling `visit(key, value)` for
+/// every member of every object; it descends into `value` when `visit`
+/// returns true (false: the caller walks that part itself, a subquery with
+/// its own scope).
+template <class F>
+void walk(const node& n, F&& visit) {
+  if (n.IsArray()) {
+    for (auto& x : n.GetArray())
+      walk(x, visit);
+    return;
+  }
+  if (!n.IsObject())
+    return;
+  for (auto& m : n.GetObject())
+    if (visit(std::string_view{m.name.GetString(), m.name.GetStringLength()},
+              m.value))
+      walk(m.value, visit);
+}
+
 /// The sval of every String node of a list (names, fields), skipping others.
 inline std::vector<std::string> names(const node* list) {
   std::vector<std::string> out;
