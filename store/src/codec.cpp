@@ -68,21 +68,56 @@ bool decoder::str(std::string& x) {
   return true;
 }
 
+namespace {
+
+/// Writes through the reader's interface, so one field list (below) serves
+/// both directions and a record is read back in the order it was written.
+struct writing {
+  encoder& e;
+  bool i64(int64_t x) {
+    e.i64(x);
+    return true;
+  }
+  bool f64(double x) {
+    e.f64(x);
+    return true;
+  }
+};
+
+/// The stored fields of each record, in order; `C` is `writing` or a
+/// decoder, `X` the record (const when writing).
+template <class C, class X>
+bool counter_fields(C& c, X& x) {
+  return c.i64(x.calls) && c.f64(x.exec_time_ms) && c.f64(x.plan_time_ms)
+    && c.i64(x.rows) && c.i64(x.shared_blks_hit) && c.i64(x.shared_blks_read)
+    && c.i64(x.temp_blks_read) && c.i64(x.temp_blks_written);
+}
+
+template <class C, class X>
+bool database_fields(C& c, X& x) {
+  return c.i64(x.numbackends) && c.i64(x.max_connections) && c.i64(x.size_bytes)
+    && c.f64(x.cache_hit_ratio) && c.f64(x.commits_per_s)
+    && c.f64(x.rollbacks_per_s) && c.i64(x.xact_commit)
+    && c.i64(x.xact_rollback) && c.i64(x.blks_hit) && c.i64(x.blks_read)
+    && c.i64(x.temp_bytes) && c.i64(x.deadlocks);
+}
+
+template <class C, class X>
+bool database_point_fields(C& c, X& x) {
+  return c.i64(x.interval_ms) && c.i64(x.xact_commit) && c.i64(x.xact_rollback)
+    && c.i64(x.blks_hit) && c.i64(x.blks_read) && c.f64(x.exec_time_ms)
+    && c.i64(x.calls) && c.i64(x.max_backends);
+}
+
+} // namespace
+
 void put(encoder& e, const counters& x) {
-  e.i64(x.calls);
-  e.f64(x.exec_time_ms);
-  e.f64(x.plan_time_ms);
-  e.i64(x.rows);
-  e.i64(x.shared_blks_hit);
-  e.i64(x.shared_blks_read);
-  e.i64(x.temp_blks_read);
-  e.i64(x.temp_blks_written);
+  writing w{e};
+  counter_fields(w, x);
 }
 
 bool get(decoder& d, counters& x) {
-  return d.i64(x.calls) && d.f64(x.exec_time_ms) && d.f64(x.plan_time_ms)
-    && d.i64(x.rows) && d.i64(x.shared_blks_hit) && d.i64(x.shared_blks_read)
-    && d.i64(x.temp_blks_read) && d.i64(x.temp_blks_written);
+  return counter_fields(d, x);
 }
 
 std::string encode(const history_point& x) {
@@ -108,14 +143,8 @@ std::optional<history_point> decode_history_point(std::string_view x,
 std::string encode(const database_point& x) {
   encoder e;
   e.u8(format_v1);
-  e.i64(x.interval_ms);
-  e.i64(x.xact_commit);
-  e.i64(x.xact_rollback);
-  e.i64(x.blks_hit);
-  e.i64(x.blks_read);
-  e.f64(x.exec_time_ms);
-  e.i64(x.calls);
-  e.i64(x.max_backends);
+  writing w{e};
+  database_point_fields(w, x);
   return std::move(e.data());
 }
 
@@ -125,10 +154,7 @@ std::optional<database_point> decode_database_point(std::string_view x,
   uint8_t fmt = 0;
   database_point p;
   p.ts_ms = ts;
-  if (!d.u8(fmt) || fmt != format_v1 || !d.i64(p.interval_ms)
-      || !d.i64(p.xact_commit) || !d.i64(p.xact_rollback) || !d.i64(p.blks_hit)
-      || !d.i64(p.blks_read) || !d.f64(p.exec_time_ms) || !d.i64(p.calls)
-      || !d.i64(p.max_backends))
+  if (!d.u8(fmt) || fmt != format_v1 || !database_point_fields(d, p))
     return std::nullopt;
   return p;
 }
@@ -136,26 +162,12 @@ std::optional<database_point> decode_database_point(std::string_view x,
 namespace {
 
 void put(encoder& e, const database_metrics& x) {
-  e.i64(x.numbackends);
-  e.i64(x.max_connections);
-  e.i64(x.size_bytes);
-  e.f64(x.cache_hit_ratio);
-  e.f64(x.commits_per_s);
-  e.f64(x.rollbacks_per_s);
-  e.i64(x.xact_commit);
-  e.i64(x.xact_rollback);
-  e.i64(x.blks_hit);
-  e.i64(x.blks_read);
-  e.i64(x.temp_bytes);
-  e.i64(x.deadlocks);
+  writing w{e};
+  database_fields(w, x);
 }
 
 bool get(decoder& d, database_metrics& x) {
-  return d.i64(x.numbackends) && d.i64(x.max_connections) && d.i64(x.size_bytes)
-    && d.f64(x.cache_hit_ratio) && d.f64(x.commits_per_s)
-    && d.f64(x.rollbacks_per_s) && d.i64(x.xact_commit)
-    && d.i64(x.xact_rollback) && d.i64(x.blks_hit) && d.i64(x.blks_read)
-    && d.i64(x.temp_bytes) && d.i64(x.deadlocks);
+  return database_fields(d, x);
 }
 
 } // namespace
