@@ -506,8 +506,7 @@ void handle(self_ptr self, web_request& r) {
   auto& req = r.req;
   auto out = r.out;
   auto route = web::match_route(req.path);
-  auto& allowed = route.methods;
-  if (allowed.empty()) {
+  if (route.routes.empty()) {
     out->respond(
       error_response(404, ec::not_found,
                      fmt::format("no route for {} {}; the API is described at "
@@ -516,11 +515,13 @@ void handle(self_ptr self, web_request& r) {
     return;
   }
   auto method = req.method == "HEAD" ? std::string{"GET"} : req.method;
-  auto i = std::find(allowed.begin(), allowed.end(), method);
-  if (i == allowed.end()) {
+  auto i
+    = std::find_if(route.routes.begin(), route.routes.end(),
+                   [&](const web::route* x) { return x->method == method; });
+  if (i == route.routes.end()) {
     std::string allow;
-    for (auto& m : allowed)
-      allow += (allow.empty() ? "" : ", ") + m;
+    for (auto* x : route.routes)
+      allow += (allow.empty() ? "" : ", ") + std::string{x->method};
     auto res = error_response(405, ec::bad_request,
                               fmt::format("{} does not accept {}; use {}",
                                           req.path, req.method, allow));
@@ -528,7 +529,7 @@ void handle(self_ptr self, web_request& r) {
     out->respond(std::move(res));
     return;
   }
-  auto& op = *route.routes[static_cast<size_t>(i - allowed.begin())];
+  auto& op = **i;
   auto handler = handlers().find(std::string_view{op.operation});
   if (handler == handlers().end()) {
     out->respond(error_response(500, ec::internal,

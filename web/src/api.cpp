@@ -176,13 +176,13 @@ parse_hot_query(const std::map<std::string, std::string>& q) {
 
 expected<page_query>
 parse_page_query(const std::map<std::string, std::string>& q,
-                 size_t default_limit, size_t max_limit) {
+                 size_t default_limit, size_t max_limit, size_t max_offset) {
   page_query p;
   auto limit = parse_count(q, "limit", default_limit, 1, max_limit);
   if (!limit)
     return limit.error();
   p.limit = *limit;
-  auto offset = parse_count(q, "offset", 0, 0, 1'000'000);
+  auto offset = parse_count(q, "offset", 0, 0, max_offset);
   if (!offset)
     return offset.error();
   p.offset = *offset;
@@ -196,14 +196,11 @@ parse_raw_query(const std::map<std::string, std::string>& q) {
   if (!target)
     return target.error();
   r.target = *target;
-  auto limit = parse_count(q, "limit", 1000, 1, 10'000);
-  if (!limit)
-    return limit.error();
-  r.limit = *limit;
-  auto offset = parse_count(q, "offset", 0, 0, 10'000'000);
-  if (!offset)
-    return offset.error();
-  r.offset = *offset;
+  auto page = parse_page_query(q, 1000, 10'000, 10'000'000);
+  if (!page)
+    return page.error();
+  r.limit = page->limit;
+  r.offset = page->offset;
   return r;
 }
 
@@ -303,13 +300,12 @@ route_match match_route(const std::string& path) {
     if (!ok)
       continue;
     if (best.path == r.path) {
-      best.methods.emplace_back(r.method);
       best.routes.push_back(&r);
       continue;
     }
     if (!best.path.empty() && (best_literal || !literal))
       continue;
-    best = route_match{r.path, {r.method}, {&r}, params};
+    best = route_match{r.path, {&r}, params};
     best_literal = literal;
   }
   return best;

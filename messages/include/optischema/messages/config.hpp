@@ -24,12 +24,12 @@ struct target_config {
   pg::conninfo conn;
   /// What applying changes connects with: a role that owns the tables
   /// (creating an index needs it) and reads them for the sandbox copy.
-  /// Unset (empty `raw`) without --apply-dsn: see changes().
-  pg::conninfo apply_conn;
+  /// Unset without --apply-dsn: see changes().
+  std::optional<pg::conninfo> apply_conn;
 
   /// The connection for changes: `apply_conn`, else `conn`.
   const pg::conninfo& changes() const {
-    return apply_conn.raw.empty() ? conn : apply_conn;
+    return apply_conn ? *apply_conn : conn;
   }
 };
 

@@ -52,9 +52,7 @@ const std::vector<route>& routes();
 struct route_match {
   /// The route's path template; empty when no route matches.
   std::string path;
-  /// Methods allowed on it.
-  std::vector<std::string> methods;
-  /// The routes of those methods, in the same order.
+  /// The routes of its path, one per method allowed.
   std::vector<const route*> routes;
   /// Values of the template's {parameters}.
   std::map<std::string, std::string> params;
@@ -81,10 +79,11 @@ struct page_query {
   size_t limit = 100;
   size_t offset = 0;
 };
-/// Bounds: limit 1 to `max_limit`, offset 0 to 1,000,000.
+/// Bounds: limit 1 to `max_limit`, offset 0 to `max_offset`.
 expected<page_query>
 parse_page_query(const std::map<std::string, std::string>& q,
-                 size_t default_limit, size_t max_limit);
+                 size_t default_limit, size_t max_limit,
+                 size_t max_offset = 1'000'000);
 
 /// {"<key>": the page of `array_json` (a JSON array), "total", "offset",
 /// "limit"}.
