@@ -57,16 +57,7 @@ struct fixture : actor_fixture {
 
   fixture() {
     store_hdl = sys.spawn(store, db, std::chrono::milliseconds{600'000});
-    recommendation r;
-    r.id = "r1";
-    r.kind = "create_index";
-    r.target = "t1";
-    r.index_name = "t_a_idx";
-    auto a = std::make_shared<analysis_result>();
-    a->target = "t1";
-    a->recommendations = {r};
-    self->send(store_hdl, atom::put_v, a);
-    consume_messages();
+    store_recommendation(store_hdl, "t1");
     web::server_options opts;
     opts.listen = "127.0.0.1:0";
     opts.io_threads = 1;

@@ -62,6 +62,22 @@ struct actor_fixture : test_coordinator_fixture<test_config> {
     return std::shared_ptr<history_db>{std::move(*opened)};
   }
 
+  /// Keeps one analysis of `target` in the STORE `st`: the recommendation
+  /// "r1" (create the index t_a_idx), which protocol tests look up, apply
+  /// and test.
+  void store_recommendation(const store_actor& st, const std::string& target) {
+    recommendation r;
+    r.id = "r1";
+    r.kind = "create_index";
+    r.target = target;
+    r.index_name = "t_a_idx";
+    auto a = std::make_shared<analysis_result>();
+    a->target = target;
+    a->recommendations = {r};
+    self->send(st, atom::put_v, a);
+    consume_messages();
+  }
+
   std::vector<event>& events_of(const event_sink_actor& sink) {
     return deref<event_sink_actor::stateful_base<recorded_events>>(sink)
       .state.events;

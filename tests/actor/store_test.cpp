@@ -18,16 +18,7 @@ struct fixture : actor_fixture {
   fixture() {
     db = open_db();
     st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
-    recommendation r;
-    r.id = "r1";
-    r.kind = "create_index";
-    r.target = "t";
-    r.index_name = "t_a_idx";
-    auto a = std::make_shared<analysis_result>();
-    a->target = "t";
-    a->recommendations = {r};
-    self->send(st, atom::put_v, a);
-    consume_messages();
+    store_recommendation(st, "t");
   }
 
   ~fixture() override {

@@ -236,9 +236,7 @@ TEST_CASE("advise --pg-stat-statements: workload weights, drops and skips",
   )sql");
   h.exec(db, "VACUUM ANALYZE");
   // This database's statements only: tests run in parallel on the cluster.
-  h.exec(db,
-         "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
-         "WHERE datname = current_database()), 0); SELECT pg_stat_reset();");
+  h.reset_statements(db, true);
   {
     pqxx::connection c{h.dsn(db)};
     pqxx::nontransaction tx{c};

@@ -47,9 +47,7 @@ std::string shop_db(harness& h) {
   // The bulk load is setup, not workload: without this the advisor would
   // extrapolate 300,000 inserts in a few seconds into a write rate that
   // outweighs any index (rightly, for a real table that busy).
-  h.exec(db,
-         "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
-         "FROM pg_database WHERE datname = current_database()), 0)");
+  h.reset_statements(db, true);
   return db;
 }
 
@@ -837,9 +835,7 @@ TEST_CASE("an index that needs an extension waits until a person creates it") {
       FROM generate_series(1, 200000) g;
   )sql");
   h.exec(db, "VACUUM (ANALYZE)");
-  h.exec(db,
-         "SELECT pg_stat_reset(), pg_stat_statements_reset(0, (SELECT oid "
-         "FROM pg_database WHERE datname = current_database()), 0)");
+  h.reset_statements(db, true);
   {
     pqxx::connection conn{h.dsn(db)};
     pqxx::nontransaction tx{conn};

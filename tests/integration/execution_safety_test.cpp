@@ -437,9 +437,7 @@ TEST_CASE("the sandbox refuses a privileged role, and target code copied "
            + "'); RETURN NEW; END $$; CREATE TRIGGER orders_exfil BEFORE "
              "INSERT ON orders FOR EACH ROW EXECUTE FUNCTION exfil()");
   h.exec(db, "VACUUM (ANALYZE)");
-  h.exec(db,
-         "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
-         "WHERE datname = current_database()), 0)");
+  h.reset_statements(db);
   {
     // The workload: lookups that need an index, and inserts (the trigger
     // stays quiet on the target itself).

@@ -329,8 +329,7 @@ TEST_CASE("analysis cycles: narratives and checked rewrites, then the cache",
   // INSERT of 60,000 rows would be charged to a new index as recurring write
   // cost, and on a busy machine outweigh the SELECTs it serves.
   h.exec(db, "VACUUM (FREEZE, ANALYZE)");
-  h.exec(db, "SELECT pg_stat_statements_reset(0, (SELECT oid FROM "
-             "pg_database WHERE datname = current_database()), 0)");
+  h.reset_statements(db);
   {
     pqxx::connection c{h.dsn(db)};
     pqxx::nontransaction tx{c};

@@ -171,6 +171,13 @@ const std::string& harness::shared_database(const std::string& prefix,
   return i->second;
 }
 
+void harness::reset_statements(const std::string& dbname, bool tables) const {
+  exec(dbname,
+       std::string{tables ? "SELECT pg_stat_reset(), " : "SELECT "}
+         + "pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+           "WHERE datname = current_database()), 0)");
+}
+
 std::vector<std::vector<std::string>>
 harness::exec(const std::string& dbname, const std::string& sql) const {
   pqxx::connection conn{dsn(dbname)};

@@ -67,6 +67,11 @@ public:
                                      const std::string& setup,
                                      bool every_row = false);
 
+  /// Forgets what `dbname` ran, so a test's workload starts from zero: its
+  /// pg_stat_statements entries, and with `tables` its table counters too
+  /// (pg_stat_reset: scans, tuples, last vacuum and analyse times).
+  void reset_statements(const std::string& dbname, bool tables = false) const;
+
   /// Runs SQL (several statements allowed) and returns the rows of the last
   /// one as text; throws on error.
   std::vector<std::vector<std::string>> exec(const std::string& dbname,
