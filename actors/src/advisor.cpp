@@ -389,12 +389,14 @@ void enrich(self_ptr self, std::vector<statement_result> statements,
         [j, i, finish](const llm_answer& answer) {
           bool cached = true;
           if (auto c = content_of(answer, cached);
-              c && c->HasMember("narrative")) {
+              c && c->HasMember("narrative") && (*c)["narrative"].IsString()) {
+            // The shipped schema makes both strings; one from --llm-prompt-dir
+            // may not, and GetString on anything else is undefined.
             auto& rec = j->result->recommendations[i];
             rec.narrative = (*c)["narrative"].GetString();
             rec.narrative_source = answer.model.empty() ? std::string{"llm"}
                                                         : answer.model;
-            if (c->HasMember("verification"))
+            if (c->HasMember("verification") && (*c)["verification"].IsString())
               rec.evidence.push_back(std::string{"to verify after applying: "}
                                      + (*c)["verification"].GetString());
           }
