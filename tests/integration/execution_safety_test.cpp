@@ -57,13 +57,16 @@ std::string accounts_db(harness& h, const std::string& prefix) {
   return db;
 }
 
-/// Advisory locks with this key held by anyone, granted.
-int64_t advisory_locks(harness& h, int64_t key) {
+/// Advisory locks with this key granted to anyone in database `db`. Only
+/// there: other tests running at the same time take keys of their own
+/// (apply_test's configurable apply lock is 4242 too).
+int64_t advisory_locks(harness& h, const std::string& db, int64_t key) {
   return std::stoll(
-    h.exec("postgres",
+    h.exec(db,
            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
-           "granted AND objsubid = 1 AND ((classid::bigint << 32) | "
-           "objid::bigint) = "
+           "granted AND objsubid = 1 AND database = (SELECT oid FROM "
+           "pg_database WHERE datname = current_database()) AND "
+           "((classid::bigint << 32) | objid::bigint) = "
              + std::to_string(key))[0][0]);
 }
 
@@ -204,7 +207,7 @@ TEST_CASE("a request's pg_advisory_lock never runs on the target", "[safety]") {
                         "(SELECT pg_advisory_lock(4242)) IS NOT NULL",
                         "SELECT id FROM accounts WHERE region = 3");
   INFO(reasons(d));
-  CHECK(advisory_locks(h, 4242) == 0);
+  CHECK(advisory_locks(h, db, 4242) == 0);
   CHECK_THAT(reasons(d),
              Catch::Contains("pg_catalog.pg_advisory_lock()")
                && Catch::Contains("VOLATILE"));
@@ -261,7 +264,7 @@ std::string explain_trap(const std::string& prefix, const std::string& setup,
   auto d = e.analyse(statement, false);
   auto out = reasons(d);
   INFO(out);
-  CHECK(advisory_locks(h, key) == 0);
+  CHECK(advisory_locks(h, db, key) == 0);
   return out;
 }
 
@@ -348,7 +351,8 @@ TEST_CASE("workload texts any database user writes never run on the target",
   // The enrichment (LLM rewrites and their checks) follows the analysis.
   CHECK_FALSE(eventually(
     [&] {
-      return advisory_locks(h, 5454) > 0 || advisory_locks(h, engine_key) > 0;
+      return advisory_locks(h, db, 5454) > 0
+        || advisory_locks(h, db, engine_key) > 0;
     },
     8s));
 }
@@ -367,7 +371,7 @@ TEST_CASE("an LLM rewrite steered by the request's comments never runs on "
                           + " */ SELECT id FROM accounts WHERE region + 0 = 3",
                         planted);
   INFO(reasons(d));
-  CHECK(advisory_locks(h, 5656) == 0);
+  CHECK(advisory_locks(h, db, 5656) == 0);
   REQUIRE(d["llm"]["rewrites"].Size() == 1);
   CHECK_FALSE(d["llm"]["rewrites"][0]["verified"].GetBool());
   CHECK_THAT(reasons(d), Catch::Contains("pg_advisory_lock"));
@@ -611,7 +615,7 @@ TEST_CASE("what an allowed function leaves in the session does not outlive "
   REQUIRE(s.connected());
   // DISCARD ALL after the check: no lock held, and the engine's settings
   // back (RESET ALL alone would restore the database's default, off).
-  CHECK(advisory_locks(h, 5757) == 0);
+  CHECK(advisory_locks(h, db, 5757) == 0);
   auto d = optischema::pg::explain_json(
     s,
     R"(SELECT id FROM accounts WHERE owner = '\' || '; COMMIT; DELETE FROM accounts; --')");
