@@ -24,42 +24,6 @@ namespace optischema::json {
 /// what would exhaust a thread's stack in code that walks the result.
 constexpr size_t default_max_depth = 512;
 
-/// The deepest nesting of arrays and objects in `text`, counted without
-/// recursion (strings and their escapes skipped). Stops counting at `stop`.
-inline size_t nesting_depth(std::string_view text, size_t stop) {
-  size_t depth = 0;
-  size_t deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '[':
-      case '{':
-        if (++depth > deepest) {
-          deepest = depth;
-          if (deepest > stop)
-            return deepest;
-        }
-        break;
-      case ']':
-      case '}':
-        if (depth > 0)
-          --depth;
-        break;
-      default: break;
-    }
-  }
-  return deepest;
-}
-
 /// The value of the four hex digits at `text[i]`, or -1.
 inline int hex4(std::string_view text, size_t i) {
   if (i + 4 > text.size())
@@ -78,38 +42,73 @@ inline int hex4(std::string_view text, size_t i) {
   return v;
 }
 
-/// The offset of the first \u escape of a UTF-16 surrogate that is not
-/// half of a pair, or npos. RapidJSON 1.1 refuses a lone high surrogate but
-/// turns a lone low one into bytes that are not UTF-8: echoed in an answer or
-/// a WebSocket frame (where browsers drop the socket), stored, or compared.
-inline size_t lone_surrogate(std::string_view text) {
+/// What one pass over a text finds before RapidJSON parses it.
+struct prescan {
+  /// The deepest nesting of arrays and objects (counting stops past `stop`).
+  size_t depth = 0;
+  /// The offset of the first \u escape of a UTF-16 surrogate that is not
+  /// half of a pair, or npos. RapidJSON 1.1 refuses a lone high surrogate
+  /// but turns a lone low one into bytes that are not UTF-8: echoed in an
+  /// answer or a WebSocket frame (where browsers drop the socket), stored,
+  /// or compared.
+  size_t lone_surrogate = std::string_view::npos;
+};
+
+/// Scans `text` once, without recursion: nesting outside strings, escapes
+/// inside them. Stops at the first lone surrogate or past `stop` levels.
+inline prescan scan(std::string_view text, size_t stop) {
+  prescan out;
+  size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = text[i];
-    if (!in_string) {
-      in_string = c == '"';
-      continue;
-    }
-    if (c == '"') {
-      in_string = false;
-    } else if (c == '\\') {
-      auto v = i + 1 < text.size() && text[i + 1] == 'u' ? hex4(text, i + 2)
-                                                         : -1;
-      if (v >= 0xDC00 && v <= 0xDFFF)
-        return i;
-      if (v >= 0xD800 && v <= 0xDBFF) {
-        auto low = i + 7 < text.size() && text[i + 6] == '\\'
-            && text[i + 7] == 'u'
+    if (in_string) {
+      if (c == '"') {
+        in_string = false;
+      } else if (c == '\\') {
+        auto v = i + 1 < text.size() && text[i + 1] == 'u' ? hex4(text, i + 2)
+                                                           : -1;
+        auto low = v >= 0xD800 && v <= 0xDBFF && i + 7 < text.size()
+            && text[i + 6] == '\\' && text[i + 7] == 'u'
           ? hex4(text, i + 8)
           : -1;
-        if (low < 0xDC00 || low > 0xDFFF)
-          return i;
-        i += 6; // the pair's low half
+        if ((v >= 0xDC00 && v <= 0xDFFF)
+            || (v >= 0xD800 && v <= 0xDBFF && (low < 0xDC00 || low > 0xDFFF))) {
+          out.lone_surrogate = i;
+          return out;
+        }
+        if (low >= 0)
+          i += 6; // the pair's low half
+        ++i;      // the escaped character
       }
-      ++i; // the escaped character
+      continue;
+    }
+    switch (c) {
+      case '"': in_string = true; break;
+      case '[':
+      case '{':
+        if (++depth > out.depth) {
+          out.depth = depth;
+          if (out.depth > stop)
+            return out;
+        }
+        break;
+      case ']':
+      case '}':
+        if (depth > 0)
+          --depth;
+        break;
+      default: break;
     }
   }
-  return std::string_view::npos;
+  return out;
+}
+
+/// The deepest nesting of arrays and objects in `text`, counted without
+/// recursion (strings and their escapes skipped). Stops counting at `stop`,
+/// and at a lone surrogate (which parse refuses anyway).
+inline size_t nesting_depth(std::string_view text, size_t stop) {
+  return scan(text, stop).depth;
 }
 
 /// Parses `text` into `d`. Fails (ec::parse_error) on malformed JSON, with
@@ -120,16 +119,17 @@ inline size_t lone_surrogate(std::string_view text) {
 inline expected<ok> parse(rapidjson::Document& d, std::string_view text,
                           std::string_view what = "the JSON text",
                           size_t max_depth = default_max_depth) {
-  if (nesting_depth(text, max_depth) > max_depth)
+  auto found = scan(text, max_depth);
+  if (found.depth > max_depth)
     return failure{ec::parse_error,
                    std::string{what} + " nests arrays and objects deeper than "
                      + std::to_string(max_depth) + " levels"};
-  if (auto at = lone_surrogate(text); at != std::string_view::npos)
+  if (found.lone_surrogate != std::string_view::npos)
     return failure{ec::parse_error,
                    std::string{what}
                      + " holds a \\u escape that is no character (a lone "
                        "UTF-16 surrogate, at byte "
-                     + std::to_string(at) + ")"};
+                     + std::to_string(found.lone_surrogate) + ")"};
   d.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (d.HasParseError())
     return failure{ec::parse_error,
