@@ -641,43 +641,6 @@ literal_sets(pg::session& s, const catalog& cat, const statement& st,
   return out;
 }
 
-} // namespace
-
-expected<std::vector<std::pair<std::string, std::string>>>
-sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
-             const std::string& rewrite, const rewrite_check_options& opts) {
-  try {
-    auto a = parse_one(original, "the original");
-    if (!a)
-      return a.error();
-    auto b = parse_one(rewrite, "the rewrite");
-    if (!b)
-      return b.error();
-    auto refs_a = params_of(*a);
-    auto refs_b = params_of(*b);
-    auto params = numbers(refs_a);
-    if (params != numbers(refs_b))
-      return failure{ec::bad_request,
-                     "the rewrite does not take the original's parameters"};
-    if (params.empty())
-      return std::vector<std::pair<std::string, std::string>>{
-        {a->text, b->text}};
-    auto sets = literal_sets(s, cat, *a, params, opts);
-    if (!sets)
-      return sets.error();
-    std::vector<std::pair<std::string, std::string>> out;
-    for (auto& literals : *sets)
-      out.emplace_back(splice(a->text, refs_a, literals),
-                       splice(b->text, refs_b, literals));
-    return out;
-  } catch (const std::exception& e) {
-    return failure{ec::internal,
-                   std::string{"internal error while sampling: "} + e.what()};
-  }
-}
-
-namespace {
-
 /// A statement to bind values to: parsed, its $n tokens and their numbers.
 struct parameterised {
   statement st;
@@ -685,8 +648,9 @@ struct parameterised {
   std::set<int> params;
 };
 
-expected<parameterised> parameterised_statement(const std::string& sql) {
-  auto st = parse_one(sql, "the statement");
+expected<parameterised> parameterised_statement(const std::string& sql,
+                                                const char* who) {
+  auto st = parse_one(sql, who);
   if (!st)
     return st.error();
   parameterised out{std::move(*st), {}, {}};
@@ -697,11 +661,41 @@ expected<parameterised> parameterised_statement(const std::string& sql) {
 
 } // namespace
 
+expected<std::vector<std::pair<std::string, std::string>>>
+sample_pairs(pg::session& s, const catalog& cat, const std::string& original,
+             const std::string& rewrite, const rewrite_check_options& opts) {
+  try {
+    auto a = parameterised_statement(original, "the original");
+    if (!a)
+      return a.error();
+    auto b = parameterised_statement(rewrite, "the rewrite");
+    if (!b)
+      return b.error();
+    if (a->params != b->params)
+      return failure{ec::bad_request,
+                     "the rewrite does not take the original's parameters"};
+    if (a->params.empty())
+      return std::vector<std::pair<std::string, std::string>>{
+        {a->st.text, b->st.text}};
+    auto sets = literal_sets(s, cat, a->st, a->params, opts);
+    if (!sets)
+      return sets.error();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& literals : *sets)
+      out.emplace_back(splice(a->st.text, a->refs, literals),
+                       splice(b->st.text, b->refs, literals));
+    return out;
+  } catch (const std::exception& e) {
+    return failure{ec::internal,
+                   std::string{"internal error while sampling: "} + e.what()};
+  }
+}
+
 expected<std::vector<std::string>>
 sample_executions(pg::session& s, const catalog& cat, const std::string& sql,
                   const rewrite_check_options& opts) {
   try {
-    auto parsed = parameterised_statement(sql);
+    auto parsed = parameterised_statement(sql, "the statement");
     if (!parsed)
       return parsed.error();
     auto& [st, refs, params] = *parsed;
@@ -776,7 +770,7 @@ expected<std::vector<skew_sample>>
 skew_samples(const catalog& cat, const std::string& sql, double rows_per_call,
              const observed_values* seen) {
   try {
-    auto parsed = parameterised_statement(sql);
+    auto parsed = parameterised_statement(sql, "the statement");
     if (!parsed)
       return parsed.error();
     auto& [st, refs, params] = *parsed;
