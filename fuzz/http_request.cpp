@@ -12,6 +12,7 @@
 
 #include "optischema/web/access.hpp"
 #include "optischema/web/api.hpp"
+#include "optischema/util/strings.hpp"
 
 #include "server_net.hpp"
 #include "server_uri.hpp"
@@ -117,9 +118,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto refused = admit(facts, policy);
   if (changes_state(facts.method) && !facts.websocket && !refused)
     // Only the exact token lets a state-changing request in, and only as
-    // JSON from no browser or the engine's own origin.
-    fuzz::require(facts.authorization
-                      == "Bearer the-engine-token-0123456789"
+    // JSON from no browser or the engine's own origin. The scheme's case
+    // is free (RFC 7235: "bearer" and "BeArer" name the same scheme).
+    fuzz::require(facts.authorization.size() > 7
+                    && lower(facts.authorization.substr(0, 7)) == "bearer "
+                    && facts.authorization.substr(7)
+                      == "the-engine-token-0123456789"
                     && is_json(facts.content_type),
                   "a state-changing request let in without the token or "
                   "as something else than JSON");
