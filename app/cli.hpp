@@ -86,6 +86,8 @@ struct serve_flags {
   size_t sandbox_auto_test = defaults::sandbox_auto_test;
   std::string log_level{defaults::log_level};
   std::string log_file;
+  /// Validate, print what would run, exit (a deployment's pre-flight).
+  bool check_config = false;
 };
 
 /// `advise` flags (Dexter's vocabulary where it has one).
@@ -126,6 +128,17 @@ struct apply_flags {
   std::string log_level = "info";
 };
 
+/// `health` flags.
+struct health_flags {
+  std::string url = "http://127.0.0.1:8080";
+  bool ready = false;
+  std::string timeout = "3s";
+};
+
+/// Asks a running engine's /health/live (or /health/ready): 0 when it
+/// answers 200, 1 otherwise, 2 for bad flags.
+int health(const health_flags& flags);
+
 /// Runs the advisor once and prints its report; with `create`, applies its
 /// actions (CREATE INDEX CONCURRENTLY) as Dexter's --create does. Returns
 /// the exit code.
@@ -152,6 +165,10 @@ std::optional<failure> empty_dsn(const std::string& what,
 /// --target NAME=DSN and --dsn (named after their database), else from
 /// OPTISCHEMA_DSN / DATABASE_URL, else from the PG* variables.
 expected<engine_config> to_config(const serve_flags& flags);
+
+/// What `serve --check-config` prints: the targets (passwords redacted) and
+/// the settings a deployment most often gets wrong.
+void print_config(const engine_config& cfg);
 
 /// Runs the engine until SIGINT/SIGTERM; returns the exit code.
 int serve(const engine_config& cfg);

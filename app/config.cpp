@@ -5,6 +5,7 @@
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
+#include "optischema/util/redact.hpp"
 
 #include <sys/stat.h>
 
@@ -14,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -425,6 +427,25 @@ expected<engine_config> to_config(const serve_flags& flags) {
   cfg.log_level = flags.log_level;
   cfg.log_file = flags.log_file;
   return cfg;
+}
+
+} // namespace optischema::app
+
+namespace optischema::app {
+
+void print_config(const engine_config& cfg) {
+  std::printf("configuration ok: %zu target(s)\n", cfg.targets.size());
+  for (auto& t : cfg.targets)
+    std::printf("  target %s: %s\n", t.name.c_str(), t.conn.display.c_str());
+  std::printf("  listen %s, poll every %s, data in %s\n", cfg.listen.c_str(),
+              to_string(cfg.poll_interval).c_str(), cfg.store.dir.c_str());
+  std::printf("  NATS %s\n",
+              cfg.nats_url.empty() ? "off"
+                                   : redact_secrets(cfg.nats_url).c_str());
+  std::printf("  API token %s, LLM %s, sandbox %s\n",
+              cfg.apply.api_token.empty() ? "none (loopback only)" : "set",
+              cfg.llm.enabled ? "on" : "off",
+              cfg.sandbox.server ? "on" : "off");
 }
 
 } // namespace optischema::app

@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "config_file.hpp"
 
 #include "optischema/util/logging.hpp"
 
@@ -284,6 +285,9 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     .add_option("--log-file", f.log_file,
                 "Append logs to this file instead of stderr")
     ->envname("OPTISCHEMA_LOG_FILE");
+  cmd.add_flag("--check-config", f.check_config,
+               "Validate the flags, config file and environment, print the "
+               "targets and exit (0: the engine would start with them)");
 }
 
 void add_advise_flags(CLI::App& cmd, advise_flags& f) {
@@ -373,10 +377,20 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version",
                        std::string{"optischema "} + OPTISCHEMA_VERSION);
   app.require_subcommand(1);
-  app.set_config("--config", "", "Read options from a TOML/INI file");
+  auto* config = app.set_config("--config", "",
+                                "Read options from a TOML file ([serve])");
+  app.config_formatter(std::make_shared<config_reader>());
   serve_flags flags;
   auto* serve_cmd = app.add_subcommand(
     "serve", "Watch databases and serve the API, WebSocket and dashboard");
+  // `optischema serve --config f` is how manifests and people write it; the
+  // file is still read by the root (its [serve] section names the command).
+  serve_cmd
+    ->add_option_function<std::string>(
+      "--config",
+      [config](const std::string& file) { config->add_result(file); },
+      "Read options from a TOML file ([serve]), as before the command")
+    ->trigger_on_parse();
   add_serve_flags(*serve_cmd, flags);
   advise_flags aflags;
   auto* advise_cmd = app.add_subcommand(
@@ -386,6 +400,17 @@ int run(int argc, char** argv) {
   auto* apply_cmd = app.add_subcommand(
     "apply", "Apply (or roll back) one recommendation to a database");
   add_apply_cli_flags(*apply_cmd, pflags);
+  health_flags hflags;
+  auto* health_cmd = app.add_subcommand(
+    "health", "Ask a running engine whether it is alive (exit 0) or not (1)");
+  health_cmd
+    ->add_option("--url", hflags.url, "The engine (its --listen address)")
+    ->envname("OPTISCHEMA_HEALTH_URL")
+    ->capture_default_str();
+  health_cmd->add_flag("--ready", hflags.ready,
+                       "Ask whether every target has been polled instead");
+  health_cmd->add_option("--timeout", hflags.timeout, "Longest wait")
+    ->capture_default_str();
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   try {
     app.parse(argc, argv);
@@ -396,6 +421,8 @@ int run(int argc, char** argv) {
     std::printf("optischema %s\n", OPTISCHEMA_VERSION);
     return 0;
   }
+  if (health_cmd->parsed())
+    return health(hflags);
   if (advise_cmd->parsed()) {
     if (!init_logging(aflags.log_level)) {
       std::fprintf(stderr,
@@ -424,6 +451,10 @@ int run(int argc, char** argv) {
   if (!cfg) {
     OPTISCHEMA_ERROR("{}", cfg.error().message);
     return 2;
+  }
+  if (flags.check_config) {
+    print_config(*cfg);
+    return 0;
   }
   return serve(*cfg);
 }

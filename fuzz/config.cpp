@@ -43,6 +43,10 @@ int apply(const apply_flags&) {
   return 0;
 }
 
+int health(const health_flags&) {
+  return 0;
+}
+
 } // namespace optischema::app
 
 namespace {

@@ -4,6 +4,7 @@
 #include "optischema/analysis/json.hpp"
 #include "optischema/messages/error.hpp"
 #include "optischema/util/clock.hpp"
+#include "optischema/util/json_parse.hpp"
 #include "optischema/web/api.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -144,6 +145,47 @@ void health(self_ptr, web_request& r, const web::route_match&) {
   out->respond(
     json_response(fmt::format(R"({{"status":"ok","version":{},"time":{}}})",
                               json::quote(OPTISCHEMA_VERSION), now_ms())));
+}
+
+/// GET /health/ready: 200 once every target has been polled (a database that
+/// is down counts: the engine watches it and says so), else 503 naming the
+/// targets still waiting. A probe's question, so the answer is small.
+void health_ready(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto& st = self->state;
+  self->request(st.supervisor, ask_timeout, atom::status_v, atom::poll_v)
+    .then(
+      [out, targets = st.config.targets](const status_report& rep) {
+        rapidjson::Document d;
+        std::vector<std::string> waiting;
+        // Our own collectors' JSON; a target without an entry (its
+        // collector not running) waits.
+        auto parsed = json::parse(d, rep.json);
+        for (auto& t : targets) {
+          auto polled = false;
+          if (parsed && d.IsObject())
+            if (auto i = d.FindMember(t.c_str());
+                i != d.MemberEnd() && i->value.IsObject()) {
+              auto n = [&](const char* k) {
+                auto j = i->value.FindMember(k);
+                return j != i->value.MemberEnd() && j->value.IsInt64()
+                  ? j->value.GetInt64()
+                  : int64_t{0};
+              };
+              polled = n("polls") > 0 || n("failures") > 0;
+            }
+          if (!polled)
+            waiting.push_back(t);
+        }
+        auto body = json::object([&](json::writer& w) {
+          json::field(w, "status", waiting.empty() ? "ready" : "starting");
+          json::field(w, "targets", targets.size());
+          json::field(w, "waiting", waiting);
+        });
+        out->respond(
+          json_response(std::move(body), waiting.empty() ? 200 : 503));
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
 }
 
 /// GET /api/openapi.json
@@ -478,6 +520,8 @@ using handler_fn = void (*)(self_ptr, web_request&, const web::route_match&);
 const std::map<std::string, handler_fn, std::less<>>& handlers() {
   static const std::map<std::string, handler_fn, std::less<>> xs = {
     {"health", health},
+    {"health_live", health},
+    {"health_ready", health_ready},
     {"openapi", openapi},
     {"list_targets", list_targets},
     {"get_status", get_status},

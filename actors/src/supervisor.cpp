@@ -670,6 +670,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");
     },
+    [self](atom::status, atom::poll) {
+      return engine_status(self, "collector/");
+    },
     [self](atom::restart, const std::string& name) { restart(self, name); },
     [self](atom::status) { return engine_status(self, ""); },
   };

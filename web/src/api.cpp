@@ -62,6 +62,8 @@ const std::vector<route>& routes() {
   using enum access;
   static const std::vector<route> xs = {
     {"GET", "/health", "health", open, "Health"},
+    {"GET", "/health/live", "health_live", open, "Health"},
+    {"GET", "/health/ready", "health_ready", open, "Readiness"},
     {"GET", "/api/status", "get_status", open, "Status"},
     {"GET", "/api/targets", "list_targets", open, "Targets"},
     {"GET", "/api/metrics/raw", "metrics_raw", open, "StatementPage"},

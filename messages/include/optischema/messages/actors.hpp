@@ -234,6 +234,9 @@ using supervisor_actor = caf::typed_actor<
                   std::string>::with<rows_check>,
   // Returns the status of every ADVISOR ({"<target>": status, …}).
   caf::replies_to<atom::status, atom::analyze>::with<status_report>,
+  // Returns the status of every COLLECTOR ({"<target>": status, …}): the
+  // readiness probe's question.
+  caf::replies_to<atom::status, atom::poll>::with<status_report>,
   // INTERNAL: restarts the named component after its backoff.
   caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
 

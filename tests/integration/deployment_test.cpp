@@ -1,0 +1,157 @@
+// What a deployment relies on: the probes (/health/live, /health/ready),
+// `optischema health` as a container health check, `serve --config` with
+// the config the docs and manifests show, `--check-config` as a pre-flight.
+
+#include "engine_process.hpp"
+#include "harness.hpp"
+#include "http_client.hpp"
+#include "test_util.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+using namespace optischema::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// `optischema <args>`: exit code and everything it printed.
+std::pair<int, std::string> run_cli(const std::string& args) {
+  auto out
+    = shell_output(engine_binary() + " " + args + " 2>&1; echo \"rc=$?\"");
+  auto at = out.rfind("rc=");
+  REQUIRE(at != std::string::npos);
+  return {std::stoi(out.substr(at + 3)), out.substr(0, at)};
+}
+
+/// A loopback listener that never accepts: a database whose connection
+/// hangs (until the client's timeout), so its first poll stays in flight.
+struct silent_listener {
+  int fd = -1;
+  int port = 0;
+  silent_listener() {
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd, 16);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+  }
+  ~silent_listener() {
+    close(fd);
+  }
+};
+
+/// Serves a fresh harness database as `up` and `second` (NAME=DSN).
+std::vector<std::string> two_targets(const std::string& second,
+                                     const temp_dir& data) {
+  auto& h = harness::shared();
+  return {
+    "serve",           "--target",   "up=" + h.dsn(h.create_database("ready")),
+    "--target",        second,       "--listen",
+    "127.0.0.1:0",     "--data-dir", data.str(),
+    "--poll-interval", "1s"};
+}
+
+} // namespace
+
+TEST_CASE("readiness waits for every target's first poll and the health "
+          "command says so",
+          "[deploy]") {
+  silent_listener hung;
+  temp_dir data;
+  engine_process e{
+    two_targets("hung=host=127.0.0.1 port=" + std::to_string(hung.port)
+                  + " user=x dbname=y connect_timeout=30",
+                data)};
+  auto url = e.wait_ready();
+  // Alive at once; not ready while a first poll hangs, and it says which.
+  CHECK(http_get(url, "/health/live").status == 200);
+  REQUIRE(eventually(
+    [&] {
+      auto r = http_get(url, "/health/ready");
+      auto d = parse_json(r.body);
+      return r.status == 503 && d["status"] == "starting"
+        && d["waiting"].Size() == 1 && d["waiting"][0] == "hung";
+    },
+    10s));
+  auto [rc, out] = run_cli("health --ready --timeout 5s --url " + url);
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains("hung"));
+  auto [live_rc, live_out] = run_cli("health --url " + url);
+  CHECK(live_rc == 0);
+  CHECK_THAT(live_out, Catch::Contains("\"ok\""));
+}
+
+TEST_CASE("readiness once every target was polled, a database that is down "
+          "included",
+          "[deploy]") {
+  temp_dir data;
+  engine_process e{
+    two_targets("down=host=127.0.0.1 port=" + std::to_string(closed_port())
+                  + " user=x dbname=y",
+                data)};
+  auto url = e.wait_ready();
+  // A target that is down does not keep the pod out of its Service: the
+  // engine watches it and its status says what is wrong.
+  REQUIRE(eventually(
+    [&] { return http_get(url, "/health/ready").status == 200; }, 15s));
+  auto d = parse_json(http_get(url, "/health/ready").body);
+  CHECK(d["status"] == "ready");
+  CHECK(d["targets"].GetInt() == 2);
+  CHECK(run_cli("health --ready --url " + url).first == 0);
+  e.stop();
+  auto [rc, out] = run_cli("health --timeout 2s --url " + url);
+  CHECK(rc == 1);
+  CHECK_THAT(out, Catch::Contains("no answer"));
+  CHECK(run_cli("health --url https://example.com/x").first == 2);
+}
+
+TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
+          "[deploy][config]") {
+  auto& h = harness::shared();
+  auto db = h.create_database("config");
+  temp_dir data;
+  // The password is wrong on purpose: with `#` cut, libpq would be asked
+  // for "pa" instead; the check shows the DSN as the engine read it.
+  auto file = data.path / "optischema.toml";
+  auto port = std::to_string(closed_port());
+  std::ofstream{file} << "[serve]\n"
+                         "target = [\n"
+                         "  \"one="
+                      << h.dsn(db)
+                      << "\",  # the first\n"
+                         "  \"two=postgresql://u:pa#ss@127.0.0.1:"
+                      << port
+                      << "/app\",\n"
+                         "]\n"
+                         "poll-interval = \"1s\" # fast\n";
+  auto [rc, out] = run_cli("serve --config " + file.string()
+                           + " --check-config --data-dir " + data.str());
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK_THAT(out,
+             Catch::Contains("2 target(s)")
+               && Catch::Contains("target two: u@127.0.0.1:" + port + "/app")
+               && Catch::Contains("poll every 1s"));
+  CHECK_THAT(out, !Catch::Contains("pa#ss") && !Catch::Contains("\"["));
+  // And the engine runs with it: the first target is polled.
+  engine_process e{{"serve", "--config", file.string(), "--listen",
+                    "127.0.0.1:0", "--data-dir", data.str()}};
+  auto url = e.wait_ready();
+  CHECK(parse_json(http_get(url, "/api/targets").body)["targets"].Size() == 2);
+  // A mistake in the file names its line.
+  std::ofstream{file} << "[serve]\ndsn = \"postgresql://db\n";
+  auto [bad_rc, bad_out]
+    = run_cli("serve --config " + file.string() + " --check-config");
+  CHECK(bad_rc != 0);
+  CHECK_THAT(bad_out, Catch::Contains("line 2"));
+}
