@@ -19,12 +19,15 @@ FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
       libcaf-core0.17.6 libcaf-io0.17.6 libnats3.4 libpqxx-6.4 libpq5 librocksdb7.8 libspdlog1.10 \
       libfmt9 libpg-query1504.0 libcpprest2.10 libboost-system1.74.0 postgresql-client-15 ca-certificates \
- && rm -rf /var/lib/apt/lists/* && useradd --system --home /var/lib/optischema optischema \
- && mkdir -p /var/lib/optischema && chown optischema /var/lib/optischema
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home /var/lib/optischema optischema \
+ && mkdir -p /var/lib/optischema && chown 10001:10001 /var/lib/optischema
 COPY --from=build /build/optischema /usr/local/bin/optischema
 COPY --from=dashboard /src/web/dashboard/out /usr/share/optischema/dashboard
-USER optischema
+# Numeric: Kubernetes' runAsNonRoot can verify only a number, not a name.
+USER 10001:10001
 EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["optischema", "health"]
 VOLUME /var/lib/optischema
 ENTRYPOINT ["optischema"]
 # Beyond loopback the engine needs its API token and refuses to start without one (saying how to

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <sstream>
 
 using namespace optischema::test;
 using namespace std::chrono_literals;
@@ -154,4 +155,90 @@ TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
     = run_cli("serve --config " + file.string() + " --check-config");
   CHECK(bad_rc != 0);
   CHECK_THAT(bad_out, Catch::Contains("line 2"));
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// The block scalar under `key: |` in a manifest (the lines indented deeper
+/// than the key), without its indentation: the shipped config as a Secret
+/// holds it.
+std::string yaml_block(const std::string& yaml, const std::string& key) {
+  std::istringstream in{yaml};
+  std::string line, out;
+  size_t indent = std::string::npos;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    auto first = line.find_first_not_of(' ');
+    if (!inside) {
+      if (first != std::string::npos
+          && line.compare(first, key.size() + 3, key + ": |") == 0) {
+        inside = true;
+        indent = first;
+      }
+      continue;
+    }
+    if (first != std::string::npos && first <= indent)
+      break;
+    out += (line.size() > indent + 2 ? line.substr(indent + 2) : "") + "\n";
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("the shipped Kubernetes config and .env.example load",
+          "[deploy][config]") {
+  temp_dir dir;
+  std::string src = OPTISCHEMA_SOURCE_DIR;
+  // Paths inside the pod are overridden by flags (flags win over the file).
+  auto token = dir.path / "token";
+  std::ofstream{token} << "0123456789abcdef0123\n";
+  std::filesystem::permissions(token,
+                               std::filesystem::perms::owner_read
+                                 | std::filesystem::perms::owner_write);
+  auto toml = yaml_block(read_file(src + "/k8s/optischema.yaml"),
+                         "optischema.toml");
+  REQUIRE_THAT(toml, Catch::Contains("[serve]"));
+  auto file = dir.path / "optischema.toml";
+  std::ofstream{file} << toml;
+  auto [rc, out] = run_cli("serve --config " + file.string()
+                           + " --check-config --api-token-file "
+                           + token.string() + " --data-dir " + dir.str());
+  INFO(toml << out);
+  CHECK(rc == 0);
+  // Every DSN of the array was read, none as "[".
+  CHECK_THAT(out,
+             Catch::Contains("2 target(s)") && Catch::Contains("target orders:")
+               && Catch::Contains("target billing:"));
+  CHECK_THAT(out, Catch::Contains("NATS nats://"));
+  CHECK_THAT(out, !Catch::Contains("CHANGE_ME"));
+  // .env.example as `docker run --env-file` passes it: KEY=VALUE lines.
+  std::istringstream env{read_file(src + "/.env.example")};
+  std::string line, vars;
+  int n = 0;
+  while (std::getline(env, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    REQUIRE(line.find('=') != std::string::npos);
+    REQUIRE(line.find('\'') == std::string::npos);
+    vars += " '" + line + "'";
+    ++n;
+  }
+  CHECK(n > 40);
+  auto [env_rc, env_out] = run_cli(
+    "--version >/dev/null; cd " + dir.str() + " && env -i PATH=/usr/bin:/bin"
+    + vars + " " + engine_binary() + " serve --check-config");
+  INFO(env_out);
+  CHECK(env_rc == 0);
+  CHECK_THAT(env_out,
+             Catch::Contains("1 target(s)")
+               && Catch::Contains("poll every 30s"));
 }
