@@ -43,6 +43,10 @@ broker(broker_actor::stateful_pointer<broker_state> self,
       json::field(w, "disconnects", s.disconnects);
       json::field(w, "reconnects", s.reconnects);
       json::field(w, "jetstream", s.jetstream);
+      json::field(w, "acknowledged", s.acknowledged);
+      json::field(w, "unacknowledged", s.unacknowledged);
+      json::field(w, "store_retries", s.store_retries);
+      json::field(w, "unstored", s.unstored);
       json::field(w, "last_change", s.last_change_ms);
       if (!s.last_error.empty()) {
         json::field(w, "last_error", s.last_error);

@@ -6,6 +6,7 @@
 
 #include "nats_url.hpp"
 
+#include <fmt/format.h>
 #include <nats/nats.h>
 
 #include <algorithm>
@@ -15,7 +16,9 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -49,6 +52,17 @@ constexpr auto publish_backoff = 100ms;
 /// Pause before asking JetStream again after a timeout.
 constexpr auto jetstream_retry = 5s;
 
+/// Events sent to the stream and not yet acknowledged, at most; the rest
+/// wait in the FIFO. Bounds memory and what a lost connection puts at risk.
+constexpr size_t max_unacked = 1024;
+
+/// How long JetStream may take to acknowledge one event before it is sent
+/// again (with the same message id: the stream stores it once).
+constexpr int64_t ack_wait_ms = 5000;
+
+/// Sends of one event JetStream refused before it counts as not stored.
+constexpr int max_store_attempts = 5;
+
 /// cnats' own reconnect buffer only holds what is published between the
 /// socket dying and our disconnected callback; our FIFO does the rest.
 constexpr int reconnect_buf_bytes = 8 * 1024 * 1024;
@@ -72,7 +86,18 @@ const char* to_string(conn_state x) {
 struct pending_message {
   std::string subject;
   std::string data;
+  /// Nats-Msg-Id: JetStream drops a resend it already stored (its
+  /// duplicate window), so a retry after a lost acknowledgement is safe.
+  std::string id;
+  /// Sent before (JetStream refused it or did not confirm it in time).
+  bool resend = false;
 };
+
+/// A prefix no other engine (or restart of this one) uses for message ids.
+std::string unique_prefix() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}-", rd(), rd());
+}
 
 /// Errors that no reconnect can fix: buffering such a message would block
 /// the FIFO forever, so it is dropped and counted instead.
@@ -163,9 +188,10 @@ public:
                       subject);
       return;
     }
+    pending_message msg{subject, data, id_prefix_ + std::to_string(++seq_)};
     // Straight to cnats only when nothing older waits: the FIFO keeps order.
     if (can_send_locked() && fifo_.empty()) {
-      auto s = send_locked(subject, data);
+      auto s = send_locked(msg);
       if (s == NATS_OK) {
         ++published_;
         return;
@@ -176,7 +202,7 @@ public:
       }
       note_send_failure_locked(s);
     }
-    enqueue_locked({subject, data});
+    enqueue_locked(std::move(msg));
   }
 
   nats_stats stats() const {
@@ -190,6 +216,10 @@ public:
     result.disconnects = disconnects_;
     result.reconnects = reconnects_;
     result.jetstream = jetstream_;
+    result.acknowledged = acknowledged_;
+    result.unacknowledged = unacked_;
+    result.store_retries = store_retries_;
+    result.unstored = unstored_;
     result.last_error = last_error_;
     result.last_change_ms = last_change_ms_;
     return result;
@@ -222,6 +252,30 @@ public:
     }
     if (was_connected)
       natsConnection_FlushTimeout(nc, final_flush_ms);
+    jsCtx* js = nullptr;
+    {
+      std::lock_guard guard{mtx_};
+      js = std::exchange(pub_js_, nullptr);
+    }
+    if (js != nullptr) {
+      // Acknowledgements take a round trip more than the flush: wait for
+      // them, bounded, without the lock (the ack handler takes it).
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MaxWait = final_flush_ms;
+      if (was_connected)
+        js_PublishAsyncComplete(js, &po);
+      size_t unconfirmed = 0;
+      {
+        std::lock_guard guard{mtx_};
+        unconfirmed = unacked_;
+      }
+      if (unconfirmed > 0)
+        OPTISCHEMA_WARN("NATS: {} events sent but not yet confirmed by "
+                        "JetStream at shutdown",
+                        unconfirmed);
+      jsCtx_Destroy(js);
+    }
     if (discarded > 0)
       OPTISCHEMA_WARN("NATS: discarding {} buffered messages at shutdown "
                       "({} was unreachable)",
@@ -264,6 +318,14 @@ private:
   static void on_error(natsConnection*, natsSubscription*, natsStatus err,
                        void* closure) {
     static_cast<nats_core*>(closure)->handle_error(err);
+  }
+
+  /// JetStream's answer to one event (stored, or why not), or cnats'
+  /// timeout when none came within ack_wait_ms. We own `msg`.
+  static void on_ack(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae,
+                     void* closure) {
+    static_cast<nats_core*>(closure)->handle_ack(msg, pa, pae);
+    natsMsg_Destroy(msg);
   }
 
   void handle_up(bool reconnect) {
@@ -325,6 +387,52 @@ private:
     }
   }
 
+  void handle_ack(natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae) {
+    std::lock_guard guard{mtx_};
+    if (unacked_ > 0)
+      --unacked_;
+    const char* raw_id = nullptr;
+    natsMsgHeader_Get(msg, "Nats-Msg-Id", &raw_id);
+    std::string id = raw_id != nullptr ? raw_id : "";
+    if (pa != nullptr && pae == nullptr) {
+      ++acknowledged_;
+      unstored_logged_ = false;
+      retries_.erase(id);
+      cv_.notify_all(); // the window has room again
+      return;
+    }
+    auto attempts = ++retries_[id];
+    std::string why = pae != nullptr && pae->ErrText != nullptr
+      ? pae->ErrText
+      : "no acknowledgement";
+    if (attempts >= max_store_attempts) {
+      retries_.erase(id);
+      ++unstored_;
+      ++dropped_;
+      last_error_ = scrub("JetStream did not store an event on '"
+                          + std::string{natsMsg_GetSubject(msg)} + "' after "
+                          + std::to_string(attempts) + " attempts: " + why);
+      // Once per run of refusals: a full stream refuses every event.
+      if (!std::exchange(unstored_logged_, true))
+        OPTISCHEMA_WARN("NATS: {}; dropped (the status counts the next ones "
+                        "as unstored)",
+                        last_error_);
+    } else {
+      // Sent again from the FIFO with the same id: if the first copy was
+      // stored and only its acknowledgement lost, the stream drops this one.
+      ++store_retries_;
+      OPTISCHEMA_DEBUG("NATS: JetStream did not confirm an event ({}); "
+                       "sending it again",
+                       scrub(why));
+      enqueue_locked(
+        {natsMsg_GetSubject(msg),
+         std::string{natsMsg_GetData(msg),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg))},
+         std::move(id), true});
+    }
+    cv_.notify_all();
+  }
+
   void handle_error(natsStatus err) {
     std::lock_guard guard{mtx_};
     if (closing_)
@@ -370,12 +478,68 @@ private:
   /// stream captures them, and during a backoff after a refused publish.
   bool can_send_locked() const {
     return state_ == conn_state::connected && nc_ != nullptr && !js_pending_
-      && !js_checking_ && !backoff_until_;
+      && !js_checking_ && !backoff_until_ && window_open_locked();
   }
 
-  natsStatus send_locked(const std::string& subject, const std::string& data) {
-    return natsConnection_Publish(nc_, subject.c_str(), data.data(),
-                                  static_cast<int>(data.size()));
+  /// Room for another event awaiting JetStream's acknowledgement.
+  bool window_open_locked() const {
+    return !jetstream_ || unacked_ < max_unacked;
+  }
+
+  /// With the stream in place, an event goes to JetStream, which answers
+  /// on_ack once it stored it; without, to core NATS (fire and forget).
+  natsStatus send_locked(const pending_message& m) {
+    auto len = static_cast<int>(m.data.size());
+    if (!jetstream_)
+      return natsConnection_Publish(nc_, m.subject.c_str(), m.data.data(), len);
+    if (pub_js_ == nullptr) {
+      jsOptions jo;
+      jsOptions_Init(&jo);
+      jo.Wait = jetstream_wait_ms;
+      // No limit in cnats (it would stall this thread): window_open_locked
+      // keeps at most max_unacked events waiting.
+      jo.PublishAsync.MaxPending = 0;
+      jo.PublishAsync.AckHandler = on_ack;
+      jo.PublishAsync.AckHandlerClosure = this;
+      if (auto s = natsConnection_JetStream(&pub_js_, nc_, &jo); s != NATS_OK)
+        return s;
+    }
+    natsMsg* msg = nullptr;
+    auto s = natsMsg_Create(&msg, m.subject.c_str(), nullptr, m.data.data(),
+                            len);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = m.id.c_str();
+    po.MaxWait = ack_wait_ms;
+    if (s == NATS_OK)
+      s = js_PublishMsgAsync(pub_js_, &msg, &po);
+    natsMsg_Destroy(msg); // a no-op once cnats took it
+    if (s == NATS_OK)
+      ++unacked_;
+    return s;
+  }
+
+  /// Before its connection goes: events still waiting for an
+  /// acknowledgement go back to the FIFO (same ids), the context goes.
+  void drop_pub_js_locked() {
+    if (pub_js_ == nullptr)
+      return;
+    natsMsgList pending{};
+    if (js_PublishAsyncGetPendingList(&pending, pub_js_) == NATS_OK) {
+      for (int i = 0; i < pending.Count; ++i) {
+        auto* m = pending.Msgs[i];
+        const char* id = nullptr;
+        natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+        enqueue_locked(
+          {natsMsg_GetSubject(m),
+           std::string{natsMsg_GetData(m),
+                       static_cast<size_t>(natsMsg_GetDataLength(m))},
+           id != nullptr ? id : "", true});
+      }
+      natsMsgList_Destroy(&pending);
+    }
+    unacked_ = 0;
+    jsCtx_Destroy(std::exchange(pub_js_, nullptr));
   }
 
   void note_send_failure_locked(natsStatus s) {
@@ -417,10 +581,13 @@ private:
     size_t sent = 0;
     while (!fifo_.empty() && state_ == conn_state::connected && nc_ != nullptr
            && (final || (!js_pending_ && !js_checking_ && !backoff_until_))) {
+      if (!final && !window_open_locked())
+        return; // on_ack wakes the worker when there is room
       auto& msg = fifo_.front();
-      auto s = send_locked(msg.subject, msg.data);
+      auto s = send_locked(msg);
       if (s == NATS_OK) {
-        ++published_;
+        if (!msg.resend)
+          ++published_;
         fifo_.pop_front();
       } else if (is_permanent(s)) {
         drop_invalid_locked(msg.subject, s);
@@ -512,6 +679,7 @@ private:
       }
       if (closed_) {
         // cnats closed the connection on its own: start from scratch.
+        drop_pub_js_locked();
         auto* old = std::exchange(nc_, nullptr);
         closed_ = false;
         lock.unlock();
@@ -547,7 +715,9 @@ private:
       cv_.wait_until(lock, next_wakeup_locked(), [this] {
         return stop_ || closed_
           || (state_ == conn_state::connected
-              && (js_pending_ || (!fifo_.empty() && !backoff_until_)));
+              && (js_pending_
+                  || (!fifo_.empty() && !backoff_until_
+                      && window_open_locked())));
       });
     }
   }
@@ -775,6 +945,18 @@ private:
   bool jetstream_ = false;
   std::optional<steady::time_point> js_retry_at_;
   std::optional<steady::time_point> backoff_until_;
+  /// The JetStream context events are published on (acknowledged), made
+  /// for the current connection once the stream is in place.
+  jsCtx* pub_js_ = nullptr;
+  const std::string id_prefix_ = unique_prefix();
+  uint64_t seq_ = 0;
+  size_t unacked_ = 0;
+  /// Sends so far of events JetStream refused or did not confirm, by id.
+  std::unordered_map<std::string, int> retries_;
+  uint64_t acknowledged_ = 0;
+  uint64_t store_retries_ = 0;
+  uint64_t unstored_ = 0;
+  bool unstored_logged_ = false;
   uint64_t published_ = 0;
   uint64_t dropped_ = 0;
   uint64_t dropped_in_outage_ = 0;

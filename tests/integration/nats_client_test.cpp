@@ -177,8 +177,22 @@ public:
     return facts ? facts->messages : 0;
   }
 
-  jsCtx* js() {
-    return js_;
+  /// Creates the stream OPTISCHEMA as an operator might have: over
+  /// `subject`, with `max_age`, and whatever `tune` sets.
+  template <class Tune>
+  void
+  add_stream(const char* subject, std::chrono::seconds max_age, Tune tune) {
+    const char* subjects[] = {subject};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = "OPTISCHEMA";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.MaxAge
+      = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age).count();
+    tune(cfg);
+    auto jerr = static_cast<jsErrCode>(0);
+    REQUIRE(js_AddStream(nullptr, js_, &cfg, nullptr, &jerr) == NATS_OK);
   }
 
 private:
@@ -292,24 +306,69 @@ TEST_CASE("nats_client creates the JetStream stream and it captures events",
     [&] { return check.stream_messages("OPTISCHEMA") != 5; }, 300ms));
 }
 
+TEST_CASE("nats_client waits for JetStream to acknowledge every event",
+          "[nats][jetstream]") {
+  nats_process server;
+  auto client = make_client(test_options(server.url()));
+  REQUIRE(eventually([&] { return client->stats().jetstream; }));
+  // More than the acknowledgement window (1,024): the rest wait their turn.
+  publish_range(*client, "optischema.acked.s", 1, 3000);
+  REQUIRE(
+    eventually([&] { return client->stats().acknowledged == 3000; }, 15s));
+  auto st = client->stats();
+  CHECK(st.published == 3000);
+  CHECK(st.unacknowledged == 0);
+  CHECK(st.buffered == 0);
+  CHECK(st.store_retries == 0);
+  CHECK(st.unstored == 0);
+  CHECK(st.dropped == 0);
+  probe check{server.url()};
+  CHECK(check.stream_messages("OPTISCHEMA") == 3000);
+  // In the order they were published.
+  auto* sub = check.replay("OPTISCHEMA", "optischema.acked.>");
+  check_same(probe::take(sub, 3000),
+             expected_messages("optischema.acked.s", 1, 3000));
+}
+
+TEST_CASE("nats_client retries what JetStream refuses and counts what it "
+          "never stored",
+          "[nats][jetstream]") {
+  nats_process server;
+  // A stream an operator capped at 20 messages, refusing new ones when
+  // full: every event past the 20th is refused on each attempt.
+  probe{server.url()}.add_stream("optischema.>", 24h, [](jsStreamConfig& c) {
+    c.MaxMsgs = 20;
+    c.Discard = js_DiscardNew;
+  });
+  log_capture logs;
+  auto client = make_client(test_options(server.url()));
+  REQUIRE(eventually([&] { return client->stats().jetstream; }));
+  publish_range(*client, "optischema.capped.s", 1, 30);
+  REQUIRE(eventually(
+    [&] {
+      auto st = client->stats();
+      return st.acknowledged == 20 && st.unstored == 10;
+    },
+    15s));
+  auto st = client->stats();
+  CHECK(st.published == 30);
+  CHECK(st.unacknowledged == 0);
+  CHECK(st.buffered == 0);
+  CHECK(st.dropped == 10);
+  CHECK(st.store_retries == 40); // four more sends of each refused event
+  CHECK_THAT(st.last_error, Catch::Contains("did not store"));
+  CHECK_THAT(logs.text(), Catch::Contains("after 5 attempts"));
+  probe check{server.url()};
+  CHECK(check.stream_messages("OPTISCHEMA") == 20);
+}
+
 TEST_CASE("nats_client updates an existing stream to its subjects and max age",
           "[nats]") {
   nats_process server;
-  {
-    // An older stream with another max age, in memory, without our subject.
-    probe setup{server.url()};
-    const char* subjects[] = {"legacy.>"};
-    jsStreamConfig cfg;
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = "OPTISCHEMA";
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
-    cfg.Storage = js_MemoryStorage;
-    cfg.MaxAge
-      = std::chrono::duration_cast<std::chrono::nanoseconds>(1h).count();
-    auto jerr = static_cast<jsErrCode>(0);
-    REQUIRE(js_AddStream(nullptr, setup.js(), &cfg, nullptr, &jerr) == NATS_OK);
-  }
+  // An older stream with another max age, in memory, without our subject.
+  probe{server.url()}.add_stream("legacy.>", 1h, [](jsStreamConfig& c) {
+    c.Storage = js_MemoryStorage;
+  });
   auto client = make_client(test_options(server.url()));
   REQUIRE(eventually([&] { return client->stats().jetstream; }));
   probe check{server.url()};

@@ -29,12 +29,18 @@ struct nats_options {
 struct nats_stats {
   std::string state;      ///< "connected", "connecting", "disconnected"
   std::string url;        ///< redacted
-  uint64_t published = 0; ///< accepted by the server (or its buffer)
+  uint64_t published = 0; ///< sent to the server once (resends not counted)
   uint64_t buffered = 0;  ///< waiting for a connection right now
   uint64_t dropped = 0;   ///< lost because the buffer was full
   uint64_t disconnects = 0;
   uint64_t reconnects = 0;
   bool jetstream = false; ///< the stream exists and captures events
+  /// Events JetStream confirmed it stored (with the stream in place, every
+  /// published event ends acknowledged, or unstored after retries).
+  uint64_t acknowledged = 0;
+  uint64_t unacknowledged = 0; ///< sent, confirmation pending right now
+  uint64_t store_retries = 0;  ///< sends again after a refusal or timeout
+  uint64_t unstored = 0;       ///< refused every time (also in dropped)
   std::string last_error;
   int64_t last_change_ms = 0; ///< when `state` last changed
 };
