@@ -24,6 +24,9 @@ struct serve_flags {
   std::string listen{defaults::listen};
   std::string nats;
   std::string nats_stream{defaults::nats_stream};
+  std::string fleet;     ///< share the targets with engines of this fleet
+  std::string engine_id; ///< this engine in the fleet (default: host name)
+  int fleet_replicas = 1;
   std::string data_dir{defaults::data_dir};
   std::string poll_interval = to_string(defaults::poll_interval);
   std::string static_dir;
@@ -86,6 +89,7 @@ struct serve_flags {
   size_t sandbox_auto_test = defaults::sandbox_auto_test;
   std::string log_level{defaults::log_level};
   std::string log_file;
+  std::string log_format = "text"; ///< or json (one object per line)
   /// Validate, print what would run, exit (a deployment's pre-flight).
   bool check_config = false;
 };

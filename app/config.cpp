@@ -2,12 +2,14 @@
 
 #include "optischema/pg/safety.hpp"
 
+#include "optischema/broker/ownership.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -413,6 +415,26 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{ec::invalid_configuration, "--data-dir must not be empty"};
   cfg.nats_url = flags.nats;
   cfg.nats_stream = flags.nats_stream;
+  if (!flags.fleet.empty()) {
+    if (flags.nats.empty())
+      return failure{ec::invalid_configuration,
+                     "--fleet needs --nats: the engines of a fleet find each "
+                     "other over NATS JetStream"};
+    cfg.fleet.name = flags.fleet;
+    cfg.fleet.engine_id = flags.engine_id;
+    if (cfg.fleet.engine_id.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      cfg.fleet.engine_id = host;
+    }
+    cfg.fleet.replicas = flags.fleet_replicas;
+    for (auto [what, name, dot] :
+         {std::tuple{"--fleet", cfg.fleet.name, false},
+          std::tuple{"--engine-id", cfg.fleet.engine_id, true}})
+      if (auto bad = broker::check_fleet_name(what, name, dot); !bad.empty())
+        return failure{ec::invalid_configuration,
+                       fmt::format("{}, got '{}'", bad, name)};
+  }
   cfg.listen = flags.listen;
   cfg.static_dir = flags.static_dir;
   cfg.cors_origins = flags.cors_origins;
@@ -442,6 +464,10 @@ void print_config(const engine_config& cfg) {
   std::printf("  NATS %s\n",
               cfg.nats_url.empty() ? "off"
                                    : redact_secrets(cfg.nats_url).c_str());
+  if (!cfg.fleet.name.empty())
+    std::printf("  fleet %s as engine %s (%d bucket replica(s))\n",
+                cfg.fleet.name.c_str(), cfg.fleet.engine_id.c_str(),
+                cfg.fleet.replicas);
   std::printf("  API token %s, LLM %s, sandbox %s\n",
               cfg.apply.api_token.empty() ? "none (loopback only)" : "set",
               cfg.llm.enabled ? "on" : "off",

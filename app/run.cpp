@@ -1,6 +1,7 @@
 #include "cli.hpp"
 #include "config_file.hpp"
 
+#include "optischema/util/log_format.hpp"
 #include "optischema/util/logging.hpp"
 
 #include <CLI/CLI.hpp>
@@ -193,6 +194,24 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
                 "JetStream)")
     ->envname("OPTISCHEMA_NATS_STREAM")
     ->capture_default_str();
+  cmd
+    .add_option("--fleet", f.fleet,
+                "Share the targets with the engines of this fleet (same name, "
+                "same NATS with JetStream): each target is polled by one live "
+                "engine")
+    ->envname("OPTISCHEMA_FLEET");
+  cmd
+    .add_option("--engine-id", f.engine_id,
+                "This engine's id in the fleet, unique (default: the host "
+                "name; the pod name in Kubernetes)")
+    ->envname("OPTISCHEMA_ENGINE_ID");
+  cmd
+    .add_option("--fleet-replicas", f.fleet_replicas,
+                "Copies of the fleet's membership bucket (3 on a JetStream "
+                "cluster of three)")
+    ->envname("OPTISCHEMA_FLEET_REPLICAS")
+    ->check(CLI::Range(1, 5))
+    ->capture_default_str();
   cmd.add_option("--data-dir", f.data_dir, "Where history is kept (RocksDB)")
     ->envname("OPTISCHEMA_DATA_DIR")
     ->capture_default_str();
@@ -285,6 +304,12 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     .add_option("--log-file", f.log_file,
                 "Append logs to this file instead of stderr")
     ->envname("OPTISCHEMA_LOG_FILE");
+  cmd
+    .add_option("--log-format", f.log_format,
+                "text, or json: one object per line for log collectors")
+    ->envname("OPTISCHEMA_LOG_FORMAT")
+    ->check(CLI::IsMember({"text", "json"}))
+    ->capture_default_str();
   cmd.add_flag("--check-config", f.check_config,
                "Validate the flags, config file and environment, print the "
                "targets and exit (0: the engine would start with them)");
@@ -447,6 +472,8 @@ int run(int argc, char** argv) {
                  "error and --log-file writable\n");
     return 2;
   }
+  if (flags.log_format == "json")
+    use_json_logs();
   auto cfg = to_config(flags);
   if (!cfg) {
     OPTISCHEMA_ERROR("{}", cfg.error().message);

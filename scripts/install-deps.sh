@@ -17,6 +17,8 @@ packages=(
   nats-server postgresql-15 postgresql-client-15 postgresql-15-hypopg postgresql-15-pg-qualstats
   # the dashboard's end-to-end tests drive Debian's Chromium
   chromium
+  # the deployment files' checks: style, and the rendered manifests read by Debian's python3
+  yamllint python3-yaml
 )
 optional=(ccache clang-format)
 
@@ -28,6 +30,9 @@ node_ok() {
     && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>18||(a==18&&b>=18)?0:1)'
 }
 if ! node_ok; then want+=(nodejs npm); fi
+# `kubectl kustomize` renders the Kubernetes overlays; a kubectl from elsewhere (Google Cloud
+# SDK, upstream) is kept, Debian's client is installed only when there is none.
+if ! command -v kubectl >/dev/null 2>&1; then want+=(kubernetes-client); fi
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: this script knows Debian/Ubuntu (apt). Install these packages by other means:" >&2

@@ -27,9 +27,30 @@ std::string status_json(const collector_state& st) {
     json::field(w, "dsn", st.session ? st.session->target().display : "");
     json::field(w, "state", to_string(st.state));
     json::field(w, "poll_interval_ms", st.interval.count());
+    if (st.standby || !st.owner.empty()) {
+      json::field(w, "standby", st.standby);
+      json::field(w, "owner", st.owner);
+    }
     json::field(w, "last_poll", st.last_poll_ms);
     json::field(w, "last_success", st.last_success_ms);
     json::field(w, "last_poll_duration_ms", st.last_poll_duration_ms);
+    // Prometheus' histogram: bounds, cumulative counts, sum and count.
+    auto& h = st.poll_seconds;
+    json::key(w, "poll_seconds");
+    w.StartObject();
+    json::key(w, "le");
+    w.StartArray();
+    for (auto b : h.bounds)
+      json::number(w, b);
+    w.EndArray();
+    json::key(w, "counts");
+    w.StartArray();
+    for (size_t i = 0; i < h.bounds.size(); ++i)
+      w.Uint64(h.cumulative(i));
+    w.EndArray();
+    json::field(w, "sum", h.sum_seconds);
+    json::field(w, "count", h.count);
+    w.EndObject();
     json::field(w, "polls", st.polls);
     json::field(w, "failures", st.failures);
     json::field(w, "statements", st.statements);
@@ -83,6 +104,7 @@ void poll_failed(self_ptr self, const failure& f) {
   ++st.failures;
   st.polling = false;
   st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
+  st.poll_seconds.observe(st.last_poll_duration_ms / 1000);
   auto first = !st.last_error || st.last_error->message != f.message;
   st.last_error = f;
   if (first)
@@ -139,6 +161,7 @@ void finish_poll(self_ptr self, raw_sample sample) {
   st.last_error.reset();
   st.last_success_ms = sample.ts_ms;
   st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
+  st.poll_seconds.observe(st.last_poll_duration_ms / 1000);
   st.backoff = std::chrono::milliseconds{0};
   // -- hand over: store first, so readers woken by the event find the data
   auto base = std::make_shared<const raw_sample>(std::move(sample));
@@ -220,6 +243,28 @@ void start_poll(self_ptr self) {
       });
 }
 
+/// In a fleet: polls when this engine owns the target, else stands by
+/// without a connection (the owner's engine holds one).
+void take_ownership(self_ptr self, const std::string& owner, bool ours) {
+  auto& st = self->state;
+  auto was_standby = st.standby;
+  st.owner = owner;
+  st.standby = !ours;
+  if (st.standby && !was_standby) {
+    ++st.tick_generation; // the pending tick polls nothing
+    st.session->disconnect();
+    OPTISCHEMA_INFO("collector {}: engine {} polls it now; standing by",
+                    st.target, owner);
+    set_state(self, health::disabled);
+  } else if (!st.standby && was_standby) {
+    // Counters moved on under another engine meanwhile: a fresh baseline,
+    // so no interval is counted twice in the fleet.
+    st.prev.reset();
+    OPTISCHEMA_INFO("collector {}: this engine polls it now", st.target);
+    schedule(self, std::chrono::milliseconds{0});
+  }
+}
+
 } // namespace
 
 collector_actor::behavior_type
@@ -232,6 +277,7 @@ collector(collector_actor::stateful_pointer<collector_state> self,
   st.event_top_n = event_top_n;
   st.peers = std::move(peers);
   st.session = std::make_unique<pg::session>(target.conn);
+  st.standby = st.peers.standby;
   // Continue from the counters of the last run, so the first poll after a
   // restart yields the deltas of the whole gap instead of a blank baseline.
   self
@@ -248,16 +294,28 @@ collector(collector_actor::stateful_pointer<collector_state> self,
       });
   return {
     [self](atom::tick, uint64_t gen) {
-      if (gen != self->state.tick_generation)
+      if (gen != self->state.tick_generation || self->state.standby)
         return;
       start_poll(self);
     },
     [self](atom::poll) -> caf::result<int64_t> {
       auto& st = self->state;
+      if (st.standby)
+        return make_error(
+          ec::conflict,
+          st.owner.empty()
+            ? fmt::format("{} waits for the fleet to say which engine polls "
+                          "it; try again in a moment",
+                          st.target)
+            : fmt::format("{} is polled by engine {}; ask that engine",
+                          st.target, st.owner));
       auto rp = self->make_response_promise<int64_t>();
       st.waiting.push_back(rp);
       start_poll(self);
       return rp;
+    },
+    [self](atom::owner, const std::string& owner, bool ours) {
+      take_ownership(self, owner, ours);
     },
     [self](atom::status) {
       return status_report{self->state.state, status_json(self->state)};

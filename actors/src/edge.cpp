@@ -6,6 +6,7 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/json_parse.hpp"
 #include "optischema/web/api.hpp"
+#include "optischema/web/prometheus.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -147,8 +148,9 @@ void health(self_ptr, web_request& r, const web::route_match&) {
                               json::quote(OPTISCHEMA_VERSION), now_ms())));
 }
 
-/// GET /health/ready: 200 once every target has been polled (a database that
-/// is down counts: the engine watches it and says so), else 503 naming the
+/// GET /health/ready: 200 once every target this engine polls has been
+/// polled (a database that is down counts: the engine watches it and says
+/// so; in a fleet, the targets of other engines do not), else 503 naming the
 /// targets still waiting. A probe's question, so the answer is small.
 void health_ready(self_ptr self, web_request& r, const web::route_match&) {
   auto out = r.out;
@@ -172,7 +174,14 @@ void health_ready(self_ptr self, web_request& r, const web::route_match&) {
                   ? j->value.GetInt64()
                   : int64_t{0};
               };
-              polled = n("polls") > 0 || n("failures") > 0;
+              // In a fleet, a target another engine polls is that
+              // engine's readiness, once the fleet has said which one.
+              auto owner = i->value.FindMember("owner");
+              auto by_other = owner != i->value.MemberEnd()
+                && owner->value.IsString() && owner->value.GetStringLength() > 0
+                && i->value.HasMember("standby") && i->value["standby"].IsBool()
+                && i->value["standby"].GetBool();
+              polled = n("polls") > 0 || n("failures") > 0 || by_other;
             }
           if (!polled)
             waiting.push_back(t);
@@ -186,6 +195,30 @@ void health_ready(self_ptr self, web_request& r, const web::route_match&) {
           json_response(std::move(body), waiting.empty() ? 200 : 503));
       },
       [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /metrics: the status document in Prometheus' text format. A
+/// supervisor that does not answer still yields a scrape (optischema_up 0),
+/// so an alert on it fires instead of a scrape error hiding the cause.
+void metrics_prometheus(self_ptr self, web_request& r,
+                        const web::route_match&) {
+  auto out = r.out;
+  auto& st = self->state;
+  auto text = [](std::string body) {
+    web::http_response res;
+    res.content_type = web::prometheus_content_type;
+    res.body = std::move(body);
+    res.headers.emplace_back("Cache-Control", "no-store");
+    return res;
+  };
+  self->request(st.supervisor, ask_timeout, atom::status_v)
+    .then(
+      [out, text](const status_report& rep) {
+        out->respond(text(web::prometheus_text(rep.json)));
+      },
+      [out, text](const caf::error&) {
+        out->respond(text(web::prometheus_text("")));
+      });
 }
 
 /// GET /api/openapi.json
@@ -522,6 +555,7 @@ const std::map<std::string, handler_fn, std::less<>>& handlers() {
     {"health", health},
     {"health_live", health},
     {"health_ready", health_ready},
+    {"metrics_prometheus", metrics_prometheus},
     {"openapi", openapi},
     {"list_targets", list_targets},
     {"get_status", get_status},

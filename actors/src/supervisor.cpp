@@ -8,6 +8,7 @@
 #include "optischema/actors/edge.hpp"
 #include "optischema/actors/explainer.hpp"
 #include "optischema/actors/fingerprinter.hpp"
+#include "optischema/actors/fleet.hpp"
 #include "optischema/actors/llm.hpp"
 #include "optischema/actors/sandbox.hpp"
 #include "optischema/actors/store.hpp"
@@ -168,6 +169,31 @@ void restart(self_ptr self, const std::string& name) {
     start(self, other);
   }
   refresh_peers(self);
+}
+
+// -- a fleet of engines
+// ---------------------------------------------------------
+
+/// The engine that polls `target` by the FLEET's last word; "" before it.
+std::string owner_of(const supervisor_state& st, const std::string& target) {
+  if (st.fleet)
+    for (auto& [t, owner] : st.fleet->owners)
+      if (t == target)
+        return owner;
+  return {};
+}
+
+/// Tells every running COLLECTOR who polls its target now.
+void follow_fleet(self_ptr self, fleet_view& view) {
+  auto& st = self->state;
+  for (auto& [target, owner] : view.owners) {
+    auto i = st.components.find(collector_name(target));
+    if (i == st.components.end() || !i->second.handle)
+      continue; // a restarting one reads st.fleet when it starts
+    self->send(caf::actor_cast<collector_actor>(i->second.handle),
+               atom::owner_v, owner, owner == view.self);
+  }
+  st.fleet = std::move(view);
 }
 
 /// The ADVISOR of `target`, or the error that says why there is none.
@@ -380,6 +406,10 @@ caf::result<status_report> engine_status(self_ptr self,
         collector_name(t.name),
         R"({"state":"unknown","error":{"code":"internal","message":"no answer"}})");
     w.EndArray();
+    json::key(w, "fleet");
+    raw(
+      "fleet",
+      R"({"state":"disabled","message":"not in a fleet: this engine polls every target; start engines with the same --fleet NAME and --nats to share them"})");
     json::key(w, "nats");
     raw(
       "broker",
@@ -522,16 +552,45 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         sys.spawn(edge, st.resources.web, st.store,
                   caf::actor_cast<supervisor_actor>(self), std::move(cfg)));
     });
+  if (!st.config.fleet.name.empty())
+    add(self, "fleet", false, [self, &sys] {
+      auto& cfg = self->state.config;
+      broker::fleet_options fo;
+      fo.url = cfg.nats_url;
+      fo.fleet = cfg.fleet.name;
+      fo.engine = cfg.fleet.engine_id;
+      fo.replicas = cfg.fleet.replicas;
+      // Gone after one poll interval without a heartbeat, read every third
+      // of one: a dead engine's targets are polled again within two.
+      fo.ttl = std::max(cfg.poll_interval, std::chrono::milliseconds{1000});
+      auto heartbeat = std::max(fo.ttl / 3, std::chrono::milliseconds{200});
+      std::vector<std::string> names;
+      for (auto& t : cfg.targets)
+        names.push_back(t.name);
+      return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(
+        fleet, std::move(fo), std::move(names), heartbeat,
+        caf::actor_cast<supervisor_actor>(self)));
+    });
   // Start order matters: collectors and the EDGE need the shared handles.
   for (auto* name : {"store", "llm", "fingerprinter", "broker", "edge"})
     if (auto i = st.components.find(name); i != st.components.end()) {
       start(self, i->second);
       refresh_peers(self);
     }
+  // The FLEET after the collectors it directs.
+  auto start_fleet = [self] {
+    auto& st = self->state;
+    if (auto i = st.components.find("fleet"); i != st.components.end())
+      start(self, i->second);
+  };
   for (auto& target : st.config.targets) {
     add(self, collector_name(target.name), false, [self, &sys, target, opts] {
       auto& st = self->state;
       collector_peers peers{st.fingerprinter, st.store, st.sinks};
+      // In a fleet, a (re)started COLLECTOR polls only what the FLEET
+      // last gave this engine.
+      if (!st.config.fleet.name.empty())
+        peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
       auto interval = st.config.poll_interval;
       auto top_n = st.config.event_top_n;
       return caf::actor_cast<caf::actor>(
@@ -583,6 +642,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     });
     start(self, st.components[sandbox_name(target.name)]);
   }
+  start_fleet();
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   // Children are monitored, not linked: stop them when we stop.
   self->attach_functor([running = st.running](const caf::error&) {
@@ -673,6 +733,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     [self](atom::status, atom::poll) {
       return engine_status(self, "collector/");
     },
+    [self](atom::owner, fleet_view& view) { follow_fleet(self, view); },
     [self](atom::restart, const std::string& name) { restart(self, name); },
     [self](atom::status) { return engine_status(self, ""); },
   };

@@ -13,7 +13,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 using namespace optischema::test;
@@ -167,59 +170,13 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-/// The block scalar under `key: |` in a manifest (the lines indented deeper
-/// than the key), without its indentation: the shipped config as a Secret
-/// holds it.
-std::string yaml_block(const std::string& yaml, const std::string& key) {
-  std::istringstream in{yaml};
-  std::string line, out;
-  size_t indent = std::string::npos;
-  bool inside = false;
-  while (std::getline(in, line)) {
-    auto first = line.find_first_not_of(' ');
-    if (!inside) {
-      if (first != std::string::npos
-          && line.compare(first, key.size() + 3, key + ": |") == 0) {
-        inside = true;
-        indent = first;
-      }
-      continue;
-    }
-    if (first != std::string::npos && first <= indent)
-      break;
-    out += (line.size() > indent + 2 ? line.substr(indent + 2) : "") + "\n";
-  }
-  return out;
-}
-
 } // namespace
 
-TEST_CASE("the shipped Kubernetes config and .env.example load",
+// The Kubernetes overlays' configs: tests/deploy/check_manifests.py.
+TEST_CASE(".env.example loads as docker run --env-file passes it",
           "[deploy][config]") {
   temp_dir dir;
   std::string src = OPTISCHEMA_SOURCE_DIR;
-  // Paths inside the pod are overridden by flags (flags win over the file).
-  auto token = dir.path / "token";
-  std::ofstream{token} << "0123456789abcdef0123\n";
-  std::filesystem::permissions(token,
-                               std::filesystem::perms::owner_read
-                                 | std::filesystem::perms::owner_write);
-  auto toml = yaml_block(read_file(src + "/k8s/optischema.yaml"),
-                         "optischema.toml");
-  REQUIRE_THAT(toml, Catch::Contains("[serve]"));
-  auto file = dir.path / "optischema.toml";
-  std::ofstream{file} << toml;
-  auto [rc, out] = run_cli("serve --config " + file.string()
-                           + " --check-config --api-token-file "
-                           + token.string() + " --data-dir " + dir.str());
-  INFO(toml << out);
-  CHECK(rc == 0);
-  // Every DSN of the array was read, none as "[".
-  CHECK_THAT(out,
-             Catch::Contains("2 target(s)") && Catch::Contains("target orders:")
-               && Catch::Contains("target billing:"));
-  CHECK_THAT(out, Catch::Contains("NATS nats://"));
-  CHECK_THAT(out, !Catch::Contains("CHANGE_ME"));
   // .env.example as `docker run --env-file` passes it: KEY=VALUE lines.
   std::istringstream env{read_file(src + "/.env.example")};
   std::string line, vars;
@@ -241,4 +198,104 @@ TEST_CASE("the shipped Kubernetes config and .env.example load",
   CHECK_THAT(env_out,
              Catch::Contains("1 target(s)")
                && Catch::Contains("poll every 30s"));
+}
+
+TEST_CASE("metrics in Prometheus format and logs as JSON lines for collectors",
+          "[deploy][metrics]") {
+  auto& h = harness::shared();
+  temp_dir data;
+  engine_process e{{"serve", "--target",
+                    "shop=" + h.dsn(h.create_database("prom")), "--target",
+                    "gone=host=127.0.0.1 port=" + std::to_string(closed_port())
+                      + " user=x dbname=y password=s3cr3t-pw",
+                    "--listen", "127.0.0.1:0", "--data-dir", data.str(),
+                    "--poll-interval", "1s", "--log-format", "json"}};
+  auto url = e.wait_ready();
+  // Two polls of each target, so counters and the histogram have moved.
+  auto sample = [](const std::string& text, const std::string& series) {
+    auto at = text.find("\n" + series + " ");
+    return at == std::string::npos
+      ? -1.0
+      : std::stod(text.substr(at + series.size() + 2));
+  };
+  REQUIRE(eventually(
+    [&] {
+      auto t = http_get(url, "/metrics").body;
+      return sample(t, R"(optischema_polls_total{target="shop"})") >= 2
+        && sample(t, R"(optischema_poll_failures_total{target="gone"})") >= 2;
+    },
+    20s));
+  auto res = http_get(url, "/metrics");
+  CHECK(res.status == 200);
+  CHECK_THAT(res.headers["content-type"], Catch::StartsWith("text/plain"));
+  auto& t = res.body;
+  CHECK(sample(t, "optischema_up") == 1);
+  CHECK(sample(t, R"(optischema_target_up{target="shop"})") == 1);
+  CHECK(sample(t, R"(optischema_target_up{target="gone"})") == 0);
+  CHECK(sample(t, R"(optischema_poll_failures_total{target="shop"})") == 0);
+  // The histogram: +Inf counts every poll, buckets never decrease.
+  auto count
+    = sample(t, R"(optischema_poll_duration_seconds_count{target="shop"})");
+  CHECK(count >= 2);
+  CHECK(
+    sample(
+      t, R"(optischema_poll_duration_seconds_bucket{target="shop",le="+Inf"})")
+    == count);
+  CHECK(
+    sample(
+      t, R"(optischema_poll_duration_seconds_bucket{target="shop",le="0.005"})")
+    <= sample(
+      t, R"(optischema_poll_duration_seconds_bucket{target="shop",le="30"})"));
+  CHECK(sample(t, R"(optischema_poll_duration_seconds_sum{target="shop"})")
+        > 0);
+  CHECK(sample(t, R"(optischema_statements_tracked{target="shop"})") >= 1);
+  CHECK(
+    sample(t, R"(optischema_applies_total{target="shop",outcome="applied"})")
+    == 0);
+  // Every line is a comment or a sample the text format allows, and every
+  // family has exactly one TYPE line.
+  std::istringstream lines{t};
+  std::set<std::string> typed;
+  std::string line;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    if (line.starts_with("# TYPE ")) {
+      auto name = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(typed.insert(name).second);
+      continue;
+    }
+    if (line.starts_with("# HELP "))
+      continue;
+    auto space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    auto name = line.substr(0, std::min(line.find('{'), space));
+    CHECK(std::all_of(name.begin(), name.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    }));
+    auto v = line.substr(space + 1);
+    CHECK((v == "+Inf" || v == "NaN" || std::isfinite(std::stod(v))));
+  }
+  // Logs: one JSON object per line (the down target's warning among them),
+  // its password redacted.
+  e.stop();
+  std::istringstream log{e.log()};
+  auto objects = 0;
+  auto warned = false;
+  while (std::getline(log, line)) {
+    if (line.starts_with("optischema: "))
+      continue; // the banner on stdout, not a log line
+    INFO(line);
+    auto d = parse_json(line);
+    REQUIRE(d.IsObject());
+    CHECK(d["time"].IsString());
+    CHECK(d["level"].IsString());
+    REQUIRE(d["message"].IsString());
+    ++objects;
+    warned = warned
+      || std::string{d["message"].GetString()}.find("collector gone")
+        != std::string::npos;
+  }
+  CHECK(objects >= 3);
+  CHECK(warned);
+  CHECK(e.log().find("s3cr3t-pw") == std::string::npos);
 }

@@ -1,5 +1,6 @@
 #include "optischema/web/access.hpp"
 #include "optischema/web/api.hpp"
+#include "optischema/web/prometheus.hpp"
 
 #include <catch2/catch.hpp>
 #include <rapidjson/document.h>
@@ -81,7 +82,14 @@ TEST_CASE("the route table and the OpenAPI document agree on every operation",
         answer = &res.value;
     REQUIRE(answer != nullptr);
     REQUIRE(answer->HasMember("content"));
-    auto& schema = (*answer)["content"]["application/json"]["schema"];
+    // JSON everywhere but /metrics, whose text is Prometheus' format.
+    auto& content = (*answer)["content"];
+    REQUIRE(content.MemberCount() == 1);
+    auto type = std::string{content.MemberBegin()->name.GetString()};
+    CHECK(type
+          == (r.path == std::string{"/metrics"} ? "text/plain"
+                                                : "application/json"));
+    auto& schema = content.MemberBegin()->value["schema"];
     CHECK(std::string{schema["$ref"].GetString()}
           == std::string{"#/components/schemas/"} + r.schema);
     CHECK(schemas.HasMember(r.schema));
@@ -415,4 +423,43 @@ TEST_CASE("the OpenAPI document states the access rule on every POST",
       for (auto code : {"401", "403", "415", "429"})
         CHECK(op["responses"].HasMember(code));
     }
+}
+
+TEST_CASE("metrics in Prometheus format come from the status document",
+          "[api][metrics]") {
+  auto text = optischema::web::prometheus_text(R"({
+    "state":"degraded","version":"1.2","uptime_ms":5000,
+    "targets":[{"name":"a\"b\\c","state":"down","polls":3,"failures":3,
+      "statements":0,
+      "poll_seconds":{"le":[0.01,1],"counts":[1,3],"sum":0.5,"count":3}}],
+    "nats":{"state":"disabled"},
+    "apply":{"targets":[{"applied":2,"failed":1}]}})");
+  // Label values escape quotes and backslashes; families are typed once.
+  CHECK_THAT(
+    text,
+    Catch::Contains("optischema_polls_total{target=\"a\\\"b\\\\c\"} 3\n"));
+  CHECK_THAT(text,
+             Catch::Contains("# TYPE optischema_poll_duration_seconds "
+                             "histogram\n"));
+  CHECK_THAT(text,
+             Catch::Contains("optischema_poll_duration_seconds_bucket{"
+                             "target=\"a\\\"b\\\\c\",le=\"0.01\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("le=\"+Inf\"} 3\n"));
+  CHECK_THAT(text,
+             Catch::Contains("optischema_poll_duration_seconds_sum{"
+                             "target=\"a\\\"b\\\\c\"} 0.5\n"));
+  CHECK_THAT(text,
+             Catch::Contains("optischema_target_up{target=\"a\\\"b\\\\c\"} 0"));
+  CHECK_THAT(text, Catch::Contains("optischema_degraded 1\n"));
+  CHECK_THAT(text, Catch::Contains("optischema_uptime_seconds 5\n"));
+  CHECK_THAT(text,
+             Catch::Contains("optischema_applies_total{target=\"a\\\"b\\\\c\","
+                             "outcome=\"failed\"} 1\n"));
+  // A family without figures in the document is left out, not made up.
+  CHECK_THAT(text, !Catch::Contains("optischema_llm_calls_total"));
+  CHECK_THAT(text, !Catch::Contains("optischema_events_published_total"));
+  // No status (a supervisor that did not answer): a scrape that says so.
+  auto none = optischema::web::prometheus_text("not json");
+  CHECK_THAT(none, Catch::Contains("\noptischema_up 0\n"));
+  CHECK_THAT(none, !Catch::Contains("optischema_polls_total"));
 }

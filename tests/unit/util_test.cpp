@@ -1,9 +1,11 @@
 #include "optischema/util/duration.hpp"
 #include "optischema/util/json_parse.hpp"
+#include "optischema/util/log_format.hpp"
 #include "optischema/util/redact.hpp"
 #include "optischema/util/strings.hpp"
 
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 
 using namespace optischema;
 using namespace std::chrono_literals;
@@ -97,4 +99,28 @@ TEST_CASE("JSON from outside with a lone UTF-16 surrogate escape is refused",
   REQUIRE(json::parse(d, R"({"x":"\ud83d\ude00","y":"\\udc00","z":"\u00e9"})"));
   CHECK(valid_utf8(d["x"].GetString()));
   CHECK(std::string{d["y"].GetString()} == "\\udc00");
+}
+
+TEST_CASE("a JSON log line parses whatever bytes the message holds",
+          "[logging]") {
+  // 2026-12-06T17:00:27.042Z
+  auto line
+    = json_log_line(1796576427042, "warning",
+                    "query \"x\"\\ \n\t\x01 bad \xC3\x28 \xF0\x9F\x90\x98");
+  rapidjson::Document d;
+  d.Parse(line.c_str(), line.size());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string{d["time"].GetString()} == "2026-12-06T17:00:27.042Z");
+  CHECK(std::string{d["level"].GetString()} == "warning");
+  // Quotes, backslashes and control characters round-trip; a byte that is
+  // not UTF-8 becomes U+FFFD; valid multi-byte characters stay.
+  CHECK(std::string{d["message"].GetString()}
+        == "query \"x\"\\ \n\t\x01 bad \xEF\xBF\xBD( \xF0\x9F\x90\x98");
+  // Never more than one line, whatever the message.
+  CHECK(line.find('\n') == std::string::npos);
+  // Overlong encodings and surrogates are not UTF-8 either.
+  auto odd = json_log_line(0, "info", "\xC0\xAF \xED\xA0\x80");
+  CHECK(odd.find("\xC0") == std::string::npos);
+  CHECK(odd.find("\xED\xA0") == std::string::npos);
+  CHECK(odd.starts_with(R"({"time":"1970-01-01T00:00:00.000Z")"));
 }

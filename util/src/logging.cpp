@@ -1,10 +1,14 @@
 #include "optischema/util/logging.hpp"
 
+#include "optischema/util/log_format.hpp"
+
 #include "optischema/util/redact.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <mutex>
 
@@ -73,6 +77,107 @@ bool init_logging(const std::string& level, const std::string& file) {
   }
   instance()->set_level(lvl);
   return true;
+}
+
+} // namespace optischema
+
+// -- --log-format json
+// ---------------------------------------------------------
+
+namespace optischema {
+
+namespace {
+
+/// Length of the valid UTF-8 sequence at s[i], 0 when there is none.
+size_t utf8_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  auto c = b(i);
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    return cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(i + 1) || !cont(i + 2))
+      return 0;
+    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) > 0x9F))
+      return 0; // overlong, surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3))
+      return 0;
+    if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) > 0x8F))
+      return 0;
+    return 4;
+  }
+  return 0;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+      ++i;
+    } else if (auto n = utf8_length(s, i); n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += "\xEF\xBF\xBD"; // U+FFFD
+      ++i;
+    }
+  }
+  out += '"';
+}
+
+class json_formatter : public spdlog::formatter {
+public:
+  void format(const spdlog::details::log_msg& msg,
+              spdlog::memory_buf_t& dest) override {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                msg.time.time_since_epoch())
+                .count();
+    auto level = spdlog::level::to_string_view(msg.level);
+    auto line = json_log_line(ms, {level.data(), level.size()},
+                              {msg.payload.data(), msg.payload.size()});
+    line += '\n';
+    dest.append(line.data(), line.data() + line.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<json_formatter>();
+  }
+};
+
+} // namespace
+
+std::string json_log_line(long long epoch_ms, std::string_view level,
+                          std::string_view message) {
+  std::time_t secs = epoch_ms / 1000;
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char stamp[40];
+  auto n = std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(stamp + n, sizeof stamp - n, ".%03lldZ", epoch_ms % 1000);
+  std::string out = "{\"time\":\"";
+  out += stamp;
+  out += "\",\"level\":";
+  append_json_string(out, level);
+  out += ",\"message\":";
+  append_json_string(out, message);
+  out += '}';
+  return out;
+}
+
+void use_json_logs() {
+  instance()->set_formatter(std::make_unique<json_formatter>());
 }
 
 } // namespace optischema

@@ -64,6 +64,7 @@ const std::vector<route>& routes() {
     {"GET", "/health", "health", open, "Health"},
     {"GET", "/health/live", "health_live", open, "Health"},
     {"GET", "/health/ready", "health_ready", open, "Readiness"},
+    {"GET", "/metrics", "metrics_prometheus", open, "PrometheusText"},
     {"GET", "/api/status", "get_status", open, "Status"},
     {"GET", "/api/targets", "list_targets", open, "Targets"},
     {"GET", "/api/metrics/raw", "metrics_raw", open, "StatementPage"},

@@ -55,7 +55,7 @@ bool is_valid_header(std::string_view name, std::string_view value) {
 
 bool is_api_path(std::string_view path) {
   return path == "/health" || path.starts_with("/health/") || path == "/api"
-    || path.starts_with("/api/");
+    || path == "/metrics" || path.starts_with("/api/");
 }
 
 constexpr int64_t not_waiting = std::numeric_limits<int64_t>::max();

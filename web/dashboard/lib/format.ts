@@ -71,6 +71,25 @@ export function formatSpeedup(x: number | null | undefined): string {
 }
 
 /** Time since an epoch-ms instant, relative to `now`: "4 s ago", "3 h ago". */
+/** One line on a target's collection: its error, the engine of a fleet that
+ * polls it instead of this one, or its last poll. */
+export function targetSummary(
+  t: {
+    error?: { message: string } | null;
+    standby?: boolean;
+    owner?: string;
+    last_poll?: number;
+    statements?: number;
+    last_poll_duration_ms?: number;
+  },
+  now: number = Date.now(),
+): string {
+  if (t.error?.message) return t.error.message;
+  if (t.standby) return t.owner ? `polled by engine ${t.owner}` : 'waiting for the fleet to pick an engine';
+  const by = t.owner ? ` by this engine (${t.owner})` : '';
+  return `polled ${formatAgo(t.last_poll, now)}${by} · ${formatNumber(t.statements ?? 0, 0)} statements · ${formatMs(t.last_poll_duration_ms)}`;
+}
+
 export function formatAgo(ts: number | null | undefined, now: number = Date.now()): string {
   if (!ok(ts) || ts <= 0) return 'never';
   const s = Math.max(0, Math.round((now - ts) / 1000));

@@ -155,6 +155,9 @@ export const TargetStatus = z.object({
   failures: z.number().optional(),
   statements: z.number().optional(),
   server_version: z.string().optional(),
+  // In a fleet: another engine polls this target (owner), this one stands by.
+  standby: z.boolean().optional(),
+  owner: z.string().optional(),
   error: ErrorObject.optional(),
   warnings: z.array(z.string()).optional(),
   advice: z.array(z.string()).optional(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatBytes, formatCount, formatMs, formatPercent, formatSpeedup, oneLine } from '@/lib/format';
+import { formatAgo, formatBytes, formatCount, formatMs, formatPercent, formatSpeedup, oneLine, targetSummary } from '@/lib/format';
 
 describe('formatMs', () => {
   it('picks µs, ms, s, min and h', () => {
@@ -42,4 +42,25 @@ describe('numbers', () => {
     expect(formatAgo(0 + 1, 1 + 7_200_000)).toBe('2 h ago');
   });
   it('puts SQL on one line', () => expect(oneLine('SELECT a\n  FROM t\n')).toBe('SELECT a FROM t'));
+});
+
+describe('targetSummary', () => {
+  const now = 1_000_000;
+  it('says which engine of a fleet polls a target this engine stands by for', () => {
+    expect(targetSummary({ standby: true, owner: 'optischema-2' }, now)).toBe('polled by engine optischema-2');
+    expect(targetSummary({ standby: true, owner: '' }, now)).toBe('waiting for the fleet to pick an engine');
+  });
+  it('shows the last poll, and this engine when it is in a fleet', () => {
+    expect(targetSummary({ last_poll: now - 3000, statements: 12, last_poll_duration_ms: 2.5 }, now)).toBe(
+      'polled 3 s ago · 12 statements · 2.5 ms',
+    );
+    expect(targetSummary({ last_poll: now - 3000, owner: 'a', statements: 1, last_poll_duration_ms: 1 }, now)).toMatch(
+      /^polled 3 s ago by this engine \(a\)/,
+    );
+  });
+  it('puts an error first', () => {
+    expect(targetSummary({ error: { message: 'connection refused' }, standby: true, owner: 'b' }, now)).toBe(
+      'connection refused',
+    );
+  });
 });

@@ -4,6 +4,7 @@
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
 #include "optischema/pg/session.hpp"
+#include "optischema/util/histogram.hpp"
 
 #include <caf/typed_response_promise.hpp>
 
@@ -21,6 +22,9 @@ struct collector_peers {
   fingerprinter_actor fingerprinter;
   store_actor store;
   std::vector<event_sink_actor> sinks;
+  /// In a fleet: start standing by, until the SUPERVISOR says this engine
+  /// owns the target (atom::owner).
+  bool standby = false;
 };
 
 struct collector_state {
@@ -51,6 +55,11 @@ struct collector_state {
   std::vector<caf::typed_response_promise<int64_t>> waiting;
   std::chrono::steady_clock::time_point poll_started;
   std::chrono::milliseconds backoff{};
+  /// In a fleet: another engine polls the target (or none is known yet);
+  /// this COLLECTOR neither polls nor holds a connection.
+  bool standby = false;
+  /// The engine that polls the target ("" before the fleet's first word).
+  std::string owner;
 
   // -- status
   // ----------------------------------------------------------------------
@@ -66,6 +75,8 @@ struct collector_state {
   int64_t last_poll_ms = 0;
   int64_t last_success_ms = 0;
   double last_poll_duration_ms = 0;
+  /// Every poll's duration, successful or not (/metrics).
+  duration_histogram poll_seconds;
   uint64_t polls = 0;
   uint64_t failures = 0;
   uint64_t resets_detected = 0;

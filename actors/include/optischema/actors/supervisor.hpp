@@ -55,6 +55,9 @@ struct supervisor_state {
   supervisor_resources resources;
   int64_t started_ms = 0;
   std::map<std::string, component> components;
+  /// In a fleet: the FLEET's last word on who polls which target (none
+  /// before its first heartbeat: every COLLECTOR stands by until then).
+  std::optional<fleet_view> fleet;
   /// Which component a monitored actor is.
   std::map<caf::actor_addr, std::string> by_addr;
   /// The running children, shared with the exit hook that stops them: CAF

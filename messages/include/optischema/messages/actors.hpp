@@ -20,6 +20,8 @@
 //   EDGE           edge.cpp           web/ (Beast server, API rendering; one
 //                                     function per operation of web::routes())
 //   BROKER         broker.cpp         broker/ (NATS client)
+//   FLEET          fleet.cpp          broker/fleet_registry, ownership
+//                                     (membership in a JetStream bucket)
 //
 // What actors send each other are C++ values (data.hpp: snapshots,
 // history, recommendations; results.hpp: plans with findings, advisor
@@ -134,7 +136,18 @@ using collector_actor = caf::typed_actor<
   // INTERNAL: the poll timer fired; stale generations are ignored.
   caf::reacts_to<atom::tick, uint64_t>,
   // Polls now; replies with the number of statements seen.
-  caf::replies_to<atom::poll>::with<int64_t>>::extend_with<status_client_actor>;
+  caf::replies_to<atom::poll>::with<int64_t>,
+  // In a fleet: the engine that polls this target now, and whether it is
+  // this one (else the COLLECTOR stands by, connected to nothing).
+  caf::reacts_to<atom::owner, std::string,
+                 bool>>::extend_with<status_client_actor>;
+
+/// The FLEET: this engine's membership in a fleet of engines (--fleet). Every
+/// heartbeat it writes its key to the fleet's JetStream bucket, reads the live
+/// members and tells the SUPERVISOR who owns each target.
+using fleet_actor = caf::typed_actor<
+  // INTERNAL: the heartbeat timer fired.
+  caf::reacts_to<atom::tick>>::extend_with<status_client_actor>;
 
 /// An EXPLAINER: plans statements of one target on demand (EXPLAIN
 /// FORMAT JSON in a read-only, rolled-back transaction with timeouts; generic
@@ -237,6 +250,8 @@ using supervisor_actor = caf::typed_actor<
   // Returns the status of every COLLECTOR ({"<target>": status, …}): the
   // readiness probe's question.
   caf::replies_to<atom::status, atom::poll>::with<status_report>,
+  // From the FLEET: who polls which target now; the COLLECTORs follow it.
+  caf::reacts_to<atom::owner, fleet_view>,
   // INTERNAL: restarts the named component after its backoff.
   caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
 

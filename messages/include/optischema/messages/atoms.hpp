@@ -72,6 +72,8 @@ OPTISCHEMA_ATOM(finished, "finished")
 OPTISCHEMA_ATOM(cleanup, "cleanup")
 /// Forget something stored.
 OPTISCHEMA_ATOM(erase, "erase")
+/// Who polls a target in a fleet of engines.
+OPTISCHEMA_ATOM(owner, "owner")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

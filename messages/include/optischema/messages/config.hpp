@@ -114,6 +114,18 @@ struct request_limits {
     = defaults::sandbox_prepare_interval;
 };
 
+/// Engines that share targets (--fleet): each target is polled by one live
+/// engine, chosen by rendezvous hashing over the members of a NATS
+/// JetStream key-value bucket (broker/fleet_registry.hpp).
+struct fleet_config {
+  /// Empty: no fleet, this engine polls every target.
+  std::string name;
+  /// This engine's id in the fleet (unique; the pod name in Kubernetes).
+  std::string engine_id;
+  /// Copies of the membership bucket (3 on a JetStream cluster).
+  int replicas = 1;
+};
+
 /// Everything the engine needs to run, validated by the CLI before any actor
 /// starts (see app/config.cpp for flags, file and environment variables).
 struct engine_config {
@@ -122,6 +134,7 @@ struct engine_config {
   /// Empty: no NATS, events stay in-process (the embedded default).
   std::string nats_url;
   std::string nats_stream{defaults::nats_stream};
+  fleet_config fleet;
   std::string listen{defaults::listen};
   std::string static_dir;
   std::vector<std::string> cors_origins;

@@ -88,6 +88,16 @@ struct llm_request {
 using recommendation_patch
   = std::function<std::optional<failure>(recommendation&)>;
 
+/// The FLEET's view after a heartbeat: the live engines and who polls what.
+struct fleet_view {
+  /// This engine's id.
+  std::string self;
+  /// Live engines, sorted, this one among them.
+  std::vector<std::string> members;
+  /// Each target's owner, in the order of the configured targets.
+  std::vector<std::pair<std::string, std::string>> owners;
+};
+
 /// An HTTP request handed from a web io thread to the EDGE, with the object
 /// that writes the answer back on the connection's strand.
 struct web_request {
@@ -104,6 +114,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::history_reply_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fingerprint_list)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::web_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::fleet_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_patch)

@@ -1,6 +1,6 @@
 'use client';
 import Link from 'next/link';
-import { formatAgo, formatMs, formatNumber } from '@/lib/format';
+import { formatNumber, targetSummary } from '@/lib/format';
 import type { Status } from '@/lib/schemas';
 
 export function StateBadge({ state }: { state: string }) {
@@ -49,13 +49,10 @@ export function SystemStatus({ status }: { status: Status | undefined }) {
             key={t.name}
             name={t.name}
             state={t.state}
-            detail={
-              t.error?.message ??
-              `polled ${formatAgo(t.last_poll)} · ${formatNumber(t.statements ?? 0, 0)} statements · ${formatMs(t.last_poll_duration_ms)}`
-            }
+            detail={targetSummary(t)}
           />
         ))}
-        <Row name="Collector" state={status.targets.every((t) => t.state === 'ok') ? 'ok' : 'degraded'} detail={`${status.targets.length} target(s)`} />
+        <Row name="Collector" state={status.targets.every((t) => t.state === 'ok' || (t.standby && t.owner)) ? 'ok' : 'degraded'} detail={`${status.targets.length} target(s)`} />
         <Row name="NATS" state={status.nats.connection ?? status.nats.state} detail={status.nats.url} />
         <Row
           name="LLM"

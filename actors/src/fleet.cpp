@@ -1,0 +1,134 @@
+#include "optischema/actors/fleet.hpp"
+
+#include "optischema/analysis/json.hpp"
+#include "optischema/broker/ownership.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+#include <caf/send.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace optischema::actors {
+
+namespace {
+
+using self_ptr = fleet_actor::stateful_pointer<fleet_state>;
+
+/// What other engines may read about this one in the bucket.
+std::string member_info(const fleet_state& st) {
+  return json::object([&](json::writer& w) {
+    json::field(w, "engine", st.engine);
+    json::field(w, "targets", st.targets.size());
+    json::field(w, "beat", now_ms());
+  });
+}
+
+/// Targets whose owner differs between two views (all of `next`'s when
+/// there was none), as "target: old -> new".
+std::vector<std::string> moves(const std::optional<fleet_view>& prev,
+                               const fleet_view& next) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < next.owners.size(); ++i) {
+    auto& [target, owner] = next.owners[i];
+    std::string before = prev && i < prev->owners.size()
+      ? prev->owners[i].second
+      : std::string{"(nobody)"};
+    if (before != owner)
+      out.push_back(target + ": " + before + " -> " + owner);
+  }
+  return out;
+}
+
+void beat(self_ptr self) {
+  auto& st = self->state;
+  st.last_beat_ms = now_ms();
+  auto members = st.registry->beat(member_info(st));
+  if (!members) {
+    ++st.failures;
+    if (st.last_error != members.error().message)
+      OPTISCHEMA_WARN("fleet {}: {}; keeping the last assignment of targets",
+                      st.fleet, members.error().message);
+    st.last_error = members.error().message;
+    return;
+  }
+  ++st.beats;
+  st.last_error.clear();
+  fleet_view view{st.engine, std::move(*members), {}};
+  for (auto& t : st.targets)
+    view.owners.emplace_back(t, broker::owner_of(t, view.members));
+  auto moved = moves(st.view, view);
+  if (moved.empty() && st.view && st.view->members == view.members)
+    return;
+  if (!moved.empty()) {
+    auto mine = std::count_if(view.owners.begin(), view.owners.end(),
+                              [&](auto& o) { return o.second == st.engine; });
+    OPTISCHEMA_INFO("fleet {}: {} engine(s) [{}]; this engine polls {} of {} "
+                    "targets; moved: {}",
+                    st.fleet, view.members.size(),
+                    fmt::join(view.members, ", "), mine, view.owners.size(),
+                    fmt::join(moved, "; "));
+    if (st.view)
+      st.ownership_changes += moved.size();
+  }
+  st.view = view;
+  self->send(st.supervisor, atom::owner_v, std::move(view));
+}
+
+} // namespace
+
+fleet_actor::behavior_type fleet(self_ptr self, broker::fleet_options opts,
+                                 std::vector<std::string> targets,
+                                 std::chrono::milliseconds heartbeat,
+                                 supervisor_actor supervisor) {
+  auto& st = self->state;
+  st.fleet = opts.fleet;
+  st.engine = opts.engine;
+  st.targets = std::move(targets);
+  st.heartbeat = heartbeat;
+  st.supervisor = std::move(supervisor);
+  if (auto r = broker::fleet_registry::create(std::move(opts)))
+    st.registry = std::move(*r);
+  else
+    st.config_error = r.error();
+  if (st.registry)
+    self->send(self, atom::tick_v);
+  return {
+    [self](atom::tick) {
+      beat(self);
+      self->delayed_send(self, self->state.heartbeat, atom::tick_v);
+    },
+    [self](atom::status) -> status_report {
+      auto& st = self->state;
+      auto state = st.config_error ? health::down
+        : !st.last_error.empty()   ? health::degraded
+        : st.view                  ? health::ok
+                                   : health::starting;
+      return make_status(state, [&](json::writer& w) {
+        json::field(w, "fleet", st.fleet);
+        json::field(w, "engine", st.engine);
+        json::field(w, "heartbeat_ms", st.heartbeat.count());
+        json::field(w, "beats", st.beats);
+        json::field(w, "failures", st.failures);
+        json::field(w, "last_beat", st.last_beat_ms);
+        json::field(w, "ownership_changes", st.ownership_changes);
+        json::field(w, "members",
+                    st.view ? st.view->members : std::vector<std::string>{});
+        json::key(w, "owners");
+        w.StartObject();
+        if (st.view)
+          for (auto& [target, owner] : st.view->owners)
+            json::field(w, target, owner);
+        w.EndObject();
+        if (st.config_error)
+          json::field(w, "error", st.config_error->message);
+        else if (!st.last_error.empty())
+          json::field(w, "error", st.last_error);
+      });
+    },
+  };
+}
+
+} // namespace optischema::actors

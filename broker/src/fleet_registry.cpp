@@ -1,0 +1,199 @@
+#include "optischema/broker/fleet_registry.hpp"
+
+#include "optischema/broker/ownership.hpp"
+#include "optischema/util/logging.hpp"
+#include "optischema/util/redact.hpp"
+
+#include "nats_url.hpp"
+
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace optischema::broker {
+
+namespace {
+
+/// Bound for connecting and for each JetStream request of a heartbeat.
+constexpr int64_t request_wait_ms = 2000;
+
+class cnats_fleet_registry final : public fleet_registry {
+public:
+  cnats_fleet_registry(fleet_options opts, detail::nats_url url)
+    : opts_(std::move(opts)), url_(std::move(url)),
+      bucket_("optischema_fleet_" + opts_.fleet) {}
+
+  ~cnats_fleet_registry() override {
+    leave();
+    close();
+  }
+
+  expected<std::vector<std::string>> beat(const std::string& info) override {
+    if (kv_ == nullptr)
+      if (auto s = open(); s != NATS_OK)
+        return fail("cannot join fleet " + opts_.fleet + " on " + url_.redacted
+                    + ": " + describe(s));
+    // Our key changed since our last write: another engine runs with our
+    // id, and both would poll the same targets. Said loudly, every beat.
+    std::string duplicate;
+    if (rev_ != 0) {
+      kvEntry* e = nullptr;
+      if (kvStore_Get(&e, kv_, opts_.engine.c_str()) == NATS_OK) {
+        if (kvEntry_Revision(e) != rev_)
+          duplicate = "another engine uses the engine id '" + opts_.engine
+            + "' in fleet " + opts_.fleet
+            + ": give each engine its own --engine-id";
+        kvEntry_Destroy(e);
+      }
+    }
+    uint64_t rev = 0;
+    if (auto s = kvStore_PutString(&rev, kv_, opts_.engine.c_str(),
+                                   info.c_str());
+        s != NATS_OK) {
+      auto text = describe(s);
+      // A bucket deleted under us (or a server that lost it) is made again
+      // on the next beat.
+      close();
+      return fail("cannot write this engine's heartbeat to " + bucket_ + ": "
+                  + text);
+    }
+    rev_ = rev;
+    if (!duplicate.empty())
+      return failure{ec::conflict, duplicate};
+    kvKeysList keys{};
+    auto s = kvStore_Keys(&keys, kv_, nullptr);
+    if (s != NATS_OK && s != NATS_NOT_FOUND)
+      return fail("cannot read the fleet's members from " + bucket_ + ": "
+                  + describe(s));
+    std::vector<std::string> members;
+    for (int i = 0; s == NATS_OK && i < keys.Count; ++i)
+      members.emplace_back(keys.Keys[i]);
+    if (s == NATS_OK)
+      kvKeysList_Destroy(&keys);
+    // Our own key was just written: it counts even if the listing raced.
+    if (std::find(members.begin(), members.end(), opts_.engine)
+        == members.end())
+      members.push_back(opts_.engine);
+    std::sort(members.begin(), members.end());
+    return members;
+  }
+
+  void leave() override {
+    if (kv_ != nullptr && kvStore_Delete(kv_, opts_.engine.c_str()) != NATS_OK)
+      OPTISCHEMA_WARN("fleet {}: could not remove this engine ({}) from {}; "
+                      "the others take over its targets after {} ms",
+                      opts_.fleet, opts_.engine, bucket_, opts_.ttl.count());
+  }
+
+private:
+  natsStatus open() {
+    close();
+    natsOptions* o = nullptr;
+    auto s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+      s = natsOptions_SetURL(o, opts_.url.c_str());
+    if (s == NATS_OK && url_.scheme == "tls")
+      s = natsOptions_SetSecure(o, true);
+    if (s == NATS_OK)
+      s = natsOptions_SetName(o, ("optischema fleet " + opts_.engine).c_str());
+    if (s == NATS_OK)
+      s = natsOptions_SetTimeout(o, request_wait_ms);
+    if (s == NATS_OK)
+      s = natsOptions_SetMaxReconnect(o, -1);
+    if (s == NATS_OK)
+      s = natsOptions_SetReconnectWait(o, 250);
+    // A heartbeat fails at once on a disconnect instead of timing out.
+    if (s == NATS_OK)
+      s = natsOptions_SetFailRequestsOnDisconnect(o, true);
+    if (s == NATS_OK)
+      s = natsConnection_Connect(&nc_, o);
+    if (o != nullptr)
+      natsOptions_Destroy(o);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = request_wait_ms;
+    if (s == NATS_OK)
+      s = natsConnection_JetStream(&js_, nc_, &jo);
+    if (s != NATS_OK)
+      return s;
+    kvConfig kc;
+    kvConfig_Init(&kc);
+    kc.Bucket = bucket_.c_str();
+    kc.Description = "OptiSchema fleet members (one key per live engine)";
+    kc.History = 1;
+    kc.TTL
+      = std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.ttl).count();
+    kc.Replicas = opts_.replicas;
+    kc.StorageType = js_MemoryStorage;
+    s = js_CreateKeyValue(&kv_, js_, &kc);
+    if (s != NATS_OK) {
+      // Made by another engine with other settings (a different TTL): use
+      // it as it is, so a rolling change of settings never splits a fleet.
+      s = js_KeyValue(&kv_, js_, bucket_.c_str());
+    }
+    return s;
+  }
+
+  void close() {
+    rev_ = 0;
+    if (kv_ != nullptr)
+      kvStore_Destroy(std::exchange(kv_, nullptr));
+    if (js_ != nullptr)
+      jsCtx_Destroy(std::exchange(js_, nullptr));
+    if (nc_ != nullptr)
+      natsConnection_Destroy(std::exchange(nc_, nullptr));
+  }
+
+  std::string describe(natsStatus s) const {
+    std::string text = natsStatus_GetText(s);
+    natsStatus last = NATS_OK;
+    if (const char* raw = nats_GetLastError(&last);
+        raw != nullptr && *raw != '\0' && text != raw)
+      text.append(": ").append(raw);
+    text = redact_secrets(text);
+    for (auto& secret : url_.secrets)
+      for (auto at = text.find(secret);
+           secret.size() >= 4 && at != std::string::npos;
+           at = text.find(secret))
+        text.replace(at, secret.size(), "***");
+    return text;
+  }
+
+  static failure fail(std::string text) {
+    return {ec::broker_error, std::move(text)};
+  }
+
+  const fleet_options opts_;
+  const detail::nats_url url_;
+  const std::string bucket_;
+  natsConnection* nc_ = nullptr;
+  jsCtx* js_ = nullptr;
+  kvStore* kv_ = nullptr;
+  /// The revision of our key's last write (0: none yet on this bucket).
+  uint64_t rev_ = 0;
+};
+
+} // namespace
+
+expected<std::unique_ptr<fleet_registry>>
+fleet_registry::create(fleet_options opts) {
+  if (auto bad = check_fleet_name("the fleet name", opts.fleet, false);
+      !bad.empty())
+    return failure{ec::invalid_configuration,
+                   bad + ", got '" + opts.fleet + "'"};
+  if (auto bad = check_fleet_name("the engine id", opts.engine, true);
+      !bad.empty())
+    return failure{ec::invalid_configuration,
+                   bad + ", got '" + opts.engine + "'"};
+  detail::nats_url url;
+  std::string reason;
+  if (!detail::parse_nats_url(opts.url, url, reason))
+    return failure{ec::invalid_configuration,
+                   "a fleet needs NATS with JetStream (--nats): invalid URL '"
+                     + detail::redact_nats_url(opts.url) + "': " + reason};
+  return std::unique_ptr<fleet_registry>{
+    new cnats_fleet_registry(std::move(opts), std::move(url))};
+}
+
+} // namespace optischema::broker

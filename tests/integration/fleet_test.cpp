@@ -1,0 +1,220 @@
+// A fleet of engines sharing targets over a real NATS JetStream: each target
+// polled by exactly one live engine, taken over after kill -9 within two
+// poll intervals, handed over at once on a graceful stop, given back when
+// the engine returns. Real engines (processes), real PostgreSQL databases.
+
+#include "engine_process.hpp"
+#include "harness.hpp"
+#include "http_client.hpp"
+#include "nats_process.hpp"
+#include "test_util.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace optischema::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct target_view {
+  bool standby = false;
+  std::string owner;
+  int64_t polls = 0;
+};
+
+/// What an engine says of each target: who polls it, and its polls.
+std::map<std::string, target_view> targets_of(const std::string& url) {
+  std::map<std::string, target_view> out;
+  auto res = http_get(url, "/api/status", 5s);
+  if (res.status != 200)
+    return out;
+  auto d = parse_json(res.body);
+  for (auto& t : d["targets"].GetArray()) {
+    target_view v;
+    if (t.HasMember("standby") && t["standby"].IsBool())
+      v.standby = t["standby"].GetBool();
+    if (t.HasMember("owner") && t["owner"].IsString())
+      v.owner = t["owner"].GetString();
+    v.polls = t["polls"].GetInt64();
+    out[t["name"].GetString()] = v;
+  }
+  return out;
+}
+
+/// The targets `engine` polls (not standing by, and it says it owns them).
+std::vector<std::string> polled_by(const std::string& url,
+                                   const std::string& engine) {
+  std::vector<std::string> out;
+  for (auto& [name, v] : targets_of(url))
+    if (!v.standby && v.owner == engine)
+      out.push_back(name);
+  return out;
+}
+
+/// How long until `engine` (at `url`) polls all six targets of the test.
+std::chrono::milliseconds until_polls_all(const std::string& url,
+                                          const std::string& engine) {
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return polled_by(url, engine).size() == 6; }, 10s,
+                     20ms));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::steady_clock::now() - start);
+}
+
+class fleet_fixture {
+public:
+  fleet_fixture() {
+    auto& h = harness::shared();
+    for (int i = 0; i < 6; ++i)
+      dsns_.push_back("t" + std::to_string(i) + "="
+                      + h.dsn(h.create_database("fleet")));
+  }
+
+  std::vector<std::string> args(const std::string& id,
+                                const temp_dir& data) const {
+    std::vector<std::string> a{"serve",       "--fleet",  "shop",
+                               "--engine-id", id,         "--nats",
+                               nats.url(),    "--listen", "127.0.0.1:0",
+                               "--data-dir",  data.str(), "--poll-interval",
+                               "1s"};
+    for (auto& d : dsns_) {
+      a.push_back("--target");
+      a.push_back(d);
+    }
+    return a;
+  }
+
+  nats_process nats;
+
+private:
+  std::vector<std::string> dsns_;
+};
+
+} // namespace
+
+TEST_CASE("a fleet gives each target to one engine, takes it over after a "
+          "crash and hands it over on a stop",
+          "[fleet]") {
+  fleet_fixture f;
+  temp_dir data_a, data_b;
+  engine_process a{f.args("engine-a", data_a)};
+  auto ua = a.wait_ready();
+  std::optional<engine_process> b{std::in_place, f.args("engine-b", data_b)};
+  auto ub = b->wait_ready();
+  // Converged: both engines agree on every owner, each target has exactly
+  // one engine polling it, and both engines have a share.
+  std::vector<std::string> share_a, share_b;
+  REQUIRE(eventually(
+    [&] {
+      share_a = polled_by(ua, "engine-a");
+      share_b = polled_by(ub, "engine-b");
+      auto ta = targets_of(ua), tb = targets_of(ub);
+      if (ta.size() != 6 || tb.size() != 6)
+        return false;
+      for (auto& [name, v] : ta)
+        if (v.owner.empty() || v.owner != tb[name].owner
+            || v.standby == tb[name].standby)
+          return false;
+      return share_a.size() + share_b.size() == 6;
+    },
+    15s));
+  INFO("engine-a polls " << share_a.size() << ", engine-b " << share_b.size());
+  CHECK_FALSE(share_a.empty());
+  CHECK_FALSE(share_b.empty());
+  // Ready: each engine has polled its own share.
+  CHECK(eventually([&] { return http_get(ua, "/health/ready").status == 200; },
+                   10s));
+  CHECK(eventually([&] { return http_get(ub, "/health/ready").status == 200; },
+                   10s));
+  // Only the owner polls: the standby side's counters stand still.
+  auto before = targets_of(ua);
+  std::this_thread::sleep_for(2500ms);
+  auto after = targets_of(ua);
+  for (auto& t : share_b)
+    CHECK(after[t].polls == before[t].polls);
+  for (auto& t : share_a)
+    CHECK(after[t].polls > before[t].polls);
+
+  // kill -9: engine-b's key expires, engine-a polls everything within two
+  // poll intervals (a slack of 1 s for a loaded machine's scheduling).
+  b->kill9();
+  auto takeover = until_polls_all(ua, "engine-a");
+  INFO("takeover after kill -9 took " << takeover.count() << " ms");
+  CHECK(takeover <= 3s);
+  auto polls_at_takeover = targets_of(ua);
+  REQUIRE(eventually(
+    [&] {
+      auto now = targets_of(ua);
+      for (auto& t : share_b)
+        if (now[t].polls <= polls_at_takeover[t].polls)
+          return false;
+      return true;
+    },
+    5s));
+
+  // engine-b returns (same id): it gets its share back, engine-a stands by.
+  b.emplace(f.args("engine-b", data_b));
+  ub = b->wait_ready();
+  REQUIRE(eventually(
+    [&] {
+      return polled_by(ub, "engine-b") == share_b
+        && polled_by(ua, "engine-a") == share_a;
+    },
+    10s));
+
+  // A graceful stop deletes engine-b's key: engine-a takes over at its next
+  // heartbeat (a third of a poll interval), well before the key would
+  // expire.
+  CHECK(b->stop() == 0);
+  auto handover = until_polls_all(ua, "engine-a");
+  INFO("handover after a stop took " << handover.count() << " ms");
+  CHECK(handover <= 1s);
+  // The fleet's status names the members and the owners.
+  auto d = parse_json(http_get(ua, "/api/status").body);
+  CHECK(std::string{d["fleet"]["state"].GetString()} == "ok");
+  CHECK(d["fleet"]["members"].Size() == 1);
+  CHECK(d["fleet"]["ownership_changes"].GetInt64() >= 3);
+  CHECK_THAT(http_get(ua, "/metrics").body,
+             Catch::Contains("optischema_fleet_members 1"));
+}
+
+TEST_CASE("two engines with one engine id are told so", "[fleet]") {
+  fleet_fixture f;
+  temp_dir d1, d2;
+  engine_process one{f.args("twin", d1)};
+  engine_process two{f.args("twin", d2)};
+  auto u1 = one.wait_ready(), u2 = two.wait_ready();
+  // Each overwrites the other's key: both see a revision they did not
+  // write, say so in the status and degrade.
+  auto told = [](const std::string& url) {
+    auto d = parse_json(http_get(url, "/api/status").body);
+    auto& fl = d["fleet"];
+    return fl.HasMember("error") && fl["error"].IsString()
+      && std::string{fl["error"].GetString()}.find(
+           "another engine uses the engine id 'twin'")
+      != std::string::npos
+      && std::string{fl["state"].GetString()} == "degraded";
+  };
+  CHECK(eventually([&] { return told(u1) || told(u2); }, 10s));
+}
+
+TEST_CASE("a fleet without NATS is refused with what to do", "[fleet]") {
+  temp_dir data;
+  auto out = shell_output(engine_binary() + " serve --fleet shop --dsn "
+                          + "'host=127.0.0.1 dbname=x' --data-dir " + data.str()
+                          + " --check-config 2>&1; echo rc=$?");
+  CHECK_THAT(out, Catch::Contains("--fleet needs --nats"));
+  CHECK_THAT(out, Catch::Contains("rc=2"));
+  auto bad = shell_output(engine_binary()
+                          + " serve --fleet 'shop floor' --nats "
+                            "nats://127.0.0.1:4222 --dsn 'host=127.0.0.1 "
+                            "dbname=x' --data-dir "
+                          + data.str() + " --check-config 2>&1; echo rc=$?");
+  CHECK_THAT(bad, Catch::Contains("--fleet may hold only letters"));
+  CHECK_THAT(bad, Catch::Contains("rc=2"));
+}
