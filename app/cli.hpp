@@ -27,6 +27,7 @@ struct serve_flags {
   std::string fleet;     ///< share the targets with engines of this fleet
   std::string engine_id; ///< this engine in the fleet (default: host name)
   int fleet_replicas = 1;
+  size_t keep_connections = defaults::keep_connections;
   std::string data_dir{defaults::data_dir};
   std::string poll_interval = to_string(defaults::poll_interval);
   std::string static_dir;

@@ -415,6 +415,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
     return failure{ec::invalid_configuration, "--data-dir must not be empty"};
   cfg.nats_url = flags.nats;
   cfg.nats_stream = flags.nats_stream;
+  cfg.keep_connections = flags.keep_connections;
   if (!flags.fleet.empty()) {
     if (flags.nats.empty())
       return failure{ec::invalid_configuration,
@@ -461,6 +462,10 @@ void print_config(const engine_config& cfg) {
     std::printf("  target %s: %s\n", t.name.c_str(), t.conn.display.c_str());
   std::printf("  listen %s, poll every %s, data in %s\n", cfg.listen.c_str(),
               to_string(cfg.poll_interval).c_str(), cfg.store.dir.c_str());
+  if (cfg.targets.size() > cfg.keep_connections)
+    std::printf("  %zu targets, more than --keep-connections %zu: a "
+                "connection per poll, polls spread over the interval\n",
+                cfg.targets.size(), cfg.keep_connections);
   std::printf("  NATS %s\n",
               cfg.nats_url.empty() ? "off"
                                    : redact_secrets(cfg.nats_url).c_str());

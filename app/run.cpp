@@ -212,6 +212,13 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_FLEET_REPLICAS")
     ->check(CLI::Range(1, 5))
     ->capture_default_str();
+  cmd
+    .add_option("--keep-connections", f.keep_connections,
+                "Up to this many targets keep their connections open between "
+                "polls; beyond it, each poll and analysis opens its own and "
+                "closes it, and polls take turns over the interval")
+    ->envname("OPTISCHEMA_KEEP_CONNECTIONS")
+    ->capture_default_str();
   cmd.add_option("--data-dir", f.data_dir, "Where history is kept (RocksDB)")
     ->envname("OPTISCHEMA_DATA_DIR")
     ->capture_default_str();

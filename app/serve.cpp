@@ -66,7 +66,16 @@ int serve(const engine_config& cfg) {
     add_error_category(sys_cfg);
     caf::actor_system sys{sys_cfg};
     actors::supervisor_resources res{
-      std::shared_ptr<history_db>{std::move(*db)}, *server};
+      std::shared_ptr<history_db>{std::move(*db)}, *server, nullptr};
+    if (!cfg.fleet.name.empty()) {
+      auto api = broker::fleet_api::create(cfg.nats_url, cfg.fleet.name,
+                                           cfg.fleet.engine_id);
+      if (!api) {
+        OPTISCHEMA_ERROR("{}", api.error().message);
+        return 2;
+      }
+      res.fleet_api = std::move(*api);
+    }
     auto sup = sys.spawn(actors::supervisor, cfg, res);
     // Actors start asynchronously: the EDGE installs its request handler
     // when it first runs. The engine's status passes through every

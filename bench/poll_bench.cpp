@@ -92,15 +92,6 @@ void make_workload(harness& h, const std::string& db, int n) {
     }
 }
 
-long rss_kb(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stol(line.substr(6));
-  return -1;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {

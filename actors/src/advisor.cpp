@@ -414,6 +414,8 @@ caf::result<advisor_summary> run(self_ptr self) {
   opts.target = st.target;
   opts.min_confidence = st.min_confidence;
   auto report = advise(*st.session, opts);
+  if (st.peers.transient)
+    st.session->disconnect(); // hypopg's indexes end with the session
   ++st.runs;
   st.last_run_ms = now_ms();
   if (!report) {
@@ -470,22 +472,32 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
   st.min_confidence = min_confidence;
   st.llm_per_cycle = llm_per_cycle;
   st.peers = std::move(peers);
+  st.standby = st.peers.standby;
   // Plans need room: EXPLAIN of a complex statement takes a while.
   pg::session::options opts;
   opts.statement_timeout = std::chrono::seconds{10};
   st.session = std::make_unique<pg::session>(target.conn, opts);
   if (interval.count() > 0)
-    schedule(self, std::min(interval, std::chrono::milliseconds{5000}));
+    schedule(self,
+             std::min(interval, std::chrono::milliseconds{5000})
+               + st.peers.stagger);
   return {
     [self](atom::tick, uint64_t gen) {
       auto& st = self->state;
       if (gen != st.tick_generation)
         return;
+      if (st.standby) {
+        schedule(self, st.interval);
+        return;
+      }
       // Failures and successes alike: the next run is an interval away.
       // Anonymous, so the summary has no one to go back to (the timer's
       // sender is this actor, which has no handler for a bare string).
       caf::anon_send(caf::actor_cast<advisor_actor>(self), atom::analyze_v);
       schedule(self, st.interval);
+    },
+    [self](atom::owner, const std::string&, bool ours) {
+      self->state.standby = !ours;
     },
     [self](atom::analyze) { return run(self); },
     [self](atom::analyze, const std::string& sql,
@@ -499,6 +511,8 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       opts.max_statements = 1;
       opts.only_given_statements = true;
       auto report = advise(*st.session, opts);
+      if (st.peers.transient)
+        st.session->disconnect();
       if (!report)
         return make_error(report.error());
       statement_advice out{std::move(*report), std::nullopt};

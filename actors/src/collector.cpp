@@ -105,6 +105,8 @@ void poll_failed(self_ptr self, const failure& f) {
   st.polling = false;
   st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
   st.poll_seconds.observe(st.last_poll_duration_ms / 1000);
+  if (st.peers.transient)
+    st.session->disconnect();
   auto first = !st.last_error || st.last_error->message != f.message;
   st.last_error = f;
   if (first)
@@ -201,11 +203,18 @@ void start_poll(self_ptr self) {
     return;
   }
   if (!was_connected) {
+    // A connection per poll (many targets) says so once, and again only
+    // after a failure.
+    auto news = !st.peers.transient || st.facts.version.empty()
+      || st.last_error.has_value();
     st.facts = st.session->facts();
-    OPTISCHEMA_INFO("collector {}: connected to {} (PostgreSQL {}, role {})",
-                    st.target, st.session->target().display, st.facts.version,
-                    st.facts.user);
+    if (news)
+      OPTISCHEMA_INFO("collector {}: connected to {} (PostgreSQL {}, role {})",
+                      st.target, st.session->target().display, st.facts.version,
+                      st.facts.user);
   }
+  if (st.peers.transient)
+    st.session->disconnect(); // connected only while polling
   // Only texts of queryids never seen need the FINGERPRINTER.
   text_list texts;
   std::vector<int64_t> ids;
@@ -287,10 +296,10 @@ collector(collector_actor::stateful_pointer<collector_state> self,
       [self](const raw_sample_ptr& base) {
         if (base)
           self->state.prev = *base;
-        schedule(self, std::chrono::milliseconds{0});
+        schedule(self, self->state.peers.first_poll);
       },
       [self](const caf::error&) {
-        schedule(self, std::chrono::milliseconds{0});
+        schedule(self, self->state.peers.first_poll);
       });
   return {
     [self](atom::tick, uint64_t gen) {

@@ -1,5 +1,7 @@
 #include "optischema/actors/edge.hpp"
 
+#include "edge_fleet.hpp"
+
 #include "optischema/analysis/audit.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/messages/error.hpp"
@@ -235,6 +237,15 @@ void list_targets(self_ptr self, web_request& r, const web::route_match&) {
   json::writer w{buf};
   w.StartObject();
   json::field(w, "targets", st.config.targets);
+  // In a fleet: the engine that polls each (it answers for it, through any
+  // engine).
+  if (st.config.fleet) {
+    json::key(w, "owners");
+    w.StartObject();
+    for (auto& [target, owner] : st.config.fleet->owners)
+      json::field(w, target, owner);
+    w.EndObject();
+  }
   w.EndObject();
   out->respond(json_response({buf.GetString(), buf.GetSize()}));
 }
@@ -608,6 +619,10 @@ void handle(self_ptr self, web_request& r) {
     return;
   }
   auto& op = **i;
+  if (auto owner = detail::fleet_owner(self->state, req, op)) {
+    detail::forward(self->state, req, out, *owner);
+    return;
+  }
   auto handler = handlers().find(std::string_view{op.operation});
   if (handler == handlers().end()) {
     out->respond(error_response(500, ec::internal,
@@ -642,8 +657,14 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
       caf::anon_send(hdl, atom::http_v,
                      web_request{std::move(req), std::move(out)});
     });
+  if (st.config.fleet_api)
+    detail::serve_fleet(*st.config.fleet_api,
+                        caf::actor_cast<edge_actor>(self));
   return {
     [self](atom::http, web_request& r) { handle(self, r); },
+    [self](atom::owner, fleet_view& view) {
+      self->state.config.fleet = std::move(view);
+    },
     [self](atom::publish, const event& ev) {
       ++self->state.events;
       self->state.server->broadcast(
@@ -668,6 +689,10 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
         json::field(w, "ws_clients", s.ws_clients);
         json::field(w, "ws_frames_sent", s.ws_frames_sent);
         json::field(w, "ws_frames_dropped", s.ws_frames_dropped);
+        if (st.config.fleet_api) {
+          json::field(w, "forwarded", st.forwarded);
+          json::field(w, "forward_failures", st.forward_failures->load());
+        }
       });
     },
   };

@@ -171,7 +171,26 @@ void restart(self_ptr self, const std::string& name) {
   refresh_peers(self);
 }
 
-// -- a fleet of engines
+// -- many targets -------------------------------------------------------------
+
+/// More targets than keep their connections open between uses.
+bool many_targets(const supervisor_state& st) {
+  return st.config.targets.size() > st.config.keep_connections;
+}
+
+/// `target`'s slot in `interval` when the targets take turns: the i-th of n
+/// starts i/n of the way in, so polls (and their connections) never pile up.
+std::chrono::milliseconds spread(const supervisor_state& st,
+                                 const std::string& target,
+                                 std::chrono::milliseconds interval) {
+  auto& ts = st.config.targets;
+  auto i = std::find_if(ts.begin(), ts.end(),
+                        [&](auto& t) { return t.name == target; })
+    - ts.begin();
+  return interval * i / static_cast<int64_t>(std::max<size_t>(ts.size(), 1));
+}
+
+// -- a fleet of engines -------------------------------------------------------
 // ---------------------------------------------------------
 
 /// The engine that polls `target` by the FLEET's last word; "" before it.
@@ -183,16 +202,24 @@ std::string owner_of(const supervisor_state& st, const std::string& target) {
   return {};
 }
 
-/// Tells every running COLLECTOR who polls its target now.
+/// Tells every running COLLECTOR and ADVISOR who polls its target now.
 void follow_fleet(self_ptr self, fleet_view& view) {
   auto& st = self->state;
-  for (auto& [target, owner] : view.owners) {
-    auto i = st.components.find(collector_name(target));
+  auto tell = [&](const std::string& name, const std::string& owner) {
+    auto i = st.components.find(name);
     if (i == st.components.end() || !i->second.handle)
-      continue; // a restarting one reads st.fleet when it starts
-    self->send(caf::actor_cast<collector_actor>(i->second.handle),
-               atom::owner_v, owner, owner == view.self);
+      return; // a restarting one reads st.fleet when it starts
+    caf::anon_send(caf::actor_cast<caf::actor>(i->second.handle), atom::owner_v,
+                   owner, owner == view.self);
+  };
+  for (auto& [target, owner] : view.owners) {
+    tell(collector_name(target), owner);
+    tell(advisor_name(target), owner);
   }
+  if (auto i = st.components.find("edge");
+      i != st.components.end() && i->second.handle)
+    caf::anon_send(caf::actor_cast<caf::actor>(i->second.handle), atom::owner_v,
+                   view);
   st.fleet = std::move(view);
 }
 
@@ -548,6 +575,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       cfg.apply_timeout = ap.statement_timeout
         + ap.attempts * (ap.lock_timeout + ap.retry_delay * ap.attempts)
         + std::chrono::minutes{5};
+      cfg.engine_id = st.config.fleet.engine_id;
+      cfg.fleet_api = st.resources.fleet_api;
+      cfg.fleet = st.fleet;
       return caf::actor_cast<caf::actor>(
         sys.spawn(edge, st.resources.web, st.store,
                   caf::actor_cast<supervisor_actor>(self), std::move(cfg)));
@@ -591,6 +621,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       // last gave this engine.
       if (!st.config.fleet.name.empty())
         peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
+      if (many_targets(st)) {
+        peers.transient = true;
+        peers.first_poll = spread(st, target.name, st.config.poll_interval);
+      }
       auto interval = st.config.poll_interval;
       auto top_n = st.config.event_top_n;
       return caf::actor_cast<caf::actor>(
@@ -604,6 +638,12 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       advisor_peers peers{
         st.store, st.sinks, st.llm, caf::actor_cast<supervisor_actor>(self),
         !st.config.sandbox.server ? size_t{0} : st.config.sandbox.auto_test};
+      if (!st.config.fleet.name.empty())
+        peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
+      if (many_targets(st)) {
+        peers.transient = true;
+        peers.stagger = spread(st, target.name, st.config.analysis_interval);
+      }
       auto interval = st.config.analysis_interval;
       auto min_conf = st.config.min_confidence;
       auto per_cycle = st.config.llm.statements_per_cycle;

@@ -4,7 +4,7 @@
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
 
-#include "nats_url.hpp"
+#include "nats_options.hpp"
 
 #include <nats/nats.h>
 
@@ -92,20 +92,10 @@ private:
     natsOptions* o = nullptr;
     auto s = natsOptions_Create(&o);
     if (s == NATS_OK)
-      s = natsOptions_SetURL(o, opts_.url.c_str());
-    if (s == NATS_OK && url_.scheme == "tls")
-      s = natsOptions_SetSecure(o, true);
-    if (s == NATS_OK)
-      s = natsOptions_SetName(o, ("optischema fleet " + opts_.engine).c_str());
+      s = detail::fleet_connection_options(o, opts_.url, url_,
+                                           "optischema fleet " + opts_.engine);
     if (s == NATS_OK)
       s = natsOptions_SetTimeout(o, request_wait_ms);
-    if (s == NATS_OK)
-      s = natsOptions_SetMaxReconnect(o, -1);
-    if (s == NATS_OK)
-      s = natsOptions_SetReconnectWait(o, 250);
-    // A heartbeat fails at once on a disconnect instead of timing out.
-    if (s == NATS_OK)
-      s = natsOptions_SetFailRequestsOnDisconnect(o, true);
     if (s == NATS_OK)
       s = natsConnection_Connect(&nc_, o);
     if (o != nullptr)

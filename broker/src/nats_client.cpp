@@ -265,10 +265,14 @@ public:
       po.MaxWait = final_flush_ms;
       if (was_connected)
         js_PublishAsyncComplete(js, &po);
-      size_t unconfirmed = 0;
-      {
-        std::lock_guard guard{mtx_};
-        unconfirmed = unacked_;
+      // What is still unconfirmed leaves cnats' hands before the context
+      // goes, so no acknowledgement timeout calls back into this object
+      // after it is freed.
+      int unconfirmed = 0;
+      natsMsgList pending{};
+      if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) {
+        unconfirmed = pending.Count;
+        natsMsgList_Destroy(&pending);
       }
       if (unconfirmed > 0)
         OPTISCHEMA_WARN("NATS: {} events sent but not yet confirmed by "

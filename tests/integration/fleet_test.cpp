@@ -131,6 +131,33 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
                    10s));
   CHECK(eventually([&] { return http_get(ub, "/health/ready").status == 200; },
                    10s));
+  // One API: engine-a answers for engine-b's targets by asking engine-b
+  // (and says so), for its own from its own store.
+  {
+    auto& theirs = share_b.front();
+    auto res = http_get(ua, "/api/metrics/hot?limit=5&target=" + theirs);
+    INFO(res.body);
+    CHECK(res.status == 200);
+    CHECK(res.headers["x-optischema-engine"] == "engine-b");
+    auto direct = http_get(ub, "/api/metrics/hot?limit=5&target=" + theirs);
+    CHECK(parse_json(res.body)["limit"].GetInt()
+          == parse_json(direct.body)["limit"].GetInt());
+    CHECK(parse_json(res.body).HasMember("statements"));
+    auto mine = http_get(ua,
+                         "/api/metrics/hot?limit=5&target=" + share_a.front());
+    CHECK(mine.status == 200);
+    CHECK(mine.headers.count("x-optischema-engine") == 0);
+    // Errors come back as the owner gave them.
+    auto bad = http_get(ua, "/api/metrics/hot?limit=0&target=" + theirs);
+    CHECK(bad.status == 400);
+    CHECK(bad.headers["x-optischema-engine"] == "engine-b");
+    // Every engine lists every target with its owner.
+    auto listed = parse_json(http_get(ub, "/api/targets").body);
+    auto& owners = listed["owners"];
+    CHECK(std::string{owners[theirs.c_str()].GetString()} == "engine-b");
+    CHECK(std::string{owners[share_a.front().c_str()].GetString()}
+          == "engine-a");
+  }
   // Only the owner polls: the standby side's counters stand still.
   auto before = targets_of(ua);
   std::this_thread::sleep_for(2500ms);

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace optischema::test {
@@ -38,6 +40,21 @@ bool eventually(F f, std::chrono::milliseconds timeout,
     std::this_thread::sleep_for(step);
   }
   return f();
+}
+
+/// The resident set of process `pid` in KiB (-1 when it is gone).
+inline long rss_kb(pid_t pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(),
+                       "r");
+  if (f == nullptr)
+    return -1;
+  char line[256];
+  long kb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::string_view{line}.rfind("VmRSS:", 0) == 0)
+      kb = std::atol(line + 6);
+  std::fclose(f);
+  return kb;
 }
 
 /// A loopback port nobody listens on (bound, read, released).

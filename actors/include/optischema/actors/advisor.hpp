@@ -27,6 +27,14 @@ struct advisor_peers {
   supervisor_actor supervisor;
   /// Untested index actions each analysis sends to the sandbox.
   size_t auto_test = 0;
+  /// In a fleet: start without periodic analyses, until the SUPERVISOR
+  /// says this engine polls the target (atom::owner).
+  bool standby = false;
+  /// Close the connection after each analysis (many targets).
+  bool transient = false;
+  /// Added to the first analysis' delay: many targets spread their
+  /// analyses over the interval.
+  std::chrono::milliseconds stagger{0};
 };
 
 struct advisor_state {
@@ -39,6 +47,9 @@ struct advisor_state {
   /// Its own connection: hypothetical indexes live in one session.
   std::unique_ptr<pg::session> session;
   uint64_t tick_generation = 0;
+  /// In a fleet: another engine polls (and so analyses) the target; asked
+  /// analyses still run here.
+  bool standby = false;
   // -- status --
   health state = health::starting;
   std::optional<failure> last_error;

@@ -25,6 +25,12 @@ struct collector_peers {
   /// In a fleet: start standing by, until the SUPERVISOR says this engine
   /// owns the target (atom::owner).
   bool standby = false;
+  /// Close the connection after each poll (many targets: config.hpp's
+  /// keep_connections) instead of keeping it open.
+  bool transient = false;
+  /// The first poll's delay: many targets spread their polls over the
+  /// interval instead of all polling at once.
+  std::chrono::milliseconds first_poll{0};
 };
 
 struct collector_state {

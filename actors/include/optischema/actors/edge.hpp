@@ -1,11 +1,14 @@
 #pragma once
 
+#include "optischema/broker/fleet_api.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/web/server.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +25,11 @@ struct edge_config {
   std::string api_token;
   /// How long an apply may take: lock waits, retries and the build.
   std::chrono::milliseconds apply_timeout{std::chrono::hours{2}};
+  /// In a fleet: this engine's id, the channel to the others (null: no
+  /// fleet) and the last word on who polls what.
+  std::string engine_id;
+  std::shared_ptr<broker::fleet_api> fleet_api;
+  std::optional<fleet_view> fleet;
 };
 
 struct edge_state {
@@ -32,6 +40,13 @@ struct edge_state {
   supervisor_actor supervisor;
   edge_config config;
   uint64_t events = 0;
+  /// Requests forwarded to other engines of the fleet: answered, failed,
+  /// and waiting right now (shared with the threads that wait for them).
+  uint64_t forwarded = 0;
+  std::shared_ptr<std::atomic<uint64_t>> forward_failures
+    = std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<std::atomic<int>> forwarding
+    = std::make_shared<std::atomic<int>>(0);
 };
 
 /// Whether the EDGE serves an API operation (web::routes()' `operation`).

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/broker/fleet_api.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
 #include "optischema/store/history_db.hpp"
@@ -39,6 +40,8 @@ struct supervisor_resources {
   std::shared_ptr<history_db> db;
   /// Null when the engine runs without the web port (some tests).
   std::shared_ptr<web::server> web;
+  /// In a fleet: requests to and from the other engines (else null).
+  std::shared_ptr<broker::fleet_api> fleet_api;
 };
 
 /// Requests for the same work on one target that share one answer (a `T`):

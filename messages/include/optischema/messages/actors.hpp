@@ -167,8 +167,11 @@ using advisor_actor = caf::typed_actor<
   caf::replies_to<atom::analyze>::with<advisor_summary>,
   // Analyses one statement: plan, findings and index advice; with `true`,
   // also the LLM's explanation and checked rewrites.
-  caf::replies_to<atom::analyze, std::string, bool>::with<statement_advice>>::
-  extend_with<status_client_actor>;
+  caf::replies_to<atom::analyze, std::string, bool>::with<statement_advice>,
+  // In a fleet: the engine that polls this target, and whether it is this
+  // one (else no periodic analyses here).
+  caf::reacts_to<atom::owner, std::string,
+                 bool>>::extend_with<status_client_actor>;
 
 /// A SANDBOX actor: keeps a copy of one target on the sandbox server and
 /// proves recommendations on it (EXPLAIN ANALYZE before and after).
@@ -212,8 +215,12 @@ using broker_actor = event_sink_actor::extend_with<status_client_actor>;
 
 /// The EDGE: REST API, WebSocket relay and static files on one port.
 using edge_actor = caf::typed_actor<
-  // Answers one HTTP request (from a web io thread).
-  caf::reacts_to<atom::http, web_request>>::extend_with<event_sink_actor>::
+  // Answers one HTTP request (from a web io thread, or forwarded by another
+  // engine of the fleet).
+  caf::reacts_to<atom::http, web_request>,
+  // In a fleet: who polls which target; requests about another engine's
+  // targets are forwarded to it.
+  caf::reacts_to<atom::owner, fleet_view>>::extend_with<event_sink_actor>::
   extend_with<status_client_actor>;
 
 /// The SUPERVISOR: spawns and monitors everything, restarts with backoff.

@@ -160,6 +160,12 @@ struct engine_config {
   /// ones (--allow-function, --allow-extension; pg/safety.hpp).
   std::vector<std::string> allow_functions;
   std::vector<std::string> allow_extensions;
+  /// Up to this many targets, each keeps its polling and analysis
+  /// connections open between uses; beyond it, every poll and analysis
+  /// opens its own and closes it, and polls are spread over the interval,
+  /// so an engine watching 1,000 databases holds a few connections at a
+  /// time instead of 2,000 idle ones (--keep-connections).
+  size_t keep_connections = defaults::keep_connections;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = defaults::event_top_n;
   /// Spawn collectors on their own threads (libpq blocks). Off in

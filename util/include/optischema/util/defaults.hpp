@@ -20,6 +20,13 @@ constexpr std::string_view listen = "127.0.0.1:8080";
 constexpr std::string_view data_dir = "optischema-data";
 constexpr std::string_view log_level = "info";
 constexpr ms poll_interval = 30s;
+/// Targets that keep their connections open between polls; beyond, a
+/// connection per poll. Kept connections are far cheaper for the monitored
+/// server (bench/targets_bench.cpp: a backend start per poll on one 2-core
+/// cluster of 100 databases polled every 5 s missed most polls, kept
+/// connections none), so only very large or connection-starved setups
+/// switch.
+constexpr size_t keep_connections = 200;
 constexpr size_t max_connections = 256;
 constexpr size_t max_ws_clients = 32;
 constexpr size_t analysis_queries_per_target = 2;
