@@ -473,6 +473,8 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
   st.llm_per_cycle = llm_per_cycle;
   st.peers = std::move(peers);
   st.standby = st.peers.standby;
+  if (st.standby)
+    st.state = health::disabled;
   // Plans need room: EXPLAIN of a complex statement takes a while.
   pg::session::options opts;
   opts.statement_timeout = std::chrono::seconds{10};
@@ -497,7 +499,13 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       schedule(self, st.interval);
     },
     [self](atom::owner, const std::string&, bool ours) {
-      self->state.standby = !ours;
+      auto& st = self->state;
+      st.standby = !ours;
+      // Off here by design, not "starting" (which degrades the engine).
+      if (st.standby)
+        st.state = health::disabled;
+      else if (st.state == health::disabled)
+        st.state = health::starting;
     },
     [self](atom::analyze) { return run(self); },
     [self](atom::analyze, const std::string& sql,

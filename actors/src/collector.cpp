@@ -111,7 +111,7 @@ void poll_failed(self_ptr self, const failure& f) {
   st.last_error = f;
   if (first)
     OPTISCHEMA_WARN("collector {}: {}", st.target, f.message);
-  set_state(self, health::down);
+  set_state(self, st.standby ? health::disabled : health::down);
   fail_waiting(self, f);
   // Retry sooner than the poll interval while down, backing off to it.
   st.backoff = std::clamp(st.backoff * 2, min_backoff, st.interval);
@@ -170,7 +170,11 @@ void finish_poll(self_ptr self, raw_sample sample) {
   self->send(st.peers.store, atom::put_v, snap, base);
   publish(self, event_type::metrics,
           json::metrics_payload(*snap, st.event_top_n));
-  set_state(self, st.warnings.empty() ? health::ok : health::degraded);
+  // A poll that ended after the fleet gave the target away leaves it off.
+  set_state(self,
+            st.standby              ? health::disabled
+              : st.warnings.empty() ? health::ok
+                                    : health::degraded);
   st.prev = *base;
   // Forget fingerprints of queryids that left pg_stat_statements.
   if (st.fingerprints.size() > 2 * st.prev->rows.size() + 1000) {
@@ -259,13 +263,17 @@ void take_ownership(self_ptr self, const std::string& owner, bool ours) {
   auto was_standby = st.standby;
   st.owner = owner;
   st.standby = !ours;
-  if (st.standby && !was_standby) {
-    ++st.tick_generation; // the pending tick polls nothing
-    st.session->disconnect();
-    OPTISCHEMA_INFO("collector {}: engine {} polls it now; standing by",
-                    st.target, owner);
+  if (st.standby) {
+    if (!was_standby) {
+      ++st.tick_generation; // the pending tick polls nothing
+      st.session->disconnect();
+      OPTISCHEMA_INFO("collector {}: engine {} polls it now; standing by",
+                      st.target, owner);
+    }
+    // Also on the fleet's first word: not "starting" (which would keep the
+    // engine's status degraded) but off here, by design.
     set_state(self, health::disabled);
-  } else if (!st.standby && was_standby) {
+  } else if (was_standby) {
     // Counters moved on under another engine meanwhile: a fresh baseline,
     // so no interval is counted twice in the fleet.
     st.prev.reset();

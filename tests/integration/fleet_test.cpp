@@ -126,6 +126,18 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
   INFO("engine-a polls " << share_a.size() << ", engine-b " << share_b.size());
   CHECK_FALSE(share_a.empty());
   CHECK_FALSE(share_b.empty());
+  // Standing by is no fault: each engine's status is ok, its standby
+  // targets "disabled" (not "starting", which would degrade it).
+  CHECK(eventually(
+    [&] {
+      auto d = parse_json(http_get(ua, "/api/status").body);
+      for (auto& t : d["targets"].GetArray())
+        if (t["standby"].GetBool()
+            && std::string{t["state"].GetString()} != "disabled")
+          return false;
+      return std::string{d["state"].GetString()} == "ok";
+    },
+    10s));
   // Ready: each engine has polled its own share.
   CHECK(eventually([&] { return http_get(ua, "/health/ready").status == 200; },
                    10s));
