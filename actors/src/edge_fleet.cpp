@@ -7,6 +7,7 @@
 #include <caf/send.hpp>
 
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 namespace optischema::actors::detail {
@@ -176,21 +177,29 @@ void forward(edge_state& st, const web::http_request& req,
     w.EndObject();
   });
   ++*st.forwarding;
-  // The wait for the answer blocks: a thread of its own, bounded above.
-  std::thread{[api = st.config.fleet_api, owner, request = std::move(request),
-               out = std::move(out), waiting = st.forwarding,
-               failures = st.forward_failures] {
-    auto answer = api->ask(owner, request, forward_timeout);
-    auto res = answer
-      ? decode_answer(*answer, owner)
-      : web::error_response(504, ec::timeout,
-                            answer.error().message + "; it polls this target");
-    if (!answer || res.status == 502)
-      ++*failures;
-    res.headers.emplace_back("X-OptiSchema-Engine", owner);
-    out->respond(std::move(res));
-    --*waiting;
-  }}.detach();
+  // The wait for the answer blocks: a thread of its own, bounded above. No
+  // thread to be had: the dropped responder answers 500, the slot is freed.
+  try {
+    std::thread{[api = st.config.fleet_api, owner, request = std::move(request),
+                 out = std::move(out), waiting = st.forwarding,
+                 failures = st.forward_failures] {
+      auto answer = api->ask(owner, request, forward_timeout);
+      auto res = answer
+        ? decode_answer(*answer, owner)
+        : web::error_response(
+          504, ec::timeout, answer.error().message + "; it polls this target");
+      if (!answer || res.status == 502)
+        ++*failures;
+      res.headers.emplace_back("X-OptiSchema-Engine", owner);
+      out->respond(std::move(res));
+      --*waiting;
+    }}.detach();
+  } catch (const std::system_error& e) {
+    --*st.forwarding;
+    ++*st.forward_failures;
+    OPTISCHEMA_WARN("fleet: cannot forward a request to {}: {}", owner,
+                    e.what());
+  }
 }
 
 void serve_fleet(broker::fleet_api& api, edge_actor hdl) {
