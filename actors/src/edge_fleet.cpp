@@ -6,6 +6,7 @@
 
 #include <caf/send.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <system_error>
 #include <thread>
@@ -126,6 +127,12 @@ web::http_response decode_answer(const std::string& text,
       || type == d.MemberEnd() || !type->value.IsString()
       || type->value.GetStringLength() > 200 || body == d.MemberEnd()
       || !body->value.IsString())
+    return garbled();
+  // It becomes a header: printable ASCII only, no line breaks to split the
+  // answer with (whoever can answer on NATS is not trusted that far).
+  std::string_view ct{type->value.GetString(), type->value.GetStringLength()};
+  if (!std::all_of(ct.begin(), ct.end(),
+                   [](char c) { return c >= 0x20 && c <= 0x7E; }))
     return garbled();
   web::http_response res;
   res.status = static_cast<unsigned>(status->value.GetInt());

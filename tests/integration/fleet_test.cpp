@@ -10,10 +10,13 @@
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <nats/nats.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace optischema::test;
@@ -256,4 +259,63 @@ TEST_CASE("a fleet without NATS is refused with what to do", "[fleet]") {
                           + data.str() + " --check-config 2>&1; echo rc=$?");
   CHECK_THAT(bad, Catch::Contains("--fleet may hold only letters"));
   CHECK_THAT(bad, Catch::Contains("rc=2"));
+}
+
+TEST_CASE("an answer from the fleet cannot split the response it becomes",
+          "[fleet]") {
+  // A stand-in for engine-z: it heartbeats in the fleet's bucket, so
+  // engine-a gives it some targets, and answers every forwarded request
+  // with a content type that would smuggle a header in.
+  fleet_fixture f;
+  temp_dir data;
+  engine_process a{f.args("engine-a", data)};
+  auto ua = a.wait_ready();
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, f.nats.url().c_str()) == NATS_OK);
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  kvStore* kv = nullptr;
+  REQUIRE(eventually(
+    [&] { return js_KeyValue(&kv, js, "optischema_fleet_shop") == NATS_OK; },
+    10s));
+  std::atomic<bool> stop{false};
+  std::thread beat{[&] {
+    while (!stop) {
+      kvStore_PutString(nullptr, kv, "engine-z", "{}");
+      std::this_thread::sleep_for(200ms);
+    }
+  }};
+  natsSubscription* sub = nullptr;
+  auto answer = [](natsConnection* c, natsSubscription*, natsMsg* m, void*) {
+    std::string evil
+      = R"({"status":200,"content_type":"text/plain\r\nSet-Cookie: stolen=1","body":"hi"})";
+    natsConnection_Publish(c, natsMsg_GetReply(m), evil.data(),
+                           static_cast<int>(evil.size()));
+    natsMsg_Destroy(m);
+  };
+  REQUIRE(natsConnection_Subscribe(&sub, nc, "optischema_api.shop.engine-z",
+                                   answer, nullptr)
+          == NATS_OK);
+  std::string theirs;
+  REQUIRE(eventually(
+    [&] {
+      auto d = parse_json(http_get(ua, "/api/targets").body);
+      if (!d.HasMember("owners"))
+        return false;
+      for (auto& o : d["owners"].GetObject())
+        if (std::string{o.value.GetString()} == "engine-z")
+          theirs = o.name.GetString();
+      return !theirs.empty();
+    },
+    10s));
+  auto res = http_get(ua, "/api/metrics/hot?target=" + theirs);
+  CHECK(res.status == 502);
+  CHECK(res.headers.count("set-cookie") == 0);
+  CHECK_THAT(res.body, Catch::Contains("answered garbage"));
+  stop = true;
+  beat.join();
+  natsSubscription_Destroy(sub);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
 }
