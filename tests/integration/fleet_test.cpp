@@ -85,6 +85,10 @@ public:
                                nats.url(),    "--listen", "127.0.0.1:0",
                                "--data-dir",  data.str(), "--poll-interval",
                                "1s"};
+    // No analyses: fewer entries in the shared cluster's pg_stat_statements
+    // (other tests count theirs).
+    a.push_back("--analysis-interval");
+    a.push_back("1h");
     for (auto& d : dsns_) {
       a.push_back("--target");
       a.push_back(d);
