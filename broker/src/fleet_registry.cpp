@@ -136,18 +136,7 @@ private:
   }
 
   std::string describe(natsStatus s) const {
-    std::string text = natsStatus_GetText(s);
-    natsStatus last = NATS_OK;
-    if (const char* raw = nats_GetLastError(&last);
-        raw != nullptr && *raw != '\0' && text != raw)
-      text.append(": ").append(raw);
-    text = redact_secrets(text);
-    for (auto& secret : url_.secrets)
-      for (auto at = text.find(secret);
-           secret.size() >= 4 && at != std::string::npos;
-           at = text.find(secret))
-        text.replace(at, secret.size(), "***");
-    return text;
+    return detail::scrub(detail::describe(s), url_);
   }
 
   static failure fail(std::string text) {

@@ -4,7 +4,7 @@
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
 
-#include "nats_url.hpp"
+#include "nats_options.hpp"
 
 #include <fmt/format.h>
 #include <nats/nats.h>
@@ -117,21 +117,7 @@ bool is_transient(natsStatus s) {
     || s == NATS_STALE_CONNECTION || s == NATS_NOT_YET_CONNECTED;
 }
 
-/// natsStatus text plus cnats' thread-local detail, when it has one. The
-/// detail starts with a source location, "(conn.c:1905): ", cut here.
-std::string describe(natsStatus s) {
-  std::string text = natsStatus_GetText(s);
-  natsStatus last = NATS_OK;
-  const char* raw = nats_GetLastError(&last);
-  std::string_view detail = raw != nullptr ? raw : "";
-  if (!detail.empty() && detail.front() == '(') {
-    if (auto end = detail.find("): "); end != std::string_view::npos)
-      detail.remove_prefix(end + 3);
-  }
-  if (!detail.empty() && detail != text)
-    text.append(": ").append(detail);
-  return text;
-}
+using detail::describe;
 
 /// cnats keeps library-wide state (timers, the async callback thread). Open
 /// it once per process and never close it: another client may still live.
@@ -609,17 +595,7 @@ private:
   }
 
   std::string scrub(std::string text) const {
-    text = redact_secrets(text);
-    for (const auto& secret : url_.secrets) {
-      // Very short secrets would mangle every message; the URL itself is
-      // always shown redacted, which covers them where they could appear.
-      if (secret.size() < 4)
-        continue;
-      for (auto pos = text.find(secret); pos != std::string::npos;
-           pos = text.find(secret, pos + 3))
-        text.replace(pos, secret.size(), "***");
-    }
-    return text;
+    return detail::scrub(std::move(text), url_);
   }
 
   // -- setup -----------------------------------------------------------------

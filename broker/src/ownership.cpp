@@ -1,5 +1,7 @@
 #include "optischema/broker/ownership.hpp"
 
+#include "optischema/util/strings.hpp"
+
 #include <cstdint>
 
 namespace optischema::broker {
@@ -11,16 +13,7 @@ namespace {
 /// "engine-2") poorly. Fixed forever: engines of different builds must
 /// agree on every owner.
 uint64_t weight(std::string_view member, std::string_view target) {
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(member);
-  mix(std::string_view{"\0", 1});
-  mix(target);
+  auto h = fnv1a(target, fnv1a(std::string_view{"\0", 1}, fnv1a(member)));
   h += 0x9e3779b97f4a7c15ull;
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
   h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;

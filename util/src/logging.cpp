@@ -3,6 +3,7 @@
 #include "optischema/util/log_format.hpp"
 
 #include "optischema/util/redact.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <spdlog/sinks/base_sink.h>
 
@@ -88,32 +89,6 @@ namespace optischema {
 
 namespace {
 
-/// Length of the valid UTF-8 sequence at s[i], 0 when there is none.
-size_t utf8_length(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
-  auto c = b(i);
-  if (c < 0x80)
-    return 1;
-  if (c >= 0xC2 && c <= 0xDF)
-    return cont(i + 1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(i + 1) || !cont(i + 2))
-      return 0;
-    if ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) > 0x9F))
-      return 0; // overlong, surrogate
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3))
-      return 0;
-    if ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) > 0x8F))
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (size_t i = 0; i < s.size();) {
@@ -127,7 +102,7 @@ void append_json_string(std::string& out, std::string_view s) {
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out += buf;
       ++i;
-    } else if (auto n = utf8_length(s, i); n > 0) {
+    } else if (auto n = utf8_sequence(s, i); n > 0) {
       out.append(s.substr(i, n));
       i += n;
     } else {

@@ -45,39 +45,44 @@ std::string_view utf8_prefix(std::string_view x, size_t max) {
   return x.substr(0, cut);
 }
 
+size_t utf8_sequence(std::string_view x, size_t i) {
+  auto c = static_cast<unsigned char>(x[i]);
+  if (c < 0x80)
+    return 1;
+  size_t n = 0; // continuation bytes
+  uint32_t cp = 0;
+  if ((c & 0xe0) == 0xc0) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (x.size() - i <= n)
+    return 0;
+  for (size_t k = 1; k <= n; ++k) {
+    auto d = static_cast<unsigned char>(x[i + k]);
+    if ((d & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (d & 0x3f);
+  }
+  static constexpr uint32_t min_of[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < min_of[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n + 1;
+}
+
 bool valid_utf8(std::string_view x) {
   for (size_t i = 0; i < x.size();) {
-    auto c = static_cast<unsigned char>(x[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0; // continuation bytes
-    uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
+    auto n = utf8_sequence(x, i);
+    if (n == 0)
       return false;
-    }
-    if (x.size() - i <= n)
-      return false;
-    for (size_t k = 1; k <= n; ++k) {
-      auto d = static_cast<unsigned char>(x[i + k]);
-      if ((d & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    static constexpr uint32_t min_of[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_of[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
+    i += n;
   }
   return true;
 }

@@ -23,6 +23,10 @@ std::string_view utf8_prefix(std::string_view x, size_t max);
 /// surrogates, nothing above U+10FFFF).
 bool valid_utf8(std::string_view x);
 
+/// The length of the well-formed UTF-8 sequence at `x[i]` (i < x.size()),
+/// by valid_utf8's rules; 0 when none starts there.
+size_t utf8_sequence(std::string_view x, size_t i);
+
 /// ASCII lowercase (identifiers, keywords, HTTP header names); bytes above
 /// 127 are left alone, so UTF-8 text stays valid.
 std::string lower(std::string_view x);
