@@ -75,6 +75,13 @@ int serve(const engine_config& cfg) {
         return 2;
       }
       res.fleet_api = std::move(*api);
+      auto book = broker::decision_book::create(
+        {cfg.nats_url, cfg.fleet.name, cfg.fleet.replicas});
+      if (!book) {
+        OPTISCHEMA_ERROR("{}", book.error().message);
+        return 2;
+      }
+      res.decisions = std::move(*book);
     }
     auto sup = sys.spawn(actors::supervisor, cfg, res);
     // Actors start asynchronously: the EDGE installs its request handler

@@ -84,10 +84,12 @@ std::optional<std::string> query_target(const web::http_request& req) {
   return std::nullopt;
 }
 
-/// Fetches the latest snapshots (all, or the named target's) and renders.
+/// Fetches the latest snapshots (all, or the named target's; `own_only`:
+/// of the targets this engine polls) and renders.
 template <class Render>
 void with_snapshots(self_ptr self, const std::optional<std::string>& target,
-                    std::shared_ptr<web::responder> out, Render render) {
+                    std::shared_ptr<web::responder> out, Render render,
+                    bool own_only = false) {
   if (target && !known_target(self, *target)) {
     out->respond(error_response(
       404, ec::not_found,
@@ -97,10 +99,12 @@ void with_snapshots(self_ptr self, const std::optional<std::string>& target,
   }
   self->request(self->state.store, ask_timeout, atom::get_v, atom::latest_v)
     .then(
-      [target, out, render](const snapshot_list& all) {
+      [self, target, out, render, own_only](const snapshot_list& all) {
         std::vector<const metrics_snapshot*> snaps;
         for (auto& s : all)
-          if (s && (!target || s->target == *target))
+          if (s && (!target || s->target == *target)
+              && (!own_only
+                  || !detail::owner_of_target(self->state, s->target)))
             snaps.push_back(s.get());
         std::sort(snaps.begin(), snaps.end(),
                   [](auto* x, auto* y) { return x->target < y->target; });
@@ -133,11 +137,41 @@ void on_recommendation(self_ptr self, web_request& r, bool needs_token,
   auto id = web::parse_id_request(r.req.body);
   if (!id)
     return reply_failure(out, id.error());
+  auto named = query_target(r.req);
   self
     ->request(self->state.store, ask_timeout, atom::get_v, atom::recommend_v,
               atom::by_id_v, *id)
-    .then([out, act](recommendation& rec) mutable { act(std::move(rec), out); },
-          [out](const caf::error& err) { reply_error(out, err); });
+    .then(
+      [self, out, act, named, req = r.req](recommendation& rec) mutable {
+        if (named && *named != rec.target)
+          return reply_failure(out,
+                               {ec::bad_request,
+                                "recommendation " + rec.id
+                                  + " is not one of target '" + *named
+                                  + "''s"});
+        // Known here from when this engine polled the target; in a fleet,
+        // the engine that polls it now decides.
+        if (auto owner = detail::owner_of_target(self->state, rec.target)) {
+          if (req.remote.rfind("fleet:", 0) == 0)
+            return reply_failure(
+              out, {ec::conflict, "the target changed hands; try again"});
+          req.query["target"] = rec.target;
+          return detail::forward(self->state, req, out, *owner);
+        }
+        act(std::move(rec), out);
+      },
+      [self, out, named](const caf::error& err) {
+        // Not known here: in a fleet, the engine polling its target may.
+        if (self->state.config.fleet && !named
+            && error_code(err) == ec::not_found)
+          return reply_failure(out,
+                               {ec::not_found,
+                                error_message(err)
+                                  + "; in a fleet, name its target "
+                                    "(?target=NAME) so the engine that "
+                                    "polls it answers"});
+        reply_error(out, err);
+      });
 }
 
 // -- one function per API operation (web/api.cpp's routes() names them) ------
@@ -268,8 +302,10 @@ void metrics(self_ptr self, web_request& r, const web::route_match&) {
   auto q = parse(r.req.query);
   if (!q)
     return out->respond(error_response(q.error()));
-  with_snapshots(self, q->target, out,
-                 [q = *q](const auto& snaps) { return render(snaps, q); });
+  with_snapshots(
+    self, q->target, out,
+    [q = *q](const auto& snaps) { return render(snaps, q); },
+    r.req.fleet_local);
 }
 
 /// GET /api/metrics/summary
@@ -348,7 +384,16 @@ void list_suggestions(self_ptr self, web_request& r, const web::route_match&) {
     return out->respond(error_response(page.error()));
   self->request(st.store, ask_timeout, atom::get_v, atom::recommend_v, target)
     .then(
-      [out, page = *page](const recommendation_list& list) {
+      [self, out, page = *page,
+       own_only = req.fleet_local](recommendation_list& list) {
+        if (own_only)
+          list.erase(std::remove_if(list.begin(), list.end(),
+                                    [&](const recommendation& x) {
+                                      return detail::owner_of_target(
+                                               self->state, x.target)
+                                        .has_value();
+                                    }),
+                     list.end());
         auto body = web::render_page(to_json(list), "suggestions", page);
         out->respond(body ? json_response(std::move(*body))
                           : error_response(body.error()));
@@ -623,6 +668,18 @@ void handle(self_ptr self, web_request& r) {
     detail::forward(self->state, req, out, *owner);
     return;
   }
+  if (detail::fleet_wide(self->state, req, op)) {
+    // This engine's part goes through the handler below, as a request of
+    // its own that comes back here.
+    detail::gather(
+      self->state, req, out, op,
+      [hdl = caf::actor_cast<edge_actor>(self)](
+        web::http_request part, std::shared_ptr<web::responder> part_out) {
+        caf::anon_send(hdl, atom::http_v,
+                       web_request{std::move(part), std::move(part_out)});
+      });
+    return;
+  }
   auto handler = handlers().find(std::string_view{op.operation});
   if (handler == handlers().end()) {
     out->respond(error_response(500, ec::internal,
@@ -658,8 +715,8 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
                      web_request{std::move(req), std::move(out)});
     });
   if (st.config.fleet_api)
-    detail::serve_fleet(*st.config.fleet_api,
-                        caf::actor_cast<edge_actor>(self));
+    detail::serve_fleet(*st.config.fleet_api, caf::actor_cast<edge_actor>(self),
+                        st.config.api_token);
   return {
     [self](atom::http, web_request& r) { handle(self, r); },
     [self](atom::owner, fleet_view& view) {

@@ -5,6 +5,7 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <caf/send.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -75,15 +76,86 @@ audit_list entries(const std::vector<std::string>& texts) {
   return out;
 }
 
+/// What a recommendation's status may be (analysis/recommendation.hpp).
+bool known_status(const std::string& s) {
+  return s == "new" || s == "tested" || s == "applied" || s == "rolled_back"
+    || s == "dismissed" || s == "failed";
+}
+
+/// Takes `theirs` (a decision from the fleet) into our recommendation with
+/// its id if it is newer; true if it changed ours.
+bool take_decision(store_state& st, recommendation& ours,
+                   const recommendation& theirs) {
+  // Re-analysis refreshes figures, not decisions: decided_ms orders them.
+  if (ours.decided_ms >= theirs.decided_ms)
+    return false;
+  adopt_decision(ours, theirs);
+  ++st.decisions_adopted;
+  return true;
+}
+
+/// Takes over a target's decisions read from the fleet's bucket. Bytes from
+/// NATS are not trusted: only the decision is taken (adopt_decision), onto
+/// a recommendation this engine's own analysis made; one it has not made
+/// yet waits for it (in memory: a restart reads the bucket again).
+void adopt(store_actor::stateful_pointer<store_state> self,
+           const std::string& target, const std::vector<std::string>& texts) {
+  auto& st = self->state;
+  size_t taken = 0;
+  for (auto& text : texts) {
+    auto theirs = recommendation_from_json(text);
+    if (!theirs || theirs->target != target || !known_status(theirs->status)) {
+      ++st.decisions_refused;
+      OPTISCHEMA_WARN("store: a decision from the fleet for '{}' is not one of "
+                      "its recommendations; ignored",
+                      target);
+      continue;
+    }
+    auto ours = st.db->recommendation_by_id(theirs->id);
+    if (!ours) {
+      if (st.waiting_decisions.size() < store_state::max_waiting_decisions)
+        st.waiting_decisions[theirs->id] = std::move(*theirs);
+      continue;
+    }
+    if (ours->target != target || !take_decision(st, *ours, *theirs))
+      continue;
+    if (auto res = st.db->put_recommendation(*ours); !res) {
+      note_failure(self, res.error());
+      continue;
+    }
+    ++taken;
+  }
+  if (taken > 0)
+    OPTISCHEMA_INFO("store: took over {} decision(s) on '{}' from the fleet",
+                    taken, target);
+}
+
+/// Decisions from the fleet that waited for this analysis' recommendations
+/// (stored already, with this engine's own history kept).
+void take_waiting_decisions(store_actor::stateful_pointer<store_state> self,
+                            std::vector<recommendation>& recs) {
+  auto& st = self->state;
+  for (auto& r : recs)
+    if (auto i = st.waiting_decisions.find(r.id);
+        i != st.waiting_decisions.end()) {
+      if (i->second.target == r.target && take_decision(st, r, i->second))
+        if (auto res = st.db->put_recommendation(r); !res)
+          note_failure(self, res.error());
+      st.waiting_decisions.erase(i);
+    }
+}
+
 } // namespace
 
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
       std::shared_ptr<history_db> db,
-      std::chrono::milliseconds maintenance_interval) {
+      std::chrono::milliseconds maintenance_interval,
+      std::shared_ptr<broker::decision_book> book) {
   auto& st = self->state;
   st.db = std::move(db);
   st.maintenance_interval = maintenance_interval;
+  st.book = std::move(book);
   // Serve the last known numbers right after a restart.
   for (auto& target : st.db->targets())
     if (auto snap = st.db->latest(target))
@@ -134,10 +206,13 @@ store(store_actor::stateful_pointer<store_state> self,
       return reply;
     },
     [self, fail](atom::put, analysis_ptr& a) -> analysis_ptr {
-      if (auto res = self->state.db->put_analysis(
-            a->target, a->ts_ms, a->report_json, a->recommendations);
+      auto& st = self->state;
+      if (auto res = st.db->put_analysis(a->target, a->ts_ms, a->report_json,
+                                         a->recommendations);
           !res)
         fail(res.error());
+      else if (!st.waiting_decisions.empty())
+        take_waiting_decisions(self, a->recommendations);
       return a;
     },
     [self](atom::get, atom::recommend, const std::string& target) {
@@ -168,10 +243,32 @@ store(store_actor::stateful_pointer<store_state> self,
                             + "'; it may have been replaced");
       if (auto err = patch(*r))
         return make_error(*err);
-      r->updated_ms = now_ms();
+      r->updated_ms = r->decided_ms = now_ms();
       if (auto res = self->state.db->put_recommendation(*r); !res)
         return make_error(res.error().code, res.error().message);
+      if (self->state.book)
+        self->state.book->put(r->target, r->id, to_json(*r));
       return std::move(*r);
+    },
+    [self](atom::adopt, const std::string& target) {
+      auto& book = self->state.book;
+      if (!book)
+        return;
+      book->load(
+        target,
+        [hdl = store_actor{self},
+         target](expected<std::vector<std::string>> got) {
+          if (got)
+            caf::anon_send(hdl, atom::adopt_v, target, std::move(*got));
+          else
+            OPTISCHEMA_WARN("store: the decisions on '{}' could not be read "
+                            "from the fleet ({}); this engine keeps its own",
+                            target, got.error().message);
+        });
+    },
+    [self](atom::adopt, const std::string& target,
+           const std::vector<std::string>& texts) {
+      adopt(self, target, texts);
     },
     [self, fail](atom::put, atom::audit, const audit_entry& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), to_json(entry));
@@ -254,7 +351,11 @@ store(store_actor::stateful_pointer<store_state> self,
     [self](atom::status) -> status_report {
       auto& st = self->state;
       auto s = st.db->stats();
-      auto state = s.stopped ? health::degraded : health::ok;
+      // Decisions that cannot reach the fleet's bucket are not lost (they
+      // wait, and stay here), but the next owner would not see them.
+      auto book_error = st.book ? st.book->get_stats().last_error : "";
+      auto state = s.stopped || !book_error.empty() ? health::degraded
+                                                    : health::ok;
       return make_status(state, [&](json::writer& w) {
         json::field(w, "data_dir", s.dir);
         if (s.stopped) {
@@ -301,6 +402,21 @@ store(store_actor::stateful_pointer<store_state> self,
         w.EndObject();
         if (!st.last_error.empty()) {
           json::field(w, "last_error", st.last_error);
+        }
+        if (st.book) {
+          auto b = st.book->get_stats();
+          json::key(w, "decisions");
+          w.StartObject();
+          json::field(w, "stored", b.stored);
+          json::field(w, "pending", b.pending);
+          json::field(w, "failures", b.failures);
+          json::field(w, "targets_read", b.loads);
+          json::field(w, "adopted", st.decisions_adopted);
+          json::field(w, "waiting", st.waiting_decisions.size());
+          json::field(w, "refused", st.decisions_refused);
+          if (!b.last_error.empty())
+            json::field(w, "last_error", b.last_error);
+          w.EndObject();
         }
       });
     },

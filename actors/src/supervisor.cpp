@@ -27,6 +27,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace optischema::actors {
 
 namespace {
@@ -212,9 +214,18 @@ void follow_fleet(self_ptr self, fleet_view& view) {
     caf::anon_send(caf::actor_cast<caf::actor>(i->second.handle), atom::owner_v,
                    owner, owner == view.self);
   };
+  std::set<std::string> ours_before;
+  if (st.fleet)
+    for (auto& [target, owner] : st.fleet->owners)
+      if (owner == st.fleet->self)
+        ours_before.insert(target);
   for (auto& [target, owner] : view.owners) {
     tell(collector_name(target), owner);
     tell(advisor_name(target), owner);
+    // Newly ours (a takeover, a handover, this engine's start): what people
+    // decided on it while another engine polled it comes with it.
+    if (owner == view.self && ours_before.count(target) == 0 && st.store)
+      caf::anon_send(st.store, atom::adopt_v, target);
   }
   if (auto i = st.components.find("edge");
       i != st.components.end() && i->second.handle)
@@ -543,8 +554,10 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     return caf::actor_cast<caf::actor>(
       opts == caf::detached
         ? sys.spawn<caf::detached>(store, st.resources.db,
-                                   st.config.maintenance_interval)
-        : sys.spawn(store, st.resources.db, st.config.maintenance_interval));
+                                   st.config.maintenance_interval,
+                                   st.resources.decisions)
+        : sys.spawn(store, st.resources.db, st.config.maintenance_interval,
+                    st.resources.decisions));
   });
   // Never blocks: its HTTP calls run in workers of their own.
   add(self, "llm", true, [self, &sys] {

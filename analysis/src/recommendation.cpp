@@ -117,6 +117,7 @@ void write(rapidjson::Writer<rapidjson::StringBuffer>& w,
   json::field(w, "status", x.status);
   json::field(w, "created", x.created_ms);
   json::field(w, "updated", x.updated_ms);
+  json::field(w, "decided", x.decided_ms);
   w.EndObject();
 }
 
@@ -137,6 +138,7 @@ void keep_history(recommendation& fresh, const recommendation& old) {
   fresh.sandbox = old.sandbox;
   fresh.measured_speedup = old.measured_speedup;
   fresh.applied_ms = old.applied_ms;
+  fresh.decided_ms = old.decided_ms;
   fresh.index_oid = old.index_oid;
   fresh.index_definition = old.index_definition;
   fresh.realised = old.realised;
@@ -150,6 +152,21 @@ void keep_history(recommendation& fresh, const recommendation& old) {
     fresh.title = old.title;
   }
   weigh_sandbox_verdict(fresh);
+}
+
+void adopt_decision(recommendation& ours, const recommendation& theirs) {
+  ours.status = theirs.status;
+  ours.sandbox = theirs.sandbox;
+  ours.measured_speedup = theirs.measured_speedup;
+  ours.applied_ms = theirs.applied_ms;
+  // What a rollback checks before it drops anything: a wrong oid or
+  // definition makes it refuse, never drop another index.
+  ours.index_oid = theirs.index_oid;
+  ours.index_definition = theirs.index_definition;
+  ours.realised = theirs.realised;
+  ours.last_error = theirs.last_error;
+  ours.decided_ms = theirs.decided_ms;
+  weigh_sandbox_verdict(ours);
 }
 
 std::string sandbox_verdict(const recommendation& x) {
@@ -276,6 +293,8 @@ std::optional<recommendation> recommendation_from_json(std::string_view text) {
     r.created_ms = d["created"].GetInt64();
   if (d.HasMember("updated") && d["updated"].IsInt64())
     r.updated_ms = d["updated"].GetInt64();
+  if (d.HasMember("decided") && d["decided"].IsInt64())
+    r.decided_ms = d["decided"].GetInt64();
   if (r.id.empty() || r.kind.empty())
     return std::nullopt;
   return r;

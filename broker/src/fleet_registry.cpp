@@ -89,24 +89,6 @@ public:
 private:
   natsStatus open() {
     close();
-    natsOptions* o = nullptr;
-    auto s = natsOptions_Create(&o);
-    if (s == NATS_OK)
-      s = detail::fleet_connection_options(o, opts_.url, url_,
-                                           "optischema fleet " + opts_.engine);
-    if (s == NATS_OK)
-      s = natsOptions_SetTimeout(o, request_wait_ms);
-    if (s == NATS_OK)
-      s = natsConnection_Connect(&nc_, o);
-    if (o != nullptr)
-      natsOptions_Destroy(o);
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = request_wait_ms;
-    if (s == NATS_OK)
-      s = natsConnection_JetStream(&js_, nc_, &jo);
-    if (s != NATS_OK)
-      return s;
     kvConfig kc;
     kvConfig_Init(&kc);
     kc.Bucket = bucket_.c_str();
@@ -116,23 +98,16 @@ private:
       = std::chrono::duration_cast<std::chrono::nanoseconds>(opts_.ttl).count();
     kc.Replicas = opts_.replicas;
     kc.StorageType = js_MemoryStorage;
-    s = js_CreateKeyValue(&kv_, js_, &kc);
-    if (s != NATS_OK) {
-      // Made by another engine with other settings (a different TTL): use
-      // it as it is, so a rolling change of settings never splits a fleet.
-      s = js_KeyValue(&kv_, js_, bucket_.c_str());
-    }
+    auto s = conn_.open(opts_.url, url_, "optischema fleet " + opts_.engine, kc,
+                        request_wait_ms);
+    kv_ = conn_.kv;
     return s;
   }
 
   void close() {
     rev_ = 0;
-    if (kv_ != nullptr)
-      kvStore_Destroy(std::exchange(kv_, nullptr));
-    if (js_ != nullptr)
-      jsCtx_Destroy(std::exchange(js_, nullptr));
-    if (nc_ != nullptr)
-      natsConnection_Destroy(std::exchange(nc_, nullptr));
+    kv_ = nullptr;
+    conn_.close();
   }
 
   std::string describe(natsStatus s) const {
@@ -146,9 +121,8 @@ private:
   const fleet_options opts_;
   const detail::nats_url url_;
   const std::string bucket_;
-  natsConnection* nc_ = nullptr;
-  jsCtx* js_ = nullptr;
-  kvStore* kv_ = nullptr;
+  detail::kv_handle conn_;
+  kvStore* kv_ = nullptr; ///< conn_.kv, while open
   /// The revision of our key's last write (0: none yet on this bucket).
   uint64_t rev_ = 0;
 };
@@ -157,22 +131,15 @@ private:
 
 expected<std::unique_ptr<fleet_registry>>
 fleet_registry::create(fleet_options opts) {
-  if (auto bad = check_fleet_name("the fleet name", opts.fleet, false);
-      !bad.empty())
-    return failure{ec::invalid_configuration,
-                   bad + ", got '" + opts.fleet + "'"};
+  auto url = detail::fleet_url(opts.fleet, opts.url);
+  if (!url)
+    return url.error();
   if (auto bad = check_fleet_name("the engine id", opts.engine, true);
       !bad.empty())
     return failure{ec::invalid_configuration,
                    bad + ", got '" + opts.engine + "'"};
-  detail::nats_url url;
-  std::string reason;
-  if (!detail::parse_nats_url(opts.url, url, reason))
-    return failure{ec::invalid_configuration,
-                   "a fleet needs NATS with JetStream (--nats): invalid URL '"
-                     + detail::redact_nats_url(opts.url) + "': " + reason};
   return std::unique_ptr<fleet_registry>{
-    new cnats_fleet_registry(std::move(opts), std::move(url))};
+    new cnats_fleet_registry(std::move(opts), std::move(*url))};
 }
 
 } // namespace optischema::broker

@@ -4,6 +4,8 @@
 // cnats failure reads, how secrets leave that text, and the options of the
 // fleet's two connections.
 
+#include "optischema/broker/ownership.hpp"
+#include "optischema/util/error.hpp"
 #include "optischema/util/redact.hpp"
 
 #include "nats_url.hpp"
@@ -12,6 +14,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace optischema::broker::detail {
 
@@ -67,5 +70,68 @@ inline natsStatus fleet_connection_options(natsOptions* o,
     s = natsOptions_SetFailRequestsOnDisconnect(o, true);
   return s;
 }
+
+/// The checks every fleet connection starts with: the fleet's name and
+/// the NATS URL, parsed. Fails with what to fix (no secret in it).
+inline expected<nats_url> fleet_url(const std::string& fleet,
+                                    const std::string& url) {
+  if (auto bad = check_fleet_name("the fleet name", fleet, false);
+      !bad.empty())
+    return failure{ec::invalid_configuration, bad + ", got '" + fleet + "'"};
+  nats_url parsed;
+  std::string reason;
+  if (!parse_nats_url(url, parsed, reason))
+    return failure{ec::invalid_configuration,
+                   "a fleet needs NATS with JetStream (--nats): invalid URL '"
+                     + redact_nats_url(url) + "': " + reason};
+  return parsed;
+}
+
+/// A connection, its JetStream context and one key-value bucket: what the
+/// fleet's registry and its decision book each hold.
+struct kv_handle {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  kvStore* kv = nullptr;
+
+  /// Connects (fleet_connection_options, `wait_ms` for the connect and each
+  /// JetStream request) and creates the bucket of `kc`, or binds to it as
+  /// it is when another engine made it with other settings (a rolling
+  /// change of settings never splits a fleet). Closes what it opened on
+  /// failure.
+  natsStatus open(const std::string& url, const nats_url& parsed,
+                  const std::string& name, kvConfig& kc, int64_t wait_ms) {
+    close();
+    natsOptions* o = nullptr;
+    auto s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+      s = fleet_connection_options(o, url, parsed, name);
+    if (s == NATS_OK)
+      s = natsOptions_SetTimeout(o, wait_ms);
+    if (s == NATS_OK)
+      s = natsConnection_Connect(&nc, o);
+    if (o != nullptr)
+      natsOptions_Destroy(o);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = wait_ms;
+    if (s == NATS_OK)
+      s = natsConnection_JetStream(&js, nc, &jo);
+    if (s == NATS_OK && js_CreateKeyValue(&kv, js, &kc) != NATS_OK)
+      s = js_KeyValue(&kv, js, kc.Bucket);
+    if (s != NATS_OK)
+      close();
+    return s;
+  }
+
+  void close() {
+    if (kv != nullptr)
+      kvStore_Destroy(std::exchange(kv, nullptr));
+    if (js != nullptr)
+      jsCtx_Destroy(std::exchange(js, nullptr));
+    if (nc != nullptr)
+      natsConnection_Destroy(std::exchange(nc, nullptr));
+  }
+};
 
 } // namespace optischema::broker::detail

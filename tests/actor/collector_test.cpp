@@ -21,7 +21,7 @@ struct fixture : actor_fixture {
 
   fixture() {
     db = open_db();
-    st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
+    st = sys.spawn(store, db, std::chrono::milliseconds{600'000}, nullptr);
     fp = sys.spawn(fingerprinter, size_t{100});
     sink = sys.spawn(recording_sink);
     auto conn = pg::parse_conninfo("host=127.0.0.1 port="

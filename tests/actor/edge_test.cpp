@@ -56,7 +56,8 @@ struct fixture : actor_fixture {
   edge_actor aut;
 
   fixture() {
-    store_hdl = sys.spawn(store, db, std::chrono::milliseconds{600'000});
+    store_hdl = sys.spawn(store, db, std::chrono::milliseconds{600'000},
+                          nullptr);
     store_recommendation(store_hdl, "t1");
     web::server_options opts;
     opts.listen = "127.0.0.1:0";

@@ -17,7 +17,7 @@ struct fixture : actor_fixture {
 
   fixture() {
     db = open_db();
-    st = sys.spawn(store, db, std::chrono::milliseconds{600'000});
+    st = sys.spawn(store, db, std::chrono::milliseconds{600'000}, nullptr);
     store_recommendation(st, "t");
   }
 

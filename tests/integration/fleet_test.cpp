@@ -30,10 +30,11 @@ struct target_view {
   int64_t polls = 0;
 };
 
-/// What an engine says of each target: who polls it, and its polls.
+/// What an engine says of each target (its own view, not the fleet's):
+/// who polls it, and its polls.
 std::map<std::string, target_view> targets_of(const std::string& url) {
   std::map<std::string, target_view> out;
-  auto res = http_get(url, "/api/status", 5s);
+  auto res = http_get(url, "/api/status?local=1", 5s);
   if (res.status != 200)
     return out;
   auto d = parse_json(res.body);
@@ -170,6 +171,19 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
     auto bad = http_get(ua, "/api/metrics/hot?limit=0&target=" + theirs);
     CHECK(bad.status == 400);
     CHECK(bad.headers["x-optischema-engine"] == "engine-b");
+    // A list without a target is the fleet's: every engine's part, each
+    // for the targets it polls, merged; the status shows each target as
+    // its owner sees it.
+    auto all = parse_json(http_get(ua, "/api/metrics/hot?limit=50").body);
+    CHECK(all["polled"].MemberCount() == 6);
+    CHECK(all["gathered"]["answered"].Size() == 2);
+    CHECK(all["gathered"]["unanswered"].Size() == 0);
+    auto status = parse_json(http_get(ub, "/api/status").body);
+    for (auto& t : status["targets"].GetArray()) {
+      INFO(t["name"].GetString());
+      CHECK_FALSE(t["standby"].GetBool());
+    }
+    CHECK(status["gathered"]["answered"].Size() == 2);
     // Every engine lists every target with its owner.
     auto listed = parse_json(http_get(ub, "/api/targets").body);
     auto& owners = listed["owners"];

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <array>
@@ -196,6 +197,24 @@ bool token_matches(std::string_view expected, std::string_view given) {
     diff |= static_cast<unsigned char>(expected[i]
                                        ^ (i < given.size() ? given[i] : 0));
   return diff == 0;
+}
+
+std::string token_signature(std::string_view token, std::string_view payload) {
+  if (token.empty())
+    return {};
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(),
+       md.data(), &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
 }
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) {

@@ -100,13 +100,16 @@ export const api = {
     request(DatabaseHistory, `/api/metrics/history${qs({ range, target })}`),
   /** The first 1,000 (the engine pages lists; a target has a few dozen). */
   suggestions: (target?: string) => request(SuggestionsResponse, `/api/suggestions/latest${qs({ target, limit: 1000 })}`),
-  suggestion: (id: string) => request(Recommendation, `/api/suggestions/${encodeURIComponent(id)}`),
+  /** `target` lets any engine of a fleet answer: the one polling it does. */
+  suggestion: (id: string, target?: string) =>
+    request(Recommendation, `/api/suggestions/${encodeURIComponent(id)}${qs({ target })}`),
   plan: (fingerprint: string, target?: string) =>
     request(PlanResponse, `/api/analysis/plan${qs({ fingerprint, target })}`),
   audit: (limit = 50) => request(AuditResponse, `/api/audit${qs({ limit })}`),
   analyseQuery: (sql: string, target: string | undefined, llm: boolean) =>
     post(AdviceReport, '/api/analysis/query', target ? { sql, target, llm } : { sql, llm }),
-  /** POST bodies are exactly {"id": …}: the engine runs only its own DDL. */
-  act: (action: 'apply' | 'rollback' | 'test' | 'dismiss', id: string) =>
-    post(Recommendation, `/api/suggestions/${action}`, { id }),
+  /** POST bodies are exactly {"id": …}: the engine runs only its own DDL.
+   *  `target` sends the change to the engine of a fleet that polls it. */
+  act: (action: 'apply' | 'rollback' | 'test' | 'dismiss', id: string, target?: string) =>
+    post(Recommendation, `/api/suggestions/${action}${qs({ target })}`, { id }),
 };

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/broker/decision_book.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/store/history_db.hpp"
 
@@ -32,15 +33,27 @@ struct store_state {
   /// is empty again).
   uint64_t backlog_written = 0;
   bool retrying = false;
+  /// In a fleet: where decisions are kept for the next owner (else null).
+  std::shared_ptr<broker::decision_book> book;
+  /// Decisions from the fleet's bucket on recommendations this engine's
+  /// analysis has not made yet, by id (bounded).
+  std::unordered_map<std::string, recommendation> waiting_decisions;
+  static constexpr size_t max_waiting_decisions = 10'000;
+  /// Decisions taken over from the fleet's bucket, and refused as garbled.
+  uint64_t decisions_adopted = 0;
+  uint64_t decisions_refused = 0;
 };
 
 /// The STORE: the only actor touching RocksDB. Runs maintenance (roll-up and
 /// retention) every `maintenance_interval`, and once at start. When writes
 /// fail (a full disk) it keeps polls in a bounded backlog and retries them,
-/// before newer ones, as soon as RocksDB resumes.
+/// before newer ones, as soon as RocksDB resumes. With a `book` (a fleet),
+/// every change of a recommendation is kept there too, and read back when
+/// this engine takes a target over.
 store_actor::behavior_type
 store(store_actor::stateful_pointer<store_state> self,
       std::shared_ptr<history_db> db,
-      std::chrono::milliseconds maintenance_interval);
+      std::chrono::milliseconds maintenance_interval,
+      std::shared_ptr<broker::decision_book> book);
 
 } // namespace optischema::actors

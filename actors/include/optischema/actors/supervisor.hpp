@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/broker/decision_book.hpp"
 #include "optischema/broker/fleet_api.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
@@ -42,6 +43,8 @@ struct supervisor_resources {
   std::shared_ptr<web::server> web;
   /// In a fleet: requests to and from the other engines (else null).
   std::shared_ptr<broker::fleet_api> fleet_api;
+  /// In a fleet: the decisions that follow a target (else null).
+  std::shared_ptr<broker::decision_book> decisions;
 };
 
 /// Requests for the same work on one target that share one answer (a `T`):

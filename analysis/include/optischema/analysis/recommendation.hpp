@@ -99,6 +99,10 @@ struct recommendation {
   std::string status = "new";
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  /// When a person or the engine last changed this recommendation (status,
+  /// test, apply); 0 if never. Re-analysis does not touch it, so it says
+  /// which engine's copy is newer when a target changes hands in a fleet.
+  int64_t decided_ms = 0;
 };
 
 /// Planner cost before / after over the served statements (HypoPG's
@@ -109,6 +113,12 @@ double estimated_speedup(const recommendation& x);
 /// sandbox result, application, realised benefit, creation time) from its
 /// stored version `old` into a fresh analysis' version `fresh`.
 void keep_history(recommendation& fresh, const recommendation& old);
+
+/// Takes the decision of `theirs` (another engine's copy, read from the
+/// fleet: not trusted) into `ours`, the engine's own recommendation with the
+/// same id: status, sandbox result, application and realised benefit, never
+/// anything that runs (DDL, index name, prerequisites) nor the figures.
+void adopt_decision(recommendation& ours, const recommendation& theirs);
 
 /// "measured" once the sandbox measured `x`, else its benefit_source.
 std::string benefit_source(const recommendation& x);

@@ -94,6 +94,11 @@ using store_actor = caf::typed_actor<
   // patch's failure, or not_found.
   caf::replies_to<atom::put, atom::recommend, std::string,
                   recommendation_patch>::with<recommendation>,
+  // This engine now polls a target (fleet): reads the target's decisions
+  // from the fleet's bucket and keeps those newer than its own.
+  caf::reacts_to<atom::adopt, std::string>,
+  // INTERNAL: the decisions read (target, one recommendation JSON each).
+  caf::reacts_to<atom::adopt, std::string, std::vector<std::string>>,
   // Appends an entry to the audit log.
   caf::reacts_to<atom::put, atom::audit, audit_entry>,
   // Begins a change of a target's schema (target, op id, "started" entry):

@@ -74,6 +74,8 @@ OPTISCHEMA_ATOM(cleanup, "cleanup")
 OPTISCHEMA_ATOM(erase, "erase")
 /// Who polls a target in a fleet of engines.
 OPTISCHEMA_ATOM(owner, "owner")
+/// Take over what follows a target from the fleet (its decisions).
+OPTISCHEMA_ATOM(adopt, "adopt")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

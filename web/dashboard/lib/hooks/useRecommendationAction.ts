@@ -26,7 +26,7 @@ export function useRecommendationAction(onNeedToken: (retry: () => void, reason:
     setPending(action);
     setError(null);
     try {
-      const updated = await api.act(action, rec.id);
+      const updated = await api.act(action, rec.id, rec.target);
       await mutate(['suggestion', rec.id], updated, { revalidate: false });
       await mutate((k) => Array.isArray(k) && k[0] === 'suggestions');
       const extra =

@@ -61,7 +61,7 @@ export function RecommendationModal({
   applyEnabled: boolean;
 }) {
   // The list's copy is shown at once; the by-id fetch brings the newest state.
-  const { data } = useSWR(open ? ['suggestion', initial.id] : null, () => api.suggestion(initial.id), { fallbackData: initial });
+  const { data } = useSWR(open ? ['suggestion', initial.id] : null, () => api.suggestion(initial.id, initial.target), { fallbackData: initial });
   const rec = data ?? initial;
   const [tokenAsk, setTokenAsk] = useState<{ retry: () => void; reason: string } | null>(null);
   const { run, pending } = useRecommendationAction((retry, reason) => setTokenAsk({ retry, reason }));

@@ -94,6 +94,11 @@ bool is_json(std::string_view content_type);
 /// of where they differ. False when `expected` is empty.
 bool token_matches(std::string_view expected, std::string_view given);
 
+/// HMAC-SHA256 of `payload` keyed with the API token, in hex: how engines
+/// of a fleet prove to each other that a change they forward came with the
+/// token (which never leaves the engine). Empty when `token` is.
+std::string token_signature(std::string_view token, std::string_view payload);
+
 /// The token of an "Authorization: Bearer <token>" header, or nullopt.
 std::optional<std::string_view> bearer_token(std::string_view authorization);
 

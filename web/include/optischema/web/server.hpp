@@ -29,6 +29,9 @@ struct http_request {
   std::string content_type;
   std::string authorization; ///< the Authorization header, if any
   std::string remote;        ///< peer address, for the audit log
+  /// A part of a fleet-wide list (another engine, or this one, gathers the
+  /// rest): answer for the targets this engine polls only.
+  bool fleet_local = false;
 };
 
 struct http_response {

@@ -1,0 +1,279 @@
+// What people decide follows a target through a fleet: a change sent to any
+// engine is forwarded, signed with the API token, to the engine that polls
+// the target, which keeps the decision in the fleet's JetStream bucket; the
+// engine that takes the target over after a crash reads it back, so a
+// dismissed index stays dismissed. Forged, replayed and unsigned changes
+// on NATS are refused. Real engines, NATS and PostgreSQL (a cluster of its
+// own: the analyses need their statements in pg_stat_statements).
+
+#include "engine_process.hpp"
+#include "harness.hpp"
+#include "http_client.hpp"
+#include "nats_process.hpp"
+#include "test_util.hpp"
+
+#include "optischema/broker/decision_book.hpp"
+#include "optischema/web/access.hpp"
+
+#include <catch2/catch.hpp>
+#include <nats/nats.h>
+#include <pqxx/pqxx>
+
+#include <limits>
+#include <string>
+
+using namespace optischema::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string token = "fleet-token-0123456789";
+
+std::map<std::string, std::string> bearer() {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+/// Orders looked up by customer, without an index on it.
+std::string shop_db(harness& h) {
+  auto db = h.create_database("decide");
+  h.exec(db, R"sql(
+    CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL,
+                         total numeric(10,2) NOT NULL);
+    INSERT INTO orders SELECT g, 1 + (g::bigint * 7919) % 20000,
+           (g % 1000) / 10.0
+      FROM generate_series(1, 200000) g;
+  )sql");
+  h.exec(db, "VACUUM (ANALYZE)");
+  h.reset_statements(db, true);
+  return db;
+}
+
+void workload(harness& h, const std::string& db, int calls) {
+  pqxx::connection conn{h.dsn(db)};
+  pqxx::nontransaction tx{conn};
+  for (int i = 0; i < calls; ++i)
+    tx.exec("SELECT id, total FROM orders WHERE customer_id = "
+            + std::to_string(1 + (i * 37) % 20000));
+}
+
+/// Who an engine says polls target "t" ("" if it does not say yet).
+std::string owner_of_t(const std::string& url) {
+  auto res = http_get(url, "/api/targets", 5s);
+  if (res.status != 200)
+    return {};
+  auto d = parse_json(res.body);
+  if (!d.HasMember("owners") || !d["owners"].HasMember("t"))
+    return {};
+  return d["owners"]["t"].GetString();
+}
+
+/// The status of the create_index advice on orders(customer_id) as `url`
+/// lists it for target t, with its id ("" if not listed).
+std::pair<std::string, std::string> index_advice(const std::string& url) {
+  auto res = http_get(url, "/api/suggestions/latest?target=t", 10s);
+  if (res.status != 200)
+    return {};
+  auto d = parse_json(res.body);
+  for (auto& r : d["suggestions"].GetArray())
+    if (std::string{r["kind"].GetString()} == "create_index"
+        && std::string{r["table"].GetString()} == "orders"
+        && std::string{r["columns"][0].GetString()} == "customer_id")
+      return {r["id"].GetString(), r["status"].GetString()};
+  return {};
+}
+
+/// Sends `request` to engine `engine`'s fleet subject as any NATS client
+/// could, and returns its answer.
+std::string ask_engine(natsConnection* nc, const std::string& engine,
+                       const std::string& request) {
+  natsMsg* reply = nullptr;
+  auto subject = "optischema_api.shop." + engine;
+  if (natsConnection_Request(&reply, nc, subject.c_str(), request.data(),
+                             static_cast<int>(request.size()), 5000)
+      != NATS_OK)
+    return {};
+  std::string out{natsMsg_GetData(reply),
+                  static_cast<size_t>(natsMsg_GetDataLength(reply))};
+  natsMsg_Destroy(reply);
+  return out;
+}
+
+/// A signed change as an engine forwards it.
+std::string signed_change(const std::string& key, const std::string& id,
+                          const std::string& nonce) {
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  auto payload = R"({"method":"POST","path":"/api/suggestions/dismiss",)"
+                 R"("from":"engine-x","query":{"target":"t"},)"
+                 R"("remote":"test","body":"{\"id\":\")"
+    + id + R"(\"}","ts":)" + std::to_string(now_ms) + R"(,"nonce":")" + nonce
+    + R"("})";
+  std::string quoted = "\"";
+  for (char c : payload) {
+    if (c == '"' || c == '\\')
+      quoted += '\\';
+    quoted += c;
+  }
+  quoted += '"';
+  return R"({"signed":)" + quoted + R"(,"sig":")"
+    + optischema::web::token_signature(key, payload) + R"("})";
+}
+
+} // namespace
+
+TEST_CASE("a decision follows its target through the fleet and changes are "
+          "forwarded signed",
+          "[fleet]") {
+  auto h = harness::start_private();
+  auto db = shop_db(*h);
+  nats_process nats;
+  temp_dir data_a, data_b;
+  auto args = [&](const std::string& id, const temp_dir& data) {
+    return std::vector<std::string>{"serve",
+                                    "--fleet",
+                                    "shop",
+                                    "--engine-id",
+                                    id,
+                                    "--nats",
+                                    nats.url(),
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--data-dir",
+                                    data.str(),
+                                    "--poll-interval",
+                                    "1s",
+                                    "--analysis-interval",
+                                    "1h",
+                                    "--api-token",
+                                    token,
+                                    "--target",
+                                    "t=" + h->dsn(db)};
+  };
+  std::map<std::string, std::unique_ptr<engine_process>> engines;
+  std::map<std::string, std::string> urls;
+  for (auto [id, data] :
+       {std::pair{"engine-a", &data_a}, {"engine-b", &data_b}}) {
+    engines[id] = std::make_unique<engine_process>(args(id, *data));
+    urls[id] = engines[id]->wait_ready();
+  }
+  std::string owner;
+  REQUIRE(eventually(
+    [&] {
+      owner = owner_of_t(urls["engine-a"]);
+      return !owner.empty() && owner == owner_of_t(urls["engine-b"]);
+    },
+    15s));
+  auto other = owner == "engine-a" ? std::string{"engine-b"} : "engine-a";
+  auto& uo = urls[owner];
+  auto& ux = urls[other];
+  INFO("engine " << owner << " polls t; the test talks to " << other);
+
+  // A change sent to the engine that does not poll t runs on the one that
+  // does (its answer says so).
+  workload(*h, db, 300);
+  REQUIRE(http_request(ux, "POST", "/api/collect?target=t", "", bearer()).status
+          == 200);
+  auto run = http_request(ux, "POST", "/api/analysis/run?target=t", "",
+                          bearer(), 120s);
+  INFO(run.body);
+  REQUIRE(run.status == 200);
+  CHECK(run.headers["x-optischema-engine"] == owner);
+  auto [id, status] = index_advice(ux);
+  REQUIRE_FALSE(id.empty());
+  CHECK(status == "new");
+
+  auto dismiss = [&](const std::string& path, bool with_token) {
+    return http_request(
+      ux, "POST", path, R"({"id":")" + id + R"("})",
+      with_token ? bearer() : std::map<std::string, std::string>{}, 30s);
+  };
+  // Without the token: refused here, nothing forwarded.
+  CHECK(dismiss("/api/suggestions/dismiss?target=t", false).status == 401);
+  // Without its target, an engine that never polled t cannot know where
+  // the id belongs, and says what to send.
+  auto lost = dismiss("/api/suggestions/dismiss", true);
+  CHECK(lost.status == 404);
+  CHECK_THAT(lost.body, Catch::Contains("?target="));
+  auto done = dismiss("/api/suggestions/dismiss?target=t", true);
+  INFO(done.body);
+  CHECK(done.status == 200);
+  CHECK(done.headers["x-optischema-engine"] == owner);
+  CHECK(parse_json(done.body)["status"].GetString()
+        == std::string{"dismissed"});
+  CHECK(index_advice(uo).second == "dismissed");
+  // The owner's audit log names who asked, through which engine.
+  CHECK_THAT(http_get(uo, "/api/audit?limit=5").body,
+             Catch::Contains("fleet:" + other));
+
+  // The fleet's subject is open to any NATS client: changes there need
+  // the token's signature, once.
+  natsConnection* nc = nullptr;
+  REQUIRE(natsConnection_ConnectTo(&nc, nats.url().c_str()) == NATS_OK);
+  auto unsigned_post = R"({"method":"POST","path":"/api/suggestions/dismiss",)"
+                       R"("from":"x","body":"{}"})";
+  CHECK_THAT(ask_engine(nc, owner, unsigned_post),
+             Catch::Contains("only GET is forwarded unsigned"));
+  CHECK_THAT(ask_engine(nc, owner,
+                        signed_change("wrong-token", id, "0123456789abcdef0")),
+             Catch::Contains("signature does not match"));
+  auto once = signed_change(token, id, "0123456789abcdef1");
+  CHECK_THAT(ask_engine(nc, owner, once), Catch::Contains(R"(\"dismissed\")"));
+  CHECK_THAT(ask_engine(nc, owner, once), Catch::Contains("replay"));
+
+  // Whoever can write the decisions bucket cannot make an engine run DDL:
+  // a "newer decision" carrying other DDL gives its status, never its SQL;
+  // a status no engine writes is refused.
+  jsCtx* js = nullptr;
+  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+  kvStore* kv = nullptr;
+  REQUIRE(js_KeyValue(&kv, js, "optischema_decisions_shop") == NATS_OK);
+  auto rec = parse_json(http_get(uo, "/api/suggestions/" + id).body);
+  auto own_ddl = std::string{rec["ddl"].GetString()};
+  REQUIRE_THAT(own_ddl, Catch::StartsWith("CREATE INDEX"));
+  auto forged = [&](const std::string& rec_id, const std::string& status) {
+    return R"({"id":")" + rec_id
+      + R"(","kind":"create_index","target":"t","status":")" + status
+      + R"(","ddl":"DROP TABLE orders","rollback_ddl":"DROP TABLE orders",)"
+        R"("decided":)"
+      + std::to_string(std::numeric_limits<int64_t>::max() / 2) + "}";
+  };
+  auto put = [&](const std::string& rec_id, const std::string& value) {
+    return kvStore_PutString(
+      nullptr, kv, optischema::broker::decision_book::key("t", rec_id).c_str(),
+      value.c_str());
+  };
+  REQUIRE(put(id, forged(id, "dismissed")) == NATS_OK);
+  REQUIRE(put("00000000000000ff", forged("00000000000000ff", "owned"))
+          == NATS_OK);
+  kvStore_Destroy(kv);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+
+  // The decision reached the fleet's bucket before the crash.
+  REQUIRE(eventually(
+    [&] {
+      auto d = parse_json(http_get(uo, "/api/status").body);
+      auto& c = d["store"];
+      return c.HasMember("decisions")
+        && c["decisions"]["stored"].GetInt64() >= 1
+        && c["decisions"]["pending"].GetInt64() == 0;
+    },
+    10s));
+  engines[owner]->kill9();
+  REQUIRE(eventually([&] { return owner_of_t(ux) == other; }, 10s));
+  // The new owner analyses t itself: the same advice, still dismissed.
+  workload(*h, db, 100);
+  REQUIRE(
+    http_request(ux, "POST", "/api/analysis/run?target=t", "", bearer(), 120s)
+      .status
+    == 200);
+  CHECK(
+    eventually([&] { return index_advice(ux).second == "dismissed"; }, 10s));
+  auto taken = parse_json(http_get(ux, "/api/suggestions/" + id).body);
+  CHECK(std::string{taken["ddl"].GetString()} == own_ddl);
+  CHECK(std::string{taken["rollback_ddl"].GetString()} != "DROP TABLE orders");
+  auto d = parse_json(http_get(ux, "/api/status").body);
+  CHECK(d["store"]["decisions"]["adopted"].GetInt64() >= 1);
+  CHECK(d["store"]["decisions"]["refused"].GetInt64() >= 1);
+}
