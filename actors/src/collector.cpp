@@ -297,12 +297,14 @@ collector(collector_actor::stateful_pointer<collector_state> self,
   st.standby = st.peers.standby;
   // Continue from the counters of the last run, so the first poll after a
   // restart yields the deltas of the whole gap instead of a blank baseline.
+  // Not in a fleet when started standing by: other engines may have polled
+  // the gap, and counting it again would count it twice.
   self
     ->request(st.peers.store, std::chrono::seconds{10}, atom::get_v,
               atom::baseline_v, st.target)
     .then(
       [self](const raw_sample_ptr& base) {
-        if (base)
+        if (base && !self->state.peers.standby)
           self->state.prev = *base;
         schedule(self, self->state.peers.first_poll);
       },

@@ -299,7 +299,9 @@ std::optional<std::string> fleet_owner(const edge_state& st,
   std::string_view method{op.method};
   auto read = method == "GET" && op.auth == web::access::open;
   auto change = method == "POST" && op.auth == web::access::token;
-  if (!read && !change)
+  // A read may ask for this engine's own view (?local=1); a change always
+  // runs where the target is polled.
+  if ((!read && !change) || (read && req.query.count("local") > 0))
     return std::nullopt;
   if (auto t = req.query.find("target"); t != req.query.end())
     return owner_of_target(st, t->second);

@@ -42,9 +42,28 @@ std::vector<std::string> moves(const std::optional<fleet_view>& prev,
   return out;
 }
 
+/// Stops polling while this engine's key may have expired (fleet.hpp): a
+/// view in which nobody polls anything, sent once. The next heartbeat that
+/// goes through sends the real one.
+void suspend(self_ptr self) {
+  auto& st = self->state;
+  fleet_view view{st.engine, {st.engine}, {}};
+  for (auto& t : st.targets)
+    view.owners.emplace_back(t, std::string{});
+  OPTISCHEMA_WARN("fleet {}: no heartbeat went through for {} ms; this engine "
+                  "stops polling its targets (the others take them over) "
+                  "until NATS answers again",
+                  st.fleet, st.ttl.count());
+  st.suspended = true;
+  ++st.suspensions;
+  st.view = view;
+  self->send(st.supervisor, atom::owner_v, std::move(view));
+}
+
 void beat(self_ptr self) {
   auto& st = self->state;
   st.last_beat_ms = now_ms();
+  auto started = std::chrono::steady_clock::now();
   auto members = st.registry->beat(member_info(st));
   if (!members) {
     ++st.failures;
@@ -52,9 +71,15 @@ void beat(self_ptr self) {
       OPTISCHEMA_WARN("fleet {}: {}; keeping the last assignment of targets",
                       st.fleet, members.error().message);
     st.last_error = members.error().message;
+    // Before the next heartbeat the key may expire: stop in time.
+    if (!st.suspended && st.view && st.view->members.size() > 1
+        && std::chrono::steady_clock::now() + st.heartbeat >= st.lease_until)
+      suspend(self);
     return;
   }
   ++st.beats;
+  st.lease_until = started + st.ttl;
+  st.suspended = false;
   st.last_error.clear();
   fleet_view view{st.engine, std::move(*members), {}};
   for (auto& t : st.targets)
@@ -88,6 +113,7 @@ fleet_actor::behavior_type fleet(self_ptr self, broker::fleet_options opts,
   st.engine = opts.engine;
   st.targets = std::move(targets);
   st.heartbeat = heartbeat;
+  st.ttl = opts.ttl;
   st.supervisor = std::move(supervisor);
   if (auto r = broker::fleet_registry::create(std::move(opts)))
     st.registry = std::move(*r);
@@ -102,10 +128,10 @@ fleet_actor::behavior_type fleet(self_ptr self, broker::fleet_options opts,
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;
-      auto state = st.config_error ? health::down
-        : !st.last_error.empty()   ? health::degraded
-        : st.view                  ? health::ok
-                                   : health::starting;
+      auto state = st.config_error               ? health::down
+        : !st.last_error.empty() || st.suspended ? health::degraded
+        : st.view                                ? health::ok
+                                                 : health::starting;
       return make_status(state, [&](json::writer& w) {
         json::field(w, "fleet", st.fleet);
         json::field(w, "engine", st.engine);
@@ -114,6 +140,8 @@ fleet_actor::behavior_type fleet(self_ptr self, broker::fleet_options opts,
         json::field(w, "failures", st.failures);
         json::field(w, "last_beat", st.last_beat_ms);
         json::field(w, "ownership_changes", st.ownership_changes);
+        json::field(w, "suspended", st.suspended);
+        json::field(w, "suspensions", st.suspensions);
         json::field(w, "members",
                     st.view ? st.view->members : std::vector<std::string>{});
         json::key(w, "owners");

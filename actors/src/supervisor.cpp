@@ -607,6 +607,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       // of one: a dead engine's targets are polled again within two.
       fo.ttl = std::max(cfg.poll_interval, std::chrono::milliseconds{1000});
       auto heartbeat = std::max(fo.ttl / 3, std::chrono::milliseconds{200});
+      // A heartbeat NATS does not answer fails before the next is due.
+      fo.wait = std::min(fo.wait, heartbeat);
       std::vector<std::string> names;
       for (auto& t : cfg.targets)
         names.push_back(t.name);

@@ -15,9 +15,6 @@ namespace optischema::broker {
 
 namespace {
 
-/// Bound for connecting and for each JetStream request of a heartbeat.
-constexpr int64_t request_wait_ms = 2000;
-
 class cnats_fleet_registry final : public fleet_registry {
 public:
   cnats_fleet_registry(fleet_options opts, detail::nats_url url)
@@ -99,7 +96,7 @@ private:
     kc.Replicas = opts_.replicas;
     kc.StorageType = js_MemoryStorage;
     auto s = conn_.open(opts_.url, url_, "optischema fleet " + opts_.engine, kc,
-                        request_wait_ms);
+                        opts_.wait.count());
     kv_ = conn_.kv;
     return s;
   }

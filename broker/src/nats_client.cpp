@@ -603,7 +603,7 @@ private:
   natsStatus configure() {
     auto s = natsOptions_Create(&nats_opts_);
     if (s == NATS_OK)
-      s = natsOptions_SetURL(nats_opts_, opts_.url.c_str());
+      s = detail::set_servers(nats_opts_, opts_.url);
     if (s == NATS_OK)
       s = natsOptions_SetName(nats_opts_, "optischema");
     if (s == NATS_OK && url_.scheme == "tls")

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace optischema::broker::detail {
 
@@ -50,6 +51,27 @@ inline std::string scrub(std::string text, const nats_url& url) {
   return text;
 }
 
+/// The server(s) of `url` (parse_nats_url accepted it): one URL, or a
+/// comma-separated list (a cluster), which natsOptions_SetURL would take as
+/// one malformed URL.
+inline natsStatus set_servers(natsOptions* o, const std::string& url) {
+  if (url.find(',') == std::string::npos)
+    return natsOptions_SetURL(o, url.c_str());
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    auto comma = url.find(',', start);
+    parts.push_back(url.substr(start, comma - start));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  std::vector<const char*> servers;
+  for (auto& p : parts)
+    servers.push_back(p.c_str());
+  return natsOptions_SetServers(o, servers.data(),
+                                static_cast<int>(servers.size()));
+}
+
 /// The options of the fleet's connections: the URL (TLS by its scheme), a
 /// name the server shows, reconnects forever, and requests that fail at
 /// once on a disconnect instead of waiting out their timeout.
@@ -57,7 +79,7 @@ inline natsStatus fleet_connection_options(natsOptions* o,
                                            const std::string& url,
                                            const nats_url& parsed,
                                            const std::string& name) {
-  auto s = natsOptions_SetURL(o, url.c_str());
+  auto s = set_servers(o, url);
   if (s == NATS_OK && parsed.scheme == "tls")
     s = natsOptions_SetSecure(o, true);
   if (s == NATS_OK)

@@ -26,7 +26,7 @@ struct nats_url {
 /// malformed input too, because error messages quote what the user wrote.
 /// The *last* '@' ends the credentials: passwords may contain '/' or '@'
 /// when people paste them unencoded, and must not leak because of that.
-inline std::string redact_nats_url(std::string_view url) {
+inline std::string redact_one_nats_url(std::string_view url) {
   auto scheme_end = url.find("://");
   auto start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
   auto at = url.rfind('@');
@@ -44,12 +44,22 @@ inline std::string redact_nats_url(std::string_view url) {
   return out;
 }
 
-/// Validates `url`: nats:// or tls://, optional credentials, a host, an
-/// optional port 1..65535 (cnats defaults to 4222), nothing after but an
-/// optional '/'. On error returns false and sets `reason` to a sentence that
-/// holds no secret.
-inline bool parse_nats_url(std::string_view url, nats_url& out,
-                           std::string& reason) {
+/// A comma-separated list of servers, each redacted.
+inline std::string redact_nats_url(std::string_view url) {
+  std::string out;
+  for (;;) {
+    auto comma = url.find(',');
+    out += redact_one_nats_url(url.substr(0, comma));
+    if (comma == std::string_view::npos)
+      return out;
+    out += ',';
+    url.remove_prefix(comma + 1);
+  }
+}
+
+/// Validates one server's URL (parse_nats_url).
+inline bool parse_one_nats_url(std::string_view url, nats_url& out,
+                               std::string& reason) {
   out = {};
   if (url.empty()) {
     reason = "the URL is empty; expected nats://host:port";
@@ -60,11 +70,6 @@ inline bool parse_nats_url(std::string_view url, nats_url& out,
       reason = "the URL contains whitespace";
       return false;
     }
-  }
-  if (url.find(',') != std::string_view::npos) {
-    // cnats would accept a server list, but we report one URL in /api/status.
-    reason = "only one server URL is supported";
-    return false;
   }
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
@@ -173,8 +178,44 @@ inline bool parse_nats_url(std::string_view url, nats_url& out,
     }
   }
   out.scheme = std::move(scheme);
-  out.redacted = redact_nats_url(url);
+  out.redacted = redact_one_nats_url(url);
   return true;
+}
+
+/// Validates `url`: one server or a comma-separated list of them (a
+/// cluster: the client connects to any and fails over to the others), each
+/// nats:// or tls:// (all the same), optional credentials, a host, an
+/// optional port 1..65535 (cnats defaults to 4222), nothing after but an
+/// optional '/'. On error returns false and sets `reason` to a sentence that
+/// holds no secret.
+inline bool parse_nats_url(std::string_view url, nats_url& out,
+                           std::string& reason) {
+  out = {};
+  if (url.empty()) {
+    reason = "the URL is empty; expected nats://host:port";
+    return false;
+  }
+  for (size_t n = 1;; ++n) {
+    auto comma = url.find(',');
+    nats_url one;
+    if (!parse_one_nats_url(url.substr(0, comma), one, reason)) {
+      if (comma != std::string_view::npos || n > 1)
+        reason = "server " + std::to_string(n) + " of the list: " + reason;
+      return false;
+    }
+    if (!out.scheme.empty() && one.scheme != out.scheme) {
+      reason = "every server of the list needs the same scheme (nats:// or "
+               "tls://)";
+      return false;
+    }
+    out.scheme = one.scheme;
+    out.redacted += (out.redacted.empty() ? "" : ",") + one.redacted;
+    for (auto& secret : one.secrets)
+      out.secrets.push_back(std::move(secret));
+    if (comma == std::string_view::npos)
+      return true;
+    url.remove_prefix(comma + 1);
+  }
 }
 
 } // namespace optischema::broker::detail

@@ -538,7 +538,9 @@ TEST_CASE("nats_client rejects malformed URLs", "[nats]") {
     "nats://host:70000",
     "nats://host:4222/path",
     "nats://ho st:4222",
-    "nats://a:1,nats://b:2",
+    "nats://a:1,tls://b:2",
+    "nats://a:1,",
+    "nats://a:1,nats://b:99999",
     "nats://[::1:4222",
     "nats://::1:4222",
   };
@@ -554,7 +556,8 @@ TEST_CASE("nats_client rejects malformed URLs", "[nats]") {
   // Credentials stay out of the error message.
   for (const char* url :
        {"nats://alice:hunter22@host:notaport", "nats://alice:hunter22@:4222",
-        "nats://s3cr3tt0ken@host:99999"}) {
+        "nats://s3cr3tt0ken@host:99999",
+        "nats://alice:hunter22@a:1,nats://alice:hunter22@b:x"}) {
     INFO("url: '" << url << "'");
     auto client = nats_client::create(test_options(url));
     REQUIRE_FALSE(client);
@@ -569,7 +572,9 @@ TEST_CASE("nats_client rejects malformed URLs", "[nats]") {
   auto port = std::to_string(server.port());
   for (const auto& url :
        {"nats://127.0.0.1:" + port, "NATS://127.0.0.1:" + port + "/",
-        "nats://[::1]:" + port, "nats://localhost:" + port}) {
+        "nats://[::1]:" + port, "nats://localhost:" + port,
+        // A cluster: any server of the list, failing over to the others.
+        "nats://127.0.0.1:" + port + ",nats://localhost:" + port}) {
     INFO("url: '" << url << "'");
     auto client = nats_client::create(test_options(url));
     CHECK(client);

@@ -21,6 +21,8 @@ struct fleet_state {
   std::string engine;
   std::vector<std::string> targets;
   std::chrono::milliseconds heartbeat{};
+  /// How long the bucket keeps a key without a heartbeat.
+  std::chrono::milliseconds ttl{};
   supervisor_actor supervisor;
 
   // -- membership -----------------------------------------------------------
@@ -38,14 +40,25 @@ struct fleet_state {
   uint64_t failures = 0;
   /// Targets this engine took over or handed over, summed.
   uint64_t ownership_changes = 0;
+  /// Until when the others count this engine as live: the start of its
+  /// last heartbeat that went through, plus the TTL.
+  std::chrono::steady_clock::time_point lease_until{};
+  /// No heartbeat went through for (almost) the TTL while other engines
+  /// were live: this engine polls nothing until one does.
+  bool suspended = false;
+  uint64_t suspensions = 0;
 };
 
 /// The FLEET: this engine's membership in `fleet` over NATS JetStream. Every
 /// `heartbeat` it writes its key, reads the live members, gives each target
 /// to one of them (rendezvous hashing) and sends the SUPERVISOR the view
 /// when it changed. NATS being away keeps the last view (no engine starts
-/// polling what another may still poll) and says so in the status. Blocks
-/// on NATS: runs detached.
+/// polling what another may still poll) and says so in the status, for as
+/// long as the others still count this engine as live: once its key may
+/// have expired (a heartbeat before the TTL runs out), an engine of a fleet
+/// with other members stops polling, because they take its targets over
+/// then, and two engines polling one target would store its deltas twice.
+/// An engine alone keeps polling. Blocks on NATS: runs detached.
 fleet_actor::behavior_type
 fleet(fleet_actor::stateful_pointer<fleet_state> self,
       broker::fleet_options opts, std::vector<std::string> targets,

@@ -29,6 +29,10 @@ struct fleet_options {
   std::chrono::milliseconds ttl{std::chrono::seconds{30}};
   /// Copies of the bucket on a JetStream cluster (3 in the k8s overlays).
   int replicas = 1;
+  /// Bound for connecting and for each request of a heartbeat: shorter
+  /// than the heartbeat, so a NATS that does not answer is noticed in time
+  /// to stop polling before the key expires (fleet.hpp).
+  std::chrono::milliseconds wait{2000};
 };
 
 class fleet_registry {
