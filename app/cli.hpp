@@ -28,6 +28,7 @@ struct serve_flags {
   std::string engine_id; ///< this engine in the fleet (default: host name)
   int fleet_replicas = 1;
   size_t keep_connections = defaults::keep_connections;
+  std::string targets_file;
   std::string data_dir{defaults::data_dir};
   std::string poll_interval = to_string(defaults::poll_interval);
   std::string static_dir;

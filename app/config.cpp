@@ -3,6 +3,7 @@
 #include "optischema/pg/safety.hpp"
 
 #include "optischema/broker/ownership.hpp"
+#include "optischema/messages/targets_file.hpp"
 #include "optischema/pg/conninfo.hpp"
 #include "optischema/util/duration.hpp"
 #include "optischema/util/logging.hpp"
@@ -178,7 +179,28 @@ expected<engine_config> to_config(const serve_flags& flags) {
     if (auto err = add("", dsn, false))
       return *err;
   }
-  if (cfg.targets.empty()) {
+  // The targets file's, checked like the flags' (it may be empty: targets
+  // are added to it while the engine runs).
+  if (!flags.targets_file.empty()) {
+    cfg.targets_file = flags.targets_file;
+    auto text = read_targets_file(flags.targets_file);
+    if (!text)
+      return text.error();
+    auto listed = parse_targets_file(*text);
+    if (!listed)
+      return listed.error();
+    for (auto& t : *listed) {
+      if (names.count(t.name) != 0)
+        return failure{ec::invalid_configuration,
+                       fmt::format("target {} is in the targets file and in "
+                                   "the flags or config; keep one",
+                                   t.name)};
+      names.insert(t.name);
+      t.from_file = true;
+      cfg.targets.push_back(std::move(t));
+    }
+  }
+  if (cfg.targets.empty() && cfg.targets_file.empty()) {
     for (auto* var : {"OPTISCHEMA_DSN", "DATABASE_URL"})
       if (std::getenv(var) != nullptr) {
         if (auto err = empty_dsn(std::string{var} + " is set but empty",
@@ -189,7 +211,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
         break;
       }
   }
-  if (cfg.targets.empty()) {
+  if (cfg.targets.empty() && cfg.targets_file.empty()) {
     if (env("PGHOST").empty() && env("PGDATABASE").empty()
         && env("PGSERVICE").empty())
       return failure{

@@ -213,6 +213,12 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
     ->check(CLI::Range(1, 5))
     ->capture_default_str();
   cmd
+    .add_option("--targets-file", f.targets_file,
+                "More targets, one NAME=DSN per line (no passwords: .pgpass "
+                "or PGSERVICE), re-read while the engine runs; POST and "
+                "DELETE /api/targets edit it")
+    ->envname("OPTISCHEMA_TARGETS_FILE");
+  cmd
     .add_option("--keep-connections", f.keep_connections,
                 "Up to this many targets keep their connections open between "
                 "polls; beyond it, each poll and analysis opens its own and "

@@ -33,5 +33,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (auto id = web::parse_id_request(body))
     fuzz::require(!id->empty() && id->size() <= 128 && name_like(*id, "_-:."),
                   "an accepted id that is not a recommendation id");
+  if (auto t = web::parse_target_request(body))
+    fuzz::require(!t->name.empty() && !t->dsn.empty() && t->name.size() <= 4096
+                    && t->dsn.size() <= 4096,
+                  "an accepted target without a name or a DSN, or too long");
   return 0;
 }

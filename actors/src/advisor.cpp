@@ -48,6 +48,8 @@ advisor_summary summary(const advisor_state& st) {
   x.rewrites_rejected = st.rewrites_rejected;
   x.error = st.last_error;
   x.warnings = st.warnings;
+  x.owner = st.owner;
+  x.standby = st.standby;
   return x;
 }
 
@@ -498,8 +500,9 @@ advisor(advisor_actor::stateful_pointer<advisor_state> self,
       caf::anon_send(caf::actor_cast<advisor_actor>(self), atom::analyze_v);
       schedule(self, st.interval);
     },
-    [self](atom::owner, const std::string&, bool ours) {
+    [self](atom::owner, const std::string& owner, bool ours) {
       auto& st = self->state;
+      st.owner = owner;
       st.standby = !ours;
       // Off here by design, not "starting" (which degrades the engine).
       if (st.standby)

@@ -284,6 +284,43 @@ void list_targets(self_ptr self, web_request& r, const web::route_match&) {
   out->respond(json_response({buf.GetString(), buf.GetSize()}));
 }
 
+/// POST /api/targets and DELETE /api/targets/{name}: the SUPERVISOR edits
+/// the targets file; the answer is GET /api/targets' once it is read again.
+void answer_targets(self_ptr self, std::shared_ptr<web::responder> out,
+                    const std::vector<std::string>& names) {
+  self->state.config.targets = names;
+  web_request again{{}, std::move(out)};
+  list_targets(self, again, {});
+}
+
+void add_target(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto x = web::parse_target_request(r.req.body);
+  if (!x)
+    return out->respond(error_response(x.error()));
+  self
+    ->request(self->state.supervisor, ask_timeout, atom::put_v, atom::targets_v,
+              x->name, x->dsn)
+    .then(
+      [self, out](const std::vector<std::string>& names) {
+        answer_targets(self, out, names);
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
+void remove_target(self_ptr self, web_request& r,
+                   const web::route_match& route) {
+  auto out = r.out;
+  self
+    ->request(self->state.supervisor, ask_timeout, atom::erase_v,
+              atom::targets_v, route.params.at("name"))
+    .then(
+      [self, out](const std::vector<std::string>& names) {
+        answer_targets(self, out, names);
+      },
+      [out](const caf::error& err) { reply_error(out, err); });
+}
+
 /// GET /api/status
 void get_status(self_ptr self, web_request& r, const web::route_match&) {
   auto out = r.out;
@@ -614,6 +651,8 @@ const std::map<std::string, handler_fn, std::less<>>& handlers() {
     {"metrics_prometheus", metrics_prometheus},
     {"openapi", openapi},
     {"list_targets", list_targets},
+    {"add_target", add_target},
+    {"remove_target", remove_target},
     {"get_status", get_status},
     {"metrics_hot", metrics<web::parse_hot_query, web::render_hot>},
     {"metrics_raw", metrics<web::parse_raw_query, web::render_raw>},
@@ -721,6 +760,9 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
     [self](atom::http, web_request& r) { handle(self, r); },
     [self](atom::owner, fleet_view& view) {
       self->state.config.fleet = std::move(view);
+    },
+    [self](atom::targets, const std::vector<std::string>& names) {
+      self->state.config.targets = names;
     },
     [self](atom::publish, const event& ev) {
       ++self->state.events;

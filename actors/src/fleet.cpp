@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <map>
 
 namespace optischema::actors {
 
@@ -30,12 +31,14 @@ std::string member_info(const fleet_state& st) {
 /// there was none), as "target: old -> new".
 std::vector<std::string> moves(const std::optional<fleet_view>& prev,
                                const fleet_view& next) {
+  std::map<std::string, std::string> was;
+  if (prev)
+    for (auto& [target, owner] : prev->owners)
+      was[target] = owner;
   std::vector<std::string> out;
-  for (size_t i = 0; i < next.owners.size(); ++i) {
-    auto& [target, owner] = next.owners[i];
-    std::string before = prev && i < prev->owners.size()
-      ? prev->owners[i].second
-      : std::string{"(nobody)"};
+  for (auto& [target, owner] : next.owners) {
+    auto i = was.find(target);
+    std::string before = i != was.end() ? i->second : "(nobody)";
     if (before != owner)
       out.push_back(target + ": " + before + " -> " + owner);
   }
@@ -85,8 +88,10 @@ void beat(self_ptr self) {
   for (auto& t : st.targets)
     view.owners.emplace_back(t, broker::owner_of(t, view.members));
   auto moved = moves(st.view, view);
-  if (moved.empty() && st.view && st.view->members == view.members)
+  if (moved.empty() && st.view && st.view->members == view.members
+      && !st.targets_changed)
     return;
+  st.targets_changed = false;
   if (!moved.empty()) {
     auto mine = std::count_if(view.owners.begin(), view.owners.end(),
                               [&](auto& o) { return o.second == st.engine; });
@@ -125,6 +130,12 @@ fleet_actor::behavior_type fleet(self_ptr self, broker::fleet_options opts,
     [self](atom::tick) {
       beat(self);
       self->delayed_send(self, self->state.heartbeat, atom::tick_v);
+    },
+    [self](atom::targets, const std::vector<std::string>& names) {
+      // Owners of the new ones at the next heartbeat, which sends the view
+      // since it differs (a target removed counts too).
+      self->state.targets = names;
+      self->state.targets_changed = true;
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;

@@ -1,4 +1,6 @@
 #include "optischema/actors/supervisor.hpp"
+
+#include "optischema/messages/targets_file.hpp"
 #include "optischema/util/json_parse.hpp"
 
 #include "optischema/actors/advisor.hpp"
@@ -26,7 +28,9 @@
 #include <rapidjson/document.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <map>
 #include <set>
 
 namespace optischema::actors {
@@ -176,8 +180,23 @@ void restart(self_ptr self, const std::string& name) {
 // -- many targets -------------------------------------------------------------
 
 /// More targets than keep their connections open between uses.
+/// How often the targets file is read again.
+constexpr auto targets_file_check = std::chrono::seconds{2};
+
 bool many_targets(const supervisor_state& st) {
   return st.config.targets.size() > st.config.keep_connections;
+}
+
+/// Past this many targets, their first polls and analyses take turns over
+/// the interval even with connections kept open: a thousand connects at
+/// once time out on the monitored servers (bench/README.md). Below, every
+/// target is polled at once, so the engine is ready right away.
+constexpr size_t spread_first_above = 50;
+
+/// Whether targets take turns: always with a connection per poll (their
+/// polls stay where the first one fell), past spread_first_above otherwise.
+bool spread_first(const supervisor_state& st) {
+  return many_targets(st) || st.config.targets.size() > spread_first_above;
 }
 
 /// `target`'s slot in `interval` when the targets take turns: the i-th of n
@@ -444,6 +463,16 @@ caf::result<status_report> engine_status(self_ptr self,
         collector_name(t.name),
         R"({"state":"unknown","error":{"code":"internal","message":"no answer"}})");
     w.EndArray();
+    if (!st.config.targets_file.empty()) {
+      json::key(w, "targets_file");
+      w.StartObject();
+      json::field(w, "path", st.config.targets_file);
+      json::field(w, "check_interval_ms",
+                  std::chrono::milliseconds{targets_file_check}.count());
+      if (!st.targets_file_error.empty())
+        json::field(w, "error", st.targets_file_error);
+      w.EndObject();
+    }
     json::key(w, "fleet");
     raw(
       "fleet",
@@ -534,6 +563,211 @@ caf::result<status_report> engine_status(self_ptr self,
   if (g->pending == 0)
     finish();
   return g->rp;
+}
+
+/// Spawns the five actors of `target` (COLLECTOR, ADVISOR, EXPLAINER,
+/// APPLIER, SANDBOX) under supervision.
+void add_target(self_ptr self, const target_config& target) {
+  auto& st = self->state;
+  auto& sys = self->system();
+  auto opts = st.config.detached_collectors ? caf::detached
+                                            : caf::no_spawn_options;
+  add(self, collector_name(target.name), false, [self, &sys, target, opts] {
+    auto& st = self->state;
+    collector_peers peers{st.fingerprinter, st.store, st.sinks};
+    // In a fleet, a (re)started COLLECTOR polls only what the FLEET
+    // last gave this engine.
+    if (!st.config.fleet.name.empty())
+      peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
+    peers.transient = many_targets(st);
+    if (spread_first(st))
+      peers.first_poll = spread(st, target.name, st.config.poll_interval);
+    auto interval = st.config.poll_interval;
+    auto top_n = st.config.event_top_n;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(collector, target, interval, top_n, peers)
+        : sys.spawn(collector, target, interval, top_n, peers));
+  });
+  start(self, st.components[collector_name(target.name)]);
+  add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
+    auto& st = self->state;
+    advisor_peers peers{
+      st.store, st.sinks, st.llm, caf::actor_cast<supervisor_actor>(self),
+      !st.config.sandbox.server ? size_t{0} : st.config.sandbox.auto_test};
+    if (!st.config.fleet.name.empty())
+      peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
+    peers.transient = many_targets(st);
+    if (spread_first(st))
+      peers.stagger = spread(st, target.name, st.config.analysis_interval);
+    auto interval = st.config.analysis_interval;
+    auto min_conf = st.config.min_confidence;
+    auto per_cycle = st.config.llm.statements_per_cycle;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(advisor, target, interval, min_conf,
+                                   per_cycle, peers)
+        : sys.spawn(advisor, target, interval, min_conf, per_cycle, peers));
+  });
+  start(self, st.components[advisor_name(target.name)]);
+  add(self, explain_name(target.name), false, [&sys, target, opts] {
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached ? sys.spawn<caf::detached>(explainer, target)
+                            : sys.spawn(explainer, target));
+  });
+  start(self, st.components[explain_name(target.name)]);
+  add(self, applier_name(target.name), false, [self, &sys, target, opts] {
+    auto& st = self->state;
+    applier_peers peers{st.store, st.sinks};
+    auto cfg = st.config.apply;
+    auto interval = st.config.poll_interval;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(applier, target, cfg, interval, peers)
+        : sys.spawn(applier, target, cfg, interval, peers));
+  });
+  start(self, st.components[applier_name(target.name)]);
+  add(self, sandbox_name(target.name), false, [self, &sys, target, opts] {
+    auto& st = self->state;
+    sandbox_peers peers{st.store, st.sinks};
+    auto cfg = st.config.sandbox;
+    return caf::actor_cast<caf::actor>(
+      opts == caf::detached
+        ? sys.spawn<caf::detached>(sandbox, target, cfg, peers)
+        : sys.spawn(sandbox, target, cfg, peers));
+  });
+  start(self, st.components[sandbox_name(target.name)]);
+}
+
+/// The names of a target's actors.
+std::vector<std::string> target_components(const std::string& target) {
+  return {collector_name(target), advisor_name(target), explain_name(target),
+          applier_name(target), sandbox_name(target)};
+}
+
+/// The names of the targets, in order.
+std::vector<std::string> target_names(const supervisor_state& st) {
+  std::vector<std::string> names;
+  for (auto& t : st.config.targets)
+    names.push_back(t.name);
+  return names;
+}
+
+/// Tells the EDGE and the FLEET which targets there are now.
+void announce_targets(self_ptr self) {
+  auto& st = self->state;
+  auto names = target_names(st);
+  for (auto* name : {"edge", "fleet"})
+    if (auto i = st.components.find(name);
+        i != st.components.end() && i->second.handle)
+      caf::anon_send(caf::actor_cast<caf::actor>(i->second.handle),
+                     atom::targets_v, names);
+}
+
+/// Re-reads the targets file: starts the targets added to it, stops those
+/// removed, restarts those whose DSN changed. A file that does not read
+/// keeps the targets as they are, and the status says why.
+void reread_targets(self_ptr self) {
+  auto& st = self->state;
+  if (st.config.targets_file.empty())
+    return;
+  auto text = read_targets_file(st.config.targets_file);
+  if (text && *text == st.targets_file_text)
+    return;
+  auto listed = text ? parse_targets_file(*text)
+                     : expected<std::vector<target_config>>{text.error()};
+  if (!listed) {
+    if (st.targets_file_error != listed.error().message)
+      OPTISCHEMA_WARN("supervisor: {}; the targets stay as they are",
+                      listed.error().message);
+    st.targets_file_error = listed.error().message;
+    return;
+  }
+  st.targets_file_error.clear();
+  st.targets_file_text = *text;
+  std::map<std::string, target_config> wanted;
+  for (auto& t : *listed)
+    wanted.emplace(t.name, std::move(t));
+  std::vector<std::string> added, removed;
+  for (auto i = st.config.targets.begin(); i != st.config.targets.end();) {
+    auto w = wanted.find(i->name);
+    if (!i->from_file) {
+      if (w != wanted.end()) {
+        st.targets_file_error = "target " + i->name
+          + " is in the targets file and in the flags or config; the file's "
+            "is left out";
+        wanted.erase(w);
+      }
+      ++i;
+      continue;
+    }
+    if (w != wanted.end() && w->second.conn.raw == i->conn.raw) {
+      wanted.erase(w);
+      ++i;
+      continue;
+    }
+    for (auto& name : target_components(i->name))
+      if (auto c = st.components.find(name); c != st.components.end()) {
+        stop(self, c->second);
+        st.components.erase(c);
+      }
+    removed.push_back(i->name);
+    i = st.config.targets.erase(i);
+  }
+  for (auto& [name, t] : wanted) {
+    t.from_file = true;
+    st.config.targets.push_back(std::move(t));
+    add_target(self, st.config.targets.back());
+    added.push_back(name);
+  }
+  if (added.empty() && removed.empty())
+    return;
+  OPTISCHEMA_INFO("supervisor: the targets file changed: {} target(s) started "
+                  "[{}], {} stopped [{}]; {} in all",
+                  added.size(), fmt::join(added, ", "), removed.size(),
+                  fmt::join(removed, ", "), st.config.targets.size());
+  announce_targets(self);
+}
+
+/// Sets target `name` to `dsn` in the targets file (removes it without
+/// `dsn`), then reads the file again. Only the file's targets change.
+caf::result<std::vector<std::string>>
+edit_targets(self_ptr self, const std::string& name,
+             const std::optional<std::string>& dsn) {
+  auto& st = self->state;
+  if (st.config.targets_file.empty())
+    return make_error(ec::conflict,
+                      "targets are managed at run time through a targets "
+                      "file: start the engine with --targets-file PATH");
+  auto fixed
+    = std::any_of(st.config.targets.begin(), st.config.targets.end(),
+                  [&](auto& t) { return t.name == name && !t.from_file; });
+  if (fixed)
+    return make_error(ec::conflict,
+                      "target " + name
+                        + " comes from the engine's flags or config, not "
+                          "from its targets file: change it there");
+  if (dsn) {
+    if (!valid_target_name(name))
+      return make_error(ec::bad_request,
+                        "a target name has letters, digits, '_' and '-' (at "
+                        "most 64)");
+    if (auto why = dsn_secret_problem(*dsn); !why.empty())
+      return make_error(ec::bad_request, why);
+  }
+  auto text = read_targets_file(st.config.targets_file);
+  if (!text)
+    return make_error(text.error());
+  auto edited = edit_targets_file(*text, name, dsn);
+  if (!edited)
+    return make_error(edited.error());
+  // The whole file must still read (the new DSN parses, no name twice).
+  if (auto check = parse_targets_file(*edited); !check)
+    return make_error(ec::bad_request, check.error().message);
+  if (auto res = write_targets_file(st.config.targets_file, *edited); !res)
+    return make_error(res.error());
+  reread_targets(self);
+  return target_names(st);
 }
 
 } // namespace
@@ -628,75 +862,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     if (auto i = st.components.find("fleet"); i != st.components.end())
       start(self, i->second);
   };
-  for (auto& target : st.config.targets) {
-    add(self, collector_name(target.name), false, [self, &sys, target, opts] {
-      auto& st = self->state;
-      collector_peers peers{st.fingerprinter, st.store, st.sinks};
-      // In a fleet, a (re)started COLLECTOR polls only what the FLEET
-      // last gave this engine.
-      if (!st.config.fleet.name.empty())
-        peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
-      if (many_targets(st)) {
-        peers.transient = true;
-        peers.first_poll = spread(st, target.name, st.config.poll_interval);
-      }
-      auto interval = st.config.poll_interval;
-      auto top_n = st.config.event_top_n;
-      return caf::actor_cast<caf::actor>(
-        opts == caf::detached
-          ? sys.spawn<caf::detached>(collector, target, interval, top_n, peers)
-          : sys.spawn(collector, target, interval, top_n, peers));
-    });
-    start(self, st.components[collector_name(target.name)]);
-    add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
-      auto& st = self->state;
-      advisor_peers peers{
-        st.store, st.sinks, st.llm, caf::actor_cast<supervisor_actor>(self),
-        !st.config.sandbox.server ? size_t{0} : st.config.sandbox.auto_test};
-      if (!st.config.fleet.name.empty())
-        peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
-      if (many_targets(st)) {
-        peers.transient = true;
-        peers.stagger = spread(st, target.name, st.config.analysis_interval);
-      }
-      auto interval = st.config.analysis_interval;
-      auto min_conf = st.config.min_confidence;
-      auto per_cycle = st.config.llm.statements_per_cycle;
-      return caf::actor_cast<caf::actor>(
-        opts == caf::detached
-          ? sys.spawn<caf::detached>(advisor, target, interval, min_conf,
-                                     per_cycle, peers)
-          : sys.spawn(advisor, target, interval, min_conf, per_cycle, peers));
-    });
-    start(self, st.components[advisor_name(target.name)]);
-    add(self, explain_name(target.name), false, [&sys, target, opts] {
-      return caf::actor_cast<caf::actor>(
-        opts == caf::detached ? sys.spawn<caf::detached>(explainer, target)
-                              : sys.spawn(explainer, target));
-    });
-    start(self, st.components[explain_name(target.name)]);
-    add(self, applier_name(target.name), false, [self, &sys, target, opts] {
-      auto& st = self->state;
-      applier_peers peers{st.store, st.sinks};
-      auto cfg = st.config.apply;
-      auto interval = st.config.poll_interval;
-      return caf::actor_cast<caf::actor>(
-        opts == caf::detached
-          ? sys.spawn<caf::detached>(applier, target, cfg, interval, peers)
-          : sys.spawn(applier, target, cfg, interval, peers));
-    });
-    start(self, st.components[applier_name(target.name)]);
-    add(self, sandbox_name(target.name), false, [self, &sys, target, opts] {
-      auto& st = self->state;
-      sandbox_peers peers{st.store, st.sinks};
-      auto cfg = st.config.sandbox;
-      return caf::actor_cast<caf::actor>(
-        opts == caf::detached
-          ? sys.spawn<caf::detached>(sandbox, target, cfg, peers)
-          : sys.spawn(sandbox, target, cfg, peers));
-    });
-    start(self, st.components[sandbox_name(target.name)]);
-  }
+  for (auto& target : st.config.targets)
+    add_target(self, target);
   start_fleet();
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   // Children are monitored, not linked: stop them when we stop.
@@ -706,12 +873,22 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   });
   OPTISCHEMA_INFO("supervisor: monitoring {} target(s), polling every {} ms",
                   st.config.targets.size(), st.config.poll_interval.count());
+  // What the targets file says now: it was read at start (app/config.cpp).
+  if (!st.config.targets_file.empty()) {
+    if (auto text = read_targets_file(st.config.targets_file))
+      st.targets_file_text = *text;
+    self->delayed_send(self, targets_file_check, atom::targets_v);
+  }
   return {
-    [self](atom::get, atom::targets) {
-      std::vector<std::string> names;
-      for (auto& t : self->state.config.targets)
-        names.push_back(t.name);
-      return names;
+    [self](atom::get, atom::targets) { return target_names(self->state); },
+    [self](atom::put, atom::targets, const std::string& name,
+           const std::string& dsn) { return edit_targets(self, name, dsn); },
+    [self](atom::erase, atom::targets, const std::string& name) {
+      return edit_targets(self, name, std::nullopt);
+    },
+    [self](atom::targets) {
+      reread_targets(self);
+      self->delayed_send(self, targets_file_check, atom::targets_v);
     },
     [self](atom::poll, const std::string& target) -> caf::result<int64_t> {
       auto& st = self->state;

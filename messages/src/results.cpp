@@ -64,6 +64,10 @@ std::string to_json(const advisor_summary& x) {
     json::field(w, "rewrites_rejected", x.rewrites_rejected);
     json::field(w, "error", x.error);
     json::field(w, "warnings", x.warnings);
+    if (x.standby || !x.owner.empty()) {
+      json::field(w, "standby", x.standby);
+      json::field(w, "owner", x.owner);
+    }
   });
 }
 

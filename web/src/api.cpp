@@ -67,6 +67,8 @@ const std::vector<route>& routes() {
     {"GET", "/metrics", "metrics_prometheus", open, "PrometheusText"},
     {"GET", "/api/status", "get_status", open, "Status"},
     {"GET", "/api/targets", "list_targets", open, "Targets"},
+    {"POST", "/api/targets", "add_target", token, "Targets"},
+    {"DELETE", "/api/targets/{name}", "remove_target", token, "Targets"},
     {"GET", "/api/metrics/raw", "metrics_raw", open, "StatementPage"},
     {"GET", "/api/metrics/summary", "metrics_summary", open, "Summaries"},
     {"GET", "/api/metrics/hot", "metrics_hot", open, "HotStatements"},
@@ -376,6 +378,26 @@ expected<std::string> parse_id_request(const std::string& body) {
     return bad("\"id\" must be a recommendation id (letters, digits, _ - : "
                ".); GET /api/suggestions/latest lists them");
   return id;
+}
+
+expected<target_request> parse_target_request(const std::string& body) {
+  constexpr auto usage
+    = R"(the body must be {"name": "<letters, digits, _ ->", "dsn": "postgresql://user@host:5432/db"} (no password: .pgpass or PGSERVICE))";
+  rapidjson::Document d;
+  if (!json::parse(d, body, "the body") || !d.IsObject())
+    return bad(usage);
+  target_request out;
+  for (auto& m : d.GetObject()) {
+    std::string k = m.name.GetString();
+    if ((k != "name" && k != "dsn") || !m.value.IsString()
+        || m.value.GetStringLength() > 4096)
+      return bad(fmt::format("unknown or malformed field \"{}\": {}",
+                             k.substr(0, 40), usage));
+    (k == "name" ? out.name : out.dsn) = m.value.GetString();
+  }
+  if (out.name.empty() || out.dsn.empty())
+    return bad(usage);
+  return out;
 }
 
 // -- rendering

@@ -278,44 +278,6 @@ std::optional<refusal> admit(const request_facts& req,
   return std::nullopt;
 }
 
-bool is_utf8(std::string_view text) {
-  auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  auto* end = p + text.size();
-  while (p < end) {
-    auto c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false; // continuation byte, overlong lead (c0, c1) or > f4
-    }
-    if (static_cast<size_t>(end - p) <= n)
-      return false;
-    for (size_t i = 1; i <= n; ++i) {
-      if ((p[i] & 0xc0) != 0x80)
-        return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
-        || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    p += n + 1;
-  }
-  return true;
-}
-
 const std::vector<std::pair<std::string, std::string>>& security_headers() {
   static const std::vector<std::pair<std::string, std::string>> xs{
     {"X-Content-Type-Options", "nosniff"},

@@ -1,4 +1,6 @@
 #include "server_http_session.hpp"
+
+#include "optischema/util/strings.hpp"
 #include "optischema/web/access.hpp"
 
 #include "server_json.hpp"
@@ -313,7 +315,7 @@ void http_session::handle(http::request<http::string_body> req) {
   }
   // Every handler and the stores behind it expect text; bytes that are not
   // UTF-8 would come back as invalid JSON.
-  if (!is_utf8(req.body()))
+  if (!valid_utf8(req.body()))
     return send_error(http::status::bad_request, to_string(ec::bad_request),
                       "the request body is not valid UTF-8", false);
   if (is_api_path(target->path))

@@ -50,6 +50,8 @@ struct advisor_state {
   /// In a fleet: another engine polls (and so analyses) the target; asked
   /// analyses still run here.
   bool standby = false;
+  /// The engine that polls it (fleet only).
+  std::string owner;
   // -- status --
   health state = health::starting;
   std::optional<failure> last_error;

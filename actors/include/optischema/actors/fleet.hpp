@@ -20,6 +20,8 @@ struct fleet_state {
   std::string fleet;
   std::string engine;
   std::vector<std::string> targets;
+  /// The targets changed since the last view was sent: send the next.
+  bool targets_changed = false;
   std::chrono::milliseconds heartbeat{};
   /// How long the bucket keeps a key without a heartbeat.
   std::chrono::milliseconds ttl{};

@@ -64,6 +64,10 @@ struct supervisor_state {
   /// In a fleet: the FLEET's last word on who polls which target (none
   /// before its first heartbeat: every COLLECTOR stands by until then).
   std::optional<fleet_view> fleet;
+  /// The targets file as last read (--targets-file), and why its last
+  /// reading was refused ("" when it was not).
+  std::string targets_file_text;
+  std::string targets_file_error;
   /// Which component a monitored actor is.
   std::map<caf::actor_addr, std::string> by_addr;
   /// The running children, shared with the exit hook that stops them: CAF

@@ -152,7 +152,11 @@ using collector_actor = caf::typed_actor<
 /// members and tells the SUPERVISOR who owns each target.
 using fleet_actor = caf::typed_actor<
   // INTERNAL: the heartbeat timer fired.
-  caf::reacts_to<atom::tick>>::extend_with<status_client_actor>;
+  caf::reacts_to<atom::tick>,
+  // The targets now (the targets file changed): owners given at the next
+  // heartbeat.
+  caf::reacts_to<atom::targets,
+                 std::vector<std::string>>>::extend_with<status_client_actor>;
 
 /// An EXPLAINER: plans statements of one target on demand (EXPLAIN
 /// FORMAT JSON in a read-only, rolled-back transaction with timeouts; generic
@@ -225,8 +229,10 @@ using edge_actor = caf::typed_actor<
   caf::reacts_to<atom::http, web_request>,
   // In a fleet: who polls which target; requests about another engine's
   // targets are forwarded to it.
-  caf::reacts_to<atom::owner, fleet_view>>::extend_with<event_sink_actor>::
-  extend_with<status_client_actor>;
+  caf::reacts_to<atom::owner, fleet_view>,
+  // The targets now (the targets file changed).
+  caf::reacts_to<atom::targets, std::vector<std::string>>>::
+  extend_with<event_sink_actor>::extend_with<status_client_actor>;
 
 /// The SUPERVISOR: spawns and monitors everything, restarts with backoff.
 using supervisor_actor = caf::typed_actor<
@@ -264,6 +270,16 @@ using supervisor_actor = caf::typed_actor<
   caf::replies_to<atom::status, atom::poll>::with<status_report>,
   // From the FLEET: who polls which target now; the COLLECTORs follow it.
   caf::reacts_to<atom::owner, fleet_view>,
+  // Adds target (name, DSN) to the targets file and starts it; replies
+  // with every target's name (POST /api/targets).
+  caf::replies_to<atom::put, atom::targets, std::string,
+                  std::string>::with<std::vector<std::string>>,
+  // Removes a target from the targets file and stops it; replies with
+  // every target's name (DELETE /api/targets/{name}).
+  caf::replies_to<atom::erase, atom::targets,
+                  std::string>::with<std::vector<std::string>>,
+  // INTERNAL: re-read the targets file (a timer).
+  caf::reacts_to<atom::targets>,
   // INTERNAL: restarts the named component after its backoff.
   caf::reacts_to<atom::restart, std::string>>::extend_with<status_client_actor>;
 

@@ -26,6 +26,9 @@ struct target_config {
   /// (creating an index needs it) and reads them for the sandbox copy.
   /// Unset without --apply-dsn: see changes().
   std::optional<pg::conninfo> apply_conn;
+  /// From the targets file (--targets-file): added and removed while the
+  /// engine runs, as the file changes.
+  bool from_file = false;
 
   /// The connection for changes: `apply_conn`, else `conn`.
   const pg::conninfo& changes() const {
@@ -130,6 +133,9 @@ struct fleet_config {
 /// starts (see app/config.cpp for flags, file and environment variables).
 struct engine_config {
   std::vector<target_config> targets;
+  /// Where more targets are listed, re-read while the engine runs
+  /// (targets_file.hpp); empty: none.
+  std::string targets_file;
   std::chrono::milliseconds poll_interval = defaults::poll_interval;
   /// Empty: no NATS, events stay in-process (the embedded default).
   std::string nats_url;

@@ -86,6 +86,10 @@ struct advisor_summary {
   uint64_t rewrites_rejected = 0;
   std::optional<failure> error;
   std::vector<std::string> warnings;
+  /// In a fleet: the engine that polls and analyses the target, and
+  /// whether that is another one (this ADVISOR then runs no analyses).
+  std::string owner;
+  bool standby = false;
 };
 std::string to_json(const advisor_summary& x);
 

@@ -105,10 +105,6 @@ std::optional<std::string_view> bearer_token(std::string_view authorization);
 /// The refusal of a request without the right token.
 refusal unauthorized();
 
-/// Strict UTF-8 (no overlong forms, surrogates or code points past
-/// U+10FFFF).
-bool is_utf8(std::string_view text);
-
 /// Headers on every answer: nosniff, no framing, no referrer.
 const std::vector<std::pair<std::string, std::string>>& security_headers();
 

@@ -74,6 +74,13 @@ expected<analysis_query> parse_analysis_query(const std::string& body);
 /// {"id": "<recommendation id>"}; any other field (SQL, DDL) is refused.
 expected<std::string> parse_id_request(const std::string& body);
 
+/// Body of POST /api/targets: {"name": "...", "dsn": "..."}, nothing else.
+struct target_request {
+  std::string name;
+  std::string dsn;
+};
+expected<target_request> parse_target_request(const std::string& body);
+
 /// `limit` and `offset` of a list (/api/suggestions/latest, /api/audit).
 struct page_query {
   size_t limit = 100;
