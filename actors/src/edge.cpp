@@ -755,7 +755,7 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
     });
   if (st.config.fleet_api)
     detail::serve_fleet(*st.config.fleet_api, caf::actor_cast<edge_actor>(self),
-                        st.config.api_token);
+                        st.config.api_token, st.config.engine_id);
   return {
     [self](atom::http, web_request& r) { handle(self, r); },
     [self](atom::owner, fleet_view& view) {

@@ -55,11 +55,14 @@ constexpr const char* remote_prefix = "fleet:";
 /// signed with and the nonces already used.
 class change_guard {
 public:
-  explicit change_guard(std::string token) : token_(std::move(token)) {}
+  change_guard(std::string token, std::string engine)
+    : token_(std::move(token)), engine_(std::move(engine)) {}
 
-  /// Why `payload` signed `sig` at `ts_ms` with `nonce` is refused, or "".
+  /// Why `payload` signed `sig` at `ts_ms` with `nonce` for engine `to` is
+  /// refused, or "".
   std::string check(std::string_view payload, std::string_view sig,
-                    int64_t ts_ms, const std::string& nonce) {
+                    int64_t ts_ms, const std::string& nonce,
+                    const std::string& to) {
     if (token_.empty())
       return "this engine has no API token, so it takes no changes from "
              "other engines: give every engine of the fleet the same "
@@ -67,6 +70,10 @@ public:
     if (!web::token_matches(web::token_signature(token_, payload), sig))
       return "the signature does not match this engine's API token: give "
              "every engine of the fleet the same --api-token-file";
+    // Signed for another engine: sent here again by whoever read it on NATS.
+    if (to != engine_)
+      return "the request was signed for engine '" + to.substr(0, 64)
+        + "', not this one (a replay)";
     auto now = now_ms();
     if (ts_ms < now - max_skew_ms || ts_ms > now + max_skew_ms)
       return "the request is older than 30 s or from the future (are the "
@@ -83,6 +90,7 @@ public:
 
 private:
   const std::string token_;
+  const std::string engine_;
   std::mutex mtx_;
   std::unordered_map<std::string, int64_t> seen_;
 };
@@ -191,14 +199,16 @@ expected<web::http_request> decode_request(const std::string& text,
   if (is_signed) {
     auto ts = d.FindMember("ts");
     auto* nonce = str("nonce");
+    auto* to = str("to");
     auto* body = d.FindMember("body") != d.MemberEnd() && d["body"].IsString()
       ? &d["body"]
       : nullptr;
     if (ts == d.MemberEnd() || !ts->value.IsInt64() || nonce == nullptr
-        || nonce->GetStringLength() < 16 || body == nullptr)
-      return bad("a signed request needs ts, nonce and body");
+        || nonce->GetStringLength() < 16 || body == nullptr || to == nullptr)
+      return bad("a signed request needs to, ts, nonce and body");
     if (auto why = guard.check(payload, sig->value.GetString(),
-                               ts->value.GetInt64(), nonce->GetString());
+                               ts->value.GetInt64(), nonce->GetString(),
+                               to->GetString());
         !why.empty())
       return failure{ec::unauthorized, "forwarded change refused: " + why};
     req.body.assign(body->GetString(), body->GetStringLength());
@@ -258,7 +268,8 @@ web::http_response decode_answer(const std::string& text,
 
 /// A request as another engine decodes it (decode_request); a change with
 /// who asked, when and a nonce, for the signature around it.
-std::string encode_request(const edge_state& st, const web::http_request& req) {
+std::string encode_request(const edge_state& st, const web::http_request& req,
+                           const std::string& to) {
   return json::object([&](json::writer& w) {
     json::field(w, "method", req.method);
     json::field(w, "path", req.path);
@@ -269,6 +280,7 @@ std::string encode_request(const edge_state& st, const web::http_request& req) {
       json::field(w, k, v);
     w.EndObject();
     if (req.method != "GET") {
+      json::field(w, "to", to);
       json::field(w, "remote", req.remote);
       json::field(w, "body", req.body);
       json::field(w, "ts", now_ms());
@@ -334,7 +346,7 @@ void forward(edge_state& st, const web::http_request& req,
     return;
   }
   ++st.forwarded;
-  auto request = encode_request(st, req);
+  auto request = encode_request(st, req, owner);
   if (change)
     request = json::object([&](json::writer& w) {
       json::field(w, "signed", request);
@@ -469,7 +481,7 @@ void gather(edge_state& st, const web::http_request& req,
   g->parts.resize(1 + others.size());
   g->parts[0].engine = st.config.engine_id;
   g->pending = g->parts.size();
-  auto request = encode_request(st, part);
+  auto request = encode_request(st, part, {});
   for (size_t i = 0; i < others.size(); ++i) {
     auto slot = i + 1;
     g->parts[slot].engine = others[i];
@@ -507,8 +519,8 @@ void gather(edge_state& st, const web::http_request& req,
 }
 
 void serve_fleet(broker::fleet_api& api, edge_actor hdl,
-                 const std::string& api_token) {
-  auto guard = std::make_shared<change_guard>(api_token);
+                 const std::string& api_token, const std::string& engine) {
+  auto guard = std::make_shared<change_guard>(api_token, engine);
   api.serve(
     [hdl, guard](std::string request, broker::fleet_api::reply_fn reply) {
       auto req = decode_request(request, *guard);

@@ -53,8 +53,8 @@ void gather(edge_state& st, const web::http_request& req,
             local_fn local);
 
 /// Answers requests other engines forward here through the EDGE `hdl`;
-/// changes only if signed with `api_token`, once each.
+/// changes only if signed with `api_token` for this `engine`, once each.
 void serve_fleet(broker::fleet_api& api, edge_actor hdl,
-                 const std::string& api_token);
+                 const std::string& api_token, const std::string& engine);
 
 } // namespace optischema::actors::detail

@@ -116,7 +116,7 @@ private:
         return stop_ || (!failed && (!pending_.empty() || !loads_.empty()));
       };
       if (failed)
-        cv_.wait_for(lock, retry_delay, [&] { return stop_; });
+        cv_.wait_for(lock, retry_delay); // a stop wakes it: one last try
       else
         cv_.wait(lock, ready);
       failed = false;

@@ -58,10 +58,20 @@ constexpr size_t max_targets = 10'000;
 
 std::string dsn_secret_problem(const std::string& dsn) {
   auto settings = pg::conninfo_settings(dsn);
-  if (settings && settings->count("password") > 0)
-    return "the DSN holds a password: give it by reference instead, in the "
-           "file PGPASSFILE names (.pgpass) or a service file (PGSERVICE), "
-           "so that it is never stored or shown with the targets";
+  if (!settings)
+    return {}; // parse_conninfo says what is wrong
+  // Secrets, and files read as the engine: a DSN given at run time names
+  // neither (a token holder could point the engine's keys at a server of
+  // theirs).
+  for (auto* key : {"password", "passfile", "sslkey", "sslcert", "sslpassword"})
+    if (settings->count(key) > 0)
+      return fmt::format(
+        "the DSN sets {}: give credentials by reference instead, the password "
+        "in the file PGPASSFILE names (.pgpass) or a service file "
+        "(PGSERVICE), client certificates in a service file or the engine's "
+        "PGSSLCERT/PGSSLKEY, so that they are never stored or shown with the "
+        "targets",
+        key);
   return {};
 }
 

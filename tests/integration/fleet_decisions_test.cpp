@@ -100,13 +100,15 @@ std::string ask_engine(natsConnection* nc, const std::string& engine,
 
 /// A signed change as an engine forwards it.
 std::string signed_change(const std::string& key, const std::string& id,
-                          const std::string& nonce) {
+                          const std::string& nonce, const std::string& to) {
   auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   auto payload = R"({"method":"POST","path":"/api/suggestions/dismiss",)"
-                 R"("from":"engine-x","query":{"target":"t"},)"
-                 R"("remote":"test","body":"{\"id\":\")"
+                 R"("from":"engine-x","to":")"
+    + to
+    + R"(","query":{"target":"t"},)"
+      R"("remote":"test","body":"{\"id\":\")"
     + id + R"(\"}","ts":)" + std::to_string(now_ms) + R"(,"nonce":")" + nonce
     + R"("})";
   std::string quoted = "\"";
@@ -214,10 +216,15 @@ TEST_CASE("a decision follows its target through the fleet and changes are "
                        R"("from":"x","body":"{}"})";
   CHECK_THAT(ask_engine(nc, owner, unsigned_post),
              Catch::Contains("only GET is forwarded unsigned"));
+  CHECK_THAT(
+    ask_engine(nc, owner,
+               signed_change("wrong-token", id, "0123456789abcdef0", owner)),
+    Catch::Contains("signature does not match"));
+  // Signed for the other engine, sent to this one.
   CHECK_THAT(ask_engine(nc, owner,
-                        signed_change("wrong-token", id, "0123456789abcdef0")),
-             Catch::Contains("signature does not match"));
-  auto once = signed_change(token, id, "0123456789abcdef1");
+                        signed_change(token, id, "0123456789abcdef2", other)),
+             Catch::Contains("signed for engine"));
+  auto once = signed_change(token, id, "0123456789abcdef1", owner);
   CHECK_THAT(ask_engine(nc, owner, once), Catch::Contains(R"(\"dismissed\")"));
   CHECK_THAT(ask_engine(nc, owner, once), Catch::Contains("replay"));
 

@@ -39,6 +39,10 @@ TEST_CASE("the targets file refuses what it cannot run, naming the line") {
   CHECK_FALSE(
     parse_targets_file("a=postgresql://u:hunter22@h/db\n").has_value());
   CHECK(dsn_secret_problem("host=x dbname=y").empty());
+  CHECK_THAT(dsn_secret_problem("host=x sslkey=/etc/ssl/private/engine.key"),
+             Catch::Contains("sets sslkey"));
+  CHECK_THAT(dsn_secret_problem("postgresql://h/db?passfile=/etc/shadow"),
+             Catch::Contains("sets passfile"));
 }
 
 TEST_CASE("editing the targets file keeps the other lines") {
