@@ -30,9 +30,16 @@ size_t value_end(std::string_view text, size_t pos, bool uri_param) {
     }
     return std::min(text.size(), pos + 1);
   }
+  // A URI's query value runs to the next '&' as libpq reads it, blanks and
+  // control characters included: stopping at a blank showed the rest of a
+  // password such as "*\rh…" (fuzzing). Masking the rest of a log line is
+  // the safe side.
+  if (uri_param) {
+    auto amp = text.find('&', pos);
+    return amp == std::string_view::npos ? text.size() : amp;
+  }
   while (pos < text.size()
-         && !std::isspace(static_cast<unsigned char>(text[pos]))
-         && !(uri_param && text[pos] == '&'))
+         && !std::isspace(static_cast<unsigned char>(text[pos])))
     ++pos;
   return pos;
 }
