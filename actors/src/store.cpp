@@ -353,9 +353,9 @@ store(store_actor::stateful_pointer<store_state> self,
       auto s = st.db->stats();
       // Decisions that cannot reach the fleet's bucket are not lost (they
       // wait, and stay here), but the next owner would not see them.
-      auto book_error = st.book ? st.book->get_stats().last_error : "";
-      auto state = s.stopped || !book_error.empty() ? health::degraded
-                                                    : health::ok;
+      auto b = st.book ? st.book->get_stats() : broker::decision_book::stats{};
+      auto state = s.stopped || !b.last_error.empty() ? health::degraded
+                                                      : health::ok;
       return make_status(state, [&](json::writer& w) {
         json::field(w, "data_dir", s.dir);
         if (s.stopped) {
@@ -404,7 +404,6 @@ store(store_actor::stateful_pointer<store_state> self,
           json::field(w, "last_error", st.last_error);
         }
         if (st.book) {
-          auto b = st.book->get_stats();
           json::key(w, "decisions");
           w.StartObject();
           json::field(w, "stored", b.stored);

@@ -12,7 +12,9 @@
 #include "nats_process.hpp"
 #include "test_util.hpp"
 
+#include "optischema/analysis/json.hpp"
 #include "optischema/broker/decision_book.hpp"
+#include "optischema/util/clock.hpp"
 #include "optischema/web/access.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,6 +25,7 @@
 #include <string>
 
 using namespace optischema::test;
+namespace json = optischema::json;
 using namespace std::chrono_literals;
 
 namespace {
@@ -101,24 +104,13 @@ std::string ask_engine(natsConnection* nc, const std::string& engine,
 /// A signed change as an engine forwards it.
 std::string signed_change(const std::string& key, const std::string& id,
                           const std::string& nonce, const std::string& to) {
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
   auto payload = R"({"method":"POST","path":"/api/suggestions/dismiss",)"
-                 R"("from":"engine-x","to":")"
-    + to
-    + R"(","query":{"target":"t"},)"
-      R"("remote":"test","body":"{\"id\":\")"
-    + id + R"(\"}","ts":)" + std::to_string(now_ms) + R"(,"nonce":")" + nonce
-    + R"("})";
-  std::string quoted = "\"";
-  for (char c : payload) {
-    if (c == '"' || c == '\\')
-      quoted += '\\';
-    quoted += c;
-  }
-  quoted += '"';
-  return R"({"signed":)" + quoted + R"(,"sig":")"
+                 R"("from":"engine-x","to":)"
+    + json::quote(to) + R"(,"query":{"target":"t"},"remote":"test","body":)"
+    + json::quote(R"({"id":")" + id + R"("})") + R"(,"ts":)"
+    + std::to_string(optischema::now_ms()) + R"(,"nonce":)" + json::quote(nonce)
+    + "}";
+  return R"({"signed":)" + json::quote(payload) + R"(,"sig":")"
     + optischema::web::token_signature(key, payload) + R"("})";
 }
 

@@ -25,14 +25,6 @@ bool iequals(std::string_view x, std::string_view y) {
          });
 }
 
-/// A value from the client, made safe to quote in a message.
-std::string echo(std::string_view x) {
-  std::string out;
-  for (unsigned char c : x.substr(0, max_echo))
-    out += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
-  return out;
-}
-
 /// A Host header split into its name (lower case, without brackets or a
 /// trailing dot) and port; nullopt when malformed.
 struct host_parts {
@@ -197,6 +189,13 @@ bool token_matches(std::string_view expected, std::string_view given) {
     diff |= static_cast<unsigned char>(expected[i]
                                        ^ (i < given.size() ? given[i] : 0));
   return diff == 0;
+}
+
+std::string echo(std::string_view x) {
+  std::string out;
+  for (unsigned char c : x.substr(0, max_echo))
+    out += (c < 0x20 || c >= 0x7f) ? '?' : static_cast<char>(c);
+  return out;
 }
 
 std::string token_signature(std::string_view token, std::string_view payload) {

@@ -94,6 +94,10 @@ bool is_json(std::string_view content_type);
 /// of where they differ. False when `expected` is empty.
 bool token_matches(std::string_view expected, std::string_view given);
 
+/// A value from a client, made safe to quote in a message or a log:
+/// printable ASCII ('?' for anything else), at most 120 characters.
+std::string echo(std::string_view x);
+
 /// HMAC-SHA256 of `payload` keyed with the API token, in hex: how engines
 /// of a fleet prove to each other that a change they forward came with the
 /// token (which never leaves the engine). Empty when `token` is.
