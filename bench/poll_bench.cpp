@@ -6,6 +6,7 @@
 //
 // usage: optischema-poll-bench [statements=5000] [polls=50]
 
+#include "bench_util.hpp"
 #include "engine_process.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
@@ -29,6 +30,7 @@
 
 using namespace optischema;
 using namespace optischema::test;
+using namespace optischema::bench;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -37,59 +39,6 @@ namespace {
 double ms_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
     .count();
-}
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(p * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
-
-/// A table name without digits: libpg_query's fingerprint deliberately
-/// treats names that differ only in digits (partitions, shards: events_2024,
-/// events_2025) as one, which would group this synthetic workload.
-std::string table_name(int t) {
-  std::string name = "t_";
-  do {
-    name += static_cast<char>('a' + t % 26);
-    t /= 26;
-  } while (t > 0);
-  return name;
-}
-
-/// Fills pg_stat_statements with `n` structurally distinct statements:
-/// `n / 10` tables, ten query shapes each.
-void make_workload(harness& h, const std::string& db, int n) {
-  pqxx::connection c{h.dsn(db)};
-  pqxx::nontransaction tx{c};
-  int tables = std::max(1, n / 10);
-  std::string ddl;
-  for (int t = 0; t < tables; ++t)
-    ddl += fmt::format("CREATE TABLE {} (a int, b int, c text, d timestamptz);",
-                       table_name(t));
-  tx.exec(ddl);
-  tx.exec("SELECT pg_stat_statements_reset()");
-  const char* shapes[] = {
-    "SELECT a FROM {} WHERE a = 1",
-    "SELECT a, b FROM {} WHERE b = 2",
-    "SELECT count(*) FROM {} WHERE c LIKE 'x%'",
-    "SELECT * FROM {} ORDER BY d DESC LIMIT 10",
-    "SELECT b, count(*) FROM {} GROUP BY b",
-    "UPDATE {} SET b = b + 1 WHERE a = 3",
-    "DELETE FROM {} WHERE a = 4",
-    "INSERT INTO {} (a, b) VALUES (5, 6)",
-    "SELECT a FROM {} WHERE a IN (1, 2, 3) AND b > 0",
-    "SELECT max(d) FROM {} WHERE c = 'y' AND a < 9",
-  };
-  int made = 0;
-  for (int t = 0; t < tables && made < n; ++t)
-    for (auto* shape : shapes) {
-      if (made++ >= n)
-        break;
-      tx.exec(fmt::format(fmt::runtime(shape), table_name(t)));
-    }
 }
 
 } // namespace

@@ -4,8 +4,13 @@
 // targets, sampled every second. Never fails on the figures.
 //
 // usage: optischema-targets-bench [targets=100] [interval_s=30] [seconds=90]
-//        [keep_connections=50]
+//        [keep_connections=50] [statements_per_target=2]
+//
+// With many statements per target (10 5 60 10 5000: RSS with 10 targets of
+// 5,000 statements each), each database gets that many structurally
+// distinct statements and pg_stat_statements.max is raised to hold them.
 
+#include "bench_util.hpp"
 #include "engine_process.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
@@ -25,46 +30,26 @@
 #include <vector>
 
 using namespace optischema::test;
+using namespace optischema::bench;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-
-namespace {
-
-/// User plus system CPU time of `pid`, in seconds.
-double cpu_seconds(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-  std::string line;
-  std::getline(in, line);
-  // Fields after the command name (which may hold spaces) in parentheses.
-  std::istringstream rest{line.substr(line.rfind(')') + 2)};
-  std::vector<std::string> f{std::istream_iterator<std::string>{rest}, {}};
-  if (f.size() < 13)
-    return 0;
-  auto ticks = std::stod(f[11]) + std::stod(f[12]); // utime, stime
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double percentile(std::vector<double> xs, double p) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  return xs[std::min(xs.size() - 1,
-                     static_cast<size_t>(p * static_cast<double>(xs.size())))];
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   int n = argc > 1 ? std::atoi(argv[1]) : 100;
   int interval = argc > 2 ? std::atoi(argv[2]) : 30;
   int seconds = argc > 3 ? std::atoi(argv[3]) : 90;
   int keep = argc > 4 ? std::atoi(argv[4]) : 50;
+  int statements = argc > 5 ? std::atoi(argv[5]) : 2;
   auto h = harness::start_private({.nats = false});
   // Room for every connection an engine might keep (two per target) and the
   // benchmark's own.
   h->exec("postgres",
           fmt::format("ALTER SYSTEM SET max_connections = {}",
                       std::max(100, 2 * n + 20)));
+  // Room for every target's statements (the default keeps 5,000).
+  h->exec("postgres",
+          fmt::format("ALTER SYSTEM SET pg_stat_statements.max = {}",
+                      std::max(5000, n * statements + 1000)));
   h->pg_stop();
   h->pg_start();
   fmt::print("creating {} databases...\n", n);
@@ -73,11 +58,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   for (int i = 0; i < n; ++i) {
     auto db = h->create_database("scale");
-    // A small workload of its own in each, so every poll has rows.
-    h->exec(db,
-            "CREATE TABLE t (id int PRIMARY KEY, v text); "
-            "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 100) g; "
-            "SELECT count(*) FROM t; SELECT v FROM t WHERE id = 7;");
+    // A workload of its own in each, so every poll has rows.
+    if (statements > 2)
+      make_workload(*h, db, statements, false);
+    else
+      h->exec(db,
+              "CREATE TABLE t (id int PRIMARY KEY, v text); "
+              "INSERT INTO t SELECT g, 'x' FROM generate_series(1, 100) g; "
+              "SELECT count(*) FROM t; SELECT v FROM t WHERE id = 7;");
     config += fmt::format("  \"d{}={}\",\n", i, h->dsn(db));
     names.push_back(db);
   }

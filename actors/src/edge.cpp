@@ -554,9 +554,13 @@ void get_audit(self_ptr self, web_request& r, const web::route_match&) {
         std::string entries;
         for (auto& e : got.entries)
           entries += (entries.empty() ? "" : ",") + to_json(e);
-        out->respond(json_response(
-          fmt::format(R"({{"offset":{},"limit":{},"total":{},"entries":[{}]}})",
-                      page.offset, page.limit, got.total, entries)));
+        auto fleet_error = got.fleet_error.empty()
+          ? std::string{}
+          : ",\"fleet_error\":" + json::quote(got.fleet_error);
+        out->respond(json_response(fmt::format(
+          R"({{"offset":{},"limit":{},"total":{},"source":{}{},"entries":[{}]}})",
+          page.offset, page.limit, got.total, json::quote(got.source),
+          fleet_error, entries)));
       },
       [out](const caf::error& err) { reply_error(out, err); });
 }
@@ -755,7 +759,8 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
     });
   if (st.config.fleet_api)
     detail::serve_fleet(*st.config.fleet_api, caf::actor_cast<edge_actor>(self),
-                        st.config.api_token, st.config.engine_id);
+                        st.config.api_token, st.config.engine_id,
+                        st.relay_refused);
   return {
     [self](atom::http, web_request& r) { handle(self, r); },
     [self](atom::owner, fleet_view& view) {
@@ -768,6 +773,16 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
       ++self->state.events;
       self->state.server->broadcast(
         ev.target, ev.type, std::make_shared<const std::string>(to_json(ev)));
+    },
+    [self](atom::relay, const event& ev) {
+      auto& st = self->state;
+      if (!detail::relays(st, ev)) {
+        st.relay_refused->fetch_add(1);
+        return;
+      }
+      ++st.relayed;
+      st.server->broadcast(ev.target, ev.type,
+                           std::make_shared<const std::string>(to_json(ev)));
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;
@@ -791,6 +806,12 @@ edge_actor::behavior_type edge(edge_actor::stateful_pointer<edge_state> self,
         if (st.config.fleet_api) {
           json::field(w, "forwarded", st.forwarded);
           json::field(w, "forward_failures", st.forward_failures->load());
+          json::key(w, "fleet_events");
+          w.StartObject();
+          json::field(w, "relayed", st.relayed);
+          json::field(w, "refused", st.relay_refused->load());
+          json::field(w, "dropped", st.config.fleet_api->events_dropped());
+          w.EndObject();
         }
       });
     },

@@ -1,15 +1,13 @@
 #include "edge_fleet.hpp"
 
 #include "optischema/analysis/json.hpp"
+#include "optischema/util/clock.hpp"
 #include "optischema/util/json_parse.hpp"
 #include "optischema/util/logging.hpp"
-
-#include <caf/send.hpp>
-
-#include "optischema/util/clock.hpp"
 #include "optischema/web/access.hpp"
 #include "optischema/web/fleet_merge.hpp"
 
+#include <caf/send.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -516,7 +514,8 @@ void gather(edge_state& st, const web::http_request& req,
 }
 
 void serve_fleet(broker::fleet_api& api, edge_actor hdl,
-                 const std::string& api_token, const std::string& engine) {
+                 const std::string& api_token, const std::string& engine,
+                 std::shared_ptr<std::atomic<uint64_t>> refused) {
   auto guard = std::make_shared<change_guard>(api_token, engine);
   api.serve(
     [hdl, guard](std::string request, broker::fleet_api::reply_fn reply) {
@@ -528,6 +527,30 @@ void serve_fleet(broker::fleet_api& api, edge_actor hdl,
       }
       caf::anon_send(hdl, atom::http_v, web_request{std::move(*req), out});
     });
+  api.watch(
+    [hdl, refused = std::move(refused)](std::string subject, std::string data) {
+      auto ev = parse_event(subject, data);
+      if (!ev) {
+        refused->fetch_add(1);
+        OPTISCHEMA_DEBUG("fleet: {}", ev.error().message);
+        return;
+      }
+      caf::anon_send(hdl, atom::relay_v, std::move(*ev));
+    });
+}
+
+bool relays(const edge_state& st, const event& ev) {
+  auto& names = st.config.targets;
+  if (std::find(names.begin(), names.end(), ev.target) == names.end())
+    return false;
+  // Without a view yet, or an owner, it counts as another engine's: better
+  // a frame twice than none.
+  if (!st.config.fleet)
+    return true;
+  for (auto& [t, owner] : st.config.fleet->owners)
+    if (t == ev.target)
+      return owner != st.config.engine_id;
+  return true;
 }
 
 } // namespace optischema::actors::detail

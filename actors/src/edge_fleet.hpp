@@ -54,7 +54,15 @@ void gather(edge_state& st, const web::http_request& req,
 
 /// Answers requests other engines forward here through the EDGE `hdl`;
 /// changes only if signed with `api_token` for this `engine`, once each.
+/// Hands the events other engines publish to `hdl` once they parse
+/// (parse_event), counting the rest in `refused`.
 void serve_fleet(broker::fleet_api& api, edge_actor hdl,
-                 const std::string& api_token, const std::string& engine);
+                 const std::string& api_token, const std::string& engine,
+                 std::shared_ptr<std::atomic<uint64_t>> refused);
+
+/// Whether the EDGE sends `ev`, from another engine, to its WebSocket
+/// clients: a target of the fleet that this engine does not poll (its own
+/// events reach its clients directly).
+bool relays(const edge_state& st, const event& ev);
 
 } // namespace optischema::actors::detail

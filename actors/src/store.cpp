@@ -94,6 +94,57 @@ bool take_decision(store_state& st, recommendation& ours,
   return true;
 }
 
+/// In a fleet: queues `entry` for the fleet's audit log (the engine's own
+/// has it already, synced).
+void to_fleet(store_actor::stateful_pointer<store_state> self,
+              const audit_entry& entry) {
+  if (self->state.book)
+    self->state.book->record(entry.target, to_json(entry));
+}
+
+/// A page of this engine's own audit log.
+audit_page own_audit(store_actor::stateful_pointer<store_state> self,
+                     size_t limit, size_t offset) {
+  auto page = self->state.db->audit(offset, limit);
+  audit_page out;
+  out.total = page.total;
+  out.entries = entries(page.entries);
+  return out;
+}
+
+/// Metrics events of one target handed over per message, and read back at
+/// most per adoption (beyond, the rest of the gap stays a gap).
+constexpr size_t backfill_batch = 256;
+constexpr size_t backfill_max_bytes = 64 << 20;
+
+/// Keeps the history in metrics events other engines of the fleet published
+/// about `target` up to `until_ms`. Bytes from NATS are not trusted: an
+/// event is kept only if it reads as one (parse_event, read_metrics_payload).
+void backfill(store_actor::stateful_pointer<store_state> self,
+              const std::string& target, int64_t until_ms,
+              const std::vector<std::string>& events) {
+  auto& st = self->state;
+  auto subject = "optischema." + target + ".metrics";
+  auto now = now_ms();
+  for (auto& text : events) {
+    auto ev = parse_event(subject, text);
+    auto slice = ev ? read_metrics_payload(ev->payload)
+                    : expected<history_slice>{ev.error()};
+    if (!slice) {
+      ++st.backfill_refused;
+      OPTISCHEMA_DEBUG("store: {}", slice.error().message);
+      continue;
+    }
+    if (slice->ts_ms > until_ms)
+      continue; // this engine polls from there on
+    if (auto res = st.db->put_backfill(target, *slice, now); !res) {
+      OPTISCHEMA_WARN("store: {}", res.error().message);
+      return;
+    }
+    ++st.backfilled;
+  }
+}
+
 /// Takes over a target's decisions read from the fleet's bucket. Bytes from
 /// NATS are not trusted: only the decision is taken (adopt_decision), onto
 /// a recommendation this engine's own analysis made; one it has not made
@@ -265,28 +316,55 @@ store(store_actor::stateful_pointer<store_state> self,
                             "from the fleet ({}); this engine keeps its own",
                             target, got.error().message);
         });
+      // History: what the fleet polled since this engine's last point, up
+      // to now (its own polls take over from here).
+      auto now = now_ms();
+      book->read_history(target, self->state.db->backfill_from(target, now),
+                         backfill_batch, backfill_max_bytes,
+                         [hdl = store_actor{self}, target,
+                          now](expected<std::vector<std::string>> got) {
+                           if (got)
+                             caf::anon_send(hdl, atom::adopt_v, atom::history_v,
+                                            target, now, std::move(*got));
+                           else
+                             OPTISCHEMA_WARN(
+                               "store: the history of '{}' could not be read "
+                               "from the fleet ({}); its charts show a gap",
+                               target, got.error().message);
+                         });
     },
     [self](atom::adopt, const std::string& target,
            const std::vector<std::string>& texts) {
       adopt(self, target, texts);
     },
+    [self](atom::adopt, atom::history, const std::string& target,
+           int64_t until_ms, const std::vector<std::string>& events) {
+      backfill(self, target, until_ms, events);
+    },
     [self, fail](atom::put, atom::audit, const audit_entry& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), to_json(entry));
           !res)
         fail(res.error());
+      else
+        to_fleet(self, entry);
     },
     [self](atom::put, atom::audit, atom::started, const std::string& target,
            const std::string& op,
            const audit_entry& entry) -> caf::result<bool> {
-      return synced(self,
-                    self->state.db->begin_change(target, op, now_ms(),
-                                                 to_json(entry)));
+      auto res = self->state.db->begin_change(target, op, now_ms(),
+                                              to_json(entry));
+      if (res)
+        to_fleet(self, entry);
+      return synced(self, res);
     },
     [self](atom::put, atom::audit, atom::finished, const std::string& target,
            const std::string& op,
            const audit_entry& entry) -> caf::result<bool> {
-      return synced(
-        self, self->state.db->end_change(target, op, now_ms(), to_json(entry)));
+      auto res = self->state.db->end_change(target, op, now_ms(),
+                                            to_json(entry));
+      if (res)
+        to_fleet(self, entry);
+      return synced(self, res);
     },
     [self](atom::get, atom::audit, atom::started, const std::string& target) {
       return entries(self->state.db->changes_in_flight(target));
@@ -304,11 +382,48 @@ store(store_actor::stateful_pointer<store_state> self,
     [self](atom::get, atom::cleanup, const std::string& target) {
       return entries(self->state.db->cleanups(target));
     },
-    [self](atom::get, atom::audit, int64_t limit, int64_t offset) {
-      auto page = self->state.db->audit(
-        static_cast<size_t>(std::max<int64_t>(offset, 0)),
-        static_cast<size_t>(std::max<int64_t>(limit, 0)));
-      return audit_page{page.total, entries(page.entries)};
+    [self](atom::get, atom::audit, int64_t limit,
+           int64_t offset) -> caf::result<audit_page> {
+      auto& st = self->state;
+      auto lim = static_cast<size_t>(std::max<int64_t>(limit, 0));
+      auto off = static_cast<size_t>(std::max<int64_t>(offset, 0));
+      if (!st.book)
+        return own_audit(self, lim, off);
+      auto id = ++st.audit_read_seq;
+      auto rp = self->make_response_promise<audit_page>();
+      st.audit_reads.emplace(id, store_state::audit_read{rp, lim, off});
+      st.book->read_audit(
+        lim, off,
+        [hdl = store_actor{self},
+         id](expected<broker::decision_book::audit_page> got) {
+          if (got)
+            caf::anon_send(hdl, atom::audit_v, id, std::move(got->entries),
+                           got->total, std::string{});
+          else
+            caf::anon_send(hdl, atom::audit_v, id, std::vector<std::string>{},
+                           uint64_t{0}, got.error().message);
+        });
+      return rp;
+    },
+    [self](atom::audit, uint64_t id, const std::vector<std::string>& texts,
+           uint64_t total, const std::string& error) {
+      auto& reads = self->state.audit_reads;
+      auto i = reads.find(id);
+      if (i == reads.end())
+        return;
+      auto read = std::move(i->second);
+      reads.erase(i);
+      if (!error.empty()) {
+        auto page = own_audit(self, read.limit, read.offset);
+        page.fleet_error = error;
+        read.rp.deliver(std::move(page));
+        return;
+      }
+      audit_page page;
+      page.total = total;
+      page.entries = entries(texts);
+      page.source = "fleet";
+      read.rp.deliver(std::move(page));
     },
     [self](atom::get, atom::cache, const std::string& key) {
       return self->state.db->cache_get(key, now_ms()).value_or(std::string{});
@@ -413,6 +528,11 @@ store(store_actor::stateful_pointer<store_state> self,
           json::field(w, "adopted", st.decisions_adopted);
           json::field(w, "waiting", st.waiting_decisions.size());
           json::field(w, "refused", st.decisions_refused);
+          json::field(w, "audit_stored", b.audit_stored);
+          json::field(w, "audit_pending", b.audit_pending);
+          json::field(w, "events_read", b.events_read);
+          json::field(w, "history_backfilled", st.backfilled);
+          json::field(w, "history_refused", st.backfill_refused);
           if (!b.last_error.empty())
             json::field(w, "last_error", b.last_error);
           w.EndObject();

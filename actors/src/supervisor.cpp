@@ -808,6 +808,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       broker::nats_options nopts;
       nopts.url = cfg.nats_url;
       nopts.stream = cfg.nats_stream;
+      // Stamped on every event: the fleet's other engines relay it.
+      if (!cfg.fleet.name.empty()) {
+        nopts.fleet = cfg.fleet.name;
+        nopts.engine = cfg.fleet.engine_id;
+      }
       return caf::actor_cast<caf::actor>(sys.spawn(broker, nopts));
     });
   if (st.resources.web)

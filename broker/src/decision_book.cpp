@@ -1,5 +1,6 @@
 #include "optischema/broker/decision_book.hpp"
 
+#include "optischema/broker/nats_client.hpp"
 #include "optischema/broker/ownership.hpp"
 #include "optischema/util/logging.hpp"
 #include "optischema/util/strings.hpp"
@@ -14,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -50,7 +52,10 @@ class cnats_decision_book final : public decision_book {
 public:
   cnats_decision_book(decision_book_options opts, detail::nats_url url)
     : opts_(std::move(opts)), url_(std::move(url)),
-      bucket_("optischema_decisions_" + opts_.fleet) {
+      bucket_("optischema_decisions_" + opts_.fleet),
+      stream_("optischema_audit_" + opts_.fleet),
+      audit_subject_("optischema_audit." + opts_.fleet),
+      id_prefix_(random_prefix()) {
     thread_ = std::thread{[this] { run(); }};
   }
 
@@ -68,8 +73,17 @@ public:
       OPTISCHEMA_WARN("fleet {}: {} decisions were not stored in {} before "
                       "the engine stopped; they stay in this engine's history",
                       opts_.fleet, pending_.size(), bucket_);
+    if (!audit_.empty())
+      OPTISCHEMA_WARN("fleet {}: {} audit entries were not stored in {} "
+                      "before the engine stopped; they stay in this engine's "
+                      "audit log",
+                      opts_.fleet, audit_.size(), stream_);
     for (auto& l : loads_)
       l.done(failure{ec::broker_error, "the engine stopped"});
+    for (auto& p : pages_)
+      p.done(failure{ec::broker_error, "the engine stopped"});
+    for (auto& r : histories_)
+      r.done(failure{ec::broker_error, "the engine stopped"});
   }
 
   void put(const std::string& target, const std::string& id,
@@ -94,107 +108,319 @@ public:
     cv_.notify_all();
   }
 
+  void record(const std::string& target, std::string json) override {
+    {
+      std::lock_guard lock{mtx_};
+      // The stream drops a resend with the same id (a lost acknowledgement).
+      audit_.push_back({audit_subject_ + "." + prefix(target),
+                        id_prefix_ + std::to_string(++audit_seq_),
+                        std::move(json)});
+    }
+    cv_.notify_all();
+  }
+
+  void read_history(const std::string& target, int64_t since_ms, size_t batch,
+                    size_t max_bytes, events_fn done) override {
+    if (opts_.events_stream.empty())
+      return;
+    {
+      std::lock_guard lock{mtx_};
+      histories_.push_back({target, since_ms, std::max<size_t>(batch, 1),
+                            max_bytes, std::move(done), 0});
+    }
+    cv_.notify_all();
+  }
+
+  void read_audit(size_t limit, size_t offset, page_fn done) override {
+    {
+      std::lock_guard lock{mtx_};
+      pages_.push_back({limit, offset, std::move(done), 0});
+    }
+    cv_.notify_all();
+  }
+
   stats get_stats() const override {
     std::lock_guard lock{mtx_};
     auto s = stats_;
     s.pending = pending_.size();
+    s.audit_pending = audit_.size();
     return s;
   }
 
 private:
+  struct audit_record {
+    std::string subject;
+    std::string id;
+    std::string json;
+  };
+
+  struct history_request {
+    std::string target;
+    int64_t since_ms;
+    size_t batch;
+    size_t max_bytes;
+    events_fn done;
+    int attempts;
+  };
+
+  struct page_request {
+    size_t limit;
+    size_t offset;
+    page_fn done;
+    int attempts;
+  };
+
+  static std::string random_prefix() {
+    std::random_device rd;
+    return fmt::format("{:08x}{:08x}-", rd(), rd());
+  }
+
   struct load_request {
     std::string target;
     loaded_fn done;
     int attempts;
   };
 
+  /// What one round of the book's thread does.
+  struct batch {
+    std::map<std::string, std::string> puts;
+    std::deque<audit_record> audit;
+    std::deque<load_request> loads;
+    std::deque<page_request> pages;
+    std::deque<history_request> histories;
+  };
+
+  bool idle_locked() const {
+    return pending_.empty() && audit_.empty() && loads_.empty()
+      && pages_.empty() && histories_.empty();
+  }
+
   void run() {
     std::unique_lock lock{mtx_};
     bool failed = false;
     for (;;) {
-      auto ready = [&] {
-        return stop_ || (!failed && (!pending_.empty() || !loads_.empty()));
-      };
+      auto ready = [&] { return stop_ || (!failed && !idle_locked()); };
       if (failed)
         cv_.wait_for(lock, retry_delay); // a stop wakes it: one last try
       else
         cv_.wait(lock, ready);
       failed = false;
       if (stop_
-          && (pending_.empty() || std::chrono::steady_clock::now() > stop_by_))
+          && ((pending_.empty() && audit_.empty())
+              || std::chrono::steady_clock::now() > stop_by_))
         return;
-      if (pending_.empty() && loads_.empty())
+      if (idle_locked())
         continue;
-      auto puts = std::exchange(pending_, {});
-      auto loads = std::exchange(loads_, {});
+      batch b{std::exchange(pending_, {}), std::exchange(audit_, {}),
+              std::exchange(loads_, {}), std::exchange(pages_, {}),
+              std::exchange(histories_, {})};
       lock.unlock();
-      auto error = work(puts, loads);
+      auto error = work(b);
       lock.lock();
       if (!error.empty()) {
         failed = true;
         ++stats_.failures;
         if (stats_.last_error != error)
-          OPTISCHEMA_WARN("fleet {}: decisions wait for {}: {}", opts_.fleet,
-                          bucket_, error);
+          OPTISCHEMA_WARN("fleet {}: decisions and audit entries wait for "
+                          "NATS: {}",
+                          opts_.fleet, error);
         stats_.last_error = std::move(error);
       } else {
         stats_.last_error.clear();
       }
-      // What was not done goes back, behind newer versions queued meanwhile.
-      for (auto& [k, v] : puts)
+      // What was not done goes back, behind newer versions queued meanwhile
+      // (audit entries before those queued meanwhile: their order is kept).
+      for (auto& [k, v] : b.puts)
         pending_.emplace(std::move(k), std::move(v));
-      for (auto& l : loads)
+      audit_.insert(audit_.begin(), std::make_move_iterator(b.audit.begin()),
+                    std::make_move_iterator(b.audit.end()));
+      for (auto& l : b.loads)
         if (l.done)
           loads_.push_back(std::move(l));
+      for (auto& p : b.pages)
+        if (p.done)
+          pages_.push_back(std::move(p));
+      for (auto& r : b.histories)
+        if (r.done)
+          histories_.push_back(std::move(r));
     }
   }
 
-  /// Stores `puts` (erasing each one stored), then answers `loads` (clearing
-  /// each answered one's callback). Returns why it stopped early, or "".
-  std::string work(std::map<std::string, std::string>& puts,
-                   std::deque<load_request>& loads) {
+  /// Stores the batch's decisions and audit entries (erasing each one
+  /// stored), then answers its loads and pages (clearing each answered
+  /// one's callback). Returns why it stopped early, or "".
+  std::string work(batch& b) {
+    auto fail = [&](std::string text) {
+      close();
+      give_up(b, text);
+      return text;
+    };
     if (kv_ == nullptr)
-      if (auto s = open(); s != NATS_OK) {
-        auto text = "cannot open it on " + url_.redacted + ": " + describe(s);
-        close();
-        give_up_loads(loads, text);
-        return text;
-      }
-    for (auto i = puts.begin(); i != puts.end();) {
+      if (auto s = open(); s != NATS_OK)
+        return fail("cannot open it on " + url_.redacted + ": " + describe(s));
+    for (auto i = b.puts.begin(); i != b.puts.end();) {
       uint64_t rev = 0;
       auto s = kvStore_Put(&rev, kv_, i->first.c_str(), i->second.data(),
                            static_cast<int>(i->second.size()));
-      if (s != NATS_OK) {
-        auto text = "cannot store a decision: " + describe(s);
-        close();
-        give_up_loads(loads, text);
-        return text;
-      }
-      i = puts.erase(i);
+      if (s != NATS_OK)
+        return fail("cannot store a decision: " + describe(s));
+      i = b.puts.erase(i);
       std::lock_guard lock{mtx_};
       ++stats_.stored;
     }
-    for (auto& l : loads) {
+    while (!b.audit.empty()) {
+      auto& e = b.audit.front();
+      jsPubOptions po;
+      jsPubOptions_Init(&po);
+      po.MsgId = e.id.c_str();
+      po.MaxWait = request_wait_ms;
+      jsErrCode jerr{};
+      auto s = js_Publish(nullptr, conn_.js, e.subject.c_str(), e.json.data(),
+                          static_cast<int>(e.json.size()), &po, &jerr);
+      if (s != NATS_OK)
+        return fail("cannot store an audit entry: " + describe(s));
+      b.audit.pop_front();
+      std::lock_guard lock{mtx_};
+      ++stats_.audit_stored;
+    }
+    for (auto& l : b.loads) {
       std::vector<std::string> found;
-      auto s = read(l.target, found);
-      if (s != NATS_OK) {
-        auto text = "cannot read the decisions of a target: " + describe(s);
-        close();
-        give_up_loads(loads, text);
-        return text;
-      }
+      if (auto s = read(l.target, found); s != NATS_OK)
+        return fail("cannot read the decisions of a target: " + describe(s));
       std::exchange(l.done, nullptr)(std::move(found));
       std::lock_guard lock{mtx_};
       ++stats_.loads;
     }
+    for (auto& p : b.pages) {
+      audit_page page;
+      if (auto s = read_page(p.limit, p.offset, page); s != NATS_OK)
+        return fail("cannot read the fleet's audit log: " + describe(s));
+      std::exchange(p.done, nullptr)(std::move(page));
+    }
+    for (auto& r : b.histories) {
+      if (auto s = read_events(r); s != NATS_OK)
+        return fail("cannot read the fleet's metrics events: " + describe(s));
+      r.done = nullptr;
+    }
     return {};
   }
 
-  /// Counts an attempt of each load; those out of attempts get the failure.
-  void give_up_loads(std::deque<load_request>& loads, const std::string& why) {
-    for (auto& l : loads)
+  /// Reads `r`'s events through an ordered consumer from its start time,
+  /// handing them over in batches. Another fleet's events on the same NATS
+  /// (the header says whose) are left out.
+  natsStatus read_events(history_request& r) {
+    auto subject = "optischema." + r.target + ".metrics";
+    auto since_ns = std::max<int64_t>(r.since_ms, 0) * 1'000'000;
+    // Nothing since then: no consumer (each adoption of a new fleet's
+    // targets would wait for a first event that never comes).
+    natsMsg* last = nullptr;
+    jsErrCode jerr{};
+    auto s = js_GetLastMsg(&last, conn_.js, opts_.events_stream.c_str(),
+                           subject.c_str(), nullptr, &jerr);
+    // No stream yet (the BROKER makes it as it connects): nothing either.
+    if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr
+        || jerr == JSStreamNotFoundErr)
+      return NATS_OK;
+    if (s != NATS_OK)
+      return s;
+    auto newest_ns = natsMsg_GetTime(last);
+    natsMsg_Destroy(last);
+    if (newest_ns < since_ns)
+      return NATS_OK;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = opts_.events_stream.c_str();
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = since_ns;
+    natsSubscription* sub = nullptr;
+    s = js_SubscribeSync(&sub, conn_.js, subject.c_str(), nullptr, &so, &jerr);
+    if (s != NATS_OK)
+      return s;
+    std::vector<std::string> batch;
+    size_t bytes = 0;
+    uint64_t read = 0;
+    // Each message says how many were left when it was sent: the last one
+    // of the stream (as it was then) says none.
+    for (uint64_t left = 1; left > 0 && bytes < r.max_bytes;) {
+      natsMsg* m = nullptr;
+      s = natsSubscription_NextMsg(&m, sub, request_wait_ms);
+      if (s != NATS_OK)
+        break;
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+        left = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
+      }
+      const char* fleet = nullptr;
+      natsMsgHeader_Get(m, fleet_header, &fleet);
+      if (fleet != nullptr && opts_.fleet == fleet) {
+        auto len = static_cast<size_t>(natsMsg_GetDataLength(m));
+        batch.emplace_back(natsMsg_GetData(m), len);
+        bytes += len;
+        ++read;
+      }
+      natsMsg_Destroy(m);
+      if (batch.size() >= r.batch)
+        r.done(std::exchange(batch, {}));
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    if (!batch.empty())
+      r.done(std::move(batch));
+    std::lock_guard lock{mtx_};
+    stats_.events_read += read;
+    // A timeout with events left: the stream is slow, not gone; what came
+    // is kept, the rest is not read again (the batches were handed over).
+    return s == NATS_TIMEOUT ? NATS_OK : s;
+  }
+
+  /// Counts an attempt of each read; those out of attempts get the failure.
+  void give_up(batch& b, const std::string& why) {
+    for (auto& l : b.loads)
       if (l.done && ++l.attempts >= load_attempts)
         std::exchange(l.done, nullptr)(failure{ec::broker_error, why});
+    for (auto& r : b.histories)
+      if (r.done && ++r.attempts >= load_attempts)
+        std::exchange(r.done, nullptr)(failure{ec::broker_error, why});
+    // A page is for a person waiting: it fails at once (the EDGE says the
+    // fleet's log is away and shows this engine's own).
+    for (auto& p : b.pages)
+      if (p.done)
+        std::exchange(p.done, nullptr)(failure{ec::broker_error, why});
+  }
+
+  /// Entries of the audit stream, newest first: its sequence numbers run
+  /// without gaps from the first kept to the last (only age removes them).
+  natsStatus read_page(size_t limit, size_t offset, audit_page& out) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr{};
+    auto s = js_GetStreamInfo(&si, conn_.js, stream_.c_str(), nullptr, &jerr);
+    if (s != NATS_OK)
+      return s;
+    auto first = si->State.FirstSeq;
+    auto last = si->State.LastSeq;
+    out.total = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    if (out.total == 0 || offset >= out.total)
+      return NATS_OK;
+    for (auto seq = last - offset; seq >= first && out.entries.size() < limit;
+         --seq) {
+      natsMsg* m = nullptr;
+      s = js_GetMsg(&m, conn_.js, stream_.c_str(), seq, nullptr, &jerr);
+      if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr) {
+        s = NATS_OK; // aged out meanwhile
+      } else if (s != NATS_OK) {
+        return s;
+      } else {
+        out.entries.emplace_back(natsMsg_GetData(m),
+                                 static_cast<size_t>(natsMsg_GetDataLength(m)));
+        natsMsg_Destroy(m);
+      }
+      if (seq == 0)
+        break;
+    }
+    return NATS_OK;
   }
 
   /// Every value under the target's prefix: a watcher delivers the current
@@ -232,8 +458,44 @@ private:
     kc.StorageType = js_FileStorage;
     auto s = conn_.open(opts_.url, url_, "optischema decisions", kc,
                         request_wait_ms);
+    if (s == NATS_OK)
+      s = open_audit_stream();
+    if (s != NATS_OK) {
+      conn_.close();
+      return s;
+    }
     kv_ = conn_.kv;
     return s;
+  }
+
+  /// Creates the audit stream, or takes it as another engine (or an
+  /// operator) made it.
+  natsStatus open_audit_stream() {
+    jsErrCode jerr{};
+    jsStreamInfo* si = nullptr;
+    auto s = js_GetStreamInfo(&si, conn_.js, stream_.c_str(), nullptr, &jerr);
+    if (s == NATS_OK) {
+      jsStreamInfo_Destroy(si);
+      return s;
+    }
+    if (jerr != JSStreamNotFoundErr)
+      return s;
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    auto subject = audit_subject_ + ".>";
+    const char* subjects[] = {subject.c_str()};
+    cfg.Name = stream_.c_str();
+    cfg.Description = "OptiSchema audit log (every change an engine of the "
+                      "fleet made to a target, in order)";
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = opts_.replicas;
+    cfg.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   opts_.audit_max_age)
+                   .count();
+    s = js_AddStream(nullptr, conn_.js, &cfg, nullptr, &jerr);
+    return s == NATS_OK || jerr == JSStreamNameExistErr ? NATS_OK : s;
   }
 
   void close() {
@@ -248,6 +510,9 @@ private:
   const decision_book_options opts_;
   const detail::nats_url url_;
   const std::string bucket_;
+  const std::string stream_;
+  const std::string audit_subject_;
+  const std::string id_prefix_;
   // The book's thread only.
   detail::kv_handle conn_;
   kvStore* kv_ = nullptr; ///< conn_.kv, while open
@@ -255,7 +520,11 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   std::map<std::string, std::string> pending_;
+  std::deque<audit_record> audit_;
+  uint64_t audit_seq_ = 0;
   std::deque<load_request> loads_;
+  std::deque<page_request> pages_;
+  std::deque<history_request> histories_;
   stats stats_;
   bool stop_ = false;
   std::chrono::steady_clock::time_point stop_by_;

@@ -1,5 +1,6 @@
 #include "optischema/broker/fleet_api.hpp"
 
+#include "optischema/broker/nats_client.hpp"
 #include "optischema/broker/ownership.hpp"
 #include "optischema/util/logging.hpp"
 #include "optischema/util/redact.hpp"
@@ -38,6 +39,9 @@ struct api_core : std::enable_shared_from_this<api_core> {
   std::mutex mtx;
   std::condition_variable cv;
   fleet_api::handler handle;
+  fleet_api::event_handler on_event;
+  std::string fleet;
+  std::string engine;
   natsConnection* nc = nullptr; ///< null once closing: replies are dropped
   bool closed = false;
 
@@ -53,12 +57,17 @@ class cnats_fleet_api final : public fleet_api {
 public:
   cnats_fleet_api(std::string fleet, std::string engine, detail::nats_url url)
     : fleet_(std::move(fleet)), engine_(std::move(engine)),
-      url_(std::move(url)), core_(std::make_shared<api_core>()) {}
+      url_(std::move(url)), core_(std::make_shared<api_core>()) {
+    core_->fleet = fleet_;
+    core_->engine = engine_;
+  }
 
   ~cnats_fleet_api() override {
-    if (sub_ != nullptr) {
-      natsSubscription_Unsubscribe(sub_);
-      natsSubscription_Destroy(sub_);
+    for (auto* sub : {sub_, events_}) {
+      if (sub == nullptr)
+        continue;
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
     }
     {
       std::lock_guard guard{core_->mtx};
@@ -115,6 +124,32 @@ public:
   void serve(handler h) override {
     std::lock_guard guard{core_->mtx};
     core_->handle = std::move(h);
+  }
+
+  void watch(event_handler h) override {
+    std::lock_guard guard{core_->mtx};
+    core_->on_event = std::move(h);
+    if (events_ != nullptr || core_->nc == nullptr)
+      return;
+    // Every event subject; the stream over it does not see this (a plain
+    // subscription stores nothing).
+    auto s = natsConnection_Subscribe(&events_, core_->nc, "optischema.>",
+                                      on_fleet_event, core_.get());
+    if (s == NATS_OK)
+      s = natsSubscription_SetPendingLimits(events_, max_backlog,
+                                            max_backlog_bytes);
+    if (s != NATS_OK)
+      OPTISCHEMA_WARN("fleet API: cannot subscribe to the fleet's events: {}",
+                      natsStatus_GetText(s));
+  }
+
+  uint64_t events_dropped() const override {
+    std::lock_guard guard{core_->mtx};
+    if (events_ == nullptr)
+      return 0;
+    int64_t dropped = 0;
+    natsSubscription_GetDropped(events_, &dropped);
+    return static_cast<uint64_t>(dropped);
   }
 
   expected<std::string> ask(const std::string& engine,
@@ -177,12 +212,43 @@ private:
     h(std::move(request), std::move(reply));
   }
 
+  static void on_fleet_event(natsConnection*, natsSubscription*, natsMsg* msg,
+                             void* closure) {
+    auto core = static_cast<api_core*>(closure)->shared_from_this();
+    const char* fleet = nullptr;
+    const char* engine = nullptr;
+    natsMsgHeader_Get(msg, fleet_header, &fleet);
+    natsMsgHeader_Get(msg, engine_header, &engine);
+    // Another fleet's on the same NATS, this engine's own (sent to its
+    // clients directly), or nobody's: not relayed.
+    bool ours = fleet != nullptr && engine != nullptr && *engine != '\0'
+      && core->fleet == fleet && core->engine != engine;
+    std::string subject = natsMsg_GetSubject(msg);
+    std::string data{natsMsg_GetData(msg),
+                     static_cast<size_t>(natsMsg_GetDataLength(msg))};
+    natsMsg_Destroy(msg);
+    if (!ours)
+      return;
+    event_handler h;
+    {
+      std::lock_guard guard{core->mtx};
+      h = core->on_event;
+    }
+    if (h)
+      h(std::move(subject), std::move(data));
+  }
+
+  /// Events waiting for the handler, at most (cnats drops the rest).
+  static constexpr int max_backlog = 10'000;
+  static constexpr int max_backlog_bytes = 64 * 1024 * 1024;
+
   const std::string fleet_;
   const std::string engine_;
   const detail::nats_url url_;
   std::shared_ptr<api_core> core_;
   natsConnection* nc_ = nullptr;
   natsSubscription* sub_ = nullptr;
+  natsSubscription* events_ = nullptr; ///< under core_->mtx
 };
 
 } // namespace

@@ -480,8 +480,20 @@ private:
   /// on_ack once it stored it; without, to core NATS (fire and forget).
   natsStatus send_locked(const pending_message& m) {
     auto len = static_cast<int>(m.data.size());
-    if (!jetstream_)
-      return natsConnection_Publish(nc_, m.subject.c_str(), m.data.data(), len);
+    if (!jetstream_) {
+      if (opts_.engine.empty())
+        return natsConnection_Publish(nc_, m.subject.c_str(), m.data.data(),
+                                      len);
+      natsMsg* msg = nullptr;
+      auto s = natsMsg_Create(&msg, m.subject.c_str(), nullptr, m.data.data(),
+                              len);
+      if (s == NATS_OK)
+        s = stamp(msg);
+      if (s == NATS_OK)
+        s = natsConnection_PublishMsg(nc_, msg);
+      natsMsg_Destroy(msg);
+      return s;
+    }
     if (pub_js_ == nullptr) {
       jsOptions jo;
       jsOptions_Init(&jo);
@@ -497,6 +509,8 @@ private:
     natsMsg* msg = nullptr;
     auto s = natsMsg_Create(&msg, m.subject.c_str(), nullptr, m.data.data(),
                             len);
+    if (s == NATS_OK)
+      s = stamp(msg);
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MsgId = m.id.c_str();
@@ -506,6 +520,16 @@ private:
     natsMsg_Destroy(msg); // a no-op once cnats took it
     if (s == NATS_OK)
       ++unacked_;
+    return s;
+  }
+
+  /// Names the fleet and this engine on `msg` (in a fleet).
+  natsStatus stamp(natsMsg* msg) const {
+    if (opts_.engine.empty())
+      return NATS_OK;
+    auto s = natsMsgHeader_Set(msg, fleet_header, opts_.fleet.c_str());
+    if (s == NATS_OK)
+      s = natsMsgHeader_Set(msg, engine_header, opts_.engine.c_str());
     return s;
   }
 

@@ -75,6 +75,17 @@ std::string target_prefix(const std::string& target) {
   return k;
 }
 
+/// A statement's entry in the catalogue: its text, and when it was seen.
+std::string catalogue_entry(const std::string& query, bool parse_error,
+                            int64_t ts_ms) {
+  codec::encoder e;
+  e.u8(1);
+  e.str(query);
+  e.u8(parse_error ? 1 : 0);
+  e.i64(ts_ms);
+  return e.data();
+}
+
 int64_t floor_hour(int64_t ts) {
   return ts - ((ts % hour_ms) + hour_ms) % hour_ms;
 }
@@ -345,12 +356,8 @@ expected<ok> history_db::put_snapshot(const metrics_snapshot& x,
     if (x.ts_ms - written < catalogue_refresh_ms)
       continue;
     written = x.ts_ms;
-    codec::encoder e;
-    e.u8(1);
-    e.str(st.query);
-    e.u8(st.parse_error ? 1 : 0);
-    e.i64(x.ts_ms);
-    batch.Put(d.h(cf_statements), key, e.data());
+    batch.Put(d.h(cf_statements), key,
+              catalogue_entry(st.query, st.parse_error, x.ts_ms));
   }
   batch.Put(d.h(cf_snapshots), x.target, codec::encode(x));
   if (base != nullptr)
@@ -360,6 +367,58 @@ expected<ok> history_db::put_snapshot(const metrics_snapshot& x,
     return store_failure(st, "writing a snapshot");
   ++d.snapshots_written;
   return ok{};
+}
+
+expected<ok> history_db::put_backfill(const std::string& target,
+                                      const history_slice& x, int64_t now_ms) {
+  auto& d = *impl_;
+  if (x.ts_ms < oldest_backfill(now_ms))
+    return ok{};
+  rocksdb::WriteBatch batch;
+  auto ts = codec::be64(x.ts_ms);
+  for (auto& st : x.statements) {
+    auto prefix = series_prefix(target, st.fingerprint);
+    if (st.delta.calls > 0 || st.delta.exec_time_ms > 0)
+      batch.Put(d.h(cf_raw), prefix + ts,
+                codec::encode(history_point{x.ts_ms, x.interval_ms, st.delta}));
+    // The catalogue's entry, unless this engine has seen the statement.
+    prefix.pop_back(); // target\0fp
+    std::string known;
+    if (d.db->Get(rocksdb::ReadOptions{}, d.h(cf_statements), prefix, &known)
+          .ok())
+      continue;
+    batch.Put(d.h(cf_statements), prefix,
+              catalogue_entry(st.query, st.parse_error, x.ts_ms));
+  }
+  batch.Put(d.h(cf_db_raw), target_prefix(target) + ts, codec::encode(x.db));
+  // Maintenance rolls up hours from this mark on: back to the slice's hour.
+  if (auto rolled = d.rolled_until(target); rolled > floor_hour(x.ts_ms))
+    batch.Put(d.h(cf_meta), "rolled/" + target,
+              codec::be64(floor_hour(x.ts_ms)));
+  auto st = d.write(batch);
+  if (!st.ok())
+    return store_failure(st, "writing history from the fleet");
+  return ok{};
+}
+
+int64_t history_db::backfill_from(const std::string& target, int64_t now_ms) {
+  auto& d = *impl_;
+  auto from = oldest_backfill(now_ms);
+  auto prefix = target_prefix(target);
+  std::unique_ptr<rocksdb::Iterator> it{
+    d.db->NewIterator(rocksdb::ReadOptions{}, d.h(cf_db_raw))};
+  it->SeekForPrev(prefix + codec::be64(std::numeric_limits<int64_t>::max()));
+  if (it->Valid() && it->key().starts_with(prefix)) {
+    std::string_view k{it->key().data(), it->key().size()};
+    from = std::max(from, codec::from_be64(k.substr(prefix.size())) + 1);
+  }
+  return from;
+}
+
+int64_t history_db::oldest_backfill(int64_t now_ms) const {
+  // An hour inside the raw retention: maintenance may roll the slice's
+  // hour up again, and needs all of that hour's raw points for it.
+  return now_ms - opts_.raw_retention.count() + hour_ms;
 }
 
 std::optional<metrics_snapshot> history_db::latest(const std::string& target) {

@@ -157,6 +157,21 @@ def check_config_loads(engine, overlay, sts, objs):
         return
     text = data[name]
     check(not re.search(r"://[^@/\s]*:[^@/\s]*@", text), f"{where}: {name} holds no password")
+    # A targets file from a ConfigMap volume: mounted whole (kubelet never updates a subPath), no
+    # passwords in it, and its targets checked with the config's.
+    targets_text = None
+    targets_path = env.get("OPTISCHEMA_TARGETS_FILE")
+    if targets_path:
+        c = pod["containers"][0]
+        mount = next((m for m in c["volumeMounts"] if targets_path.startswith(m["mountPath"] + "/")), None)
+        vol = mount and next((v for v in pod["volumes"] if v["name"] == mount["name"]), None)
+        if check(vol and "configMap" in vol, f"{where}: the targets file is a ConfigMap volume"):
+            check("subPath" not in mount, f"{where}: the targets ConfigMap is mounted whole, so it updates")
+            cm = find(objs, "ConfigMap", vol["configMap"]["name"])
+            targets_text = cm["data"].get(os.path.basename(targets_path), "")
+            check(not re.search(r"://[^@/\s]*:[^@/\s]*@", targets_text), f"{where}: the targets file holds no password")
+            check(not re.search(r"-[0-9a-z]{10}$", cm["metadata"]["name"]),
+                  f"{where}: the targets ConfigMap keeps its name (no hash suffix: an edit must not roll the pods)")
     with tempfile.TemporaryDirectory() as tmp:
         token = os.path.join(tmp, "token")
         with open(token, "w") as f:
@@ -165,6 +180,10 @@ def check_config_loads(engine, overlay, sts, objs):
         path = os.path.join(tmp, name)
         with open(path, "w") as f:
             f.write(text)
+        if targets_text is not None:
+            env["OPTISCHEMA_TARGETS_FILE"] = os.path.join(tmp, "targets")
+            with open(env["OPTISCHEMA_TARGETS_FILE"], "w") as f:
+                f.write(targets_text)
         # The pod's environment, its paths replaced by ones that exist here.
         run_env = {"PATH": "/usr/bin:/bin", **env, "OPTISCHEMA_DATA_DIR": tmp,
                    "OPTISCHEMA_API_TOKEN_FILE": token, "PGPASSFILE": os.path.join(tmp, "pgpass")}
@@ -184,8 +203,9 @@ def check_config_loads(engine, overlay, sts, objs):
         check(fleet and fleet.group(2) == "optischema-0", f"{where}: each engine's id is its pod's name")
         check(fleet and int(fleet.group(3)) == 3, f"{where}: the membership bucket on three NATS servers")
     # Each target's host, port, database and user have a password line.
-    live = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    for m in re.finditer(r'"[\w-]+=postgresql://([\w-]+)@([\w.-]+):(\d+)/([\w-]+)"', live):
+    live = "\n".join(line for line in (text + "\n" + (targets_text or "")).splitlines()
+                     if not line.lstrip().startswith("#"))
+    for m in re.finditer(r'(?:^|")[\w-]+=postgresql://([\w-]+)@([\w.-]+):(\d+)/([\w-]+)', live, re.M):
         user, host, port, db = m.groups()
         check(any(p[0] in (host, "*") and p[1] in (port, "*") and p[2] in (db, "*") and p[3] == user
                   for p in pgpass), f"{where}: pgpass has {user}@{host}:{port}/{db}")

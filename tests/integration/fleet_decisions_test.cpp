@@ -275,4 +275,30 @@ TEST_CASE("a decision follows its target through the fleet and changes are "
   auto d = parse_json(http_get(ux, "/api/status").body);
   CHECK(d["store"]["decisions"]["adopted"].GetInt64() >= 1);
   CHECK(d["store"]["decisions"]["refused"].GetInt64() >= 1);
+  // The audit log is the fleet's: the dead owner's change (its own log is
+  // on its disk) is read from JetStream by the engine left.
+  std::string body;
+  auto fleet_log = [&] {
+    body = http_get(ux, "/api/audit?limit=50").body;
+    return parse_json(body);
+  };
+  auto dismissed_by_owner = [](const rapidjson::Document& log) {
+    for (auto& e : log["entries"].GetArray())
+      if (std::string{e["action"].GetString()} == "dismiss"
+          && std::string{e["target"].GetString()} == "t"
+          && std::string{e["who"].GetString()}.find("fleet:")
+            != std::string::npos)
+        return true;
+    return false;
+  };
+  auto log = fleet_log();
+  INFO(body);
+  CHECK(std::string{log["source"].GetString()} == "fleet");
+  CHECK(dismissed_by_owner(log));
+  // NATS away: the engine's own log, and why the fleet's is not shown.
+  nats.stop();
+  log = fleet_log();
+  CHECK(std::string{log["source"].GetString()} == "engine");
+  CHECK(log.HasMember("fleet_error"));
+  CHECK_FALSE(dismissed_by_owner(log));
 }

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,12 @@ using namespace optischema::test;
 using namespace std::chrono_literals;
 
 namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 struct target_view {
   bool standby = false;
@@ -101,6 +108,66 @@ public:
 
 private:
   std::vector<std::string> dsns_;
+};
+
+/// engine-z, a member of fleet "shop" that is no engine: it heartbeats in
+/// the fleet's bucket, so engines give it a share of the targets, and its
+/// connection `nc` does on NATS whatever a test wants of it.
+struct stand_in {
+  natsConnection* nc = nullptr;
+  jsCtx* js = nullptr;
+  kvStore* kv = nullptr;
+  std::atomic<bool> stop{false};
+  std::thread beat;
+
+  explicit stand_in(const std::string& url) {
+    REQUIRE(natsConnection_ConnectTo(&nc, url.c_str()) == NATS_OK);
+    REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
+    REQUIRE(eventually(
+      [&] { return js_KeyValue(&kv, js, "optischema_fleet_shop") == NATS_OK; },
+      10s));
+    beat = std::thread{[this] {
+      while (!stop) {
+        kvStore_PutString(nullptr, kv, "engine-z", "{}");
+        std::this_thread::sleep_for(200ms);
+      }
+    }};
+  }
+
+  /// Once the engine at `url` has given engine-z a share: a target of
+  /// engine-z's and one of the engine's.
+  std::pair<std::string, std::string> share(const std::string& url) {
+    std::string theirs, mine;
+    REQUIRE(eventually(
+      [&] {
+        auto d = parse_json(http_get(url, "/api/targets").body);
+        if (!d.HasMember("owners"))
+          return false;
+        for (auto& o : d["owners"].GetObject())
+          (std::string{o.value.GetString()} == "engine-z" ? theirs : mine)
+            = o.name.GetString();
+        return !theirs.empty() && !mine.empty();
+      },
+      10s));
+    return {theirs, mine};
+  }
+
+  ~stand_in() {
+    stop = true;
+    beat.join();
+    kvStore_Destroy(kv);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+  }
+};
+
+/// engine-a alone in fleet "shop", with engine-z beside it.
+struct engine_a_and_z {
+  fleet_fixture f;
+  temp_dir data;
+  engine_process a{f.args("engine-a", data)};
+  std::string ua = a.wait_ready();
+  stand_in z{f.nats.url()};
 };
 
 } // namespace
@@ -191,7 +258,29 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
     CHECK(std::string{owners[share_a.front().c_str()].GetString()}
           == "engine-a");
   }
+  // The WebSocket carries the fleet's events: engine-a's clients see
+  // engine-b's targets polled (relayed from NATS), each event once.
+  {
+    ws_client ws{ua};
+    REQUIRE(subscribe(ws, R"({"type":"subscribe","topics":["metrics"]})"));
+    std::set<std::string> seen;
+    std::set<std::pair<std::string, int64_t>> frames;
+    bool twice = false;
+    auto start = std::chrono::steady_clock::now();
+    while (seen.size() < 6 && std::chrono::steady_clock::now() - start < 5s)
+      if (auto frame = ws.read(1s)) {
+        auto ev = parse_json(*frame);
+        std::string target = ev["target"].GetString();
+        seen.insert(target);
+        twice |= !frames.emplace(target, ev["ts"].GetInt64()).second;
+      }
+    CHECK(seen.size() == 6);
+    CHECK_FALSE(twice);
+    auto edge = parse_json(http_get(ua, "/api/status?local=1").body);
+    CHECK(edge["web"]["fleet_events"]["relayed"].GetInt64() > 0);
+  }
   // Only the owner polls: the standby side's counters stand still.
+  auto b_only_from = wall_ms();
   auto before = targets_of(ua);
   std::this_thread::sleep_for(2500ms);
   auto after = targets_of(ua);
@@ -202,10 +291,32 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
 
   // kill -9: engine-b's key expires, engine-a polls everything within two
   // poll intervals (a slack of 1 s for a loaded machine's scheduling).
+  auto b_only_to = wall_ms();
   b->kill9();
   auto takeover = until_polls_all(ua, "engine-a");
   INFO("takeover after kill -9 took " << takeover.count() << " ms");
   CHECK(takeover <= 3s);
+  // engine-a fills its history of engine-b's targets from engine-b's
+  // metrics events: its charts show the seconds only engine-b polled.
+  {
+    auto& theirs = share_b.front();
+    auto window = "/api/metrics/history?resolution=raw&target=" + theirs
+      + "&from=" + std::to_string(b_only_from)
+      + "&to=" + std::to_string(b_only_to);
+    size_t points = 0;
+    CHECK(eventually(
+      [&] {
+        auto d = parse_json(http_get(ua, window).body);
+        points = d.HasMember("points") ? d["points"].Size() : 0;
+        return points >= 2;
+      },
+      10s));
+    INFO(points << " points backfilled");
+    auto status = http_get(ua, "/api/status?local=1").body;
+    INFO(status);
+    auto d = parse_json(status);
+    CHECK(d["store"]["decisions"]["history_backfilled"].GetInt64() >= 2);
+  }
   auto polls_at_takeover = targets_of(ua);
   REQUIRE(eventually(
     [&] {
@@ -284,25 +395,9 @@ TEST_CASE("an answer from the fleet cannot split the response it becomes",
   // A stand-in for engine-z: it heartbeats in the fleet's bucket, so
   // engine-a gives it some targets, and answers every forwarded request
   // with a content type that would smuggle a header in.
-  fleet_fixture f;
-  temp_dir data;
-  engine_process a{f.args("engine-a", data)};
-  auto ua = a.wait_ready();
-  natsConnection* nc = nullptr;
-  REQUIRE(natsConnection_ConnectTo(&nc, f.nats.url().c_str()) == NATS_OK);
-  jsCtx* js = nullptr;
-  REQUIRE(natsConnection_JetStream(&js, nc, nullptr) == NATS_OK);
-  kvStore* kv = nullptr;
-  REQUIRE(eventually(
-    [&] { return js_KeyValue(&kv, js, "optischema_fleet_shop") == NATS_OK; },
-    10s));
-  std::atomic<bool> stop{false};
-  std::thread beat{[&] {
-    while (!stop) {
-      kvStore_PutString(nullptr, kv, "engine-z", "{}");
-      std::this_thread::sleep_for(200ms);
-    }
-  }};
+  engine_a_and_z t;
+  auto& ua = t.ua;
+  auto* nc = t.z.nc;
   natsSubscription* sub = nullptr;
   auto answer = [](natsConnection* c, natsSubscription*, natsMsg* m, void*) {
     std::string evil
@@ -314,26 +409,68 @@ TEST_CASE("an answer from the fleet cannot split the response it becomes",
   REQUIRE(natsConnection_Subscribe(&sub, nc, "optischema_api.shop.engine-z",
                                    answer, nullptr)
           == NATS_OK);
-  std::string theirs;
-  REQUIRE(eventually(
-    [&] {
-      auto d = parse_json(http_get(ua, "/api/targets").body);
-      if (!d.HasMember("owners"))
-        return false;
-      for (auto& o : d["owners"].GetObject())
-        if (std::string{o.value.GetString()} == "engine-z")
-          theirs = o.name.GetString();
-      return !theirs.empty();
-    },
-    10s));
+  auto [theirs, mine] = t.z.share(ua);
   auto res = http_get(ua, "/api/metrics/hot?target=" + theirs);
   CHECK(res.status == 502);
   CHECK(res.headers.count("set-cookie") == 0);
   CHECK_THAT(res.body, Catch::Contains("answered garbage"));
-  stop = true;
-  beat.join();
   natsSubscription_Destroy(sub);
-  kvStore_Destroy(kv);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(nc);
+}
+
+TEST_CASE("the WebSocket relays the fleet's events and nothing else from "
+          "NATS",
+          "[fleet]") {
+  // engine-z is a stand-in that heartbeats (so it owns some targets) and
+  // publishes on optischema.> as anyone on NATS can: well-formed events for
+  // its targets reach engine-a's clients, the rest does not.
+  engine_a_and_z t;
+  auto& ua = t.ua;
+  auto* nc = t.z.nc;
+  auto [theirs, mine] = t.z.share(ua);
+  auto send = [&](const std::string& subject, const std::string& data,
+                  const char* fleet, const char* engine) {
+    natsMsg* m = nullptr;
+    REQUIRE(natsMsg_Create(&m, subject.c_str(), nullptr, data.data(),
+                           static_cast<int>(data.size()))
+            == NATS_OK);
+    if (fleet != nullptr)
+      natsMsgHeader_Set(m, "Optischema-Fleet", fleet);
+    if (engine != nullptr)
+      natsMsgHeader_Set(m, "Optischema-Engine", engine);
+    REQUIRE(natsConnection_PublishMsg(nc, m) == NATS_OK);
+    natsMsg_Destroy(m);
+  };
+  auto alert = [](const std::string& target, const std::string& mark) {
+    return R"({"type":"alert","target":")" + target
+      + R"(","ts":1,"payload":{"mark":")" + mark + R"("}})";
+  };
+  auto subject = [](const std::string& target) {
+    return "optischema." + target + ".alert";
+  };
+  ws_client ws{ua};
+  REQUIRE(subscribe(ws, R"({"type":"subscribe","topics":["alert"]})"));
+  // Not relayed: garbage, another fleet's, nobody's, this engine's own
+  // target (its events reach the clients directly), a target of no fleet,
+  // a frame whose envelope names another target than its subject.
+  send(subject(theirs), "{\"type\":\"alert\",", "shop", "engine-z");
+  send(subject(theirs), alert(theirs, "other fleet"), "other", "engine-z");
+  send(subject(theirs), alert(theirs, "no headers"), nullptr, nullptr);
+  send(subject(mine), alert(mine, "own target"), "shop", "engine-z");
+  send(subject("nowhere"), alert("nowhere", "unknown"), "shop", "engine-z");
+  send(subject(mine), alert(theirs, "wrong subject"), "shop", "engine-z");
+  // Relayed: engine-z's event about its own target, as it was sent.
+  send(subject(theirs), alert(theirs, "relayed"), "shop", "engine-z");
+  auto frame = ws.read(5s);
+  REQUIRE(frame);
+  auto ev = parse_json(*frame);
+  CHECK(std::string{ev["target"].GetString()} == theirs);
+  CHECK(std::string{ev["payload"]["mark"].GetString()} == "relayed");
+  CHECK_FALSE(ws.read(1s)); // nothing else came through
+  auto status = parse_json(http_get(ua, "/api/status?local=1").body);
+  auto& counts = status["web"]["fleet_events"];
+  CHECK(counts["relayed"].GetInt64() == 1);
+  // Garbage, own target, unknown target, wrong subject; the other
+  // fleet's and the unmarked one are not this fleet's to count.
+  CHECK(counts["refused"].GetInt64() == 4);
+  CHECK(http_get(ua, "/health/live").status == 200);
 }

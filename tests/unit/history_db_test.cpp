@@ -1,5 +1,8 @@
 #include "optischema/store/history_db.hpp"
 
+#include "optischema/analysis/history_slice.hpp"
+#include "optischema/analysis/json.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -237,4 +240,84 @@ TEST_CASE("changes in flight and pending cleanups survive reopening",
   CHECK(db->audit(1)[0] == R"({"outcome":"applied"})");
   CHECK(db->cleanups("db1") == std::vector<std::string>{R"({"name":"x"})"});
   CHECK(db->cleanups("db2").empty());
+}
+
+TEST_CASE("history another engine polled fills the gap and is rolled up",
+          "[store][fleet]") {
+  // This engine polled until 02:00 and had rolled up to 02:00; another
+  // engine polled 02:00–03:00 and published metrics events; this engine
+  // took the target back at 03:00 and reads them (json::metrics_payload
+  // as the other engine wrote it, read_metrics_payload as it comes back).
+  temp_dir dir;
+  store_options opts;
+  opts.raw_retention = std::chrono::hours{24};
+  auto db = open(dir, opts);
+  for (int i = 0; i < 6; ++i)
+    REQUIRE(db->put_snapshot(snapshot(i * 20 * 60'000, 1)));
+  REQUIRE(db->maintain(2 * hour + 60'000));
+  auto now = 3 * hour;
+  CHECK(db->backfill_from("db1", now) == 100 * 60'000 + 1);
+  for (int i = 6; i < 9; ++i) {
+    auto theirs = snapshot(i * 20 * 60'000, 4, "bbbb");
+    theirs.interval_ms = 20 * 60'000;
+    auto slice = read_metrics_payload(json::metrics_payload(theirs, 20));
+    REQUIRE(slice);
+    CHECK(slice->db.calls == 4);
+    CHECK(slice->db.xact_commit == 4);
+    REQUIRE(db->put_backfill("db1", *slice, now));
+    // Twice changes nothing: the events are read again after a failure.
+    REQUIRE(db->put_backfill("db1", *slice, now));
+  }
+  // One the other engine polled in an hour already rolled up here: the
+  // hour is rolled up again.
+  auto late = snapshot(110 * 60'000, 4, "bbbb");
+  late.interval_ms = 10 * 60'000;
+  REQUIRE(db->put_backfill(
+    "db1", *read_metrics_payload(json::metrics_payload(late, 20)), now));
+  CHECK(db->backfill_from("db1", now) == 160 * 60'000 + 1);
+  // The other engine's statement has its points and its text, and the
+  // database series runs without a gap; the hour is rolled up again.
+  auto pts = db->history("db1", "bbbb", 0, now, resolution::raw);
+  CHECK(pts.size() == 4);
+  CHECK(db->statement_text("db1", "bbbb").value_or("")
+        == "SELECT * FROM t WHERE a = $1");
+  CHECK(db->database_history("db1", 0, now, resolution::raw).size() == 10);
+  REQUIRE(db->maintain(now + 60'000));
+  auto hourly = db->database_history("db1", 0, now, resolution::hourly);
+  REQUIRE(hourly.size() == 3);
+  CHECK(hourly[1].calls == 3 + 4);
+  CHECK(hourly[2].calls == 12);
+  // A slice older than the raw retention allows is not kept.
+  auto old
+    = read_metrics_payload(json::metrics_payload(snapshot(1, 1, "cccc"), 20));
+  REQUIRE(old);
+  REQUIRE(db->put_backfill("db1", *old, 30 * hour));
+  CHECK(db->history("db1", "cccc", 0, now, resolution::raw).empty());
+}
+
+TEST_CASE("a metrics event that is not one leaves history alone",
+          "[store][fleet]") {
+  auto good = json::metrics_payload(snapshot(10 * hour, 3), 20);
+  REQUIRE(read_metrics_payload(good));
+  auto refused = [&](std::string from, std::string to) {
+    auto text = good;
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    auto got = read_metrics_payload(text);
+    return got ? std::string{} : got.error().message;
+  };
+  CHECK_THAT(refused("\"parse_error\":false,\"calls\":3",
+                     "\"parse_error\":false,\"calls\":-3"),
+             Catch::Contains("not counts"));
+  CHECK_THAT(refused("\"fingerprint\":\"aaaa\"", "\"fingerprint\":\"../x\""),
+             Catch::Contains("fingerprint"));
+  CHECK_THAT(refused("\"interval_ms\":60000", "\"interval_ms\":0"),
+             Catch::Contains("interval"));
+  CHECK_THAT(refused("\"baseline\":false", "\"baseline\":true"),
+             Catch::Contains("baseline"));
+  CHECK_THAT(refused("\"database\":{", "\"databas\":{"),
+             Catch::Contains("database"));
+  CHECK_THAT(read_metrics_payload("[]").error().message,
+             Catch::Contains("not a JSON object"));
 }

@@ -460,7 +460,14 @@ export const AuditEntry = z.object({
   steps: z.array(z.string()),
   error: z.string(),
 });
-export const AuditResponse = z.object({ entries: z.array(AuditEntry), total: z.number().optional() });
+export const AuditResponse = z.object({
+  entries: z.array(AuditEntry),
+  total: z.number().optional(),
+  // In a fleet: the fleet's log ("fleet"), or this engine's own with why the
+  // fleet's could not be read.
+  source: z.enum(['fleet', 'engine']).optional(),
+  fleet_error: z.string().optional(),
+});
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
 export const ApiErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

@@ -47,6 +47,12 @@ struct edge_state {
     = std::make_shared<std::atomic<uint64_t>>(0);
   std::shared_ptr<std::atomic<int>> forwarding
     = std::make_shared<std::atomic<int>>(0);
+  /// The fleet's events relayed to WebSocket clients, and those refused
+  /// (malformed, shared with the NATS thread that checks them; or about a
+  /// target this engine does not know or polls itself).
+  uint64_t relayed = 0;
+  std::shared_ptr<std::atomic<uint64_t>> relay_refused
+    = std::make_shared<std::atomic<uint64_t>>(0);
 };
 
 /// Whether the EDGE serves an API operation (web::routes()' `operation`).

@@ -42,6 +42,17 @@ struct store_state {
   /// Decisions taken over from the fleet's bucket, and refused as garbled.
   uint64_t decisions_adopted = 0;
   uint64_t decisions_refused = 0;
+  /// Polls of the fleet's metrics events kept as history, and refused.
+  uint64_t backfilled = 0;
+  uint64_t backfill_refused = 0;
+  /// Pages of the fleet's audit log being read, by read id.
+  struct audit_read {
+    caf::typed_response_promise<audit_page> rp;
+    size_t limit = 0;
+    size_t offset = 0;
+  };
+  std::unordered_map<uint64_t, audit_read> audit_reads;
+  uint64_t audit_read_seq = 0;
 };
 
 /// The STORE: the only actor touching RocksDB. Runs maintenance (roll-up and

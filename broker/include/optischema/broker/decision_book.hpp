@@ -7,10 +7,17 @@
 // takeover, a handover, its own restart) reads the target's decisions back,
 // so a dismissed index stays dismissed wherever the target is polled.
 //
+// The audit log goes the same way, into a replicated JetStream stream,
+// optischema_audit_<fleet>, kept for the audit retention: every engine reads
+// the fleet's log there, whichever engine made a change and whether or not
+// it still runs. And a new owner reads back the metrics events the others
+// published about its target (the events stream) to fill its history.
+//
 // Writes are queued and stored by a thread of the book's own (the last
 // version of each recommendation wins), retried until NATS takes them: the
 // STORE never waits on the network. No actors here.
 
+#include "optischema/util/defaults.hpp"
 #include "optischema/util/error.hpp"
 
 #include <chrono>
@@ -29,6 +36,12 @@ struct decision_book_options {
   std::string fleet;
   /// Copies of the bucket on a JetStream cluster.
   int replicas = 1;
+  /// How long the audit stream keeps an entry, when this engine creates it
+  /// (--retention-audit).
+  std::chrono::milliseconds audit_max_age = defaults::retention_audit;
+  /// The stream of events (nats_options::stream; empty: none), where the
+  /// fleet's metrics events are read back for history (read_history).
+  std::string events_stream{defaults::nats_stream};
 };
 
 class decision_book {
@@ -41,8 +54,18 @@ public:
     uint64_t pending = 0;  ///< queued, not yet stored
     uint64_t failures = 0; ///< failed attempts (each is retried)
     uint64_t loads = 0;    ///< targets read back
+    uint64_t audit_stored = 0;  ///< audit entries the stream acknowledged
+    uint64_t audit_pending = 0; ///< queued, not yet stored
+    uint64_t events_read = 0;   ///< metrics events read back for history
     std::string last_error;
   };
+
+  /// A page of the fleet's audit log, newest first (JSON texts as written).
+  struct audit_page {
+    uint64_t total = 0;
+    std::vector<std::string> entries;
+  };
+  using page_fn = std::function<void(expected<audit_page>)>;
 
   /// Validates the options and starts the book's thread, which connects in
   /// the background (retrying).
@@ -60,6 +83,26 @@ public:
   /// Reads every decision of `target`; `done` runs on the book's thread
   /// (it must not block), after the writes queued before this call.
   virtual void load(const std::string& target, loaded_fn done) = 0;
+
+  /// Events read back, as their data (JSON envelopes, hostile: parse_event).
+  using events_fn = std::function<void(expected<std::vector<std::string>>)>;
+
+  /// Reads the metrics events the fleet's engines published about `target`
+  /// since `since_ms` (this engine's own from before it lost the target
+  /// included), oldest first, at most `max_bytes` in all; `done` runs on the
+  /// book's thread once per batch of at most `batch` events, or once with why
+  /// they could not be read. No events stream: nothing, without a call.
+  virtual void read_history(const std::string& target, int64_t since_ms,
+                            size_t batch, size_t max_bytes, events_fn done)
+    = 0;
+
+  /// Queues an audit entry (JSON) about `target`, stored in the order queued.
+  virtual void record(const std::string& target, std::string json) = 0;
+
+  /// Reads `limit` entries of the fleet's audit log from the `offset`-th
+  /// newest; `done` runs on the book's thread (it must not block), after the
+  /// entries queued before this call, or with why it could not read.
+  virtual void read_audit(size_t limit, size_t offset, page_fn done) = 0;
 
   virtual stats get_stats() const = 0;
 

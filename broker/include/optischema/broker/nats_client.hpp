@@ -24,7 +24,16 @@ struct nats_options {
   std::chrono::milliseconds reconnect_wait{1000};
   /// Messages kept while disconnected; older ones are dropped and counted.
   size_t buffer_limit = 10'000;
+  /// In a fleet: its name and this engine's id, sent with every event as the
+  /// headers below, so the fleet's other engines relay it to their
+  /// WebSocket clients and skip their own (fleet_api::watch).
+  std::string fleet;
+  std::string engine;
 };
+
+/// Headers naming the fleet and the engine that published an event.
+constexpr const char* fleet_header = "Optischema-Fleet";
+constexpr const char* engine_header = "Optischema-Engine";
 
 struct nats_stats {
   std::string state;      ///< "connected", "connecting", "disconnected"

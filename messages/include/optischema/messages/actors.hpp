@@ -95,10 +95,15 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::put, atom::recommend, std::string,
                   recommendation_patch>::with<recommendation>,
   // This engine now polls a target (fleet): reads the target's decisions
-  // from the fleet's bucket and keeps those newer than its own.
+  // from the fleet's bucket and keeps those newer than its own, and fills
+  // its history since its last point from the fleet's metrics events.
   caf::reacts_to<atom::adopt, std::string>,
   // INTERNAL: the decisions read (target, one recommendation JSON each).
   caf::reacts_to<atom::adopt, std::string, std::vector<std::string>>,
+  // INTERNAL: metrics events read back (target, events up to this time,
+  // one event JSON each), kept as history.
+  caf::reacts_to<atom::adopt, atom::history, std::string, int64_t,
+                 std::vector<std::string>>,
   // Appends an entry to the audit log.
   caf::reacts_to<atom::put, atom::audit, audit_entry>,
   // Begins a change of a target's schema (target, op id, "started" entry):
@@ -122,8 +127,13 @@ using store_actor = caf::typed_actor<
                   std::string>::with<bool>,
   // Returns the pending cleanups of a target.
   caf::replies_to<atom::get, atom::cleanup, std::string>::with<audit_list>,
-  // Returns a page of the audit log (limit, offset), newest first.
+  // Returns a page of the audit log (limit, offset), newest first: in a
+  // fleet, the fleet's (every engine's changes), else this engine's own.
   caf::replies_to<atom::get, atom::audit, int64_t, int64_t>::with<audit_page>,
+  // INTERNAL: a page of the fleet's audit log was read (read id, entries,
+  // total, or why it could not be).
+  caf::reacts_to<atom::audit, uint64_t, std::vector<std::string>, uint64_t,
+                 std::string>,
   // Returns a cached LLM answer ("" when absent or expired).
   caf::replies_to<atom::get, atom::cache, std::string>::with<std::string>,
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
@@ -231,8 +241,11 @@ using edge_actor = caf::typed_actor<
   // targets are forwarded to it.
   caf::reacts_to<atom::owner, fleet_view>,
   // The targets now (the targets file changed).
-  caf::reacts_to<atom::targets, std::vector<std::string>>>::
-  extend_with<event_sink_actor>::extend_with<status_client_actor>;
+  caf::reacts_to<atom::targets, std::vector<std::string>>,
+  // In a fleet: an event another engine published (checked), sent to this
+  // engine's WebSocket clients unless this engine polls its target.
+  caf::reacts_to<atom::relay, event>>::extend_with<event_sink_actor>::
+  extend_with<status_client_actor>;
 
 /// The SUPERVISOR: spawns and monitors everything, restarts with backoff.
 using supervisor_actor = caf::typed_actor<

@@ -76,6 +76,8 @@ OPTISCHEMA_ATOM(erase, "erase")
 OPTISCHEMA_ATOM(owner, "owner")
 /// Take over what follows a target from the fleet (its decisions).
 OPTISCHEMA_ATOM(adopt, "adopt")
+/// An event another engine of the fleet published, for WebSocket clients.
+OPTISCHEMA_ATOM(relay, "relay")
 /// INTERNAL: restart a supervised actor.
 OPTISCHEMA_ATOM(restart, "restart")
 

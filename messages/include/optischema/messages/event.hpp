@@ -2,8 +2,11 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "optischema/util/error.hpp"
+
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace optischema {
 
@@ -38,5 +41,11 @@ std::string to_json(const event& x);
 
 /// The NATS subject of `x`: optischema.<target>.<type>.
 std::string subject(const event& x);
+
+/// The event in `data`, received on NATS `subject` (another engine's, read
+/// as hostile): an envelope of a known type for a valid target name, its
+/// subject, a payload object (written anew, so it is well-formed JSON), in
+/// UTF-8. Fails with ec::bad_request and what is wrong.
+expected<event> parse_event(std::string_view subject, std::string_view data);
 
 } // namespace optischema

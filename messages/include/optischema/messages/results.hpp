@@ -106,6 +106,11 @@ struct audit_page {
   /// Entries in the whole log.
   size_t total = 0;
   std::vector<audit_entry> entries;
+  /// Whose log: "fleet" (every engine's changes, from JetStream) or
+  /// "engine" (this engine's own).
+  std::string source = "engine";
+  /// In a fleet: why its log could not be read (this engine's is shown).
+  std::string fleet_error;
 };
 
 using audit_list = std::vector<audit_entry>;

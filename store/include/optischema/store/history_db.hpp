@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/analysis/history_slice.hpp"
 #include "optischema/analysis/metrics.hpp"
 #include "optischema/analysis/recommendation.hpp"
 #include "optischema/util/defaults.hpp"
@@ -80,6 +81,20 @@ public:
   /// never leaves a base that disagrees with the history.
   expected<ok> put_snapshot(const metrics_snapshot& x,
                             const raw_sample* base = nullptr);
+
+  /// Keeps history another engine of a fleet collected (a metrics event it
+  /// published): the points of the slice's interval and the texts of its
+  /// statements, never the latest snapshot nor the delta base (this
+  /// engine's own polls own those). Idempotent. Hours already rolled up are
+  /// rolled up again at the next maintenance; a slice older than the raw
+  /// retention (less an hour, whose raw points may be gone) is skipped.
+  expected<ok> put_backfill(const std::string& target, const history_slice& x,
+                            int64_t now_ms);
+
+  /// Where history of `target` from the fleet would start: after its
+  /// newest database point (its own polls' or backfilled), and no earlier
+  /// than put_backfill keeps.
+  int64_t backfill_from(const std::string& target, int64_t now_ms);
 
   /// The last snapshot of `target`, if any.
   std::optional<metrics_snapshot> latest(const std::string& target);
@@ -221,6 +236,8 @@ private:
   history_db(store_options opts, std::unique_ptr<impl> ptr);
   /// A key of the audit log: entries of one millisecond keep their order.
   std::string audit_key(int64_t ts_ms);
+  /// The oldest slice put_backfill keeps.
+  int64_t oldest_backfill(int64_t now_ms) const;
   store_options opts_;
   std::unique_ptr<impl> impl_;
   uint64_t audit_seq_ = 0;

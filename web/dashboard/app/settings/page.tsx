@@ -120,10 +120,17 @@ export default function SettingsPage() {
       </div>
       <section className="panel min-w-0 overflow-x-auto p-3">
         <h2 className="panel-title mb-2">Audit log</h2>
+        {audit.data?.source === 'fleet' && <p className="muted mb-2 text-xs">Every engine of the fleet: its changes to every target.</p>}
+        {audit.data?.fleet_error && (
+          <p role="alert" className="mb-2 text-xs text-amber-700 dark:text-amber-400">
+            The fleet&apos;s audit log cannot be read ({audit.data.fleet_error}); this engine&apos;s own changes are shown.
+          </p>
+        )}
         <table className="w-full text-xs">
           <thead>
             <tr>
               <th className="th">When</th>
+              <th className="th">Target</th>
               <th className="th">Who</th>
               <th className="th">Action</th>
               <th className="th">Outcome</th>
@@ -135,6 +142,7 @@ export default function SettingsPage() {
             {audit.data?.entries.map((e, i) => (
               <tr key={i} className="border-t border-zinc-100 dark:border-zinc-800">
                 <td className="td whitespace-nowrap">{new Date(e.ts).toLocaleString()}</td>
+                <td className="td">{e.target}</td>
                 <td className="td">{e.who}</td>
                 <td className="td">{e.action}</td>
                 <td className="td">
