@@ -14,6 +14,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <csignal>
 #include <cstdio>
@@ -28,6 +29,9 @@ int serve(const engine_config& cfg) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Two heaps for all threads, not eight per core: each actor thread that
+  // frees a poll's megabytes would keep them in an arena of its own.
+  mallopt(M_ARENA_MAX, 2);
   // What statements from requests, LLM answers and pg_stat_statements may
   // call, for every session the engine opens.
   pg::set_default_policy({cfg.allow_functions, cfg.allow_extensions});
@@ -66,7 +70,7 @@ int serve(const engine_config& cfg) {
     add_error_category(sys_cfg);
     caf::actor_system sys{sys_cfg};
     actors::supervisor_resources res{
-      std::shared_ptr<history_db>{std::move(*db)}, *server, nullptr};
+      std::shared_ptr<history_db>{std::move(*db)}, *server, nullptr, nullptr};
     if (!cfg.fleet.name.empty()) {
       auto api = broker::fleet_api::create(cfg.nats_url, cfg.fleet.name,
                                            cfg.fleet.engine_id);
@@ -108,8 +112,16 @@ int serve(const engine_config& cfg) {
       cfg.nats_url.empty() ? "off" : redact_secrets(cfg.nats_url));
     std::printf("optischema: serving %s\n", (*server)->url().c_str());
     std::fflush(stdout);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    // While it waits for a stop, this thread gives freed heap back to the
+    // system: glibc keeps it in the arenas of the threads that freed it
+    // (polls of thousands of statements free megabytes every interval).
+    int sig = -1;
+    timespec trim_every{30, 0};
+    while (sig < 0) {
+      sig = sigtimedwait(&stop_signals, nullptr, &trim_every);
+      if (sig < 0)
+        malloc_trim(0);
+    }
     OPTISCHEMA_INFO("received {}, shutting down",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
