@@ -120,13 +120,15 @@ public:
   }
 
   void read_history(const std::string& target, int64_t since_ms, size_t batch,
-                    size_t max_bytes, events_fn done) override {
+                    size_t max_events, size_t max_bytes,
+                    events_fn done) override {
     if (opts_.events_stream.empty())
       return;
     {
       std::lock_guard lock{mtx_};
       histories_.push_back({target, since_ms, std::max<size_t>(batch, 1),
-                            max_bytes, std::move(done), 0});
+                            std::max<size_t>(max_events, 1), max_bytes,
+                            std::move(done), 0});
     }
     cv_.notify_all();
   }
@@ -158,6 +160,7 @@ private:
     std::string target;
     int64_t since_ms;
     size_t batch;
+    size_t max_events;
     size_t max_bytes;
     events_fn done;
     int attempts;
@@ -211,9 +214,17 @@ private:
         return;
       if (idle_locked())
         continue;
-      batch b{std::exchange(pending_, {}), std::exchange(audit_, {}),
-              std::exchange(loads_, {}), std::exchange(pages_, {}),
-              std::exchange(histories_, {})};
+      batch b{std::exchange(pending_, {}),
+              std::exchange(audit_, {}),
+              std::exchange(loads_, {}),
+              std::exchange(pages_, {}),
+              {}};
+      // One history at a time: a takeover's decisions and a person's page
+      // of the audit log do not wait behind a hundred targets' events.
+      if (!histories_.empty()) {
+        b.histories.push_back(std::move(histories_.front()));
+        histories_.pop_front();
+      }
       lock.unlock();
       auto error = work(b);
       lock.lock();
@@ -327,30 +338,51 @@ private:
     natsMsg_Destroy(last);
     if (newest_ns < since_ns)
       return NATS_OK;
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = opts_.events_stream.c_str();
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = since_ns;
     natsSubscription* sub = nullptr;
-    s = js_SubscribeSync(&sub, conn_.js, subject.c_str(), nullptr, &so, &jerr);
-    if (s != NATS_OK)
-      return s;
+    auto subscribe = [&](int64_t from_ns) {
+      if (sub != nullptr) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(std::exchange(sub, nullptr));
+      }
+      jsSubOptions so;
+      jsSubOptions_Init(&so);
+      so.Stream = opts_.events_stream.c_str();
+      so.Ordered = true;
+      so.Config.DeliverPolicy = js_DeliverByStartTime;
+      so.Config.OptStartTime = from_ns;
+      return js_SubscribeSync(&sub, conn_.js, subject.c_str(), nullptr, &so,
+                              &jerr);
+    };
+    s = subscribe(since_ns);
     std::vector<std::string> batch;
     size_t bytes = 0;
     uint64_t read = 0;
+    bool first = true;
     // Each message says how many were left when it was sent: the last one
     // of the stream (as it was then) says none.
-    for (uint64_t left = 1; left > 0 && bytes < r.max_bytes;) {
+    for (uint64_t left = 1; s == NATS_OK && left > 0 && bytes < r.max_bytes;) {
       natsMsg* m = nullptr;
       s = natsSubscription_NextMsg(&m, sub, request_wait_ms);
       if (s != NATS_OK)
         break;
+      int64_t sent_ns = 0;
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
         left = meta->NumPending;
+        sent_ns = meta->Timestamp;
         jsMsgMetaData_Destroy(meta);
+      }
+      // More than wanted: start again where the newest `max_events` begin,
+      // judged from the times (events come about once a poll interval).
+      if (std::exchange(first, false) && left + 1 > r.max_events && sent_ns > 0
+          && newest_ns > sent_ns) {
+        natsMsg_Destroy(m);
+        auto span = static_cast<double>(newest_ns - sent_ns);
+        auto keep = static_cast<double>(r.max_events)
+          / static_cast<double>(left + 1);
+        s = subscribe(newest_ns - static_cast<int64_t>(span * keep));
+        left = 1;
+        continue;
       }
       const char* fleet = nullptr;
       natsMsgHeader_Get(m, fleet_header, &fleet);
@@ -364,6 +396,8 @@ private:
       if (batch.size() >= r.batch)
         r.done(std::exchange(batch, {}));
     }
+    if (sub == nullptr)
+      return s;
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     if (!batch.empty())

@@ -89,11 +89,14 @@ public:
 
   /// Reads the metrics events the fleet's engines published about `target`
   /// since `since_ms` (this engine's own from before it lost the target
-  /// included), oldest first, at most `max_bytes` in all; `done` runs on the
-  /// book's thread once per batch of at most `batch` events, or once with why
-  /// they could not be read. No events stream: nothing, without a call.
+  /// included), oldest first: the newest `max_events` of them (about: the
+  /// start is estimated from their times), at most `max_bytes` in all.
+  /// `done` runs on the book's thread once per batch of at most `batch`
+  /// events, or once with why they could not be read. One target's read at
+  /// a time, between the other work. No events stream: nothing, no call.
   virtual void read_history(const std::string& target, int64_t since_ms,
-                            size_t batch, size_t max_bytes, events_fn done)
+                            size_t batch, size_t max_events, size_t max_bytes,
+                            events_fn done)
     = 0;
 
   /// Queues an audit entry (JSON) about `target`, stored in the order queued.
