@@ -848,6 +848,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       auto heartbeat = std::max(fo.ttl / 3, std::chrono::milliseconds{200});
       // A heartbeat NATS does not answer fails before the next is due.
       fo.wait = std::min(fo.wait, heartbeat);
+      fo.grace = heartbeat + heartbeat / 2;
       std::vector<std::string> names;
       for (auto& t : cfg.targets)
         names.push_back(t.name);

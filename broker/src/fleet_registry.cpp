@@ -9,6 +9,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 namespace optischema::broker {
@@ -69,10 +70,21 @@ public:
     if (s == NATS_OK)
       kvKeysList_Destroy(&keys);
     // Our own key was just written: it counts even if the listing raced.
-    if (std::find(members.begin(), members.end(), opts_.engine)
-        == members.end())
-      members.push_back(opts_.engine);
+    members.push_back(opts_.engine);
+    auto now = std::chrono::steady_clock::now();
+    for (auto& m : members)
+      last_listed_[m] = now;
+    for (auto i = last_listed_.begin(); i != last_listed_.end();) {
+      if (now - i->second > opts_.grace) {
+        i = last_listed_.erase(i);
+        continue;
+      }
+      members.push_back(i->first);
+      ++i;
+    }
+    // A listing may also yield a key twice.
     std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
     return members;
   }
 
@@ -122,6 +134,8 @@ private:
   kvStore* kv_ = nullptr; ///< conn_.kv, while open
   /// The revision of our key's last write (0: none yet on this bucket).
   uint64_t rev_ = 0;
+  /// When each member was last listed (for opts_.grace).
+  std::map<std::string, std::chrono::steady_clock::time_point> last_listed_;
 };
 
 } // namespace

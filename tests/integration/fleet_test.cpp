@@ -284,8 +284,9 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
   auto before = targets_of(ua);
   std::this_thread::sleep_for(2500ms);
   auto after = targets_of(ua);
-  for (auto& t : share_b)
+  for (auto& t : share_b) {
     CHECK(after[t].polls == before[t].polls);
+  }
   for (auto& t : share_a)
     CHECK(after[t].polls > before[t].polls);
 
@@ -344,7 +345,9 @@ TEST_CASE("a fleet gives each target to one engine, takes it over after a "
   CHECK(b->stop() == 0);
   auto handover = until_polls_all(ua, "engine-a");
   INFO("handover after a stop took " << handover.count() << " ms");
-  CHECK(handover <= 1s);
+  // Its members keep a missing key for a heartbeat and a half (a listing
+  // may miss a live key), so the handover takes two or three heartbeats.
+  CHECK(handover <= 1500ms);
   // The fleet's status names the members and the owners.
   auto d = parse_json(http_get(ua, "/api/status").body);
   CHECK(std::string{d["fleet"]["state"].GetString()} == "ok");
