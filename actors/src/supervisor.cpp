@@ -37,6 +37,16 @@ namespace optischema::actors {
 
 namespace {
 
+/// Spawns `fun(xs...)` on a thread of its own when `detached`
+/// (--detached-collectors: each blocking call then stalls only its actor),
+/// else on the scheduler's workers.
+template <class F, class... Ts>
+caf::actor
+spawn_component(caf::actor_system& sys, bool detached, F fun, const Ts&... xs) {
+  return caf::actor_cast<caf::actor>(
+    detached ? sys.spawn<caf::detached>(fun, xs...) : sys.spawn(fun, xs...));
+}
+
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 constexpr auto first_backoff = std::chrono::milliseconds{1000};
@@ -570,8 +580,7 @@ caf::result<status_report> engine_status(self_ptr self,
 void add_target(self_ptr self, const target_config& target) {
   auto& st = self->state;
   auto& sys = self->system();
-  auto opts = st.config.detached_collectors ? caf::detached
-                                            : caf::no_spawn_options;
+  auto opts = st.config.detached_collectors;
   add(self, collector_name(target.name), false, [self, &sys, target, opts] {
     auto& st = self->state;
     collector_peers peers{st.fingerprinter, st.store, st.sinks};
@@ -584,10 +593,8 @@ void add_target(self_ptr self, const target_config& target) {
       peers.first_poll = spread(st, target.name, st.config.poll_interval);
     auto interval = st.config.poll_interval;
     auto top_n = st.config.event_top_n;
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(collector, target, interval, top_n, peers)
-        : sys.spawn(collector, target, interval, top_n, peers));
+    return spawn_component(sys, opts, collector, target, interval, top_n,
+                           peers);
   });
   start(self, st.components[collector_name(target.name)]);
   add(self, advisor_name(target.name), false, [self, &sys, target, opts] {
@@ -603,17 +610,12 @@ void add_target(self_ptr self, const target_config& target) {
     auto interval = st.config.analysis_interval;
     auto min_conf = st.config.min_confidence;
     auto per_cycle = st.config.llm.statements_per_cycle;
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(advisor, target, interval, min_conf,
-                                   per_cycle, peers)
-        : sys.spawn(advisor, target, interval, min_conf, per_cycle, peers));
+    return spawn_component(sys, opts, advisor, target, interval, min_conf,
+                           per_cycle, peers);
   });
   start(self, st.components[advisor_name(target.name)]);
   add(self, explain_name(target.name), false, [&sys, target, opts] {
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached ? sys.spawn<caf::detached>(explainer, target)
-                            : sys.spawn(explainer, target));
+    return spawn_component(sys, opts, explainer, target);
   });
   start(self, st.components[explain_name(target.name)]);
   add(self, applier_name(target.name), false, [self, &sys, target, opts] {
@@ -621,20 +623,14 @@ void add_target(self_ptr self, const target_config& target) {
     applier_peers peers{st.store, st.sinks};
     auto cfg = st.config.apply;
     auto interval = st.config.poll_interval;
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(applier, target, cfg, interval, peers)
-        : sys.spawn(applier, target, cfg, interval, peers));
+    return spawn_component(sys, opts, applier, target, cfg, interval, peers);
   });
   start(self, st.components[applier_name(target.name)]);
   add(self, sandbox_name(target.name), false, [self, &sys, target, opts] {
     auto& st = self->state;
     sandbox_peers peers{st.store, st.sinks};
     auto cfg = st.config.sandbox;
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(sandbox, target, cfg, peers)
-        : sys.spawn(sandbox, target, cfg, peers));
+    return spawn_component(sys, opts, sandbox, target, cfg, peers);
   });
   start(self, st.components[sandbox_name(target.name)]);
 }
@@ -780,18 +776,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   st.resources = std::move(resources);
   st.started_ms = now_ms();
   auto& sys = self->system();
-  auto opts = st.config.detached_collectors ? caf::detached
-                                            : caf::no_spawn_options;
+  auto opts = st.config.detached_collectors;
   // -- shared components
   add(self, "store", true, [self, &sys, opts] {
     auto& st = self->state;
-    return caf::actor_cast<caf::actor>(
-      opts == caf::detached
-        ? sys.spawn<caf::detached>(store, st.resources.db,
-                                   st.config.maintenance_interval,
-                                   st.resources.decisions)
-        : sys.spawn(store, st.resources.db, st.config.maintenance_interval,
-                    st.resources.decisions));
+    return spawn_component(sys, opts, store, st.resources.db,
+                           st.config.maintenance_interval,
+                           st.resources.decisions);
   });
   // Never blocks: its HTTP calls run in workers of their own.
   add(self, "llm", true, [self, &sys] {
