@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
   fmt::print("  workload generated in {:.1f} s\n", ms_since(t0) / 1000);
 
   // -- the bare read a DBA would run
-  std::vector<double> bare;
+  // (and the same without texts, which is what the collector reads of the
+  // queryids it knows).
+  std::vector<double> bare, bare_no_text;
   {
     pqxx::connection c{h->dsn(db)};
     for (int i = 0; i < polls; ++i) {
@@ -68,6 +70,12 @@ int main(int argc, char** argv) {
       bare.push_back(ms_since(t));
       if (i == 0)
         fmt::print("  pg_stat_statements rows: {}\n", r.size());
+      t = clock_type::now();
+      r = tx.exec("SELECT * FROM pg_stat_statements(false)");
+      for (auto row : r)
+        for (auto f : row)
+          bytes += f.size();
+      bare_no_text.push_back(ms_since(t));
     }
   }
 
@@ -87,9 +95,13 @@ int main(int argc, char** argv) {
   std::optional<raw_sample> prev;
   std::vector<double> cold, warm, read_only, fp_ms;
   std::vector<double> phase_process, phase_store, phase_render;
+  std::vector<std::string> texts; // as the first poll read them
   for (int i = 0; i <= polls; ++i) {
     auto t = clock_type::now();
-    auto sample = pg::read_sample(session);
+    // As the COLLECTOR reads: texts of new queryids only.
+    auto sample = pg::read_sample(session, [&](int64_t id) {
+      return by_queryid.count(id) != 0;
+    });
     if (!sample) {
       fmt::print("poll failed: {}\n", sample.error().message);
       return 1;
@@ -122,6 +134,8 @@ int main(int argc, char** argv) {
       phase_render.push_back(render_ms);
     }
     if (i == 0) {
+      for (auto& row : sample->rows)
+        texts.push_back(row.query);
       cold.push_back(total);
       fp_ms.push_back(fingerprint_ms);
       fmt::print("  entries read: {}, statements after grouping: {}\n",
@@ -134,9 +148,6 @@ int main(int argc, char** argv) {
     prev = std::move(*sample);
   }
   // Fingerprint rate, cold, on the texts pg_stat_statements holds.
-  std::vector<std::string> texts;
-  for (auto& row : prev->rows)
-    texts.push_back(row.query);
   auto tfp = clock_type::now();
   for (auto& text : texts)
     (void)fingerprint_statement(text);
@@ -145,11 +156,13 @@ int main(int argc, char** argv) {
   auto bare_med = percentile(bare, 0.5);
   fmt::print("\n  bare SELECT * FROM pg_stat_statements  median {:8.2f} ms\n",
              bare_med);
+  fmt::print("  the same without texts (false)         median {:8.2f} ms\n",
+             percentile(bare_no_text, 0.5));
   fmt::print(
     "  full poll, first (cold fingerprints)   {:8.2f} ms  ({:.2f}x bare)\n",
     cold[0], cold[0] / bare_med);
   fmt::print("  full poll, cached fingerprints, median {:8.2f} ms  ({:.2f}x "
-             "bare; goal <= 1.5x)\n",
+             "bare; goal <= 1.2x)\n",
              percentile(warm, 0.5), percentile(warm, 0.5) / bare_med);
   fmt::print(
     "  full poll, cached, p90                 {:8.2f} ms  ({:.2f}x bare)\n",

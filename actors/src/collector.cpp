@@ -128,8 +128,8 @@ void finish_poll(self_ptr self, raw_sample sample) {
   // Texts as any database user wrote them never go further: normalised
   // (constants as $n), and dropped where they hold a password.
   st.texts_withheld = static_cast<uint64_t>(scrub_texts(sample, lookup));
-  auto deltas = compute_deltas(st.prev ? &*st.prev : nullptr, sample);
-  auto db = compute_database_metrics(st.prev ? &*st.prev : nullptr, sample);
+  auto deltas = compute_deltas(st.prev.get(), sample);
+  auto db = compute_database_metrics(st.prev.get(), sample);
   auto snap = std::make_shared<const metrics_snapshot>(
     build_snapshot(st.target, sample, deltas, db, lookup));
   // -- status
@@ -165,7 +165,11 @@ void finish_poll(self_ptr self, raw_sample sample) {
   st.last_poll_duration_ms = elapsed_ms_exact(st.poll_started);
   st.poll_seconds.observe(st.last_poll_duration_ms / 1000);
   st.backoff = std::chrono::milliseconds{0};
-  // -- hand over: store first, so readers woken by the event find the data
+  // -- hand over: store first, so readers woken by the event find the data.
+  // The base needs counters only; the texts of new queryids live on in the
+  // fingerprints.
+  for (auto& row : sample.rows)
+    std::string{}.swap(row.query);
   auto base = std::make_shared<const raw_sample>(std::move(sample));
   self->send(st.peers.store, atom::put_v, snap, base);
   publish(self, event_type::metrics,
@@ -175,7 +179,7 @@ void finish_poll(self_ptr self, raw_sample sample) {
             st.standby              ? health::disabled
               : st.warnings.empty() ? health::ok
                                     : health::degraded);
-  st.prev = *base;
+  st.prev = base;
   // Forget fingerprints of queryids that left pg_stat_statements.
   if (st.fingerprints.size() > 2 * st.prev->rows.size() + 1000) {
     std::unordered_map<int64_t, fingerprint_result> keep;
@@ -201,7 +205,10 @@ void start_poll(self_ptr self) {
   st.last_poll_ms = now_ms();
   ++st.polls;
   auto was_connected = st.session->connected();
-  auto sample = pg::read_sample(*st.session);
+  // Texts only of queryids never seen: the fingerprints hold the others'.
+  auto sample = pg::read_sample(*st.session, [&st](int64_t queryid) {
+    return st.fingerprints.count(queryid) != 0;
+  });
   if (!sample) {
     poll_failed(self, sample.error());
     return;
@@ -305,7 +312,7 @@ collector(collector_actor::stateful_pointer<collector_state> self,
     .then(
       [self](const raw_sample_ptr& base) {
         if (base && !self->state.peers.standby)
-          self->state.prev = *base;
+          self->state.prev = base;
         schedule(self, self->state.peers.first_poll);
       },
       [self](const caf::error&) {

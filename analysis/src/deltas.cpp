@@ -104,7 +104,8 @@ int64_t scrub_texts(raw_sample& s, const fingerprint_lookup& lookup) {
     auto& fp = lookup(row);
     if (fp.secret)
       return true;
-    row.query = fp.normalized;
+    if (!row.query.empty())
+      row.query = fp.normalized;
     return false;
   });
   return static_cast<int64_t>(before - s.rows.size());

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 
 namespace optischema::pg {
 
@@ -33,6 +34,10 @@ inline const std::string own_marker = "/* optischema */ ";
 struct session::impl {
   std::unique_ptr<pqxx::connection> conn;
   std::optional<pgss_layout> layout;
+  /// queryids of the engine's own statements in pg_stat_statements: a read
+  /// without texts cannot tell them by their marker. Kept across
+  /// reconnects, as queryids are.
+  std::unordered_set<int64_t> own_queryids;
   /// check_statement's verdicts by text: when, and the refusal if any.
   std::map<
     std::string,

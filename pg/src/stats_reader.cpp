@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace optischema::pg {
 
@@ -68,9 +70,51 @@ double as_f64(const pqxx::field& f) {
   return f.is_null() ? 0.0 : f.as<double>();
 }
 
+/// Fills in the texts of the rows of `out` whose queryid `known` does not
+/// know, read by queryid. A row whose text is the engine's own is dropped
+/// and its queryid remembered; a row whose entry was evicted in between
+/// (no text to fingerprint) is dropped too, and its calls are counted by
+/// the next poll, which sees it as new.
+void read_new_texts(pqxx::nontransaction& tx, const pgss_layout& l,
+                    session::impl& impl, const known_text& known,
+                    raw_sample& out) {
+  std::string ids;
+  std::unordered_set<int64_t> wanted;
+  for (auto& r : out.rows)
+    if (!known(r.key.queryid) && wanted.insert(r.key.queryid).second)
+      ids += fmt::format("{}{}", ids.empty() ? "" : ",", r.key.queryid);
+  if (wanted.empty())
+    return;
+  std::unordered_map<int64_t, std::string> text;
+  // The ids are integers formatted here, never text from outside.
+  for (auto row : tx.exec(
+         own_marker
+         + fmt::format(
+           "SELECT DISTINCT ON (queryid) queryid, query, query LIKE '{}%' "
+           "FROM {}.pg_stat_statements(true) WHERE dbid = (SELECT oid FROM "
+           "pg_database WHERE datname = current_database()) AND queryid = "
+           "ANY('{{{}}}'::bigint[])",
+           own_marker, l.schema, ids))) {
+    auto queryid = as_i64(row[0]);
+    if (row[2].as<bool>(false))
+      impl.own_queryids.insert(queryid);
+    else
+      text.emplace(queryid, row[1].is_null() ? hidden_text : row[1].c_str());
+  }
+  std::erase_if(out.rows, [&](pgss_row& r) {
+    if (!wanted.count(r.key.queryid))
+      return false;
+    auto i = text.find(r.key.queryid);
+    if (i == text.end())
+      return true;
+    r.query = i->second;
+    return false;
+  });
+}
+
 } // namespace
 
-expected<raw_sample> read_sample(session& s) {
+expected<raw_sample> read_sample(session& s, const known_text& known) {
   auto facts = s.connect();
   if (!facts)
     return facts.error();
@@ -90,17 +134,26 @@ expected<raw_sample> read_sample(session& s) {
     raw_sample out;
     out.ts_ms = now_ms();
     step = "reading pg_stat_statements";
+    // Without `known`, every row comes with its text in one read. With it,
+    // the rows come without texts (pg_stat_statements(false): no read of
+    // the texts file into the result, no text on the wire) and a second
+    // read fetches the texts of the queryids the caller has not seen.
+    auto texts = !known;
     auto sql = fmt::format(
-      "SELECT userid::bigint, dbid::bigint, queryid, {}, query, calls, {}, {}, "
+      "SELECT userid::bigint, dbid::bigint, queryid, {}, {}, calls, {}, {}, "
       "rows, shared_blks_hit, shared_blks_read, temp_blks_read, "
-      "temp_blks_written FROM {}.pg_stat_statements(true) "
+      "temp_blks_written FROM {}.pg_stat_statements({}) "
       "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
-      "current_database()) AND {} AND query NOT LIKE '{}%'",
-      l.has_toplevel ? "toplevel" : "true", l.exec_time_column,
-      l.has_plan_time ? "total_plan_time" : "0::float8", l.schema,
+      "current_database()) AND {}{}",
+      l.has_toplevel ? "toplevel" : "true", texts ? "query" : "NULL::text",
+      l.exec_time_column, l.has_plan_time ? "total_plan_time" : "0::float8",
+      l.schema, texts ? "true" : "false",
       // Nested statements (track = all) are inside their caller's time:
       // counting them too would inflate every total.
-      l.has_toplevel ? "toplevel" : "true", own_marker);
+      l.has_toplevel ? "toplevel" : "true",
+      // The engine's own statements: by text here, by queryid without
+      // texts (learnt when their texts were fetched).
+      texts ? fmt::format(" AND query NOT LIKE '{}%'", own_marker) : "");
     // pg_stat_statements_info first and again after the rows: a reset
     // between them would pair the old counts with the new reset time, and
     // the deltas would count every call before the reset twice. Straddled,
@@ -136,12 +189,16 @@ expected<raw_sample> read_sample(session& s) {
           ++out.hidden_rows;
           continue;
         }
+        auto queryid = as_i64(row[2]);
+        if (!texts && impl.own_queryids.count(queryid) != 0)
+          continue;
         auto& r = out.rows.emplace_back();
         r.key.userid = as_i64(row[0]);
         r.key.dbid = as_i64(row[1]);
-        r.key.queryid = as_i64(row[2]);
+        r.key.queryid = queryid;
         r.key.toplevel = row[3].as<bool>();
-        r.query = row[4].is_null() ? hidden_text : row[4].c_str();
+        if (texts)
+          r.query = row[4].is_null() ? hidden_text : row[4].c_str();
         r.total.calls = as_i64(row[5]);
         r.total.exec_time_ms = as_f64(row[6]);
         r.total.plan_time_ms = as_f64(row[7]);
@@ -158,6 +215,10 @@ expected<raw_sample> read_sample(session& s) {
     if (out.info.stats_reset_ms != before.stats_reset_ms) {
       read_rows();
       out.info = read_info();
+    }
+    if (!texts) {
+      step = "reading new texts of pg_stat_statements";
+      read_new_texts(tx, l, impl, known, out);
     }
     step = "reading pg_stat_database";
     auto db = tx.exec(

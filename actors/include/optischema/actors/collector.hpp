@@ -50,9 +50,11 @@ struct collector_state {
 
   /// Owned only by this actor; libpq blocks, so the actor runs detached.
   std::unique_ptr<pg::session> session;
-  /// The previous poll's counters: the base of the next deltas.
-  std::optional<raw_sample> prev;
-  /// Fingerprints by queryid, so a steady workload never re-parses.
+  /// The previous poll's counters: the base of the next deltas, shared
+  /// with the STORE, which keeps it for a restart. Without texts.
+  raw_sample_ptr prev;
+  /// Fingerprints by queryid, so a steady workload never re-parses, nor
+  /// reads its texts again: the one copy of each text a collector keeps.
   std::unordered_map<int64_t, fingerprint_result> fingerprints;
   bool polling = false;
   /// Only the tick of this generation polls; others are stale.

@@ -41,9 +41,11 @@ struct fingerprint_result;
 using fingerprint_lookup
   = std::function<const fingerprint_result&(const pgss_row&)>;
 
-/// Replaces the text of every row of `s` by its normalised form (constants
-/// as $n) and drops the rows whose text holds a password, before anything
-/// keeps, shows or publishes the sample. Returns how many rows were dropped.
+/// Replaces the text of every row of `s` that carries one by its normalised
+/// form (constants as $n) and drops the rows whose text holds a password,
+/// before anything keeps, shows or publishes the sample. Rows read without
+/// their text (pg::read_sample with `known`) stay without. Returns how many
+/// rows were dropped.
 int64_t scrub_texts(raw_sample& s, const fingerprint_lookup& lookup);
 
 /// Groups the rows of `cur` by fingerprint into a snapshot; statements are

@@ -4,6 +4,9 @@
 #include "optischema/pg/session.hpp"
 #include "optischema/util/error.hpp"
 
+#include <cstdint>
+#include <functional>
+
 namespace optischema::pg {
 
 /// Reads pg_stat_statements (entries of the connected database only),
@@ -14,6 +17,12 @@ namespace optischema::pg {
 /// Failures say what to do: a missing extension names the CREATE EXTENSION
 /// to run, a missing preload names the postgresql.conf line, a missing
 /// privilege names the GRANT.
-expected<raw_sample> read_sample(session& s);
+///
+/// With `known`, rows come without their text unless `known` says their
+/// queryid is new: the caller keeps what it learnt of each queryid's text,
+/// and a poll of a steady workload does not move every text again. The
+/// first read of a target then costs one query more.
+using known_text = std::function<bool(int64_t queryid)>;
+expected<raw_sample> read_sample(session& s, const known_text& known = {});
 
 } // namespace optischema::pg
