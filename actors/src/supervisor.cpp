@@ -789,9 +789,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     auto& st = self->state;
     return caf::actor_cast<caf::actor>(sys.spawn(llm, st.config.llm, st.store));
   });
+  // The COLLECTORs keep each queryid's fingerprint themselves and ask only
+  // for new ones: this cache saves the parses of texts that many targets
+  // share (shards of one schema) and of a restarted COLLECTOR. Bounded well
+  // below the statements an engine may watch, whose texts it would copy.
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(
-      sys.spawn(fingerprinter, size_t{100'000}));
+      sys.spawn(fingerprinter, size_t{10'000}));
   });
   if (!st.config.nats_url.empty())
     add(self, "broker", true, [self, &sys] {

@@ -449,8 +449,14 @@ expected<ok> advice_run::read_workload() {
       return sample.error();
     if (sample->info.available)
       pgss_days = stats_age_days(sample->info.stats_reset_ms, now);
+    // By queryid, as the COLLECTOR does: scrubbing replaces the texts, and
+    // a cache by text would parse and keep each statement twice.
+    std::unordered_map<int64_t, fingerprint_result> by_queryid;
+    for (auto& r : sample->rows)
+      if (by_queryid.count(r.key.queryid) == 0)
+        by_queryid.emplace(r.key.queryid, fingerprint_statement(r.query));
     auto lookup = [&](const pgss_row& r) -> const fingerprint_result& {
-      return fps.get(r.query);
+      return by_queryid.at(r.key.queryid);
     };
     // Normalised texts only, none holding a password (as the COLLECTOR
     // keeps them): recommendations store the statements they serve.
@@ -1409,6 +1415,17 @@ expected<advice_report> advise(pg::session& s, const advise_options& opts) {
   auto& results = run.results;
   auto& report = run.report;
   results.insert(results.end(), run.not_dml.begin(), run.not_dml.end());
+  // Every statement analysed is listed; of those skipped, the most
+  // expensive ones (results run from the most expensive down).
+  size_t skips = 0;
+  std::erase_if(results, [&](const statement_result& sr) {
+    if (sr.skipped.empty() || !sr.served_by.empty()
+        || ++skips <= max_listed_skips)
+      return false;
+    ++report.unlisted_statements;
+    report.unlisted_ms_per_day += sr.time_ms_per_day;
+    return true;
+  });
   report.statements = std::move(results);
   report.elapsed_ms = std::chrono::duration<double, std::milli>(
                         std::chrono::steady_clock::now() - started)
@@ -1446,6 +1463,11 @@ std::string to_json(const advice_report& x, bool plans) {
       w.EndObject();
     }
     w.EndArray();
+    json::key(w, "unlisted");
+    w.StartObject();
+    json::field(w, "statements", x.unlisted_statements);
+    json::field(w, "ms_per_day", x.unlisted_ms_per_day);
+    w.EndObject();
     json::key(w, "statements");
     w.StartArray();
     for (auto& s : x.statements) {
@@ -1523,6 +1545,10 @@ std::string to_text(const advice_report& x) {
   for (auto& s : x.statements)
     if (!s.skipped.empty())
       out += fmt::format("  {:.60}\n      {}\n", s.query, s.skipped);
+  if (x.unlisted_statements > 0)
+    out += fmt::format("  … and {} cheaper statements ({:.0f} ms/day), not "
+                       "listed\n",
+                       x.unlisted_statements, x.unlisted_ms_per_day);
   return out;
 }
 

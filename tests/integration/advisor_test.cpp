@@ -8,6 +8,7 @@
 #include "test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <pqxx/pqxx>
 
 using namespace optischema::test;
@@ -284,6 +285,59 @@ TEST_CASE("advise --pg-stat-statements: workload weights, drops and skips",
   for (auto& s : d["statements"].GetArray())
     CHECK(std::string{s["query"].GetString()}.find("optischema")
           == std::string::npos);
+}
+
+TEST_CASE("advise on a workload of hundreds of statements lists the costly "
+          "ones and counts the rest",
+          "[advisor]") {
+  // 300 distinct statements (ten shapes on each of 30 tables), one call
+  // each: all below --min-calls. The report names the 200 most expensive
+  // and counts the others with their time, rather than carrying every text.
+  auto& h = harness::shared();
+  auto db = h.create_database("many");
+  // Letters: libpg_query's fingerprint takes tables named alike but for
+  // their digits (partitions, shards) as one.
+  auto table = [](int t) {
+    return std::string{"w_"} + static_cast<char>('a' + t / 26)
+      + static_cast<char>('a' + t % 26);
+  };
+  std::string ddl;
+  for (int t = 0; t < 30; ++t)
+    ddl += "CREATE TABLE " + table(t) + " (a int, b int, c text);";
+  h.exec(db, ddl);
+  h.reset_statements(db, true);
+  {
+    pqxx::connection c{h.dsn(db)};
+    pqxx::nontransaction tx{c};
+    const char* shapes[] = {
+      "SELECT a FROM {} WHERE a = 1",
+      "SELECT a, b FROM {} WHERE b = 2",
+      "SELECT count(*) FROM {} WHERE c LIKE 'x%'",
+      "SELECT * FROM {} ORDER BY a DESC LIMIT 10",
+      "SELECT b, count(*) FROM {} GROUP BY b",
+      "UPDATE {} SET b = b + 1 WHERE a = 3",
+      "DELETE FROM {} WHERE a = 4",
+      "INSERT INTO {} (a, b) VALUES (5, 6)",
+      "SELECT a FROM {} WHERE a IN (1, 2, 3) AND b > 0",
+      "SELECT max(a) FROM {} WHERE c = 'y' AND a < 9",
+    };
+    for (int t = 0; t < 30; ++t)
+      for (auto* shape : shapes)
+        tx.exec(fmt::format(fmt::runtime(shape), table(t)));
+  }
+  engine_process p{{"advise", "--dsn", h.dsn(db), "--pg-stat-statements",
+                    "--min-calls", "2", "--format", "json"}};
+  auto rc = p.wait_exit(120s);
+  REQUIRE(rc);
+  REQUIRE(*rc == 0);
+  auto log = p.log();
+  auto d = parse_json(log.substr(log.find('{')));
+  CHECK(d["skipped"].Size() == 200);
+  CHECK(d["statements"].Size() == 200);
+  CHECK(d["unlisted"]["statements"].GetInt64() >= 100);
+  CHECK(d["unlisted"]["ms_per_day"].GetDouble() > 0);
+  for (auto& s : d["skipped"].GetArray())
+    CHECK_THAT(s["reason"].GetString(), Catch::Contains("--min-calls"));
 }
 
 TEST_CASE("the engine analyses, stores and announces recommendations",

@@ -78,6 +78,9 @@ struct statement_result {
   std::string skipped;
 };
 
+/// Skipped statements listed in a report, at most (the most expensive).
+constexpr size_t max_listed_skips = 200;
+
 struct advice_report {
   std::string target;
   /// Index changes worth making now (confidence >= min_confidence).
@@ -91,6 +94,12 @@ struct advice_report {
   std::vector<std::string> warnings;
   /// The workload's time per day that the statements add up to (ms/day).
   double workload_ms_per_day = 0;
+  /// Statements skipped (too few calls or too little time, or outside the
+  /// most expensive ones) past the first max_listed_skips: counted, not
+  /// listed. A workload of thousands of statements would otherwise carry
+  /// each text twice through the report, its JSON and the STORE.
+  size_t unlisted_statements = 0;
+  double unlisted_ms_per_day = 0;
   size_t whatif_calls = 0;
   double elapsed_ms = 0;
 };
