@@ -81,7 +81,8 @@ int serve(const engine_config& cfg) {
       res.fleet_api = std::move(*api);
       auto book = broker::decision_book::create(
         {cfg.nats_url, cfg.fleet.name, cfg.fleet.replicas,
-         cfg.store.audit_retention, cfg.nats_stream});
+         cfg.store.audit_retention, cfg.nats_stream,
+         cfg.store.hourly_retention});
       if (!book) {
         OPTISCHEMA_ERROR("{}", book.error().message);
         return 2;

@@ -1,7 +1,8 @@
 // What other engines of a fleet (and anyone else who can publish on NATS)
 // send: events relayed to WebSocket clients (parse_event,
 // messages/src/event.cpp) and the metrics events a new owner reads back as
-// history (read_metrics_payload, analysis/src/history_slice.cpp).
+// history (read_metrics_payload, analysis/src/history_slice.cpp), and the
+// hours they roll up for the fleet (rollup_payload).
 //
 // Input: the NATS subject up to the first newline, then the message.
 
@@ -34,6 +35,14 @@ void check_slice(std::string_view payload) {
                     && st.delta.exec_time_ms >= 0 && valid_utf8(st.query),
                   "a slice's statements have fingerprints, counts and "
                   "UTF-8 texts");
+  // What an engine publishes as a roll-up of it reads back (the counts
+  // exactly; times may differ in their last digit, as above).
+  auto again = read_metrics_payload(rollup_payload(slice->target, *slice));
+  fuzz::require(again && again->target == slice->target
+                  && again->ts_ms == slice->ts_ms
+                  && again->db.calls == slice->db.calls
+                  && again->statements.size() == slice->statements.size(),
+                "a roll-up reads back");
 }
 
 } // namespace

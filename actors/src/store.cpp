@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
+#include <map>
 
 namespace optischema::actors {
 
@@ -146,6 +148,57 @@ void backfill(store_actor::stateful_pointer<store_state> self,
       return;
     }
     ++st.backfilled;
+    auto [i, added] = st.backfill_oldest.emplace(target, slice->ts_ms);
+    if (!added)
+      i->second = std::min(i->second, slice->ts_ms);
+  }
+}
+
+/// Roll-ups read back at most per adoption: a month of hours of one target
+/// by one engine with a top 50 is about 10 MB.
+constexpr size_t rollup_max_bytes = 32 << 20;
+/// Statements an hour carries into the fleet's roll-up stream.
+constexpr size_t rollup_top_n = 50;
+
+/// Keeps the hours of `target` the fleet rolled up, before the polls read
+/// back from metrics events (finer). Bytes from NATS are not trusted: a
+/// roll-up is kept only if it reads as one, about this target. Of an hour
+/// several engines rolled up, the one that counted the most calls is kept
+/// (the others saw only part of it).
+void backfill_hours(store_actor::stateful_pointer<store_state> self,
+                    const std::string& target,
+                    const std::vector<std::string>& texts) {
+  auto& st = self->state;
+  std::map<int64_t, history_slice> best;
+  for (auto& text : texts) {
+    auto slice = read_metrics_payload(text);
+    if (!slice || slice->target != target) {
+      ++st.rollups_refused;
+      OPTISCHEMA_DEBUG("store: a roll-up of '{}' not taken: {}", target,
+                       slice ? "another target's" : slice.error().message);
+      continue;
+    }
+    auto& b = best[slice->ts_ms];
+    if (b.ts_ms == 0 || slice->db.calls > b.db.calls)
+      b = std::move(*slice);
+  }
+  auto now = now_ms();
+  auto until = now;
+  if (auto i = st.backfill_oldest.find(target); i != st.backfill_oldest.end()) {
+    until = std::min(until, i->second);
+    st.backfill_oldest.erase(i);
+  }
+  for (auto& [hour, slice] : best) {
+    if (hour + slice.interval_ms > until) {
+      ++st.rollups_skipped;
+      continue;
+    }
+    auto kept = st.db->put_rollup(target, slice, now);
+    if (!kept) {
+      OPTISCHEMA_WARN("store: {}", kept.error().message);
+      return;
+    }
+    ++(*kept ? st.rollups_kept : st.rollups_skipped);
   }
 }
 
@@ -321,8 +374,10 @@ store(store_actor::stateful_pointer<store_state> self,
                             target, got.error().message);
         });
       // History: what the fleet polled since this engine's last point, up
-      // to now (its own polls take over from here).
+      // to now (its own polls take over from here); then, before that, the
+      // hours the fleet rolled up (older than the events stream keeps).
       auto now = now_ms();
+      self->state.backfill_oldest.erase(target);
       book->read_history(target, self->state.db->backfill_from(target, now),
                          backfill_batch, backfill_max_events,
                          backfill_max_bytes,
@@ -337,6 +392,19 @@ store(store_actor::stateful_pointer<store_state> self,
                                "from the fleet ({}); its charts show a gap",
                                target, got.error().message);
                          });
+      book->read_rollups(
+        target, self->state.db->rollup_from(target, now),
+        std::numeric_limits<size_t>::max(), rollup_max_bytes,
+        [hdl = store_actor{self},
+         target](expected<std::vector<std::string>> got) {
+          if (got)
+            caf::anon_send(hdl, atom::adopt_v, atom::rollup_v, target,
+                           std::move(*got));
+          else
+            OPTISCHEMA_WARN("store: the hourly history of '{}' could not be "
+                            "read from the fleet ({}); its charts show a gap",
+                            target, got.error().message);
+        });
     },
     [self](atom::adopt, const std::string& target,
            const std::vector<std::string>& texts) {
@@ -345,6 +413,10 @@ store(store_actor::stateful_pointer<store_state> self,
     [self](atom::adopt, atom::history, const std::string& target,
            int64_t until_ms, const std::vector<std::string>& events) {
       backfill(self, target, until_ms, events);
+    },
+    [self](atom::adopt, atom::rollup, const std::string& target,
+           const std::vector<std::string>& texts) {
+      backfill_hours(self, target, texts);
     },
     [self, fail](atom::put, atom::audit, const audit_entry& entry) {
       if (auto res = self->state.db->append_audit(now_ms(), to_json(entry));
@@ -455,7 +527,17 @@ store(store_actor::stateful_pointer<store_state> self,
       if (!st.backlog.empty())
         if (auto f = write_backlog(st))
           fail(*f);
-      if (auto res = st.db->maintain(now_ms()); !res)
+      // In a fleet, every hour rolled up goes to the fleet's roll-up stream
+      // too, for engines that take the target over after the events stream
+      // has forgotten it.
+      auto res = st.db->maintain(now_ms(), st.book ? rollup_top_n : 0);
+      if (res && st.book)
+        for (auto& hour : res->hours) {
+          st.book->publish_rollup(hour.target,
+                                  rollup_payload(hour.target, hour));
+          ++st.rollups_published;
+        }
+      if (!res)
         fail(res.error());
       else if (res->hourly_points_written > 0 || res->statements_forgotten > 0
                || res->audit_entries_pruned > 0
@@ -538,6 +620,13 @@ store(store_actor::stateful_pointer<store_state> self,
           json::field(w, "events_read", b.events_read);
           json::field(w, "history_backfilled", st.backfilled);
           json::field(w, "history_refused", st.backfill_refused);
+          json::field(w, "hours_published", st.rollups_published);
+          json::field(w, "hours_stored", b.rollups_stored);
+          json::field(w, "hours_pending", b.rollups_pending);
+          json::field(w, "hours_read", b.rollups_read);
+          json::field(w, "hours_backfilled", st.rollups_kept);
+          json::field(w, "hours_skipped", st.rollups_skipped);
+          json::field(w, "hours_refused", st.rollups_refused);
           if (!b.last_error.empty())
             json::field(w, "last_error", b.last_error);
           w.EndObject();

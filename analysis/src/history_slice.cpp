@@ -1,5 +1,6 @@
 #include "optischema/analysis/history_slice.hpp"
 
+#include "optischema/analysis/json.hpp"
 #include "optischema/util/json_parse.hpp"
 #include "optischema/util/strings.hpp"
 
@@ -15,6 +16,7 @@ namespace {
 constexpr size_t max_statements = 10'000;
 constexpr size_t max_query_bytes = 1 << 20;
 constexpr int64_t max_interval_ms = 86'400'000;
+constexpr size_t max_target_bytes = 256;
 
 using value = rapidjson::Value;
 
@@ -73,6 +75,11 @@ expected<history_slice> read_metrics_payload(std::string_view payload) {
   if (!d.IsObject())
     return bad("not a JSON object");
   history_slice x;
+  if (auto* t = member(d, "target"); t != nullptr) {
+    if (!t->IsString() || t->GetStringLength() > max_target_bytes)
+      return bad("a target that is not a name");
+    x.target.assign(t->GetString(), t->GetStringLength());
+  }
   auto* baseline = member(d, "baseline");
   if (baseline != nullptr && baseline->IsBool() && baseline->GetBool())
     return bad("a baseline poll has no interval");
@@ -120,6 +127,41 @@ expected<history_slice> read_metrics_payload(std::string_view payload) {
     x.statements.push_back(std::move(sp));
   }
   return x;
+}
+
+std::string rollup_payload(const std::string& target, const history_slice& x) {
+  return json::object([&](json::writer& w) {
+    json::field(w, "target", target);
+    json::field(w, "ts", x.ts_ms);
+    json::field(w, "interval_ms", x.interval_ms);
+    json::key(w, "database");
+    w.StartObject();
+    json::field(w, "xact_commit", x.db.xact_commit);
+    json::field(w, "xact_rollback", x.db.xact_rollback);
+    json::field(w, "blks_hit", x.db.blks_hit);
+    json::field(w, "blks_read", x.db.blks_read);
+    json::field(w, "connections", x.db.max_backends);
+    w.EndObject();
+    json::key(w, "summary");
+    w.StartObject();
+    json::key(w, "interval");
+    w.StartObject();
+    json::field(w, "calls", x.db.calls);
+    json::field(w, "total_time_ms", x.db.exec_time_ms);
+    w.EndObject();
+    w.EndObject();
+    json::key(w, "statements");
+    w.StartArray();
+    for (auto& st : x.statements) {
+      w.StartObject();
+      json::field(w, "fingerprint", st.fingerprint);
+      json::field(w, "query", st.query);
+      json::field(w, "parse_error", st.parse_error);
+      json::write_fields(w, st.delta);
+      w.EndObject();
+    }
+    w.EndArray();
+  });
 }
 
 } // namespace optischema

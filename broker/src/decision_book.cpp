@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -32,6 +33,10 @@ constexpr auto retry_delay = std::chrono::seconds{1};
 /// A target's read fails after this many attempts (its owner keeps what it
 /// has in RocksDB, and says so in the log).
 constexpr int load_attempts = 3;
+
+/// Hours of history waiting for NATS, at most (a day of 40 targets; the
+/// engine keeps them in its own history either way).
+constexpr size_t max_queued_rollups = 1000;
 
 /// How long the destructor waits for queued writes.
 constexpr auto flush_wait = std::chrono::seconds{3};
@@ -55,6 +60,8 @@ public:
       bucket_("optischema_decisions_" + opts_.fleet),
       stream_("optischema_audit_" + opts_.fleet),
       audit_subject_("optischema_audit." + opts_.fleet),
+      rollup_stream_("optischema_rollups_" + opts_.fleet),
+      rollup_subject_("optischema_rollup." + opts_.fleet),
       id_prefix_(random_prefix()) {
     thread_ = std::thread{[this] { run(); }};
   }
@@ -128,7 +135,34 @@ public:
       std::lock_guard lock{mtx_};
       histories_.push_back({target, since_ms, std::max<size_t>(batch, 1),
                             std::max<size_t>(max_events, 1), max_bytes,
-                            std::move(done), 0});
+                            std::move(done), 0, false});
+    }
+    cv_.notify_all();
+  }
+
+  void publish_rollup(const std::string& target, std::string json) override {
+    {
+      std::lock_guard lock{mtx_};
+      // Hours wait for a NATS that is away, within a bound: the oldest go
+      // first (the engine keeps them in its own history either way).
+      if (rollups_.size() >= max_queued_rollups) {
+        rollups_.pop_front();
+        ++stats_.failures;
+      }
+      rollups_.push_back({rollup_subject_ + "." + prefix(target),
+                          id_prefix_ + "r" + std::to_string(++rollup_seq_),
+                          std::move(json)});
+    }
+    cv_.notify_all();
+  }
+
+  void read_rollups(const std::string& target, int64_t since_ms, size_t batch,
+                    size_t max_bytes, events_fn done) override {
+    {
+      std::lock_guard lock{mtx_};
+      histories_.push_back({target, since_ms, std::max<size_t>(batch, 1),
+                            std::numeric_limits<size_t>::max(), max_bytes,
+                            std::move(done), 0, true});
     }
     cv_.notify_all();
   }
@@ -146,6 +180,7 @@ public:
     auto s = stats_;
     s.pending = pending_.size();
     s.audit_pending = audit_.size();
+    s.rollups_pending = rollups_.size();
     return s;
   }
 
@@ -164,6 +199,7 @@ private:
     size_t max_bytes;
     events_fn done;
     int attempts;
+    bool rollups; ///< the roll-up stream rather than the events stream
   };
 
   struct page_request {
@@ -188,14 +224,15 @@ private:
   struct batch {
     std::map<std::string, std::string> puts;
     std::deque<audit_record> audit;
+    std::deque<audit_record> rollups;
     std::deque<load_request> loads;
     std::deque<page_request> pages;
     std::deque<history_request> histories;
   };
 
   bool idle_locked() const {
-    return pending_.empty() && audit_.empty() && loads_.empty()
-      && pages_.empty() && histories_.empty();
+    return pending_.empty() && audit_.empty() && rollups_.empty()
+      && loads_.empty() && pages_.empty() && histories_.empty();
   }
 
   void run() {
@@ -214,11 +251,9 @@ private:
         return;
       if (idle_locked())
         continue;
-      batch b{std::exchange(pending_, {}),
-              std::exchange(audit_, {}),
-              std::exchange(loads_, {}),
-              std::exchange(pages_, {}),
-              {}};
+      batch b{std::exchange(pending_, {}), std::exchange(audit_, {}),
+              std::exchange(rollups_, {}), std::exchange(loads_, {}),
+              std::exchange(pages_, {}),   {}};
       // One history at a time: a takeover's decisions and a person's page
       // of the audit log do not wait behind a hundred targets' events.
       if (!histories_.empty()) {
@@ -245,6 +280,9 @@ private:
         pending_.emplace(std::move(k), std::move(v));
       audit_.insert(audit_.begin(), std::make_move_iterator(b.audit.begin()),
                     std::make_move_iterator(b.audit.end()));
+      rollups_.insert(rollups_.begin(),
+                      std::make_move_iterator(b.rollups.begin()),
+                      std::make_move_iterator(b.rollups.end()));
       for (auto& l : b.loads)
         if (l.done)
           loads_.push_back(std::move(l));
@@ -280,19 +318,18 @@ private:
       ++stats_.stored;
     }
     while (!b.audit.empty()) {
-      auto& e = b.audit.front();
-      jsPubOptions po;
-      jsPubOptions_Init(&po);
-      po.MsgId = e.id.c_str();
-      po.MaxWait = request_wait_ms;
-      jsErrCode jerr{};
-      auto s = js_Publish(nullptr, conn_.js, e.subject.c_str(), e.json.data(),
-                          static_cast<int>(e.json.size()), &po, &jerr);
-      if (s != NATS_OK)
+      if (auto s = publish(b.audit.front()); s != NATS_OK)
         return fail("cannot store an audit entry: " + describe(s));
       b.audit.pop_front();
       std::lock_guard lock{mtx_};
       ++stats_.audit_stored;
+    }
+    while (!b.rollups.empty()) {
+      if (auto s = publish(b.rollups.front()); s != NATS_OK)
+        return fail("cannot store an hour of history: " + describe(s));
+      b.rollups.pop_front();
+      std::lock_guard lock{mtx_};
+      ++stats_.rollups_stored;
     }
     for (auto& l : b.loads) {
       std::vector<std::string> found;
@@ -316,18 +353,33 @@ private:
     return {};
   }
 
-  /// Reads `r`'s events through an ordered consumer from its start time,
-  /// handing them over in batches. Another fleet's events on the same NATS
-  /// (the header says whose) are left out.
+  /// Publishes to a stream, which drops a resend with the same id (after a
+  /// lost acknowledgement).
+  natsStatus publish(const audit_record& e) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = e.id.c_str();
+    po.MaxWait = request_wait_ms;
+    jsErrCode jerr{};
+    return js_Publish(nullptr, conn_.js, e.subject.c_str(), e.json.data(),
+                      static_cast<int>(e.json.size()), &po, &jerr);
+  }
+
+  /// Reads `r`'s events (or roll-ups) through an ordered consumer from its
+  /// start time, handing them over in batches. Another fleet's events on
+  /// the same NATS (the header says whose) are left out; the roll-up stream
+  /// is the fleet's own.
   natsStatus read_events(history_request& r) {
-    auto subject = "optischema." + r.target + ".metrics";
+    auto subject = r.rollups ? rollup_subject_ + "." + prefix(r.target)
+                             : "optischema." + r.target + ".metrics";
+    const auto& stream = r.rollups ? rollup_stream_ : opts_.events_stream;
     auto since_ns = std::max<int64_t>(r.since_ms, 0) * 1'000'000;
     // Nothing since then: no consumer (each adoption of a new fleet's
     // targets would wait for a first event that never comes).
     natsMsg* last = nullptr;
     jsErrCode jerr{};
-    auto s = js_GetLastMsg(&last, conn_.js, opts_.events_stream.c_str(),
-                           subject.c_str(), nullptr, &jerr);
+    auto s = js_GetLastMsg(&last, conn_.js, stream.c_str(), subject.c_str(),
+                           nullptr, &jerr);
     // No stream yet (the BROKER makes it as it connects): nothing either.
     if (s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr
         || jerr == JSStreamNotFoundErr)
@@ -346,7 +398,7 @@ private:
       }
       jsSubOptions so;
       jsSubOptions_Init(&so);
-      so.Stream = opts_.events_stream.c_str();
+      so.Stream = stream.c_str();
       so.Ordered = true;
       so.Config.DeliverPolicy = js_DeliverByStartTime;
       so.Config.OptStartTime = from_ns;
@@ -386,7 +438,7 @@ private:
       }
       const char* fleet = nullptr;
       natsMsgHeader_Get(m, fleet_header, &fleet);
-      if (fleet != nullptr && opts_.fleet == fleet) {
+      if (r.rollups || (fleet != nullptr && opts_.fleet == fleet)) {
         auto len = static_cast<size_t>(natsMsg_GetDataLength(m));
         batch.emplace_back(natsMsg_GetData(m), len);
         bytes += len;
@@ -403,7 +455,7 @@ private:
     if (!batch.empty())
       r.done(std::move(batch));
     std::lock_guard lock{mtx_};
-    stats_.events_read += read;
+    (r.rollups ? stats_.rollups_read : stats_.events_read) += read;
     // A timeout with events left: the stream is slow, not gone; what came
     // is kept, the rest is not read again (the batches were handed over).
     return s == NATS_TIMEOUT ? NATS_OK : s;
@@ -493,7 +545,16 @@ private:
     auto s = conn_.open(opts_.url, url_, "optischema decisions", kc,
                         request_wait_ms);
     if (s == NATS_OK)
-      s = open_audit_stream();
+      s = open_stream(stream_, audit_subject_,
+                      "OptiSchema audit log (every change an engine of the "
+                      "fleet made to a target, in order)",
+                      opts_.audit_max_age);
+    if (s == NATS_OK)
+      s = open_stream(rollup_stream_, rollup_subject_,
+                      "OptiSchema hourly history (an hour of a target's "
+                      "figures and top statements, as an engine rolled it "
+                      "up)",
+                      opts_.rollup_max_age);
     if (s != NATS_OK) {
       conn_.close();
       return s;
@@ -502,12 +563,14 @@ private:
     return s;
   }
 
-  /// Creates the audit stream, or takes it as another engine (or an
-  /// operator) made it.
-  natsStatus open_audit_stream() {
+  /// Creates a stream of the book's (over `subject`.>), or takes it as
+  /// another engine (or an operator) made it.
+  natsStatus open_stream(const std::string& name, const std::string& subject,
+                         const char* description,
+                         std::chrono::milliseconds max_age) {
     jsErrCode jerr{};
     jsStreamInfo* si = nullptr;
-    auto s = js_GetStreamInfo(&si, conn_.js, stream_.c_str(), nullptr, &jerr);
+    auto s = js_GetStreamInfo(&si, conn_.js, name.c_str(), nullptr, &jerr);
     if (s == NATS_OK) {
       jsStreamInfo_Destroy(si);
       return s;
@@ -516,18 +579,16 @@ private:
       return s;
     jsStreamConfig cfg;
     jsStreamConfig_Init(&cfg);
-    auto subject = audit_subject_ + ".>";
-    const char* subjects[] = {subject.c_str()};
-    cfg.Name = stream_.c_str();
-    cfg.Description = "OptiSchema audit log (every change an engine of the "
-                      "fleet made to a target, in order)";
+    auto all = subject + ".>";
+    const char* subjects[] = {all.c_str()};
+    cfg.Name = name.c_str();
+    cfg.Description = description;
     cfg.Subjects = subjects;
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.Replicas = opts_.replicas;
-    cfg.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                   opts_.audit_max_age)
-                   .count();
+    cfg.MaxAge
+      = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age).count();
     s = js_AddStream(nullptr, conn_.js, &cfg, nullptr, &jerr);
     return s == NATS_OK || jerr == JSStreamNameExistErr ? NATS_OK : s;
   }
@@ -546,6 +607,8 @@ private:
   const std::string bucket_;
   const std::string stream_;
   const std::string audit_subject_;
+  const std::string rollup_stream_;
+  const std::string rollup_subject_;
   const std::string id_prefix_;
   // The book's thread only.
   detail::kv_handle conn_;
@@ -556,6 +619,8 @@ private:
   std::map<std::string, std::string> pending_;
   std::deque<audit_record> audit_;
   uint64_t audit_seq_ = 0;
+  std::deque<audit_record> rollups_;
+  uint64_t rollup_seq_ = 0;
   std::deque<load_request> loads_;
   std::deque<page_request> pages_;
   std::deque<history_request> histories_;

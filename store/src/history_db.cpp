@@ -15,6 +15,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 namespace optischema {
 
@@ -88,6 +89,24 @@ std::string catalogue_entry(const std::string& query, bool parse_error,
 
 int64_t floor_hour(int64_t ts) {
   return ts - ((ts % hour_ms) + hour_ms) % hour_ms;
+}
+
+/// Hourly points up to the roll-up mark `rolled`, then the raw points' sums
+/// (`tail`). Past the mark, hourly points are hours the fleet rolled up
+/// (put_rollup): kept where no raw point says otherwise, in time order.
+template <class Point>
+void merge_hours(std::vector<Point>& hourly, int64_t rolled,
+                 std::vector<Point> tail) {
+  std::erase_if(hourly, [&](const Point& p) {
+    return p.ts_ms >= rolled
+      && std::any_of(tail.begin(), tail.end(),
+                     [&](const Point& t) { return t.ts_ms == p.ts_ms; });
+  });
+  hourly.insert(hourly.end(), tail.begin(), tail.end());
+  std::stable_sort(hourly.begin(), hourly.end(),
+                   [](const Point& x, const Point& y) {
+                     return x.ts_ms < y.ts_ms;
+                   });
 }
 
 /// RocksDB's own log, into the engine's: no LOG file in the data dir. Such
@@ -247,6 +266,16 @@ struct history_db::impl {
     return out;
   }
 
+  /// Whether `target` has a database point in [from, to) in `id`.
+  bool any_point(cf_id id, const std::string& target, int64_t from,
+                 int64_t to) {
+    auto prefix = target_prefix(target);
+    std::unique_ptr<rocksdb::Iterator> it{
+      db->NewIterator(rocksdb::ReadOptions{}, h(id))};
+    it->Seek(prefix + codec::be64(from));
+    return it->Valid() && it->key().compare(prefix + codec::be64(to)) < 0;
+  }
+
   int64_t rolled_until(const std::string& target) {
     std::string v;
     if (db->Get(rocksdb::ReadOptions{}, h(cf_meta), "rolled/" + target, &v)
@@ -402,6 +431,62 @@ expected<ok> history_db::put_backfill(const std::string& target,
   return ok{};
 }
 
+expected<bool> history_db::put_rollup(const std::string& target,
+                                      const history_slice& x, int64_t now_ms) {
+  auto& d = *impl_;
+  auto hour = x.ts_ms;
+  if (x.interval_ms != hour_ms || floor_hour(hour) != hour
+      || hour < now_ms - opts_.hourly_retention.count()
+      || hour + hour_ms > floor_hour(now_ms))
+    return false;
+  // Points of this engine's in the hour win: they are per poll.
+  auto prefix = target_prefix(target);
+  if (d.any_point(cf_db_raw, target, hour, hour + hour_ms)
+      || d.any_point(cf_db_hourly, target, hour, hour + hour_ms))
+    return false;
+  rocksdb::WriteBatch batch;
+  auto ts = codec::be64(hour);
+  for (auto& st : x.statements) {
+    auto key = series_prefix(target, st.fingerprint);
+    if (st.delta.calls > 0 || st.delta.exec_time_ms > 0)
+      batch.Put(d.h(cf_hourly), key + ts,
+                codec::encode(history_point{hour, hour_ms, st.delta}));
+    key.pop_back(); // target\0fp
+    std::string known;
+    if (!d.db->Get(rocksdb::ReadOptions{}, d.h(cf_statements), key, &known)
+           .ok())
+      batch.Put(d.h(cf_statements), key,
+                catalogue_entry(st.query, st.parse_error, hour));
+  }
+  auto db = x.db;
+  db.ts_ms = hour;
+  db.interval_ms = hour_ms;
+  // The roll-up mark stays: hours past it read both resolutions (merge),
+  // and maintenance, rolling raw points up, leaves an hour without any be.
+  batch.Put(d.h(cf_db_hourly), prefix + ts, codec::encode(db));
+  auto st = d.write(batch);
+  if (!st.ok())
+    return store_failure(st, "writing hourly history from the fleet");
+  return true;
+}
+
+int64_t history_db::rollup_from(const std::string& target, int64_t now_ms) {
+  auto& d = *impl_;
+  auto from = floor_hour(now_ms - opts_.hourly_retention.count()) + hour_ms;
+  auto prefix = target_prefix(target);
+  for (auto cf : {cf_db_raw, cf_db_hourly}) {
+    std::unique_ptr<rocksdb::Iterator> it{
+      d.db->NewIterator(rocksdb::ReadOptions{}, d.h(cf))};
+    it->SeekForPrev(prefix + codec::be64(std::numeric_limits<int64_t>::max()));
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      std::string_view k{it->key().data(), it->key().size()};
+      from = std::max(
+        from, floor_hour(codec::from_be64(k.substr(prefix.size()))) + hour_ms);
+    }
+  }
+  return from;
+}
+
 int64_t history_db::backfill_from(const std::string& target, int64_t now_ms) {
   auto& d = *impl_;
   auto from = oldest_backfill(now_ms);
@@ -462,13 +547,13 @@ history_db::history(const std::string& target, const std::string& fingerprint,
     return d.raw_points(cf_raw, target, fingerprint, from_ms, to_ms);
   auto rolled = std::max<int64_t>(d.rolled_until(target), floor_hour(from_ms));
   auto out = d.raw_points(cf_hourly, target, fingerprint, floor_hour(from_ms),
-                          std::min(to_ms, rolled));
-  if (to_ms > rolled) {
+                          to_ms);
+  if (to_ms > rolled)
     // Hours not rolled up yet: sum their raw points on the fly.
-    auto tail = downsample(
-      d.raw_points(cf_raw, target, fingerprint, rolled, to_ms), hour_ms);
-    out.insert(out.end(), tail.begin(), tail.end());
-  }
+    merge_hours(
+      out, rolled,
+      downsample(d.raw_points(cf_raw, target, fingerprint, rolled, to_ms),
+                 hour_ms));
   return out;
 }
 
@@ -479,13 +564,11 @@ history_db::database_history(const std::string& target, int64_t from_ms,
   if (res == resolution::raw)
     return d.db_points(cf_db_raw, target, from_ms, to_ms);
   auto rolled = std::max<int64_t>(d.rolled_until(target), floor_hour(from_ms));
-  auto out = d.db_points(cf_db_hourly, target, floor_hour(from_ms),
-                         std::min(to_ms, rolled));
-  if (to_ms > rolled) {
-    auto tail = downsample(d.db_points(cf_db_raw, target, rolled, to_ms),
-                           hour_ms);
-    out.insert(out.end(), tail.begin(), tail.end());
-  }
+  auto out = d.db_points(cf_db_hourly, target, floor_hour(from_ms), to_ms);
+  if (to_ms > rolled)
+    merge_hours(out, rolled,
+                downsample(d.db_points(cf_db_raw, target, rolled, to_ms),
+                           hour_ms));
   return out;
 }
 
@@ -798,7 +881,8 @@ expected<history_db::spend> history_db::add_spend(const std::string& day,
   return s;
 }
 
-expected<maintenance_report> history_db::maintain(int64_t now_ms) {
+expected<maintenance_report> history_db::maintain(int64_t now_ms,
+                                                  size_t top_n) {
   auto& d = *impl_;
   maintenance_report report;
   rocksdb::WriteBatch batch;
@@ -812,6 +896,8 @@ expected<maintenance_report> history_db::maintain(int64_t now_ms) {
     auto fps = d.fingerprints(target);
     if (end > rolled) {
       report.hours_rolled += static_cast<uint64_t>((end - rolled) / hour_ms);
+      // The hours rolled, for the fleet: by hour, then trimmed.
+      std::map<int64_t, history_slice> hours;
       for (auto& fp : fps) {
         auto prefix = series_prefix(target, fp);
         for (auto& p : downsample(d.raw_points(cf_raw, target, fp, rolled, end),
@@ -819,13 +905,35 @@ expected<maintenance_report> history_db::maintain(int64_t now_ms) {
           batch.Put(d.h(cf_hourly), prefix + codec::be64(p.ts_ms),
                     codec::encode(p));
           ++report.hourly_points_written;
+          if (top_n > 0)
+            hours[p.ts_ms].statements.push_back({fp, {}, false, p.delta});
         }
       }
       auto prefix = target_prefix(target);
       for (auto& p :
-           downsample(d.db_points(cf_db_raw, target, rolled, end), hour_ms))
+           downsample(d.db_points(cf_db_raw, target, rolled, end), hour_ms)) {
         batch.Put(d.h(cf_db_hourly), prefix + codec::be64(p.ts_ms),
                   codec::encode(p));
+        if (top_n == 0)
+          continue;
+        auto& h = hours[p.ts_ms];
+        h.target = target;
+        h.ts_ms = p.ts_ms;
+        h.interval_ms = hour_ms;
+        h.db = p;
+        auto& sts = h.statements;
+        auto n = std::min(top_n, sts.size());
+        std::partial_sort(sts.begin(), sts.begin() + static_cast<long>(n),
+                          sts.end(), [](auto& x, auto& y) {
+                            return x.delta.exec_time_ms > y.delta.exec_time_ms;
+                          });
+        sts.resize(n);
+        for (auto& st : sts)
+          if (auto text = statement_text(target, st.fingerprint))
+            st.query = std::move(*text);
+        std::erase_if(sts, [](auto& st) { return st.query.empty(); });
+        report.hours.push_back(std::move(h));
+      }
       batch.Put(d.h(cf_meta), "rolled/" + target, codec::be64(end));
       rolled = end;
     }

@@ -9,6 +9,8 @@
 #include "nats_process.hpp"
 #include "test_util.hpp"
 
+#include "optischema/store/history_db.hpp"
+
 #include <catch2/catch.hpp>
 #include <nats/nats.h>
 
@@ -476,4 +478,97 @@ TEST_CASE("the WebSocket relays the fleet's events and nothing else from "
   // fleet's and the unmarked one are not this fleet's to count.
   CHECK(counts["refused"].GetInt64() == 4);
   CHECK(http_get(ua, "/health/live").status == 200);
+}
+
+TEST_CASE("hours one engine rolled up reach the engine that takes its "
+          "targets over",
+          "[fleet]") {
+  // engine-a polled t0..t5 from five to two hours ago (its data dir says
+  // so): as it starts, its maintenance rolls those hours up and publishes
+  // them to the fleet's roll-up stream. engine-b, new, takes its share of
+  // the targets and fills their hours from there.
+  constexpr int64_t hour = 3'600'000;
+  constexpr int64_t step = 600'000;
+  const std::string fp = "feedfacecafe0001";
+  const std::string text = "SELECT note FROM seeded WHERE id = $1";
+  fleet_fixture f;
+  temp_dir data_a, data_b;
+  auto first = (wall_ms() / hour - 5) * hour;
+  {
+    optischema::store_options o;
+    o.dir = data_a.str();
+    auto db = optischema::history_db::open(o);
+    REQUIRE(db);
+    for (int t = 0; t < 6; ++t)
+      for (auto ts = first + step; ts < first + 3 * hour; ts += step) {
+        optischema::metrics_snapshot s;
+        s.target = "t" + std::to_string(t);
+        s.ts_ms = ts;
+        s.interval_ms = step;
+        auto& st = s.statements.emplace_back();
+        st.fingerprint = fp;
+        st.query = text;
+        st.queryids = {1};
+        st.total.calls = 1000;
+        st.interval.calls = 5;
+        st.interval.exec_time_ms = 2.5;
+        REQUIRE((*db)->put_snapshot(s));
+      }
+  }
+  engine_process a{f.args("engine-a", data_a)};
+  auto ua = a.wait_ready();
+  auto decisions = [](const std::string& url) {
+    auto d = parse_json(http_get(url, "/api/status?local=1").body);
+    rapidjson::Document out;
+    out.CopyFrom(d["store"]["decisions"], out.GetAllocator());
+    return out;
+  };
+  REQUIRE(eventually(
+    [&] { return decisions(ua)["hours_stored"].GetInt64() >= 18; }, 15s));
+
+  engine_process b{f.args("engine-b", data_b)};
+  auto ub = b.wait_ready();
+  std::vector<std::string> mine;
+  REQUIRE(eventually(
+    [&] {
+      mine = polled_by(ub, "engine-b");
+      return !mine.empty();
+    },
+    10s));
+  // The database series: the seeded hours (five points in the first,
+  // six in the others, five calls each), hourly.
+  auto window = "&from=" + std::to_string(first)
+    + "&to=" + std::to_string(first + 3 * hour);
+  std::string body;
+  CHECK(eventually(
+    [&] {
+      body = http_get(ub,
+                      "/api/metrics/history?resolution=hourly&target="
+                        + mine.front() + window)
+               .body;
+      auto d = parse_json(body);
+      return d.HasMember("points") && d["points"].Size() == 3;
+    },
+    10s));
+  INFO(body);
+  auto d = parse_json(body);
+  REQUIRE(d["points"].Size() == 3);
+  CHECK(d["points"][0]["ts"].GetInt64() == first);
+  CHECK(d["points"][0]["calls"].GetInt64() == 25);
+  CHECK(d["points"][1]["calls"].GetInt64() == 30);
+  CHECK(d["points"][2]["calls"].GetInt64() == 30);
+  // The statement's hours and its text came along.
+  auto st
+    = parse_json(http_get(ub,
+                          "/api/metrics/history?resolution=hourly&target="
+                            + mine.front() + "&fingerprint=" + fp + window)
+                   .body);
+  CHECK(st["points"].Size() == 3);
+  CHECK(std::string{st["query"].GetString()} == text);
+  auto counts = decisions(ub);
+  CHECK(counts["hours_backfilled"].GetInt64()
+        >= 3 * static_cast<int64_t>(mine.size()));
+  CHECK(counts["hours_refused"].GetInt64() == 0);
+  CHECK(a.stop() == 0);
+  CHECK(b.stop() == 0);
 }

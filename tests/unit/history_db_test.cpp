@@ -321,3 +321,81 @@ TEST_CASE("a metrics event that is not one leaves history alone",
   CHECK_THAT(read_metrics_payload("[]").error().message,
              Catch::Contains("not a JSON object"));
 }
+
+TEST_CASE("hours the fleet rolled up fill history older than its events",
+          "[store][fleet]") {
+  // Engine A polled db1 from 00:00 to 06:00 and rolls the hours up for the
+  // fleet; engine B never saw db1 and takes it over at 06:10.
+  // (Hours from a day after the epoch: a time stamp of 0 is none.)
+  constexpr int64_t day = 24 * hour;
+  temp_dir a_dir, b_dir;
+  auto a = open(a_dir);
+  for (int i = 0; i < 18; ++i)
+    REQUIRE(a->put_snapshot(snapshot(day + i * 20 * 60'000, 1)));
+  auto now = day + 6 * hour + 10 * 60'000;
+  auto report = a->maintain(now, 50);
+  REQUIRE(report);
+  REQUIRE(report->hours.size() == 6);
+  for (auto& h : report->hours) {
+    CHECK(h.target == "db1");
+    CHECK(h.interval_ms == hour);
+    REQUIRE(h.statements.size() == 1);
+    CHECK(h.statements[0].delta.calls == 3);
+    CHECK(h.statements[0].query == "SELECT * FROM t WHERE a = $1");
+  }
+  // Without a top N (no fleet), the report carries no hours.
+  temp_dir c_dir;
+  auto c = open(c_dir);
+  REQUIRE(c->put_snapshot(snapshot(day, 1)));
+  REQUIRE(c->maintain(now)->hours.empty());
+
+  // What B reads back is what A wrote (the payload goes through NATS).
+  auto b = open(b_dir);
+  auto from = b->rollup_from("db1", now);
+  CHECK(from <= day);
+  // B polled 02:10 itself: its own point wins over the roll-up of hour 2.
+  auto own = snapshot(day + 2 * hour + 10 * 60'000, 7, "bbbb");
+  REQUIRE(b->put_snapshot(own));
+  int kept = 0;
+  for (auto& h : report->hours) {
+    auto payload = rollup_payload("db1", h);
+    auto back = read_metrics_payload(payload);
+    INFO(payload);
+    REQUIRE(back);
+    CHECK(back->target == "db1");
+    CHECK(back->ts_ms == h.ts_ms);
+    CHECK(back->db.calls == h.db.calls);
+    auto put = b->put_rollup("db1", *back, now);
+    REQUIRE(put);
+    kept += *put ? 1 : 0;
+    // Twice changes nothing (read again after a failure, or from a second
+    // engine that rolled the same hour up).
+    REQUIRE(b->put_rollup("db1", *back, now));
+    CHECK_FALSE(*b->put_rollup("db1", *back, now));
+  }
+  CHECK(kept == 5);
+  auto hourly = b->history("db1", "aaaa", 0, now, resolution::hourly);
+  REQUIRE(hourly.size() == 5);
+  for (auto& p : hourly)
+    CHECK(p.delta.calls == 3);
+  CHECK(b->statement_text("db1", "aaaa").value_or("")
+        == "SELECT * FROM t WHERE a = $1");
+  auto db_hours = b->database_history("db1", 0, now, resolution::hourly);
+  CHECK(db_hours.size() == 6); // five rolled up by A, one of B's own
+  CHECK(b->rollup_from("db1", now) == day + 6 * hour);
+  // B's maintenance rolls its own hour up and leaves A's hours be.
+  REQUIRE(b->maintain(now));
+  CHECK(b->history("db1", "aaaa", 0, now, resolution::hourly).size() == 5);
+  CHECK(b->history("db1", "bbbb", 0, now, resolution::hourly).size() == 1);
+
+  // Not kept: an hour not over yet, one that does not start on the hour,
+  // one past the hourly retention.
+  auto h = report->hours.back();
+  h.ts_ms = day + 6 * hour;
+  CHECK_FALSE(*b->put_rollup("db1", h, now));
+  h.ts_ms = day + 3 * hour + 1;
+  CHECK_FALSE(*b->put_rollup("db2", h, now));
+  h.ts_ms = day;
+  CHECK_FALSE(*b->put_rollup("db2", h, 60 * day));
+  CHECK(b->database_history("db2", 0, now, resolution::hourly).empty());
+}

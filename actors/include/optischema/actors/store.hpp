@@ -45,6 +45,15 @@ struct store_state {
   /// Polls of the fleet's metrics events kept as history, and refused.
   uint64_t backfilled = 0;
   uint64_t backfill_refused = 0;
+  /// The oldest poll kept from metrics events of each target being adopted:
+  /// roll-ups fill only the hours before it (its raw points are finer).
+  std::unordered_map<std::string, int64_t> backfill_oldest;
+  /// Hours of the fleet's roll-ups kept as hourly history, skipped (this
+  /// engine has points there) and refused as garbled; hours published.
+  uint64_t rollups_kept = 0;
+  uint64_t rollups_skipped = 0;
+  uint64_t rollups_refused = 0;
+  uint64_t rollups_published = 0;
   /// Pages of the fleet's audit log being read, by read id.
   struct audit_read {
     caf::typed_response_promise<audit_page> rp;

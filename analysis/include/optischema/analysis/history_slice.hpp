@@ -27,6 +27,9 @@ struct statement_point {
 
 /// One poll's history, as a metrics event carried it.
 struct history_slice {
+  /// The target a roll-up is about (metrics events name it in their
+  /// envelope instead: empty).
+  std::string target;
   int64_t ts_ms = 0;
   int64_t interval_ms = 0;
   database_point db;
@@ -38,5 +41,10 @@ struct history_slice {
 /// baseline poll (no interval), counts that are negative or not numbers,
 /// and sizes no engine writes.
 expected<history_slice> read_metrics_payload(std::string_view payload);
+
+/// An hour of a target's history as the fleet keeps it in JetStream (the
+/// roll-up stream): the fields read_metrics_payload reads, plus the target,
+/// so a new owner can fill hours older than the events stream keeps.
+std::string rollup_payload(const std::string& target, const history_slice& x);
 
 } // namespace optischema

@@ -11,7 +11,8 @@
 // optischema_audit_<fleet>, kept for the audit retention: every engine reads
 // the fleet's log there, whichever engine made a change and whether or not
 // it still runs. And a new owner reads back the metrics events the others
-// published about its target (the events stream) to fill its history.
+// published about its target (the events stream) to fill its history, and
+// the hours they rolled up (optischema_rollups_<fleet>) before those.
 //
 // Writes are queued and stored by a thread of the book's own (the last
 // version of each recommendation wins), retried until NATS takes them: the
@@ -42,6 +43,9 @@ struct decision_book_options {
   /// The stream of events (nats_options::stream; empty: none), where the
   /// fleet's metrics events are read back for history (read_history).
   std::string events_stream{defaults::nats_stream};
+  /// How long the roll-up stream keeps an hour, when this engine creates it
+  /// (--retention-hourly).
+  std::chrono::milliseconds rollup_max_age = defaults::retention_hourly;
 };
 
 class decision_book {
@@ -57,6 +61,9 @@ public:
     uint64_t audit_stored = 0;  ///< audit entries the stream acknowledged
     uint64_t audit_pending = 0; ///< queued, not yet stored
     uint64_t events_read = 0;   ///< metrics events read back for history
+    uint64_t rollups_stored = 0;  ///< hours the roll-up stream acknowledged
+    uint64_t rollups_pending = 0; ///< queued, not yet stored
+    uint64_t rollups_read = 0;    ///< hours read back for history
     std::string last_error;
   };
 
@@ -97,6 +104,20 @@ public:
   virtual void read_history(const std::string& target, int64_t since_ms,
                             size_t batch, size_t max_events, size_t max_bytes,
                             events_fn done)
+    = 0;
+
+  /// Queues an hour of `target`'s history (rollup_payload) for the fleet's
+  /// roll-up stream, optischema_rollups_<fleet>, kept for the hourly
+  /// retention: an engine that takes the target over after the events
+  /// stream forgot those hours reads them there (read_rollups).
+  virtual void publish_rollup(const std::string& target, std::string json) = 0;
+
+  /// Reads the hours of `target` the fleet's engines rolled up and published
+  /// since `since_ms`, oldest first (an hour may come from several engines),
+  /// at most `max_bytes` in all; `done` as for read_history, after the
+  /// history reads asked for before.
+  virtual void read_rollups(const std::string& target, int64_t since_ms,
+                            size_t batch, size_t max_bytes, events_fn done)
     = 0;
 
   /// Queues an audit entry (JSON) about `target`, stored in the order queued.

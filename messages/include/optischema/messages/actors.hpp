@@ -96,13 +96,18 @@ using store_actor = caf::typed_actor<
                   recommendation_patch>::with<recommendation>,
   // This engine now polls a target (fleet): reads the target's decisions
   // from the fleet's bucket and keeps those newer than its own, and fills
-  // its history since its last point from the fleet's metrics events.
+  // its history since its last point from the fleet's metrics events (and
+  // older hours from the fleet's roll-ups).
   caf::reacts_to<atom::adopt, std::string>,
   // INTERNAL: the decisions read (target, one recommendation JSON each).
   caf::reacts_to<atom::adopt, std::string, std::vector<std::string>>,
   // INTERNAL: metrics events read back (target, events up to this time,
   // one event JSON each), kept as history.
   caf::reacts_to<atom::adopt, atom::history, std::string, int64_t,
+                 std::vector<std::string>>,
+  // INTERNAL: hours the fleet rolled up, read back (target, one roll-up
+  // JSON each), kept as hourly history where this engine has none.
+  caf::reacts_to<atom::adopt, atom::rollup, std::string,
                  std::vector<std::string>>,
   // Appends an entry to the audit log.
   caf::reacts_to<atom::put, atom::audit, audit_entry>,

@@ -26,6 +26,8 @@ OPTISCHEMA_ATOM(latest, "latest")
 OPTISCHEMA_ATOM(baseline, "baseline")
 /// History points.
 OPTISCHEMA_ATOM(history, "history")
+/// Hours of history rolled up (a fleet's roll-up stream).
+OPTISCHEMA_ATOM(rollup, "rollup")
 /// Publish an event to sinks (NATS, WebSocket).
 OPTISCHEMA_ATOM(publish, "publish")
 /// Fingerprint statements.

@@ -56,6 +56,10 @@ struct store_stats {
 
 /// What one maintenance run did.
 struct maintenance_report {
+  /// The hours rolled up from raw points, each with the statements that
+  /// took the most time in it (maintain's `top_n`, texts included): what a
+  /// fleet keeps in JetStream for engines that take the target over later.
+  std::vector<history_slice> hours;
   uint64_t hours_rolled = 0;
   uint64_t hourly_points_written = 0;
   uint64_t statements_forgotten = 0;
@@ -90,6 +94,19 @@ public:
   /// retention (less an hour, whose raw points may be gone) is skipped.
   expected<ok> put_backfill(const std::string& target, const history_slice& x,
                             int64_t now_ms);
+
+  /// Keeps an hour of `target`'s history the fleet rolled up (another
+  /// engine's roll-up, from JetStream) as its hourly points and its
+  /// statements' texts, unless this engine has points of its own in that
+  /// hour (its own, or raw points read back from the events stream: finer)
+  /// or the hour is past the hourly retention. Returns whether it was kept.
+  expected<bool> put_rollup(const std::string& target, const history_slice& x,
+                            int64_t now_ms);
+
+  /// Where hourly history of `target` from the fleet would start: after
+  /// its newest database point of either resolution, and no earlier than
+  /// the hourly retention.
+  int64_t rollup_from(const std::string& target, int64_t now_ms);
 
   /// Where history of `target` from the fleet would start: after its
   /// newest database point (its own polls' or backfilled), and no earlier
@@ -223,7 +240,9 @@ public:
   /// points and hourly sums past their retention, audit entries past
   /// theirs, and recommendations no analysis produced for their retention
   /// (unless applied).
-  expected<maintenance_report> maintain(int64_t now_ms);
+  /// `top_n` > 0: the report also holds each rolled hour with at least a
+  /// raw database point, and its top `top_n` statements.
+  expected<maintenance_report> maintain(int64_t now_ms, size_t top_n = 0);
 
   store_stats stats();
 
