@@ -75,9 +75,19 @@ public:
     for (auto& m : members)
       last_listed_[m] = now;
     for (auto i = last_listed_.begin(); i != last_listed_.end();) {
-      if (now - i->second > opts_.grace) {
-        i = last_listed_.erase(i);
-        continue;
+      if (i->second != now) {
+        // Missing from the listing: asked by name, a member that deleted its
+        // key (a graceful stop) or whose key expired is gone at once; one
+        // the listing missed is still there. Without an answer, the grace.
+        kvEntry* e = nullptr;
+        auto got = kvStore_Get(&e, kv_, i->first.c_str());
+        if (got == NATS_OK) {
+          kvEntry_Destroy(e);
+          i->second = now;
+        } else if (got == NATS_NOT_FOUND || now - i->second > opts_.grace) {
+          i = last_listed_.erase(i);
+          continue;
+        }
       }
       members.push_back(i->first);
       ++i;

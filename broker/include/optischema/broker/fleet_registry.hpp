@@ -33,11 +33,12 @@ struct fleet_options {
   /// than the heartbeat, so a NATS that does not answer is noticed in time
   /// to stop polling before the key expires (fleet.hpp).
   std::chrono::milliseconds wait{2000};
-  /// A member that a listing of the bucket misses stays one this long after
-  /// it was last listed: a listing races with the other engines' writes and
-  /// once in a while misses a live key (seen on a loaded machine), which
-  /// would move its targets away and back for one heartbeat. A stopped
-  /// engine's targets move this much later; a dead one's key expires first.
+  /// A member that a listing of the bucket misses is looked up by name: a
+  /// listing races with the other engines' writes and once in a while
+  /// misses a live key (seen on a loaded machine), which would move its
+  /// targets away and back for one heartbeat. A key deleted (a graceful
+  /// stop) or expired is gone at once; when the lookup does not answer, the
+  /// member stays one this long after it was last listed.
   std::chrono::milliseconds grace{0};
 };
 
