@@ -157,8 +157,10 @@ void backfill(store_actor::stateful_pointer<store_state> self,
 /// Roll-ups read back at most per adoption: a month of hours of one target
 /// by one engine with a top 50 is about 10 MB.
 constexpr size_t rollup_max_bytes = 32 << 20;
-/// Statements an hour carries into the fleet's roll-up stream.
+/// Statements an hour carries into the fleet's roll-up stream, and its
+/// size at most.
 constexpr size_t rollup_top_n = 50;
+constexpr size_t rollup_max_payload = 512 << 10;
 
 /// Keeps the hours of `target` the fleet rolled up, before the polls read
 /// back from metrics events (finer). Bytes from NATS are not trusted: a
@@ -533,8 +535,15 @@ store(store_actor::stateful_pointer<store_state> self,
       auto res = st.db->maintain(now_ms(), st.book ? rollup_top_n : 0);
       if (res && st.book)
         for (auto& hour : res->hours) {
-          st.book->publish_rollup(hour.target,
-                                  rollup_payload(hour.target, hour));
+          // Within what NATS takes in one message (1 MB by default): texts
+          // can be long, so the cheapest statements go first.
+          auto payload = rollup_payload(hour.target, hour);
+          while (payload.size() > rollup_max_payload
+                 && !hour.statements.empty()) {
+            hour.statements.pop_back();
+            payload = rollup_payload(hour.target, hour);
+          }
+          st.book->publish_rollup(hour.target, std::move(payload));
           ++st.rollups_published;
         }
       if (!res)

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <random>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 namespace optischema::broker {
@@ -307,29 +308,46 @@ private:
     if (kv_ == nullptr)
       if (auto s = open(); s != NATS_OK)
         return fail("cannot open it on " + url_.redacted + ": " + describe(s));
+    // Too big for this server: no retry makes it fit, and it must not hold
+    // up what is queued behind it (a statement's text is any size a
+    // database user wrote). Dropped, said and counted.
+    auto too_big = [&](natsStatus s, const char* what, size_t bytes) {
+      if (s != NATS_MAX_PAYLOAD)
+        return false;
+      OPTISCHEMA_WARN("fleet {}: {} of {} bytes is larger than the NATS "
+                      "server takes; kept in this engine only",
+                      opts_.fleet, what, bytes);
+      std::lock_guard lock{mtx_};
+      ++stats_.failures;
+      return true;
+    };
     for (auto i = b.puts.begin(); i != b.puts.end();) {
       uint64_t rev = 0;
       auto s = kvStore_Put(&rev, kv_, i->first.c_str(), i->second.data(),
                            static_cast<int>(i->second.size()));
+      if (too_big(s, "a decision", i->second.size())) {
+        i = b.puts.erase(i);
+        continue;
+      }
       if (s != NATS_OK)
         return fail("cannot store a decision: " + describe(s));
       i = b.puts.erase(i);
       std::lock_guard lock{mtx_};
       ++stats_.stored;
     }
-    while (!b.audit.empty()) {
-      if (auto s = publish(b.audit.front()); s != NATS_OK)
-        return fail("cannot store an audit entry: " + describe(s));
-      b.audit.pop_front();
-      std::lock_guard lock{mtx_};
-      ++stats_.audit_stored;
-    }
-    while (!b.rollups.empty()) {
-      if (auto s = publish(b.rollups.front()); s != NATS_OK)
-        return fail("cannot store an hour of history: " + describe(s));
-      b.rollups.pop_front();
-      std::lock_guard lock{mtx_};
-      ++stats_.rollups_stored;
+    for (auto [queue, what, stored] :
+         {std::tuple{&b.audit, "an audit entry", &stats_.audit_stored},
+          std::tuple{&b.rollups, "an hour of history",
+                     &stats_.rollups_stored}}) {
+      while (!queue->empty()) {
+        auto s = publish(queue->front());
+        if (!too_big(s, what, queue->front().json.size()) && s != NATS_OK)
+          return fail(fmt::format("cannot store {}: {}", what, describe(s)));
+        auto ok = s == NATS_OK;
+        queue->pop_front();
+        std::lock_guard lock{mtx_};
+        *stored += ok ? 1 : 0;
+      }
     }
     for (auto& l : b.loads) {
       std::vector<std::string> found;

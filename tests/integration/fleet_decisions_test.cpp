@@ -21,6 +21,8 @@
 #include <nats/nats.h>
 #include <pqxx/pqxx>
 
+#include <fstream>
+#include <future>
 #include <limits>
 #include <string>
 
@@ -301,4 +303,48 @@ TEST_CASE("a decision follows its target through the fleet and changes are "
   CHECK(std::string{log["source"].GetString()} == "engine");
   CHECK(log.HasMember("fleet_error"));
   CHECK_FALSE(dismissed_by_owner(log));
+}
+
+TEST_CASE("an entry too big for NATS is dropped and does not hold up the "
+          "decisions behind it",
+          "[fleet][nats]") {
+  // A server that takes 8 KB per message; a statement's text (any size a
+  // database user wrote) can make a decision, an audit entry or an hour of
+  // history larger than that.
+  temp_dir dir;
+  auto conf = (dir.path / "nats.conf").string();
+  std::ofstream{conf} << "max_payload: 8192\n";
+  nats_process nats{{true, {"-c", conf}}};
+  auto book = optischema::broker::decision_book::create({nats.url(), "big"});
+  REQUIRE(book);
+  auto& b = **book;
+  std::string big(20'000, 'x');
+  b.record("t", R"({"text":")" + big + R"("})");
+  b.record("t", R"({"text":"small"})");
+  b.put("t", "big1", R"({"id":"big1","text":")" + big + R"("})");
+  b.put("t", "small1", R"({"id":"small1"})");
+  b.publish_rollup("t", R"({"text":")" + big + R"("})");
+  b.publish_rollup("t", R"({"target":"t"})");
+  optischema::broker::decision_book::stats s;
+  CHECK(eventually(
+    [&] {
+      s = b.get_stats();
+      return s.pending == 0 && s.audit_pending == 0 && s.rollups_pending == 0;
+    },
+    15s));
+  CHECK(s.stored == 1);
+  CHECK(s.audit_stored == 1);
+  CHECK(s.rollups_stored == 1);
+  CHECK(s.failures >= 3);
+  // What was stored reads back.
+  std::promise<
+    optischema::expected<optischema::broker::decision_book::audit_page>>
+    page;
+  b.read_audit(10, 0, [&](auto got) { page.set_value(std::move(got)); });
+  auto fut = page.get_future();
+  REQUIRE(fut.wait_for(15s) == std::future_status::ready);
+  auto got = fut.get();
+  REQUIRE(got);
+  REQUIRE(got->entries.size() == 1);
+  CHECK(got->entries[0] == R"({"text":"small"})");
 }
