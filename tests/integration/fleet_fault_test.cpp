@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -334,6 +335,8 @@ TEST_CASE("a fleet keeps every target polled once through crashes of engines "
   };
   std::vector<std::string> ids{"engine-a", "engine-b", "engine-c"};
   int engine_kills = 0, nats_stops = 0;
+  /// When each NATS server was down (wall ms, from stop to start).
+  std::vector<std::pair<int64_t, int64_t>> nats_down;
   std::chrono::milliseconds takeover{0};
   auto deadline = clock_type::now() + 60s;
   for (bool first = true; clock_type::now() < deadline; first = false) {
@@ -376,11 +379,13 @@ TEST_CASE("a fleet keeps every target polled once through crashes of engines "
       auto n = pick(3);
       auto& node = f.nats[static_cast<size_t>(n)];
       node->stop();
-      events.push_back(std::to_string(wall_ms()) + " stopped NATS n"
+      auto stopped_at = wall_ms();
+      events.push_back(std::to_string(stopped_at) + " stopped NATS n"
                        + std::to_string(n));
       ++nats_stops;
       std::this_thread::sleep_for(std::chrono::milliseconds{3000 + pick(2000)});
       node->start();
+      nats_down.emplace_back(stopped_at, wall_ms());
       events.push_back(std::to_string(wall_ms()) + " started NATS n"
                        + std::to_string(n));
     }
@@ -401,6 +406,20 @@ TEST_CASE("a fleet keeps every target polled once through crashes of engines "
     // plus a poll's own time.
     std::string worst, around;
     int64_t most = 0;
+    // (The gap nearest its bound; none yet.)
+    int64_t most_allowed = std::numeric_limits<int64_t>::max() / 2;
+    auto base = 4 * std::chrono::milliseconds{poll_interval}.count() + 1000;
+    // A gap that spans a NATS server's outage may last that outage longer:
+    // an owner connected to the stopped server cannot renew its lease and
+    // stops polling (never two owners), and the others cannot take over
+    // before its key expires on the servers left ("except during the
+    // outage itself").
+    auto allowed = [&](int64_t from, int64_t to) {
+      auto extra = int64_t{0};
+      for (auto [down, up] : nats_down)
+        extra += std::max<int64_t>(0, std::min(to, up) - std::max(from, down));
+      return base + extra;
+    };
     for (int i = 0; i < n_targets; ++i) {
       auto t = target_name(i);
       auto& xs = polled_at[t];
@@ -409,8 +428,11 @@ TEST_CASE("a fleet keeps every target polled once through crashes of engines "
       std::sort(xs.begin(), xs.end());
       for (size_t j = 1; j < xs.size(); ++j)
         if (xs[j - 1].first >= watch_from
-            && xs[j].first - xs[j - 1].first > most) {
+            && xs[j].first - xs[j - 1].first
+                - allowed(xs[j - 1].first, xs[j].first)
+              > most - most_allowed) {
           most = xs[j].first - xs[j - 1].first;
+          most_allowed = allowed(xs[j - 1].first, xs[j].first);
           worst = t;
           around = xs[j - 1].second + " at " + std::to_string(xs[j - 1].first)
             + ", then " + xs[j].second + " at " + std::to_string(xs[j].first);
@@ -420,12 +442,15 @@ TEST_CASE("a fleet keeps every target polled once through crashes of engines "
     for (auto& x : events)
       log += x + "\n";
     INFO("faults:\n" << log << "polls around the gap: " << around);
-    INFO("longest time without a poll: " << most << " ms (" << worst << ")");
+    INFO("the gap closest to its bound: " << most << " ms (" << worst
+                                          << "), allowed " << most_allowed);
     // Measured: 4.8-5.7 s in most runs; up to 7.2 s in about one run of
     // ten, when a takeover followed a NATS server's restart by seconds (the
-    // survivors saw the dead engine's key expire late). Bounded here at
-    // four intervals and a second; README's figures say which is which.
-    CHECK(most <= 4 * std::chrono::milliseconds{poll_interval}.count() + 1000);
+    // survivors saw the dead engine's key expire late); 10.4 and 10.6 s
+    // once each when the owner's NATS server was stopped (down 4.4 s).
+    // Bounded here at four intervals and a second, plus any NATS outage the
+    // gap spans; README's figures say which is which.
+    CHECK(most <= most_allowed);
   }
 
   // Only the owner's counters move.
