@@ -436,7 +436,20 @@ caf::result<status_report> engine_status(self_ptr self,
   };
   auto g = std::make_shared<gather>();
   g->rp = self->make_response_promise<status_report>();
-  auto finish = [self, g, prefix] {
+  // A component that cannot say: its state and why, and (a COLLECTOR) the
+  // target it polls, which every entry of "targets" names.
+  auto unanswered = [](const std::string& name, health state, const char* code,
+                       const std::string& message) {
+    auto target = name.rfind(collector_name(""), 0) == 0
+      ? fmt::format(R"("name":{},)",
+                    json::quote(name.substr(collector_name("").size())))
+      : std::string{};
+    return status_report{
+      state,
+      fmt::format(R"({{{}"state":"{}","error":{{"code":"{}","message":{}}}}})",
+                  target, to_string(state), code, json::quote(message))};
+  };
+  auto finish = [self, g, prefix, unanswered] {
     auto& st = self->state;
     auto overall = health::ok;
     for (auto& [_, r] : g->replies)
@@ -468,10 +481,13 @@ caf::result<status_report> engine_status(self_ptr self,
     json::field(w, "uptime_ms", now_ms() - st.started_ms);
     json::key(w, "targets");
     w.StartArray();
-    for (auto& t : st.config.targets)
-      raw(
-        collector_name(t.name),
-        R"({"state":"unknown","error":{"code":"internal","message":"no answer"}})");
+    for (auto& t : st.config.targets) {
+      auto name = collector_name(t.name);
+      if (g->replies.count(name) == 0)
+        g->replies[name] = unanswered(name, health::unknown, "internal",
+                                      "no answer");
+      raw(name, "");
+    }
     w.EndArray();
     if (!st.config.targets_file.empty()) {
       json::key(w, "targets_file");
@@ -543,12 +559,9 @@ caf::result<status_report> engine_status(self_ptr self,
     if (name.rfind(prefix, 0) != 0)
       continue;
     if (!c.handle) {
-      g->replies[name]
-        = {health::down,
-           fmt::format(
-             R"({{"state":"down","error":{{"code":"internal","message":{}}}}})",
-             json::quote(c.restarting ? "restarting after: " + c.last_failure
-                                      : "not running"))};
+      g->replies[name] = unanswered(
+        name, health::down, "internal",
+        c.restarting ? "restarting after: " + c.last_failure : "not running");
       continue;
     }
     ++g->pending;
@@ -560,12 +573,9 @@ caf::result<status_report> engine_status(self_ptr self,
           if (--g->pending == 0)
             finish();
         },
-        [g, name = name, finish](const caf::error& err) {
-          g->replies[name] = {
-            health::unknown,
-            fmt::format(
-              R"({{"state":"unknown","error":{{"code":"timeout","message":{}}}}})",
-              json::quote("no status: " + error_message(err)))};
+        [g, name = name, finish, unanswered](const caf::error& err) {
+          g->replies[name] = unanswered(name, health::unknown, "timeout",
+                                        "no status: " + error_message(err));
           if (--g->pending == 0)
             finish();
         });

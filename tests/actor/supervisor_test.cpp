@@ -107,6 +107,23 @@ CAF_TEST(status gathers every component) {
     [&](const caf::error& err) { CAF_FAIL(sys.render(err)); });
 }
 
+CAF_TEST(a target whose collector cannot answer is listed by its name) {
+  // Crashed and waiting for its restart: the status still names the target
+  // (the API's targets and the dashboard key on it) and says why.
+  anon_send_exit(state().components["collector/t1"].handle,
+                 caf::exit_reason::kill);
+  consume_messages();
+  auto rh = self->request(aut, caf::infinite, atom::status_v);
+  consume_messages();
+  rh.receive(
+    [&](const status_report& r) {
+      CAF_CHECK(r.json.find(R"("targets":[{"name":"t1","state":"down")")
+                != std::string::npos);
+      CAF_CHECK(r.json.find("restarting after") != std::string::npos);
+    },
+    [&](const caf::error& err) { CAF_FAIL(sys.render(err)); });
+}
+
 CAF_TEST(polling an unknown target is an error that names it) {
   auto rh = self->request(aut, caf::infinite, atom::poll_v,
                           std::string{"nope"});
