@@ -266,6 +266,39 @@ struct history_db::impl {
     return out;
   }
 
+  /// The time of `target`'s newest database point in `id`, if any.
+  std::optional<int64_t> newest_point(cf_id id, const std::string& target) {
+    auto prefix = target_prefix(target);
+    std::unique_ptr<rocksdb::Iterator> it{
+      db->NewIterator(rocksdb::ReadOptions{}, h(id))};
+    it->SeekForPrev(prefix + codec::be64(std::numeric_limits<int64_t>::max()));
+    if (!it->Valid() || !it->key().starts_with(prefix))
+      return std::nullopt;
+    std::string_view k{it->key().data(), it->key().size()};
+    return codec::from_be64(k.substr(prefix.size()));
+  }
+
+  /// Adds points another engine collected (a metrics event's statements or
+  /// an hour's) to `batch`, in `id` at `ts_ms`, with each statement's
+  /// catalogue entry unless this engine has seen the statement.
+  void put_statements(rocksdb::WriteBatch& batch, cf_id id,
+                      const std::string& target,
+                      const std::vector<statement_point>& statements,
+                      int64_t ts_ms, int64_t interval_ms) {
+    auto ts = codec::be64(ts_ms);
+    for (auto& st : statements) {
+      auto key = series_prefix(target, st.fingerprint);
+      if (st.delta.calls > 0 || st.delta.exec_time_ms > 0)
+        batch.Put(h(id), key + ts,
+                  codec::encode(history_point{ts_ms, interval_ms, st.delta}));
+      key.pop_back(); // target\0fp
+      std::string known;
+      if (!db->Get(rocksdb::ReadOptions{}, h(cf_statements), key, &known).ok())
+        batch.Put(h(cf_statements), key,
+                  catalogue_entry(st.query, st.parse_error, ts_ms));
+    }
+  }
+
   /// Whether `target` has a database point in [from, to) in `id`.
   bool any_point(cf_id id, const std::string& target, int64_t from,
                  int64_t to) {
@@ -405,22 +438,9 @@ expected<ok> history_db::put_backfill(const std::string& target,
   if (x.ts_ms < oldest_backfill(now_ms))
     return ok{};
   rocksdb::WriteBatch batch;
-  auto ts = codec::be64(x.ts_ms);
-  for (auto& st : x.statements) {
-    auto prefix = series_prefix(target, st.fingerprint);
-    if (st.delta.calls > 0 || st.delta.exec_time_ms > 0)
-      batch.Put(d.h(cf_raw), prefix + ts,
-                codec::encode(history_point{x.ts_ms, x.interval_ms, st.delta}));
-    // The catalogue's entry, unless this engine has seen the statement.
-    prefix.pop_back(); // target\0fp
-    std::string known;
-    if (d.db->Get(rocksdb::ReadOptions{}, d.h(cf_statements), prefix, &known)
-          .ok())
-      continue;
-    batch.Put(d.h(cf_statements), prefix,
-              catalogue_entry(st.query, st.parse_error, x.ts_ms));
-  }
-  batch.Put(d.h(cf_db_raw), target_prefix(target) + ts, codec::encode(x.db));
+  d.put_statements(batch, cf_raw, target, x.statements, x.ts_ms, x.interval_ms);
+  batch.Put(d.h(cf_db_raw), target_prefix(target) + codec::be64(x.ts_ms),
+            codec::encode(x.db));
   // Maintenance rolls up hours from this mark on: back to the slice's hour.
   if (auto rolled = d.rolled_until(target); rolled > floor_hour(x.ts_ms))
     batch.Put(d.h(cf_meta), "rolled/" + target,
@@ -440,30 +460,18 @@ expected<bool> history_db::put_rollup(const std::string& target,
       || hour + hour_ms > floor_hour(now_ms))
     return false;
   // Points of this engine's in the hour win: they are per poll.
-  auto prefix = target_prefix(target);
   if (d.any_point(cf_db_raw, target, hour, hour + hour_ms)
       || d.any_point(cf_db_hourly, target, hour, hour + hour_ms))
     return false;
   rocksdb::WriteBatch batch;
-  auto ts = codec::be64(hour);
-  for (auto& st : x.statements) {
-    auto key = series_prefix(target, st.fingerprint);
-    if (st.delta.calls > 0 || st.delta.exec_time_ms > 0)
-      batch.Put(d.h(cf_hourly), key + ts,
-                codec::encode(history_point{hour, hour_ms, st.delta}));
-    key.pop_back(); // target\0fp
-    std::string known;
-    if (!d.db->Get(rocksdb::ReadOptions{}, d.h(cf_statements), key, &known)
-           .ok())
-      batch.Put(d.h(cf_statements), key,
-                catalogue_entry(st.query, st.parse_error, hour));
-  }
+  d.put_statements(batch, cf_hourly, target, x.statements, hour, hour_ms);
   auto db = x.db;
   db.ts_ms = hour;
   db.interval_ms = hour_ms;
   // The roll-up mark stays: hours past it read both resolutions (merge),
   // and maintenance, rolling raw points up, leaves an hour without any be.
-  batch.Put(d.h(cf_db_hourly), prefix + ts, codec::encode(db));
+  batch.Put(d.h(cf_db_hourly), target_prefix(target) + codec::be64(hour),
+            codec::encode(db));
   auto st = d.write(batch);
   if (!st.ok())
     return store_failure(st, "writing hourly history from the fleet");
@@ -473,31 +481,17 @@ expected<bool> history_db::put_rollup(const std::string& target,
 int64_t history_db::rollup_from(const std::string& target, int64_t now_ms) {
   auto& d = *impl_;
   auto from = floor_hour(now_ms - opts_.hourly_retention.count()) + hour_ms;
-  auto prefix = target_prefix(target);
-  for (auto cf : {cf_db_raw, cf_db_hourly}) {
-    std::unique_ptr<rocksdb::Iterator> it{
-      d.db->NewIterator(rocksdb::ReadOptions{}, d.h(cf))};
-    it->SeekForPrev(prefix + codec::be64(std::numeric_limits<int64_t>::max()));
-    if (it->Valid() && it->key().starts_with(prefix)) {
-      std::string_view k{it->key().data(), it->key().size()};
-      from = std::max(
-        from, floor_hour(codec::from_be64(k.substr(prefix.size()))) + hour_ms);
-    }
-  }
+  for (auto cf : {cf_db_raw, cf_db_hourly})
+    if (auto newest = d.newest_point(cf, target))
+      from = std::max(from, floor_hour(*newest) + hour_ms);
   return from;
 }
 
 int64_t history_db::backfill_from(const std::string& target, int64_t now_ms) {
   auto& d = *impl_;
   auto from = oldest_backfill(now_ms);
-  auto prefix = target_prefix(target);
-  std::unique_ptr<rocksdb::Iterator> it{
-    d.db->NewIterator(rocksdb::ReadOptions{}, d.h(cf_db_raw))};
-  it->SeekForPrev(prefix + codec::be64(std::numeric_limits<int64_t>::max()));
-  if (it->Valid() && it->key().starts_with(prefix)) {
-    std::string_view k{it->key().data(), it->key().size()};
-    from = std::max(from, codec::from_be64(k.substr(prefix.size())) + 1);
-  }
+  if (auto newest = d.newest_point(cf_db_raw, target))
+    from = std::max(from, *newest + 1);
   return from;
 }
 
