@@ -485,8 +485,9 @@ void print_config(const engine_config& cfg) {
   std::printf("  listen %s, poll every %s, data in %s\n", cfg.listen.c_str(),
               to_string(cfg.poll_interval).c_str(), cfg.store.dir.c_str());
   if (cfg.targets.size() > cfg.keep_connections)
-    std::printf("  %zu targets, more than --keep-connections %zu: a "
-                "connection per poll, polls spread over the interval\n",
+    std::printf("  %zu targets, more than --keep-connections %zu: one "
+                "connection per server for polls (a target alone on its "
+                "server connects per poll), polls spread over the interval\n",
                 cfg.targets.size(), cfg.keep_connections);
   std::printf("  NATS %s\n",
               cfg.nats_url.empty() ? "off"

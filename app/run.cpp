@@ -221,8 +221,10 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
   cmd
     .add_option("--keep-connections", f.keep_connections,
                 "Up to this many targets keep their connections open between "
-                "polls; beyond it, each poll and analysis opens its own and "
-                "closes it, and polls take turns over the interval")
+                "polls; beyond it, the targets of one server share one "
+                "connection and one read of pg_stat_statements, a target "
+                "alone on its server connects per poll, analyses connect "
+                "per analysis, and polls take turns over the interval")
     ->envname("OPTISCHEMA_KEEP_CONNECTIONS")
     ->capture_default_str();
   cmd.add_option("--data-dir", f.data_dir, "Where history is kept (RocksDB)")

@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   for (auto& [message, count] : errors)
     fmt::print("  {} target(s) failing now: {}\n", count, message);
   fmt::print("(keep-connections {}: {})\n", keep,
-             n > keep ? "a connection per poll, polls spread over the interval"
+             n > keep ? "the targets of the one server share a connection "
+                        "and its reads, polls spread over the interval"
                       : "each target keeps its connection");
   return 0;
 }

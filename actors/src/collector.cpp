@@ -196,6 +196,8 @@ void finish_poll(self_ptr self, raw_sample sample) {
   schedule(self, std::max(std::chrono::milliseconds{0}, st.interval - spent));
 }
 
+void fingerprint_new(self_ptr self, raw_sample sample);
+
 void start_poll(self_ptr self) {
   auto& st = self->state;
   if (st.polling)
@@ -204,11 +206,29 @@ void start_poll(self_ptr self) {
   st.poll_started = std::chrono::steady_clock::now();
   st.last_poll_ms = now_ms();
   ++st.polls;
-  auto was_connected = st.session->connected();
   // Texts only of queryids never seen: the fingerprints hold the others'.
-  auto sample = pg::read_sample(*st.session, [&st](int64_t queryid) {
+  auto known = [&st](int64_t queryid) {
     return st.fingerprints.count(queryid) != 0;
-  });
+  };
+  if (st.peers.server) {
+    auto sample = st.peers.server->read(st.session->target(), known);
+    if (!sample) {
+      poll_failed(self, sample.error());
+      return;
+    }
+    if (auto facts = st.peers.server->facts()) {
+      if (st.facts.version.empty() || st.last_error.has_value())
+        OPTISCHEMA_INFO("collector {}: read through the connection shared "
+                        "by the targets of its server (PostgreSQL {}, role "
+                        "{})",
+                        st.target, facts->version, facts->user);
+      st.facts = *facts;
+    }
+    fingerprint_new(self, std::move(*sample));
+    return;
+  }
+  auto was_connected = st.session->connected();
+  auto sample = pg::read_sample(*st.session, known);
   if (!sample) {
     poll_failed(self, sample.error());
     return;
@@ -226,10 +246,16 @@ void start_poll(self_ptr self) {
   }
   if (st.peers.transient)
     st.session->disconnect(); // connected only while polling
+  fingerprint_new(self, std::move(*sample));
+}
+
+/// Fingerprints the texts of queryids never seen, then finishes the poll.
+void fingerprint_new(self_ptr self, raw_sample sample) {
+  auto& st = self->state;
   // Only texts of queryids never seen need the FINGERPRINTER.
   text_list texts;
   std::vector<int64_t> ids;
-  for (auto& row : sample->rows) {
+  for (auto& row : sample.rows) {
     if (st.fingerprints.count(row.key.queryid) != 0
         || std::find(ids.begin(), ids.end(), row.key.queryid) != ids.end())
       continue;
@@ -237,10 +263,10 @@ void start_poll(self_ptr self) {
     texts.push_back(row.query);
   }
   if (texts.empty()) {
-    finish_poll(self, std::move(*sample));
+    finish_poll(self, std::move(sample));
     return;
   }
-  auto shared = std::make_shared<raw_sample>(std::move(*sample));
+  auto shared = std::make_shared<raw_sample>(std::move(sample));
   self
     ->request(st.peers.fingerprinter, fingerprint_timeout, atom::fprint_v,
               std::move(texts))

@@ -221,6 +221,44 @@ std::chrono::milliseconds spread(const supervisor_state& st,
   return interval * i / static_cast<int64_t>(std::max<size_t>(ts.size(), 1));
 }
 
+/// How long a server-wide read of pg_stat_statements serves the polls of
+/// that server's other targets: polls that take turns over the interval
+/// then share a read per second or so instead of making one each.
+std::chrono::milliseconds shared_read_fresh_for(const supervisor_state& st) {
+  return std::min(std::chrono::milliseconds{1000}, st.config.poll_interval / 4);
+}
+
+/// Many targets: the reader `target` shares with the other targets of its
+/// server (same role and settings), or none when it is alone there and
+/// connects per poll.
+std::shared_ptr<pg::server_reader> server_of(supervisor_state& st,
+                                             const target_config& target) {
+  if (!many_targets(st))
+    return nullptr;
+  auto key_of = [&](const target_config& t) -> const std::string& {
+    auto i = st.server_keys.find(t.name);
+    if (i == st.server_keys.end()) {
+      auto key = pg::server_key(t.conn);
+      // Unparsable here (parsed before): its own server.
+      i = st.server_keys.emplace(t.name, key ? *key : "target " + t.name).first;
+    }
+    return i->second;
+  };
+  auto& key = key_of(target);
+  auto sharing
+    = std::count_if(st.config.targets.begin(), st.config.targets.end(),
+                    [&](const target_config& t) { return key_of(t) == key; });
+  if (sharing < 2)
+    return nullptr;
+  auto& weak = st.servers[key];
+  auto reader = weak.lock();
+  if (!reader) {
+    reader = std::make_shared<pg::server_reader>(shared_read_fresh_for(st));
+    weak = reader;
+  }
+  return reader;
+}
+
 // -- a fleet of engines -------------------------------------------------------
 // ---------------------------------------------------------
 
@@ -599,6 +637,7 @@ void add_target(self_ptr self, const target_config& target) {
     if (!st.config.fleet.name.empty())
       peers.standby = owner_of(st, target.name) != st.config.fleet.engine_id;
     peers.transient = many_targets(st);
+    peers.server = server_of(st, target);
     if (spread_first(st))
       peers.first_poll = spread(st, target.name, st.config.poll_interval);
     auto interval = st.config.poll_interval;
@@ -718,6 +757,7 @@ void reread_targets(self_ptr self) {
         st.components.erase(c);
       }
     removed.push_back(i->name);
+    st.server_keys.erase(i->name); // its DSN may come back changed
     i = st.config.targets.erase(i);
   }
   for (auto& [name, t] : wanted) {

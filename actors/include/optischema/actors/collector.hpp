@@ -4,6 +4,7 @@
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
 #include "optischema/pg/session.hpp"
+#include "optischema/pg/stats_reader.hpp"
 #include "optischema/util/histogram.hpp"
 
 #include <caf/typed_response_promise.hpp>
@@ -31,6 +32,10 @@ struct collector_peers {
   /// The first poll's delay: many targets spread their polls over the
   /// interval instead of all polling at once.
   std::chrono::milliseconds first_poll{0};
+  /// Many targets on one server: the one reader (and connection) of that
+  /// server, shared with the COLLECTORs of its other targets, instead of a
+  /// connection of this COLLECTOR's own (pg/stats_reader.hpp).
+  std::shared_ptr<pg::server_reader> server{};
 };
 
 struct collector_state {

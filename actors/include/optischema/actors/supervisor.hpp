@@ -4,6 +4,7 @@
 #include "optischema/broker/fleet_api.hpp"
 #include "optischema/messages/actors.hpp"
 #include "optischema/messages/config.hpp"
+#include "optischema/pg/stats_reader.hpp"
 #include "optischema/store/history_db.hpp"
 #include "optischema/web/server.hpp"
 
@@ -88,6 +89,11 @@ struct supervisor_state {
   std::map<std::string, std::chrono::steady_clock::time_point> last_copy;
   /// Ad-hoc analyses in flight, by target.
   std::map<std::string, size_t> queries;
+  /// Many targets: each target's server key (pg::server_key; holds
+  /// secrets, never shown) and the reader its server's targets share,
+  /// alive while a COLLECTOR holds it.
+  std::map<std::string, std::string> server_keys;
+  std::map<std::string, std::weak_ptr<pg::server_reader>> servers;
 };
 
 /// The SUPERVISOR: spawns one COLLECTOR per target plus the shared STORE,

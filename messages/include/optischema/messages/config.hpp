@@ -167,10 +167,13 @@ struct engine_config {
   std::vector<std::string> allow_functions;
   std::vector<std::string> allow_extensions;
   /// Up to this many targets, each keeps its polling and analysis
-  /// connections open between uses; beyond it, every poll and analysis
-  /// opens its own and closes it, and polls are spread over the interval,
-  /// so an engine watching 1,000 databases holds a few connections at a
-  /// time instead of 2,000 idle ones (--keep-connections).
+  /// connections open between uses. Beyond it, the targets of one server
+  /// (same role and settings) share one connection and one read of
+  /// pg_stat_statements (pg::server_reader), a target alone on its server
+  /// connects per poll, every analysis opens its own connection and closes
+  /// it, and polls are spread over the interval: an engine watching 1,000
+  /// databases holds a connection per server instead of 2,000 idle ones
+  /// (--keep-connections).
   size_t keep_connections = defaults::keep_connections;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = defaults::event_top_n;
