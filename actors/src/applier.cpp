@@ -29,6 +29,35 @@ void publish(self_ptr self, const char* type, std::string payload) {
     self->send(sink, atom::publish_v, ev);
 }
 
+/// Fires (or resolves) the alert of applied recommendation `r` through the
+/// ALERTER, which lists it with the others; publishes what it answers.
+void alert_regression(self_ptr self, const recommendation& r, bool firing,
+                      double before_ms = 0, double after_ms = 0) {
+  auto& st = self->state;
+  if (!st.peers.alerter)
+    return;
+  alert a;
+  a.id = "applied_index_regressed:" + st.target + ":" + r.id;
+  a.rule = "applied_index_regressed";
+  a.target = st.target;
+  a.severity = alert_severity::critical;
+  a.firing = firing;
+  a.summary = fmt::format("after {}, the statements it serves take {:.2f} ms "
+                          "on average instead of {:.2f} ms",
+                          r.title, after_ms, before_ms);
+  a.action = fmt::format("roll it back with POST /api/suggestions/rollback "
+                         "(recommendation {})",
+                         r.id);
+  a.evidence = {{"mean_ms_before", before_ms}, {"mean_ms_after", after_ms}};
+  self->request(st.peers.alerter, std::chrono::seconds{10}, atom::alert_v, a)
+    .then(
+      [self](const std::string& payload) {
+        if (!payload.empty())
+          publish(self, event_type::alert, payload);
+      },
+      [](const caf::error&) {}); // the ALERTER restarts: no alert
+}
+
 using promise = std::optional<caf::typed_response_promise<recommendation>>;
 
 /// Appends an entry that is no part of a change in flight (a refusal,
@@ -214,8 +243,8 @@ void run_started(self_ptr self, recommendation r, bool undo, index_change c,
     ++st.rolled_back;
   else
     ++st.applied;
-  if (out.changed)
-    st.alerted.erase(r.id);
+  if (out.changed && st.alerted.erase(r.id) > 0)
+    alert_regression(self, r, false); // rolled back, or applied anew
   auto id = r.id;
   conclude(self, id, effect_patch(r, undo, out.changed, out.index), end,
            std::nullopt, rp);
@@ -421,16 +450,7 @@ void measure(self_ptr self, recommendation r) {
       return;
     auto realised = to_json(res, now_ms());
     if (res.verdict == "regression" && self->state.alerted.insert(r.id).second)
-      publish(
-        self, event_type::alert,
-        fmt::format(
-          R"({{"kind":"regression","recommendation_id":{},"title":{},"message":{}}})",
-          json::quote(r.id), json::quote(r.title),
-          json::quote(
-            fmt::format("after {}, the statements it serves take {:.2f} ms on "
-                        "average instead of {:.2f} ms; roll it back with POST "
-                        "/api/suggestions/rollback",
-                        r.title, res.mean_after_ms, res.mean_before_ms))));
+      alert_regression(self, r, true, res.mean_before_ms, res.mean_after_ms);
     // Only onto the same application: a rollback meanwhile ends measuring.
     recommendation_patch patch = [realised,
                                   applied = r.applied_ms](recommendation& x) {

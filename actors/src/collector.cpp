@@ -20,6 +20,7 @@ using self_ptr = collector_actor::stateful_pointer<collector_state>;
 
 constexpr auto min_backoff = std::chrono::milliseconds{1000};
 constexpr auto fingerprint_timeout = std::chrono::seconds{30};
+constexpr auto alert_timeout = std::chrono::seconds{10};
 
 std::string status_json(const collector_state& st) {
   return json::object([&](json::writer& w) {
@@ -73,6 +74,13 @@ void publish(self_ptr self, const char* type, std::string payload) {
     self->send(sink, atom::publish_v, ev);
 }
 
+/// What the ALERTER made of a poll: an `alert` event, unless nothing
+/// fired or resolved.
+void publish_alerts(self_ptr self, const std::string& payload) {
+  if (!payload.empty())
+    publish(self, event_type::alert, payload);
+}
+
 /// Moves to `state`, announcing the change to the sinks.
 void set_state(self_ptr self, health state) {
   auto& st = self->state;
@@ -109,6 +117,13 @@ void poll_failed(self_ptr self, const failure& f) {
     st.session->disconnect();
   auto first = !st.last_error || st.last_error->message != f.message;
   st.last_error = f;
+  if (st.peers.alerter && !st.standby)
+    self
+      ->request(st.peers.alerter, alert_timeout, atom::alert_v, atom::failed_v,
+                st.target, now_ms(), f.message)
+      .then(
+        [self](const std::string& payload) { publish_alerts(self, payload); },
+        [](const caf::error&) {}); // the ALERTER restarts: no alert
   if (first)
     OPTISCHEMA_WARN("collector {}: {}", st.target, f.message);
   set_state(self, st.standby ? health::disabled : health::down);
@@ -172,6 +187,11 @@ void finish_poll(self_ptr self, raw_sample sample) {
     std::string{}.swap(row.query);
   auto base = std::make_shared<const raw_sample>(std::move(sample));
   self->send(st.peers.store, atom::put_v, snap, base);
+  if (st.peers.alerter)
+    self->request(st.peers.alerter, alert_timeout, atom::alert_v, snap)
+      .then(
+        [self](const std::string& payload) { publish_alerts(self, payload); },
+        [](const caf::error&) {});
   publish(self, event_type::metrics,
           json::metrics_payload(*snap, st.event_top_n));
   // A poll that ended after the fleet gave the target away leaves it off.
@@ -300,6 +320,9 @@ void take_ownership(self_ptr self, const std::string& owner, bool ours) {
     if (!was_standby) {
       ++st.tick_generation; // the pending tick polls nothing
       st.session->disconnect();
+      // Its alerts are the new owner's to raise.
+      if (st.peers.alerter)
+        self->send(st.peers.alerter, atom::erase_v, st.target);
       OPTISCHEMA_INFO("collector {}: engine {} polls it now; standing by",
                       st.target, owner);
     }

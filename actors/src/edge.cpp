@@ -58,6 +58,21 @@ bool known_target(self_ptr self, const std::string& name) {
   return std::find(ts.begin(), ts.end(), name) != ts.end();
 }
 
+/// The `?target=` of a list: empty for every target, a 404 that says where
+/// the names are for one this engine does not know.
+expected<std::string> target_filter(self_ptr self,
+                                    const web::http_request& req) {
+  auto i = req.query.find("target");
+  if (i == req.query.end())
+    return std::string{};
+  if (!known_target(self, i->second))
+    return failure{ec::not_found,
+                   fmt::format("no target named '{}'; GET /api/targets lists "
+                               "them",
+                               i->second)};
+  return i->second;
+}
+
 /// Resolves the target of a request: the one named, or the only one.
 expected<std::string> single_target(self_ptr self,
                                     const std::optional<std::string>& named) {
@@ -407,19 +422,13 @@ void list_suggestions(self_ptr self, web_request& r, const web::route_match&) {
   auto& req = r.req;
   auto out = r.out;
   auto& st = self->state;
-  std::string target;
-  if (auto i = req.query.find("target"); i != req.query.end()) {
-    if (!known_target(self, i->second))
-      return out->respond(error_response(
-        404, ec::not_found,
-        fmt::format("no target named '{}'; GET /api/targets lists them",
-                    i->second)));
-    target = i->second;
-  }
+  auto target = target_filter(self, req);
+  if (!target)
+    return out->respond(error_response(target.error()));
   auto page = web::parse_page_query(req.query, 100, 1000);
   if (!page)
     return out->respond(error_response(page.error()));
-  self->request(st.store, ask_timeout, atom::get_v, atom::recommend_v, target)
+  self->request(st.store, ask_timeout, atom::get_v, atom::recommend_v, *target)
     .then(
       [self, out, page = *page,
        own_only = req.fleet_local](recommendation_list& list) {
@@ -436,6 +445,21 @@ void list_suggestions(self_ptr self, web_request& r, const web::route_match&) {
                           : error_response(body.error()));
       },
       [out](const caf::error& err) { reply_error(out, err); });
+}
+
+/// GET /api/alerts: the alerts firing on this engine's targets and the
+/// latest resolved (one target's with ?target=).
+void list_alerts(self_ptr self, web_request& r, const web::route_match&) {
+  auto& req = r.req;
+  auto out = r.out;
+  auto target = target_filter(self, req);
+  if (!target)
+    return out->respond(error_response(target.error()));
+  self
+    ->request(self->state.supervisor, ask_timeout, atom::get_v, atom::alert_v,
+              *target)
+    .then([out](const std::string& body) { out->respond(json_response(body)); },
+          [out](const caf::error& err) { reply_error(out, err); });
 }
 
 /// GET /api/suggestions/{id}
@@ -671,6 +695,7 @@ const std::map<std::string, handler_fn, std::less<>>& handlers() {
     {"dismiss_suggestion", dismiss_suggestion},
     {"prepare_sandbox", prepare_sandbox},
     {"get_audit", get_audit},
+    {"list_alerts", list_alerts},
     {"analyze_query", analyze_query},
     {"run_analysis", run_analysis},
     {"analysis_plan", analysis_plan},

@@ -386,7 +386,7 @@ bool fleet_wide(const edge_state& st, const web::http_request& req,
     return false;
   std::string_view name{op.operation};
   return name == "metrics_hot" || name == "list_suggestions"
-    || name == "get_status";
+    || name == "get_status" || name == "list_alerts";
 }
 
 namespace {
@@ -466,6 +466,8 @@ void gather(edge_state& st, const web::http_request& req,
     part.query["limit"]
       = std::to_string(std::min<size_t>(p.offset + p.limit, 1000));
     g->merge = [p](auto& parts) { return web::merge_suggestions(parts, p); };
+  } else if (name == "list_alerts") {
+    g->merge = [](auto& parts) { return web::merge_alerts(parts); };
   } else {
     g->merge = [](auto& parts) { return web::merge_status(parts); };
   }

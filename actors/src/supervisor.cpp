@@ -4,6 +4,7 @@
 #include "optischema/util/json_parse.hpp"
 
 #include "optischema/actors/advisor.hpp"
+#include "optischema/actors/alerter.hpp"
 #include "optischema/actors/applier.hpp"
 #include "optischema/actors/broker.hpp"
 #include "optischema/actors/collector.hpp"
@@ -125,6 +126,7 @@ void refresh_peers(self_ptr self) {
   st.fingerprinter
     = caf::actor_cast<fingerprinter_actor>(handle("fingerprinter"));
   st.llm = caf::actor_cast<llm_actor>(handle("llm"));
+  st.alerter = caf::actor_cast<alerter_actor>(handle("alerter"));
   st.sinks.clear();
   for (auto* name : {"edge", "broker"})
     if (auto h = handle(name))
@@ -549,6 +551,8 @@ caf::result<status_report> engine_status(self_ptr self,
     raw("store", R"({"state":"unknown"})");
     json::key(w, "fingerprinter");
     raw("fingerprinter", R"({"state":"unknown"})");
+    json::key(w, "alerts");
+    raw("alerter", R"({"state":"unknown"})");
     json::key(w, "web");
     raw("edge", R"({"state":"disabled"})");
     json::key(w, "llm");
@@ -632,6 +636,7 @@ void add_target(self_ptr self, const target_config& target) {
   add(self, collector_name(target.name), false, [self, &sys, target, opts] {
     auto& st = self->state;
     collector_peers peers{st.fingerprinter, st.store, st.sinks};
+    peers.alerter = st.alerter;
     // In a fleet, a (re)started COLLECTOR polls only what the FLEET
     // last gave this engine.
     if (!st.config.fleet.name.empty())
@@ -670,6 +675,7 @@ void add_target(self_ptr self, const target_config& target) {
   add(self, applier_name(target.name), false, [self, &sys, target, opts] {
     auto& st = self->state;
     applier_peers peers{st.store, st.sinks};
+    peers.alerter = st.alerter;
     auto cfg = st.config.apply;
     auto interval = st.config.poll_interval;
     return spawn_component(sys, opts, applier, target, cfg, interval, peers);
@@ -758,6 +764,8 @@ void reread_targets(self_ptr self) {
       }
     removed.push_back(i->name);
     st.server_keys.erase(i->name); // its DSN may come back changed
+    if (st.alerter)
+      self->send(st.alerter, atom::erase_v, i->name);
     i = st.config.targets.erase(i);
   }
   for (auto& [name, t] : wanted) {
@@ -843,6 +851,13 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   // for new ones: this cache saves the parses of texts that many targets
   // share (shards of one schema) and of a restarted COLLECTOR. Bounded well
   // below the statements an engine may watch, whose texts it would copy.
+  // Baselines in memory: a restart makes the statement rules wait for
+  // their points again, and the COLLECTORs start over with its new handle.
+  add(self, "alerter", true, [self, &sys] {
+    return caf::actor_cast<caf::actor>(
+      sys.spawn(alerter, self->state.config.alerts,
+                caf::actor_cast<supervisor_actor>(self)));
+  });
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(
       sys.spawn(fingerprinter, size_t{10'000}));
@@ -902,7 +917,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
         caf::actor_cast<supervisor_actor>(self)));
     });
   // Start order matters: collectors and the EDGE need the shared handles.
-  for (auto* name : {"store", "llm", "fingerprinter", "broker", "edge"})
+  for (auto* name :
+       {"store", "llm", "alerter", "fingerprinter", "broker", "edge"})
     if (auto i = st.components.find(name); i != st.components.end()) {
       start(self, i->second);
       refresh_peers(self);
@@ -1009,6 +1025,16 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       if (!hdl)
         return hdl.error();
       return self->delegate(*hdl, atom::verify_v, original, rewrite);
+    },
+    [self](atom::get, atom::alert,
+           const std::string& target) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = st.components.find("alerter");
+      if (i == st.components.end() || !i->second.handle)
+        return make_error(ec::internal,
+                          "the alerter is restarting; try again in a moment");
+      return self->delegate(caf::actor_cast<alerter_actor>(i->second.handle),
+                            atom::get_v, atom::alert_v, target);
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

@@ -310,4 +310,34 @@ std::string plan::shape() const {
   return out;
 }
 
+namespace {
+
+void outline_of(const plan_node& n, int depth, std::string& out) {
+  out.append(static_cast<size_t>(depth) * 2, ' ');
+  out += n.node_type;
+  if (!n.index_name.empty())
+    out += " using " + n.index_name;
+  if (!n.relation.empty())
+    out += " on " + n.relation;
+  for (auto [label, part] : {std::pair{"Index Cond", &n.index_cond},
+                             {"Recheck Cond", &n.recheck_cond},
+                             {"Hash Cond", &n.hash_cond},
+                             {"Merge Cond", &n.merge_cond},
+                             {"Join Filter", &n.join_filter},
+                             {"Filter", &n.filter}})
+    if (!part->empty())
+      out += fmt::format("  ({}: {})", label, *part);
+  out += '\n';
+  for (auto& c : n.children)
+    outline_of(c, depth + 1, out);
+}
+
+} // namespace
+
+std::string plan::outline() const {
+  std::string out;
+  outline_of(root, 0, out);
+  return out;
+}
+
 } // namespace optischema

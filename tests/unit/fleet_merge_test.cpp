@@ -144,3 +144,24 @@ TEST_CASE("the status of a fleet shows each target as its owner sees it") {
   CHECK(std::string{d["gathered"]["unanswered"][0]["engine"].GetString()}
         == "engine-c");
 }
+
+TEST_CASE("the alerts of a fleet are every engine's, newest first") {
+  std::string a = R"({"firing":[{"id":"target_down:t1","since":10}],
+      "resolved":[{"id":"stats_reset:t1","since":1,"resolved":7}]})";
+  std::string b = R"({"firing":[{"id":"calls_jump:t2:f","since":30},
+      {"id":"cache_hit_drop:t2","since":20}],"resolved":[]})";
+  std::vector<fleet_part> parts{{"engine-a", a, ""},
+                                {"engine-b", b, ""},
+                                {"engine-c", "", "no responders"}};
+  auto d = parse_json(merge_alerts(parts));
+  std::vector<std::string> firing, resolved;
+  for (auto& x : d["firing"].GetArray())
+    firing.emplace_back(x["id"].GetString());
+  for (auto& x : d["resolved"].GetArray())
+    resolved.emplace_back(x["id"].GetString());
+  CHECK(firing
+        == std::vector<std::string>{"calls_jump:t2:f", "cache_hit_drop:t2",
+                                    "target_down:t1"});
+  CHECK(resolved == std::vector<std::string>{"stats_reset:t1"});
+  CHECK(d["gathered"]["unanswered"].Size() == 1);
+}

@@ -87,6 +87,7 @@ const std::vector<route>& routes() {
      "Recommendation"},
     {"POST", "/api/sandbox/prepare", "prepare_sandbox", token, "SandboxCopy"},
     {"GET", "/api/audit", "get_audit", open, "AuditPage"},
+    {"GET", "/api/alerts", "list_alerts", open, "Alerts"},
     {"POST", "/api/analysis/query", "analyze_query", token, "AdviceReport"},
     {"POST", "/api/analysis/run", "run_analysis", token, "AnalysisSummary"},
     {"GET", "/api/analysis/status", "analysis_status", open, "AdvisorStatuses"},

@@ -163,6 +163,30 @@ std::string merge_suggestions(const std::vector<fleet_part>& parts,
   return done(buf);
 }
 
+std::string merge_alerts(const std::vector<fleet_part>& parts) {
+  auto p = parse_parts(parts);
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartObject();
+  for (auto* list : {"firing", "resolved"}) {
+    auto xs = items(p, list);
+    // Newest first: when it fired, or resolved.
+    auto key = std::string_view{list} == "firing" ? "since" : "resolved";
+    auto when = [key](const value* x) { return number(*x, key); };
+    std::stable_sort(xs.begin(), xs.end(), [&](const value* x, const value* y) {
+      return when(x) > when(y);
+    });
+    json::key(w, list);
+    w.StartArray();
+    for (auto* x : xs)
+      x->Accept(w);
+    w.EndArray();
+  }
+  write_gathered(w, p);
+  w.EndObject();
+  return done(buf);
+}
+
 std::string merge_status(const std::vector<fleet_part>& parts) {
   auto p = parse_parts(parts);
   if (parts.empty() || p.docs.empty()

@@ -178,6 +178,13 @@ constexpr figure nats_figures[] = {
    "Connections to NATS lost"},
 };
 
+constexpr figure alert_figures[] = {
+  {"fired", "optischema_alerts_fired_total", "counter",
+   "Alerts that fired (GET /api/alerts lists them)"},
+  {"resolved", "optischema_alerts_resolved_total", "counter",
+   "Alerts that resolved"},
+};
+
 constexpr figure web_figures[] = {
   {"requests", "optischema_http_requests_total", "counter",
    "HTTP requests answered"},
@@ -320,6 +327,18 @@ std::string prometheus_text(std::string_view status_json) {
   }
   if (auto* w = member(d, "web"))
     put_all(out, *w, web_figures);
+  if (auto* a = member(d, "alerts")) {
+    put_all(out, *a, alert_figures);
+    // Firing now, by rule and severity: for teams whose alerting is
+    // Prometheus rules.
+    if (auto* by = member(*a, "firing_by"); by != nullptr && by->IsArray())
+      for (auto& x : by->GetArray())
+        if (x.IsObject() && x.HasMember("count") && x["count"].IsNumber())
+          out.add("optischema_alerts_firing", "gauge",
+                  "Alerts firing now, by rule and severity",
+                  {{"rule", str(x, "rule")}, {"severity", str(x, "severity")}},
+                  x["count"].GetDouble());
+  }
   if (auto* l = member(d, "llm")) {
     put_all(out, *l, llm_figures);
     if (auto* b = member(*l, "budget"))

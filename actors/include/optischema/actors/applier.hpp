@@ -19,6 +19,9 @@ namespace optischema::actors {
 struct applier_peers {
   store_actor store;
   std::vector<event_sink_actor> sinks;
+  /// Raises (and resolves) the alert of an applied index that made its
+  /// statements slower.
+  alerter_actor alerter{};
 };
 
 struct applier_state {

@@ -23,6 +23,8 @@ struct collector_peers {
   fingerprinter_actor fingerprinter;
   store_actor store;
   std::vector<event_sink_actor> sinks;
+  /// Judges each poll, and each failure, by the alert rules.
+  alerter_actor alerter{};
   /// In a fleet: start standing by, until the SUPERVISOR says this engine
   /// owns the target (atom::owner).
   bool standby = false;

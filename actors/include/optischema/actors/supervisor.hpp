@@ -79,6 +79,7 @@ struct supervisor_state {
   store_actor store;
   fingerprinter_actor fingerprinter;
   llm_actor llm;
+  alerter_actor alerter;
   std::vector<event_sink_actor> sinks;
   // -- what requests may cost (config.limits) --
   /// Workload analyses running, by target; requests join them.

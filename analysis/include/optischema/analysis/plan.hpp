@@ -78,6 +78,10 @@ struct plan {
   /// conditions and keys, pre-order. Equal while the plan only drifts in
   /// costs and row estimates; different when the planner changes its mind.
   std::string shape() const;
+  /// The plan as a person reads it, one node a line, indented under its
+  /// parent: "Index Scan using items_k on items  (Index Cond: (k = $1))".
+  /// Without figures, like shape().
+  std::string outline() const;
 };
 
 /// Parses the output of EXPLAIN (FORMAT JSON): `[{"Plan": {…}, …}]`.

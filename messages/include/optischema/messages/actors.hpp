@@ -60,6 +60,31 @@ using event_sink_actor = caf::typed_actor<
   // Delivers an event (fire and forget).
   caf::reacts_to<atom::publish, event>>;
 
+/// The ALERTER: judges every poll of every target by the alert rules
+/// (analysis/alerts.hpp). Its answer to a poll is the payload of the
+/// `alert` event its COLLECTOR publishes ("" when nothing fired or
+/// resolved): one per target and poll, however many statements changed.
+/// (The COLLECTOR publishes, so the ALERTER holds no sinks that a restart
+/// of the EDGE would leave stale.)
+using alerter_actor = caf::typed_actor<
+  // A target's processed poll. Answered once the plans of its hottest
+  // statements are checked too (through the SUPERVISOR's explain).
+  caf::replies_to<atom::alert, snapshot_ptr>::with<std::string>,
+  // A target's poll failed: the target, when, and why.
+  caf::replies_to<atom::alert, atom::failed, std::string, int64_t,
+                  std::string>::with<std::string>,
+  // An alert another actor decided (the APPLIER's applied index that made
+  // its statements slower): fires it, or resolves it when `firing` is
+  // false. Same answer as a poll's.
+  caf::replies_to<atom::alert, alert>::with<std::string>,
+  // The target stopped here (removed, or polled by another engine): its
+  // alerts end without being resolved, and its baselines are forgotten.
+  caf::reacts_to<atom::erase, std::string>,
+  // The alerts firing and the recently resolved, as JSON; one target's, or
+  // every target's with "".
+  caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>>::
+  extend_with<status_client_actor>;
+
 /// The FINGERPRINTER: libpg_query fingerprints and normalised texts, cached.
 using fingerprinter_actor = caf::typed_actor<
   // Fingerprints each text; the reply has one result per text, in order.
@@ -281,6 +306,8 @@ using supervisor_actor = caf::typed_actor<
   // (target, original, rewrite): the SANDBOX's answer.
   caf::replies_to<atom::verify, std::string, std::string,
                   std::string>::with<rows_check>,
+  // The ALERTER's alerts, one target's or every target's with "" (JSON).
+  caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>,
   // Returns the status of every ADVISOR ({"<target>": status, …}).
   caf::replies_to<atom::status, atom::analyze>::with<status_report>,
   // Returns the status of every COLLECTOR ({"<target>": status, …}): the

@@ -36,6 +36,10 @@ OPTISCHEMA_ATOM(fprint, "fprint")
 OPTISCHEMA_ATOM(http, "http")
 /// The monitored targets.
 OPTISCHEMA_ATOM(targets, "targets")
+/// Alerts: a poll to judge, a failed poll, the alerts firing.
+OPTISCHEMA_ATOM(alert, "alert")
+/// A poll that failed.
+OPTISCHEMA_ATOM(failed, "failed")
 /// INTERNAL: roll up and expire history.
 OPTISCHEMA_ATOM(maintain, "maintain")
 /// Analyse a workload or a statement.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "optischema/analysis/alerts.hpp"
 #include "optischema/analysis/change.hpp"
 #include "optischema/llm/client.hpp"
 #include "optischema/pg/conninfo.hpp"
@@ -175,6 +176,8 @@ struct engine_config {
   /// databases holds a connection per server instead of 2,000 idle ones
   /// (--keep-connections).
   size_t keep_connections = defaults::keep_connections;
+  /// The alert rules' thresholds (analysis/alerts.hpp).
+  alert_thresholds alerts;
   /// Statements carried by each metrics event (the full list is in the API).
   size_t event_top_n = defaults::event_top_n;
   /// Spawn collectors on their own threads (libpq blocks). Off in

@@ -4,6 +4,7 @@
 // every actor shares one copy, nothing is copied per receiver. These types
 // never leave the process (marked unsafe for CAF's serialization below).
 
+#include "optischema/analysis/alerts.hpp"
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/metrics.hpp"
 #include "optischema/analysis/recommendation.hpp"
@@ -119,4 +120,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::analysis_ptr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::llm_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_patch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::alert)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(optischema::recommendation_list)

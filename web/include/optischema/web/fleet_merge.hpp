@@ -34,6 +34,10 @@ std::string merge_hot(const std::vector<fleet_part>& parts, const hot_query& q);
 std::string merge_suggestions(const std::vector<fleet_part>& parts,
                               const page_query& page);
 
+/// GET /api/alerts: the alerts firing on every part's targets, then the
+/// resolved, newest first.
+std::string merge_alerts(const std::vector<fleet_part>& parts);
+
 /// GET /api/status: this engine's status (`parts[0]`) with each target's
 /// entry taken from the engine that polls it (its "owner") when that one
 /// answered. The engine's own "state" stays its own; "fleet" says who did

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "optischema/analysis/alerts.hpp"
+#include "optischema/messages/actors.hpp"
+
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace optischema::actors {
+
+struct alerter_state {
+  alerter_state() = default; // not an aggregate: see CMakeLists.txt
+  static inline const char* name = "alerter";
+
+  alert_thresholds thresholds;
+  /// Plans the hot statements of a target (its EXPLAINER, through the
+  /// SUPERVISOR) for the plan-change rule.
+  supervisor_actor supervisor;
+  /// Each target's rules: its baselines and what fires.
+  std::map<std::string, alert_rules> rules;
+  /// The latest resolved alerts, newest last (the API shows them).
+  std::deque<alert> resolved;
+  // -- status
+  uint64_t polls = 0;
+  uint64_t failures = 0;
+  uint64_t fired = 0;
+  uint64_t resolutions = 0;
+  /// `alert` events answered (one per target and poll with changes).
+  uint64_t events = 0;
+  /// Plans checked for the plan-change rule, and those not had.
+  uint64_t plans_checked = 0;
+  uint64_t plans_failed = 0;
+};
+
+/// The ALERTER (messages/actors.hpp). Keeps its baselines in memory: after a
+/// restart, or when a target moves here, statement rules wait for
+/// `baseline_points` polls before they judge.
+alerter_actor::behavior_type
+alerter(alerter_actor::stateful_pointer<alerter_state> self,
+        alert_thresholds thresholds, supervisor_actor supervisor);
+
+} // namespace optischema::actors

@@ -1,0 +1,211 @@
+#include "optischema/actors/alerter.hpp"
+
+#include "optischema/analysis/json.hpp"
+#include "optischema/messages/error.hpp"
+#include "optischema/util/clock.hpp"
+#include "optischema/util/logging.hpp"
+
+namespace optischema::actors {
+
+namespace {
+
+using self_ptr = alerter_actor::stateful_pointer<alerter_state>;
+
+/// Resolved alerts the API keeps showing.
+constexpr size_t resolved_kept = 200;
+
+/// How long a plan check may take (the EXPLAINER has its own statement
+/// timeout on the target; this bounds the wait behind its other work).
+constexpr auto plan_timeout = std::chrono::seconds{10};
+
+alert_rules& rules_of(self_ptr self, const std::string& target) {
+  auto& st = self->state;
+  auto i = st.rules.find(target);
+  if (i == st.rules.end())
+    i = st.rules.emplace(target, alert_rules{target, st.thresholds}).first;
+  return i->second;
+}
+
+/// The payload of one `alert` event for whatever changed with one poll of
+/// `target` ("" for nothing): receivers notify once per target and poll.
+std::string announce(self_ptr self, const std::string& target, int64_t ts,
+                     const std::vector<alert>& changes) {
+  auto& st = self->state;
+  if (changes.empty())
+    return {};
+  for (auto& a : changes) {
+    if (a.firing) {
+      ++st.fired;
+      OPTISCHEMA_INFO("alert {} fires: {}", a.id, a.summary);
+    } else {
+      ++st.resolutions;
+      OPTISCHEMA_INFO("alert {} resolved", a.id);
+      st.resolved.push_back(a);
+      while (st.resolved.size() > resolved_kept)
+        st.resolved.pop_front();
+    }
+  }
+  ++st.events;
+  return json::object([&](json::writer& w) {
+    json::field(w, "target", target);
+    json::field(w, "ts", ts);
+    json::key(w, "alerts");
+    w.StartArray();
+    for (auto& a : changes) {
+      auto j = to_json(a);
+      w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+    }
+    w.EndArray();
+  });
+}
+
+std::string list_json(const alerter_state& st, const std::string& target) {
+  return json::object([&](json::writer& w) {
+    json::key(w, "firing");
+    w.StartArray();
+    for (auto& [name, rules] : st.rules)
+      if (target.empty() || name == target)
+        for (auto& [id, a] : rules.firing()) {
+          auto j = to_json(a);
+          w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+        }
+    w.EndArray();
+    json::key(w, "resolved");
+    w.StartArray();
+    for (auto i = st.resolved.rbegin(); i != st.resolved.rend(); ++i)
+      if (target.empty() || i->target == target) {
+        auto j = to_json(*i);
+        w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+      }
+    w.EndArray();
+  });
+}
+
+/// What one poll changed, while its plans are being checked.
+struct poll_round {
+  std::string target;
+  int64_t ts = 0;
+  std::vector<alert> changes;
+  size_t pending = 0;
+  caf::typed_response_promise<std::string> rp;
+};
+
+/// Judges a poll: the rules on its figures at once, then the plans of its
+/// hottest statements (EXPLAIN on the target, a few ms each); answers
+/// with the one payload of both.
+caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap) {
+  auto& st = self->state;
+  ++st.polls;
+  auto& rules = rules_of(self, snap->target);
+  auto changes = rules.observe(*snap);
+  auto checks = st.supervisor ? rules.plans_to_check(*snap)
+                              : std::vector<alert_rules::plan_check>{};
+  if (checks.empty())
+    return announce(self, snap->target, snap->ts_ms, changes);
+  auto g = std::make_shared<poll_round>();
+  g->target = snap->target;
+  g->ts = snap->ts_ms;
+  g->changes = std::move(changes);
+  g->pending = checks.size();
+  g->rp = self->make_response_promise<std::string>();
+  auto done = [self, g] {
+    if (--g->pending == 0)
+      g->rp.deliver(announce(self, g->target, g->ts, g->changes));
+  };
+  for (auto& c : checks)
+    self
+      ->request(st.supervisor, plan_timeout, atom::explain_v, g->target,
+                c.query)
+      .then(
+        [self, g, c, done](const explained_statement& e) {
+          auto& st = self->state;
+          ++st.plans_checked;
+          // The target may have left meanwhile: nothing to judge then.
+          if (auto i = st.rules.find(g->target); i != st.rules.end()) {
+            auto got = i->second.planned(g->ts, c, e.tree.shape(),
+                                         e.tree.outline(), e.tree.total_cost());
+            g->changes.insert(g->changes.end(), got.begin(), got.end());
+          }
+          done();
+        },
+        [self, g, c, done](const caf::error& err) {
+          auto& st = self->state;
+          ++st.plans_failed;
+          // A target that is away or slow says nothing about the
+          // statement; anything else (refused, not plannable) does.
+          auto code = error_code(err);
+          auto away = code == ec::db_unreachable || code == ec::timeout
+            || err == caf::sec::request_timeout;
+          if (auto i = st.rules.find(g->target); i != st.rules.end() && !away)
+            i->second.unplannable(c.fingerprint);
+          done();
+        });
+  return g->rp;
+}
+
+} // namespace
+
+alerter_actor::behavior_type
+alerter(alerter_actor::stateful_pointer<alerter_state> self,
+        alert_thresholds thresholds, supervisor_actor supervisor) {
+  self->state.thresholds = thresholds;
+  self->state.supervisor = std::move(supervisor);
+  return {
+    [self](atom::alert, const snapshot_ptr& snap) -> caf::result<std::string> {
+      if (!snap)
+        return std::string{};
+      return judge(self, snap);
+    },
+    [self](atom::alert, atom::failed, const std::string& target, int64_t ts,
+           const std::string& why) {
+      ++self->state.failures;
+      return announce(self, target, ts, rules_of(self, target).failed(ts, why));
+    },
+    [self](atom::alert, alert& a) {
+      auto target = a.target;
+      auto ts = now_ms();
+      return announce(self, target, ts,
+                      rules_of(self, target).raise(std::move(a), ts));
+    },
+    [self](atom::erase, const std::string& target) {
+      self->state.rules.erase(target);
+    },
+    [self](atom::get, atom::alert, const std::string& target) {
+      return list_json(self->state, target);
+    },
+    [self](atom::status) {
+      auto& st = self->state;
+      size_t firing = 0;
+      std::map<std::pair<std::string, std::string>, size_t> by;
+      for (auto& [_, rules] : st.rules)
+        for (auto& [id, a] : rules.firing()) {
+          ++firing;
+          ++by[{a.rule, to_string(a.severity)}];
+        }
+      return status_report{health::ok, json::object([&](json::writer& w) {
+                             json::field(w, "state", to_string(health::ok));
+                             json::field(w, "firing", firing);
+                             json::key(w, "firing_by");
+                             w.StartArray();
+                             for (auto& [k, n] : by) {
+                               w.StartObject();
+                               json::field(w, "rule", k.first);
+                               json::field(w, "severity", k.second);
+                               json::field(w, "count", n);
+                               w.EndObject();
+                             }
+                             w.EndArray();
+                             json::field(w, "targets", st.rules.size());
+                             json::field(w, "polls_judged", st.polls);
+                             json::field(w, "failures_judged", st.failures);
+                             json::field(w, "fired", st.fired);
+                             json::field(w, "resolved", st.resolutions);
+                             json::field(w, "events", st.events);
+                             json::field(w, "plans_checked", st.plans_checked);
+                             json::field(w, "plans_failed", st.plans_failed);
+                           })};
+    },
+  };
+}
+
+} // namespace optischema::actors

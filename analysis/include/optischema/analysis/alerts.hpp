@@ -1,0 +1,226 @@
+#pragma once
+
+// Alert rules: what a DBA wants to hear about a target before its users
+// notice, decided from the target's polls alone (pure: no actors, no I/O).
+// The ALERTER feeds each target's polls and failures to its `alert_rules`
+// and publishes what changed.
+
+#include "optischema/analysis/metrics.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace optischema {
+
+enum class alert_severity { info, warning, critical };
+
+const char* to_string(alert_severity x);
+std::optional<alert_severity> parse_alert_severity(std::string_view x);
+
+/// The rules' thresholds (the `[alerts]` configuration). The defaults favour
+/// silence: a rule fires on a change far outside a statement's own spread,
+/// sustained over polls, with enough calls for a mean to mean something.
+struct alert_thresholds {
+  /// Polls a condition must hold before it fires, and be gone before it
+  /// resolves: 2 finds a regression within two polls.
+  int sustain_polls = 2;
+  /// Points a statement needs before its baseline counts.
+  int baseline_points = 6;
+  /// Points kept per statement: an hour of 30 s polls.
+  size_t baseline_window = 120;
+  /// Statements followed per target: the costliest this many of each poll
+  /// (a statement that regresses climbs among them). Bounds the memory of
+  /// a target with thousands of statements (about 1 KB each).
+  size_t tracked_statements = 100;
+
+  // -- a statement's mean time regressed
+  /// Calls in an interval for its mean to count, there and in the baseline.
+  int64_t regression_min_calls = 5;
+  /// The mean must be this many times the baseline median...
+  double regression_ratio = 2.0;
+  /// ...and this many spreads (1.4826 × MAD) above it...
+  double regression_spreads = 6.0;
+  /// ...and slower by at least this much.
+  double regression_min_ms = 0.5;
+
+  // -- a new statement among the costliest
+  /// A statement never seen before in the top this many by time...
+  size_t new_top_n = 5;
+  /// ...taking at least this share of the interval's time...
+  double new_min_share = 0.2;
+  /// ...in this many calls at least (a one-off DDL or report is no
+  /// workload).
+  int64_t new_min_calls = 5;
+  /// Polls of a target before anything counts as new.
+  int new_warmup_polls = 5;
+
+  // -- a statement's calls jumped (N+1 storms)
+  double calls_jump_ratio = 10.0;
+  double calls_min_per_s = 20.0;
+
+  // -- the database
+  /// Consecutive failed polls before "down".
+  int down_polls = 2;
+  /// Cache hit ratio below this, and this far below its own median.
+  double cache_hit_min = 0.90;
+  double cache_hit_drop = 0.05;
+  /// Blocks an interval needs before its hit ratio counts.
+  int64_t cache_min_blocks = 1000;
+  /// Temporary files written per second, and times the usual.
+  double temp_min_bytes_per_s = 1024.0 * 1024;
+  double temp_jump_ratio = 4.0;
+  /// Connections at this share of max_connections.
+  double connections_ratio = 0.9;
+
+  // -- a hot statement's plan changed
+  /// The costliest statements of each poll (with regression_min_calls)
+  /// whose generic plans are checked: an EXPLAIN each, on the target.
+  size_t plan_watch_n = 3;
+  /// Checks on a new plan after which it is the usual one: its alert
+  /// resolves, and a change back would fire again.
+  int plan_settle_checks = 120;
+};
+
+/// One alert: stable across polls (`id`), firing until it resolves.
+struct alert {
+  /// rule:target[:fingerprint]: the same condition keeps its id, so a
+  /// receiver deduplicates and resolves by it.
+  std::string id;
+  std::string rule;
+  std::string target;
+  /// The statement's fingerprint, for statement rules.
+  std::string fingerprint;
+  /// Its normalised text (constants as $n).
+  std::string query;
+  alert_severity severity = alert_severity::warning;
+  bool firing = true;
+  int64_t since_ms = 0;
+  int64_t resolved_ms = 0;
+  /// One line, with the figures.
+  std::string summary;
+  /// What to do about it.
+  std::string action;
+  /// Figures before and now, and the window they come from.
+  std::vector<std::pair<std::string, double>> evidence;
+  /// A plan change's plans, as plan::outline() writes them.
+  std::string plan_before;
+  std::string plan_after;
+
+  friend bool operator==(const alert&, const alert&) = default;
+};
+
+/// The rules for one target: fed its polls in order, returns the alerts
+/// that fired or resolved with each.
+class alert_rules {
+public:
+  alert_rules(std::string target, alert_thresholds t);
+
+  /// A processed poll. Baseline polls only teach.
+  std::vector<alert> observe(const metrics_snapshot& snap);
+
+  /// A poll that failed at `ts_ms`, and why.
+  std::vector<alert> failed(int64_t ts_ms, const std::string& why);
+
+  /// A statement whose generic plan to check: the caller EXPLAINs it and
+  /// answers with planned() or unplannable().
+  struct plan_check {
+    std::string fingerprint;
+    std::string query;
+  };
+  /// The statements of `snap` (observed first) whose plans to check: the
+  /// costliest few that ran often enough, not those that could not be
+  /// planned lately.
+  std::vector<plan_check> plans_to_check(const metrics_snapshot& snap);
+
+  /// A checked plan, by its shape (plan::shape(), compared), its outline
+  /// (plan::outline(), shown) and its estimated cost: fires a plan change
+  /// when the shape differs from the usual one for sustain_polls checks,
+  /// resolves it when the usual one is back (or the new one has become
+  /// usual).
+  std::vector<alert> planned(int64_t ts_ms, const plan_check& c,
+                             const std::string& shape,
+                             const std::string& outline, double cost);
+
+  /// A plan that could not be had (not a plannable statement, refused,
+  /// timed out): not asked for again for a while.
+  void unplannable(const std::string& fingerprint);
+
+  /// An alert decided elsewhere (an applied index that regressed): fires
+  /// `a` at `ts_ms` unless it fires already, or resolves it when
+  /// `a.firing` is false.
+  std::vector<alert> raise(alert a, int64_t ts_ms);
+
+  /// What fires now, by id.
+  const std::map<std::string, alert>& firing() const {
+    return firing_;
+  }
+
+  /// Forgets everything (the target moved to another engine).
+  void clear();
+
+private:
+  /// A condition under watch: how many polls in a row it held, or not.
+  struct watch {
+    int held = 0;
+    int gone = 0;
+  };
+  /// The latest points of a series, oldest overwritten first (floats: a
+  /// thousand series per target stay small).
+  struct ring {
+    std::vector<float> xs;
+    size_t next = 0;
+    void add(double x, size_t capacity);
+  };
+  /// A statement's recent points.
+  struct history {
+    ring mean_ms;
+    ring calls_per_s;
+  };
+
+  /// Counts `holds` for `id` and fires or resolves `make()` when it has
+  /// held (or been gone) long enough.
+  template <class Make>
+  void step(const std::string& id, bool holds, int needed, int64_t ts,
+            Make make, std::vector<alert>& out);
+  void learn(history& h, double mean_ms, double calls_per_s, bool counts,
+             bool regressed, bool stormy) const;
+  /// A fingerprint as a number (they are 16 hex digits; anything else is
+  /// hashed): what the rules key statements by.
+  static uint64_t key_of(const std::string& fingerprint);
+
+  /// A statement's usual plan, and how long another one has held.
+  struct plan_watch {
+    uint64_t usual = 0; ///< hash of the usual shape (0: none yet)
+    std::string usual_outline;
+    double usual_cost = 0;
+    uint64_t latest = 0; ///< hash of the shape of the last check
+    int on_latest = 0;   ///< checks in a row on `latest`, when not usual
+    int checked_at = 0;  ///< polls_ at the last check
+    int skip_until = 0;  ///< polls_ before which not to plan it again
+  };
+
+  std::string target_;
+  alert_thresholds t_;
+  std::unordered_map<uint64_t, plan_watch> plans_;
+  int polls_ = 0;
+  int failures_ = 0;
+  std::map<std::string, alert> firing_;
+  std::map<std::string, watch> watches_;
+  std::unordered_map<uint64_t, history> statements_;
+  /// Every fingerprint seen since the target's first poll here.
+  std::unordered_set<uint64_t> seen_;
+  ring hit_ratio_;
+  ring temp_per_s_;
+};
+
+/// An alert as JSON (the API, events and the subscriber's sinks).
+std::string to_json(const alert& x);
+
+} // namespace optischema

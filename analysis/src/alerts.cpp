@@ -1,0 +1,582 @@
+#include "optischema/analysis/alerts.hpp"
+
+#include "optischema/analysis/json.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace optischema {
+
+namespace {
+
+double median(std::vector<double> xs) {
+  if (xs.empty())
+    return 0;
+  auto mid = xs.begin() + static_cast<std::ptrdiff_t>(xs.size() / 2);
+  std::nth_element(xs.begin(), mid, xs.end());
+  auto m = *mid;
+  if (xs.size() % 2 == 0)
+    m = (m + *std::max_element(xs.begin(), mid)) / 2;
+  return m;
+}
+
+/// Median and spread (1.4826 × the median absolute deviation: a standard
+/// deviation for normal data, unmoved by a few outliers).
+std::pair<double, double> robust(const std::vector<float>& window) {
+  std::vector<double> xs{window.begin(), window.end()};
+  auto m = median(xs);
+  for (auto& x : xs)
+    x = std::abs(x - m);
+  return {m, 1.4826 * median(std::move(xs))};
+}
+
+std::string id_of(const char* rule, const std::string& target,
+                  const std::string& fingerprint = {}) {
+  return fingerprint.empty()
+    ? fmt::format("{}:{}", rule, target)
+    : fmt::format("{}:{}:{}", rule, target, fingerprint);
+}
+
+/// A statement EXPLAIN plans (not BEGIN, COMMIT, SET, DDL…): by its first
+/// keyword, past whitespace and comments.
+bool plannable(std::string_view q) {
+  for (;;) {
+    while (!q.empty() && std::isspace(static_cast<unsigned char>(q.front())))
+      q.remove_prefix(1);
+    if (q.starts_with("--")) {
+      auto nl = q.find('\n');
+      q.remove_prefix(nl == q.npos ? q.size() : nl + 1);
+    } else if (q.starts_with("/*")) {
+      auto end = q.find("*/");
+      if (end == q.npos)
+        return false;
+      q.remove_prefix(end + 2);
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  for (auto c : q) {
+    if (!std::isalpha(static_cast<unsigned char>(c)))
+      break;
+    word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  for (auto* k : {"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE",
+                  "VALUES", "TABLE"})
+    if (word == k)
+      return true;
+  return false;
+}
+
+} // namespace
+
+const char* to_string(alert_severity x) {
+  switch (x) {
+    case alert_severity::info: return "info";
+    case alert_severity::warning: return "warning";
+    case alert_severity::critical: return "critical";
+  }
+  return "warning";
+}
+
+std::optional<alert_severity> parse_alert_severity(std::string_view x) {
+  for (auto s : {alert_severity::info, alert_severity::warning,
+                 alert_severity::critical})
+    if (x == to_string(s))
+      return s;
+  return std::nullopt;
+}
+
+void alert_rules::ring::add(double x, size_t capacity) {
+  if (xs.size() < capacity) {
+    xs.push_back(static_cast<float>(x));
+    return;
+  }
+  if (xs.empty())
+    return;
+  xs[next % xs.size()] = static_cast<float>(x);
+  next = (next + 1) % xs.size();
+}
+
+uint64_t alert_rules::key_of(const std::string& fingerprint) {
+  uint64_t v = 0;
+  auto [end, err] = std::from_chars(
+    fingerprint.data(), fingerprint.data() + fingerprint.size(), v, 16);
+  if (err == std::errc{} && end == fingerprint.data() + fingerprint.size()
+      && fingerprint.size() == 16)
+    return v;
+  return std::hash<std::string>{}(fingerprint);
+}
+
+alert_rules::alert_rules(std::string target, alert_thresholds t)
+  : target_{std::move(target)}, t_{t} {}
+
+void alert_rules::clear() {
+  *this = alert_rules{std::move(target_), t_};
+}
+
+template <class Make>
+void alert_rules::step(const std::string& id, bool holds, int needed,
+                       int64_t ts, Make make, std::vector<alert>& out) {
+  auto& w = watches_[id];
+  auto f = firing_.find(id);
+  if (holds) {
+    ++w.held;
+    w.gone = 0;
+    if (f == firing_.end() && w.held >= needed) {
+      alert a = make();
+      a.id = id;
+      a.target = target_;
+      a.firing = true;
+      a.since_ms = ts;
+      firing_.emplace(id, a);
+      out.push_back(std::move(a));
+    }
+    return;
+  }
+  w.held = 0;
+  ++w.gone;
+  if (f == firing_.end()) {
+    watches_.erase(id);
+    return;
+  }
+  if (w.gone >= needed) {
+    alert a = std::move(f->second);
+    a.firing = false;
+    a.resolved_ms = ts;
+    firing_.erase(f);
+    watches_.erase(id);
+    out.push_back(std::move(a));
+  }
+}
+
+void alert_rules::learn(history& h, double mean_ms, double calls_per_s,
+                        bool counts, bool regressed, bool stormy) const {
+  // A regressed point stays out of the baseline: it would move the baseline
+  // towards the regression and resolve the alert without a fix.
+  if (counts && !regressed)
+    h.mean_ms.add(mean_ms, t_.baseline_window);
+  if (!stormy)
+    h.calls_per_s.add(calls_per_s, t_.baseline_window);
+}
+
+std::vector<alert> alert_rules::failed(int64_t ts_ms, const std::string& why) {
+  std::vector<alert> out;
+  ++failures_;
+  step(
+    id_of("target_down", target_), true, t_.down_polls, ts_ms,
+    [&] {
+      alert a;
+      a.rule = "target_down";
+      a.severity = alert_severity::critical;
+      a.summary = fmt::format("{} cannot be polled: {}", target_, why);
+      a.action = "check that the server is up and reachable from the engine, "
+                 "and the engine's role and password";
+      a.evidence = {{"failed_polls", static_cast<double>(failures_)}};
+      return a;
+    },
+    out);
+  return out;
+}
+
+std::vector<alert> alert_rules::raise(alert a, int64_t ts_ms) {
+  std::vector<alert> out;
+  a.target = target_;
+  step(
+    a.id, a.firing, 1, ts_ms, [&] { return a; }, out);
+  return out;
+}
+
+std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
+  std::vector<alert> out;
+  auto ts = snap.ts_ms;
+  failures_ = 0;
+  step(
+    id_of("target_down", target_), false, 1, ts, [] { return alert{}; }, out);
+  if (snap.baseline || snap.interval_ms <= 0) {
+    for (auto& s : snap.statements)
+      seen_.insert(key_of(s.fingerprint));
+    return out;
+  }
+  ++polls_;
+  auto seconds = static_cast<double>(snap.interval_ms) / 1000;
+
+  // -- pg_stat_statements itself
+  step(
+    id_of("stats_reset", target_), snap.reset_detected, 1, ts,
+    [&] {
+      alert a;
+      a.rule = "stats_reset";
+      a.severity = alert_severity::info;
+      a.summary = fmt::format("pg_stat_statements of {} was reset: the "
+                              "counters start again from zero",
+                              target_);
+      a.action = "nothing, if someone meant to; deltas restart from the new "
+                 "counters";
+      return a;
+    },
+    out);
+  step(
+    id_of("statements_evicted", target_), snap.evicted > 0, 1, ts,
+    [&] {
+      alert a;
+      a.rule = "statements_evicted";
+      a.severity = alert_severity::warning;
+      a.summary = fmt::format("{} pg_stat_statements entries of {} were "
+                              "evicted in {:.0f} s: their last calls went "
+                              "uncounted",
+                              snap.evicted, target_, seconds);
+      a.action = "raise pg_stat_statements.max (a restart) or find the "
+                 "statements that vary only by their text";
+      a.evidence = {{"evicted", static_cast<double>(snap.evicted)}};
+      return a;
+    },
+    out);
+
+  // -- statements: the costliest of this poll are followed
+  std::vector<const statement_metrics*> ranked;
+  double total_ms = 0;
+  for (auto& s : snap.statements) {
+    total_ms += s.interval.exec_time_ms;
+    if (s.interval.calls > 0)
+      ranked.push_back(&s);
+  }
+  std::sort(ranked.begin(), ranked.end(), [](auto* a, auto* b) {
+    return a->interval.exec_time_ms > b->interval.exec_time_ms;
+  });
+  if (ranked.size() > t_.tracked_statements)
+    ranked.resize(t_.tracked_statements);
+  for (size_t rank = 0; rank < ranked.size(); ++rank) {
+    auto& s = *ranked[rank];
+    auto key = key_of(s.fingerprint);
+    auto& h = statements_[key];
+    auto calls = s.interval.calls;
+    auto mean = s.interval.mean_time_ms();
+    auto per_s = static_cast<double>(calls) / seconds;
+    auto counts = calls >= t_.regression_min_calls;
+
+    // A statement's mean time, against its own median and spread.
+    bool regressed = false;
+    if (counts
+        && h.mean_ms.xs.size() >= static_cast<size_t>(t_.baseline_points)) {
+      auto [med, spread] = robust(h.mean_ms.xs);
+      auto bar = std::max({med * t_.regression_ratio,
+                           med + t_.regression_spreads * spread,
+                           med + t_.regression_min_ms});
+      regressed = mean > bar;
+      step(
+        id_of("statement_regression", target_, s.fingerprint), regressed,
+        t_.sustain_polls, ts,
+        [&, med = med, spread = spread] {
+          alert a;
+          a.rule = "statement_regression";
+          a.fingerprint = s.fingerprint;
+          a.query = s.query;
+          a.severity = mean > 10 * med ? alert_severity::critical
+                                       : alert_severity::warning;
+          a.summary = fmt::format(
+            "a statement of {} takes {:.2f} ms a call instead of {:.2f} ms "
+            "({:.1f}×, {} calls in {:.0f} s)",
+            target_, mean, med, med > 0 ? mean / med : 0.0, calls, seconds);
+          a.action = "compare its plan with the one before (an index dropped, "
+                     "statistics gone stale, a parameter that flipped the "
+                     "plan); EXPLAIN it from the dashboard";
+          a.evidence
+            = {{"mean_ms_now", mean},
+               {"mean_ms_baseline", med},
+               {"spread_ms", spread},
+               {"calls_now", static_cast<double>(calls)},
+               {"baseline_points", static_cast<double>(h.mean_ms.xs.size())}};
+          return a;
+        },
+        out);
+    }
+
+    // A storm of calls (an N+1 loop, a retry storm).
+    bool stormy = false;
+    if (h.calls_per_s.xs.size() >= static_cast<size_t>(t_.baseline_points)) {
+      auto [med, spread] = robust(h.calls_per_s.xs);
+      stormy = per_s >= t_.calls_min_per_s
+        && per_s >= t_.calls_jump_ratio * std::max(med, 0.1);
+      step(
+        id_of("calls_jump", target_, s.fingerprint), stormy, t_.sustain_polls,
+        ts,
+        [&, med = med] {
+          alert a;
+          a.rule = "calls_jump";
+          a.fingerprint = s.fingerprint;
+          a.query = s.query;
+          a.severity = alert_severity::warning;
+          a.summary = fmt::format("a statement of {} runs {:.1f} times a "
+                                  "second instead of {:.1f}",
+                                  target_, per_s, med);
+          a.action = "look for a loop that runs it once per row (N+1), a "
+                     "retry storm or a cache that stopped working";
+          a.evidence = {{"calls_per_s_now", per_s},
+                        {"calls_per_s_baseline", med}};
+          return a;
+        },
+        out);
+    }
+
+    // A statement never seen here, among the costliest at once.
+    auto is_new = seen_.insert(key).second;
+    auto new_id = id_of("new_heavy_statement", target_, s.fingerprint);
+    auto share = total_ms > 0 ? s.interval.exec_time_ms / total_ms : 0.0;
+    auto heavy = rank < t_.new_top_n && share >= t_.new_min_share
+      && calls >= t_.new_min_calls;
+    if ((is_new && polls_ > t_.new_warmup_polls) || firing_.count(new_id))
+      step(
+        new_id, heavy, 1, ts,
+        [&] {
+          alert a;
+          a.rule = "new_heavy_statement";
+          a.fingerprint = s.fingerprint;
+          a.query = s.query;
+          a.severity = alert_severity::warning;
+          a.summary = fmt::format("a new statement takes {:.0f} % of {}'s "
+                                  "time ({} calls, {:.2f} ms a call)",
+                                  100 * share, target_, calls, mean);
+          a.action = "check the release that brought it; the dashboard "
+                     "shows its plan and what the advisor suggests";
+          a.evidence = {{"share_of_time", share},
+                        {"calls_now", static_cast<double>(calls)},
+                        {"mean_ms_now", mean}};
+          return a;
+        },
+        out);
+    learn(h, mean, per_s, counts, regressed, stormy);
+  }
+  for (auto& s : snap.statements)
+    seen_.insert(key_of(s.fingerprint));
+  // Statements no longer among the followed are forgotten, in batches.
+  if (statements_.size() > t_.tracked_statements + t_.tracked_statements / 2) {
+    // Those followed now, and those with an alert firing (to resolve it).
+    std::unordered_set<uint64_t> now;
+    for (auto* s : ranked)
+      now.insert(key_of(s->fingerprint));
+    for (auto& [id, a] : firing_)
+      if (!a.fingerprint.empty())
+        now.insert(key_of(a.fingerprint));
+    for (auto i = statements_.begin(); i != statements_.end();)
+      if (!now.count(i->first))
+        i = statements_.erase(i);
+      else
+        ++i;
+  }
+
+  // -- the database
+  auto& db = snap.db;
+  auto blocks = db.blks_hit + db.blks_read;
+  if (blocks >= t_.cache_min_blocks) {
+    auto enough = hit_ratio_.xs.size()
+      >= static_cast<size_t>(t_.baseline_points);
+    auto med = enough ? robust(hit_ratio_.xs).first : 1.0;
+    auto low = enough && db.cache_hit_ratio < t_.cache_hit_min
+      && db.cache_hit_ratio < med - t_.cache_hit_drop;
+    if (enough)
+      step(
+        id_of("cache_hit_drop", target_), low, t_.sustain_polls, ts,
+        [&] {
+          alert a;
+          a.rule = "cache_hit_drop";
+          a.severity = alert_severity::warning;
+          a.summary = fmt::format("{} finds {:.1f} % of its blocks in the "
+                                  "buffer cache instead of {:.1f} %",
+                                  target_, 100 * db.cache_hit_ratio, 100 * med);
+          a.action = "look for a statement that reads much more than before "
+                     "(the hot list by blocks read), or a working set that "
+                     "outgrew shared_buffers";
+          a.evidence = {{"cache_hit_ratio_now", db.cache_hit_ratio},
+                        {"cache_hit_ratio_baseline", med}};
+          return a;
+        },
+        out);
+    if (!low)
+      hit_ratio_.add(db.cache_hit_ratio, t_.baseline_window);
+  }
+  auto temp_per_s = static_cast<double>(db.temp_bytes) / seconds;
+  {
+    auto enough = temp_per_s_.xs.size()
+      >= static_cast<size_t>(t_.baseline_points);
+    auto med = enough ? robust(temp_per_s_.xs).first : 0.0;
+    auto spilling = enough && temp_per_s >= t_.temp_min_bytes_per_s
+      && temp_per_s >= t_.temp_jump_ratio * med;
+    if (enough)
+      step(
+        id_of("temp_spills", target_), spilling, t_.sustain_polls, ts,
+        [&] {
+          alert a;
+          a.rule = "temp_spills";
+          a.severity = alert_severity::warning;
+          a.summary = fmt::format("{} writes {:.1f} MB/s of temporary files "
+                                  "(usually {:.1f} MB/s)",
+                                  target_, temp_per_s / 1048576, med / 1048576);
+          a.action = "find the sorts and hashes that spill (statements with "
+                     "temp blocks in the hot list); raise work_mem for them "
+                     "or add the index that avoids the sort";
+          a.evidence = {{"temp_bytes_per_s_now", temp_per_s},
+                        {"temp_bytes_per_s_baseline", med}};
+          return a;
+        },
+        out);
+    if (!spilling)
+      temp_per_s_.add(temp_per_s, t_.baseline_window);
+  }
+  if (db.max_connections > 0) {
+    auto share = static_cast<double>(db.numbackends)
+      / static_cast<double>(db.max_connections);
+    step(
+      id_of("connections_near_max", target_), share >= t_.connections_ratio,
+      t_.sustain_polls, ts,
+      [&] {
+        alert a;
+        a.rule = "connections_near_max";
+        a.severity = alert_severity::critical;
+        a.summary = fmt::format("{} has {} of {} connections in use", target_,
+                                db.numbackends, db.max_connections);
+        a.action = "put a connection pooler in front, or find the clients "
+                   "that hold idle connections";
+        a.evidence
+          = {{"connections", static_cast<double>(db.numbackends)},
+             {"max_connections", static_cast<double>(db.max_connections)}};
+        return a;
+      },
+      out);
+  }
+  return out;
+}
+
+std::vector<alert_rules::plan_check>
+alert_rules::plans_to_check(const metrics_snapshot& snap) {
+  std::vector<plan_check> out;
+  if (snap.baseline || t_.plan_watch_n == 0)
+    return out;
+  std::vector<const statement_metrics*> hot;
+  for (auto& s : snap.statements)
+    if (s.interval.calls >= t_.regression_min_calls && !s.parse_error
+        && plannable(s.query))
+      hot.push_back(&s);
+  auto n = std::min(hot.size(), t_.plan_watch_n);
+  std::partial_sort(hot.begin(), hot.begin() + static_cast<ptrdiff_t>(n),
+                    hot.end(), [](auto* a, auto* b) {
+                      return a->interval.exec_time_ms
+                        > b->interval.exec_time_ms;
+                    });
+  for (size_t i = 0; i < n; ++i) {
+    auto i_plan = plans_.find(key_of(hot[i]->fingerprint));
+    if (i_plan != plans_.end() && i_plan->second.skip_until > polls_)
+      continue;
+    out.push_back({hot[i]->fingerprint, hot[i]->query});
+  }
+  // Statements no longer checked are forgotten, unless a change of theirs
+  // fires (it resolves when they are checked again).
+  if (plans_.size() > 4 * t_.plan_watch_n + 16)
+    for (auto i = plans_.begin(); i != plans_.end();) {
+      auto stale = polls_ - i->second.checked_at
+        > static_cast<int>(t_.baseline_window);
+      auto fires = i->second.on_latest >= t_.sustain_polls;
+      if (stale && !fires && i->second.skip_until <= polls_)
+        i = plans_.erase(i);
+      else
+        ++i;
+    }
+  return out;
+}
+
+std::vector<alert> alert_rules::planned(int64_t ts_ms, const plan_check& c,
+                                        const std::string& shape,
+                                        const std::string& outline,
+                                        double cost) {
+  std::vector<alert> out;
+  auto& fingerprint = c.fingerprint;
+  auto& p = plans_[key_of(fingerprint)];
+  p.checked_at = polls_;
+  auto h = std::hash<std::string>{}(shape) | 1; // never 0, "none yet"
+  auto usual = [&] {
+    p.usual = h;
+    p.usual_outline = outline;
+    p.usual_cost = cost;
+    p.on_latest = 0;
+  };
+  if (p.usual == 0) {
+    usual();
+    return out;
+  }
+  auto differs = h != p.usual;
+  p.on_latest = differs ? (h == p.latest ? p.on_latest : 0) + 1 : 0;
+  p.latest = h;
+  auto id = id_of("plan_change", target_, fingerprint);
+  step(
+    id, differs, t_.sustain_polls, ts_ms,
+    [&] {
+      alert a;
+      a.rule = "plan_change";
+      a.fingerprint = fingerprint;
+      a.query = c.query;
+      // A plan that costs much more is what slows a statement down; one
+      // that costs less is worth knowing, seldom worth waking anyone.
+      a.severity = cost > 2 * p.usual_cost ? alert_severity::warning
+                                           : alert_severity::info;
+      a.summary = fmt::format(
+        "the planner changed its plan for a hot statement of {}: estimated "
+        "cost {:.0f} instead of {:.0f}",
+        target_, cost, p.usual_cost);
+      a.action = "compare the plans: an index dropped or no longer chosen, "
+                 "statistics that moved (ANALYZE), a setting changed";
+      a.evidence = {{"cost_before", p.usual_cost}, {"cost_now", cost}};
+      a.plan_before = p.usual_outline;
+      a.plan_after = outline;
+      return a;
+    },
+    out);
+  if (differs && p.on_latest >= t_.plan_settle_checks) {
+    // Long enough on the new plan: it is the usual one now.
+    usual();
+    step(
+      id, false, 1, ts_ms, [] { return alert{}; }, out);
+  } else if (!differs) {
+    p.usual_cost = cost; // the usual plan's cost drifts with the data
+  }
+  return out;
+}
+
+void alert_rules::unplannable(const std::string& fingerprint) {
+  auto& p = plans_[key_of(fingerprint)];
+  p.checked_at = polls_;
+  p.skip_until = polls_ + static_cast<int>(t_.baseline_window);
+}
+
+std::string to_json(const alert& x) {
+  return json::object([&](json::writer& w) {
+    json::field(w, "id", x.id);
+    json::field(w, "rule", x.rule);
+    json::field(w, "target", x.target);
+    if (!x.fingerprint.empty()) {
+      json::field(w, "fingerprint", x.fingerprint);
+      json::field(w, "query", x.query);
+    }
+    json::field(w, "severity", to_string(x.severity));
+    json::field(w, "state", x.firing ? "firing" : "resolved");
+    json::field(w, "since", x.since_ms);
+    if (!x.firing)
+      json::field(w, "resolved", x.resolved_ms);
+    json::field(w, "summary", x.summary);
+    json::field(w, "action", x.action);
+    json::key(w, "evidence");
+    w.StartObject();
+    for (auto& [k, v] : x.evidence)
+      json::field(w, k.c_str(), v);
+    w.EndObject();
+    if (!x.plan_before.empty() || !x.plan_after.empty()) {
+      json::field(w, "plan_before", x.plan_before);
+      json::field(w, "plan_after", x.plan_after);
+    }
+  });
+}
+
+} // namespace optischema

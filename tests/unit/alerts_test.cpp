@@ -1,0 +1,385 @@
+// Alert rules on made-up polls: each rule fires when its condition holds for
+// long enough, once, with its evidence, and resolves when it is gone; a
+// steady but noisy workload raises nothing.
+
+#include "optischema/analysis/alerts.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <tuple>
+
+using namespace optischema;
+
+namespace {
+
+struct stmt {
+  std::string fingerprint;
+  int64_t calls;
+  double mean_ms;
+};
+
+/// A 30 s poll at the `n`-th interval with these statements.
+metrics_snapshot poll(int n, const std::vector<stmt>& xs) {
+  metrics_snapshot s;
+  s.target = "shop";
+  s.ts_ms = 1'000'000 + int64_t{n} * 30'000;
+  s.interval_ms = 30'000;
+  s.db.max_connections = 100;
+  s.db.numbackends = 10;
+  for (auto& x : xs) {
+    auto& m = s.statements.emplace_back();
+    m.fingerprint = x.fingerprint;
+    m.query = "SELECT " + x.fingerprint;
+    m.interval.calls = x.calls;
+    m.interval.exec_time_ms = x.mean_ms * static_cast<double>(x.calls);
+  }
+  return s;
+}
+
+std::vector<std::string> ids(const std::vector<alert>& xs) {
+  std::vector<std::string> out;
+  for (auto& x : xs)
+    out.push_back(x.id + (x.firing ? " firing" : " resolved"));
+  return out;
+}
+
+/// Twenty statements, their means and calls jittered by ±30 % and ±50 %.
+std::vector<stmt> noisy(std::mt19937& rng) {
+  std::uniform_real_distribution<double> jitter{0.7, 1.3}, calls{0.5, 1.5};
+  std::vector<stmt> out;
+  for (int i = 0; i < 20; ++i)
+    out.push_back({"f" + std::to_string(i),
+                   static_cast<int64_t>(100 * (i + 1) * calls(rng)),
+                   (0.2 + i) * jitter(rng)});
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a steady noisy workload raises no alert", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  std::mt19937 rng{42};
+  std::vector<alert> all;
+  for (int n = 0; n < 600; ++n) {
+    auto got = rules.observe(poll(n, noisy(rng)));
+    all.insert(all.end(), got.begin(), got.end());
+  }
+  CHECK(ids(all).empty());
+  CHECK(rules.firing().empty());
+}
+
+TEST_CASE("a regressed statement fires on its second slow poll and resolves",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  std::mt19937 rng{7};
+  int n = 0;
+  for (; n < 20; ++n)
+    REQUIRE(rules.observe(poll(n, noisy(rng))).empty());
+  auto slow = [&] {
+    auto xs = noisy(rng);
+    xs[3].mean_ms = 40; // about 3.2 ms usually
+    return rules.observe(poll(n++, xs));
+  };
+  CHECK(slow().empty());
+  auto fired = slow();
+  REQUIRE(fired.size() == 1);
+  auto& a = fired[0];
+  CHECK(a.id == "statement_regression:shop:f3");
+  CHECK(a.rule == "statement_regression");
+  CHECK(a.fingerprint == "f3");
+  CHECK(a.query == "SELECT f3");
+  CHECK(a.firing);
+  CHECK(a.severity == alert_severity::critical); // over 10× its median
+  CHECK(a.summary.find("40.00 ms") != std::string::npos);
+  REQUIRE(a.evidence.size() >= 2);
+  CHECK(a.evidence[0] == std::pair<std::string, double>{"mean_ms_now", 40});
+  CHECK(a.evidence[1].second == Approx(3.2).epsilon(0.3));
+  // Still slow: nothing new to say.
+  CHECK(slow().empty());
+  CHECK(slow().empty());
+  CHECK(rules.firing().count("statement_regression:shop:f3") == 1);
+  // Back to normal: resolved after two polls, under the same id. The slow
+  // points never entered the baseline.
+  CHECK(rules.observe(poll(n++, noisy(rng))).empty());
+  auto resolved = rules.observe(poll(n++, noisy(rng)));
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].id == a.id);
+  CHECK_FALSE(resolved[0].firing);
+  CHECK(resolved[0].resolved_ms > resolved[0].since_ms);
+  CHECK(rules.firing().empty());
+  CHECK(to_json(resolved[0]).find(R"("state":"resolved")")
+        != std::string::npos);
+}
+
+TEST_CASE("a slow statement with few calls raises nothing", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  for (int n = 0; n < 10; ++n)
+    rules.observe(poll(n, {{"a", 3, 1.0}, {"b", 100, 1.0}}));
+  for (int n = 10; n < 15; ++n)
+    CHECK(rules.observe(poll(n, {{"a", 3, 50.0}, {"b", 100, 1.0}})).empty());
+}
+
+TEST_CASE("a new statement among the costliest fires once after the warm-up",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  std::vector<stmt> base{{"a", 100, 1.0}, {"b", 100, 2.0}};
+  // Early on, everything is new to the engine: nothing fires.
+  auto first = base;
+  first.push_back({"early", 100, 50.0});
+  CHECK(rules.observe(poll(0, first)).empty());
+  int n = 1;
+  for (; n < 10; ++n)
+    CHECK(rules.observe(poll(n, base)).empty());
+  auto xs = base;
+  xs.push_back({"light", 5, 0.1});
+  xs.push_back({"heavy", 100, 10.0});
+  auto got = rules.observe(poll(n++, xs));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == "new_heavy_statement:shop:heavy");
+  CHECK(got[0].evidence[0].second == Approx(1000.0 / 1300.5));
+  CHECK(rules.observe(poll(n++, xs)).empty());
+  // Once it is no longer among the costliest, it resolves.
+  xs.back().mean_ms = 0.01;
+  auto gone = rules.observe(poll(n++, xs));
+  REQUIRE(gone.size() == 1);
+  CHECK_FALSE(gone[0].firing);
+}
+
+TEST_CASE("a storm of calls fires, a busy but usual statement does not",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  int n = 0;
+  for (; n < 10; ++n)
+    rules.observe(poll(n, {{"loop", 300, 0.1}, {"busy", 30'000, 0.1}}));
+  CHECK(rules.observe(poll(n++, {{"loop", 6000, 0.1}, {"busy", 30'000, 0.1}}))
+          .empty());
+  auto got
+    = rules.observe(poll(n++, {{"loop", 6000, 0.1}, {"busy", 30'000, 0.1}}));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == "calls_jump:shop:loop");
+  CHECK(got[0].evidence[0].second == Approx(200));
+  CHECK(got[0].evidence[1].second == Approx(10));
+}
+
+TEST_CASE("a target that cannot be polled is down after two failures",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  rules.observe(poll(0, {{"a", 10, 1.0}}));
+  CHECK(rules.failed(2'000'000, "connection refused").empty());
+  auto down = rules.failed(2'030'000, "connection refused");
+  REQUIRE(down.size() == 1);
+  CHECK(down[0].id == "target_down:shop");
+  CHECK(down[0].severity == alert_severity::critical);
+  CHECK(down[0].summary.find("connection refused") != std::string::npos);
+  CHECK(rules.failed(2'060'000, "connection refused").empty());
+  auto up = rules.observe(poll(100, {{"a", 10, 1.0}}));
+  REQUIRE(up.size() == 1);
+  CHECK(up[0].id == "target_down:shop");
+  CHECK_FALSE(up[0].firing);
+  // One failure alone says nothing.
+  CHECK(rules.failed(5'000'000, "timeout").empty());
+  CHECK(rules.observe(poll(200, {{"a", 10, 1.0}})).empty());
+}
+
+TEST_CASE("resets evictions and connections near the maximum", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  rules.observe(poll(0, {{"a", 10, 1.0}}));
+  auto s = poll(1, {{"a", 10, 1.0}});
+  s.reset_detected = true;
+  s.evicted = 12;
+  auto got = rules.observe(s);
+  CHECK(ids(got)
+        == std::vector<std::string>{"stats_reset:shop firing",
+                                    "statements_evicted:shop firing"});
+  got = rules.observe(poll(2, {{"a", 10, 1.0}}));
+  CHECK(ids(got)
+        == std::vector<std::string>{"stats_reset:shop resolved",
+                                    "statements_evicted:shop resolved"});
+  auto full = [&](int n) {
+    auto x = poll(n, {{"a", 10, 1.0}});
+    x.db.numbackends = 95;
+    return rules.observe(x);
+  };
+  CHECK(full(3).empty());
+  CHECK(ids(full(4))
+        == std::vector<std::string>{"connections_near_max:shop firing"});
+}
+
+TEST_CASE("a cache hit ratio that drops fires", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  auto with_ratio = [&](int n, double r) {
+    auto x = poll(n, {{"a", 10, 1.0}});
+    x.db.blks_hit = static_cast<int64_t>(100'000 * r);
+    x.db.blks_read = 100'000 - x.db.blks_hit;
+    x.db.cache_hit_ratio = r;
+    return rules.observe(x);
+  };
+  int n = 0;
+  for (; n < 10; ++n)
+    CHECK(with_ratio(n, 0.99 - 0.002 * (n % 3)).empty());
+  CHECK(with_ratio(n++, 0.7).empty());
+  CHECK(ids(with_ratio(n++, 0.7))
+        == std::vector<std::string>{"cache_hit_drop:shop firing"});
+}
+
+TEST_CASE("a one-off statement that takes most of an interval is no new "
+          "workload",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  int n = 0;
+  for (; n < 10; ++n)
+    rules.observe(poll(n, {{"a", 100, 1.0}}));
+  CHECK(rules.observe(poll(n++, {{"a", 100, 1.0}, {"ddl", 1, 900.0}})).empty());
+}
+
+TEST_CASE("an alert decided elsewhere fires once and resolves", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  alert a;
+  a.id = "applied_index_regressed:shop:r1";
+  a.rule = "applied_index_regressed";
+  a.severity = alert_severity::critical;
+  auto fired = rules.raise(a, 100);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].target == "shop");
+  CHECK(fired[0].since_ms == 100);
+  CHECK(rules.raise(a, 200).empty());
+  CHECK(rules.firing().count(a.id) == 1);
+  // Polls leave it be.
+  CHECK(rules.observe(poll(1, {{"x", 10, 1.0}})).empty());
+  a.firing = false;
+  auto resolved = rules.raise(a, 300);
+  REQUIRE(resolved.size() == 1);
+  CHECK_FALSE(resolved[0].firing);
+  CHECK(resolved[0].since_ms == 100);
+  CHECK(resolved[0].resolved_ms == 300);
+  CHECK(rules.raise(a, 400).empty());
+}
+
+TEST_CASE("a target with thousands of statements follows its costliest",
+          "[alerts]") {
+  alert_thresholds t;
+  t.tracked_statements = 10;
+  alert_rules rules{"shop", t};
+  // 500 statements; "top" is the costliest of each poll.
+  auto many = [](double top_mean) {
+    std::vector<stmt> xs;
+    for (int i = 0; i < 500; ++i)
+      xs.push_back({"s" + std::to_string(i), 10, 1.0 * (i % 7 + 1)});
+    xs.push_back({"top", 50, top_mean});
+    return xs;
+  };
+  int n = 0;
+  for (; n < 10; ++n)
+    CHECK(rules.observe(poll(n, many(5.0))).empty());
+  CHECK(rules.observe(poll(n++, many(60.0))).empty());
+  auto fired = rules.observe(poll(n++, many(60.0)));
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].fingerprint == "top");
+  // Rarely called since, out of the costliest: it stays followed until it
+  // is judged again.
+  for (int k = 0; k < 5; ++k) {
+    auto xs = many(60.0);
+    xs.back().calls = 1;
+    CHECK(rules.observe(poll(n++, xs)).empty());
+  }
+  CHECK(rules.observe(poll(n++, many(5.0))).empty());
+  auto resolved = rules.observe(poll(n++, many(5.0)));
+  REQUIRE(resolved.size() == 1);
+  CHECK_FALSE(resolved[0].firing);
+}
+
+TEST_CASE("a hot statement whose plan changes fires on the second check and "
+          "resolves when the plan is back",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  // The three costliest with calls enough are checked; "rare" costs the
+  // most, in one call.
+  auto snap = poll(0,
+                   {{"f1", 100, 1.0},
+                    {"f2", 100, 3.0},
+                    {"f3", 100, 2.0},
+                    {"f4", 100, 0.5},
+                    {"rare", 1, 1e6}});
+  // Nor does EXPLAIN plan a COMMIT, however long it takes.
+  auto& commit = snap.statements.emplace_back();
+  commit.fingerprint = "c0";
+  commit.query = "/* app */ COMMIT";
+  commit.interval.calls = 1000;
+  commit.interval.exec_time_ms = 1e5;
+  rules.observe(snap);
+  auto checks = rules.plans_to_check(snap);
+  REQUIRE(checks.size() == 3);
+  CHECK(checks[0].fingerprint == "f2");
+  CHECK(checks[0].query == "SELECT f2");
+  CHECK(checks[1].fingerprint == "f3");
+  CHECK(checks[2].fingerprint == "f1");
+
+  auto& f = checks[0];
+  const std::string index = "Index Scan using items_k on items\n";
+  const std::string seq = "Seq Scan on items  (Filter: (k = $1))\n";
+  int64_t ts = 1'000;
+  // The first plan is the usual one; its cost drifting is no change.
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(rules.planned(ts++, f, "idx", index, 8.0 + i).empty());
+  // Flapping plans (one check each way) never fire.
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(rules.planned(ts++, f, "seq", seq, 900).empty());
+    REQUIRE(rules.planned(ts++, f, "idx", index, 8).empty());
+  }
+  CHECK(rules.planned(ts++, f, "seq", seq, 900).empty());
+  auto fired = rules.planned(ts++, f, "seq", seq, 900);
+  REQUIRE(ids(fired) == std::vector<std::string>{"plan_change:shop:f2 firing"});
+  auto& a = fired[0];
+  CHECK(a.severity == alert_severity::warning); // 100× the cost
+  CHECK(a.query == "SELECT f2");
+  CHECK(a.plan_before == index);
+  CHECK(a.plan_after == seq);
+  CHECK(a.evidence
+        == std::vector<std::pair<std::string, double>>{{"cost_before", 8.0},
+                                                       {"cost_now", 900.0}});
+  CHECK(rules.planned(ts++, f, "seq", seq, 900).empty()); // once
+  CHECK(rules.planned(ts++, f, "idx", index, 8).empty());
+  auto back = rules.planned(ts++, f, "idx", index, 8);
+  REQUIRE(ids(back)
+          == std::vector<std::string>{"plan_change:shop:f2 resolved"});
+  CHECK(rules.firing().empty());
+}
+
+TEST_CASE("a new plan held long enough becomes the usual one", "[alerts]") {
+  alert_thresholds t;
+  t.plan_settle_checks = 4;
+  alert_rules rules{"shop", t};
+  alert_rules::plan_check f{"f1", "SELECT 1"};
+  REQUIRE(rules.planned(1, f, "a", "A\n", 100).empty());
+  CHECK(rules.planned(2, f, "b", "B\n", 50).empty());
+  auto fired = rules.planned(3, f, "b", "B\n", 50);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == alert_severity::info); // cheaper
+  CHECK(rules.planned(4, f, "b", "B\n", 50).empty());
+  auto settled = rules.planned(5, f, "b", "B\n", 50);
+  REQUIRE(ids(settled)
+          == std::vector<std::string>{"plan_change:shop:f1 resolved"});
+  for (int i = 0; i < 5; ++i)
+    CHECK(rules.planned(6 + i, f, "b", "B\n", 50).empty());
+  // Going back to A is a change again.
+  CHECK(rules.planned(20, f, "a", "A\n", 100).empty());
+  CHECK(rules.planned(21, f, "a", "A\n", 100).size() == 1);
+}
+
+TEST_CASE("a statement that cannot be planned is not asked for again soon",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  std::mt19937 rng{5};
+  auto snap = poll(0, noisy(rng));
+  rules.observe(snap);
+  auto checks = rules.plans_to_check(snap);
+  REQUIRE(checks.size() == 3);
+  rules.unplannable(checks[0].fingerprint);
+  for (int n = 1; n < 10; ++n) {
+    auto s = poll(n, noisy(rng));
+    rules.observe(s);
+    for (auto& c : rules.plans_to_check(s))
+      CHECK(c.fingerprint != checks[0].fingerprint);
+  }
+}
