@@ -141,6 +141,36 @@ struct health_flags {
   std::string timeout = "3s";
 };
 
+/// `optischema alerts` flags: where the alerts come from, which to keep,
+/// where they go.
+struct alerts_flags {
+  std::string nats;
+  std::string nats_stream{defaults::nats_stream};
+  std::string durable = "optischema-alerts";
+  bool replay = false;
+  std::vector<std::string> targets;
+  std::vector<std::string> rules;
+  std::string min_severity = "info";
+  std::string format = "text"; ///< text, json or none (stdout)
+  std::string webhook;
+  std::string slack;
+  std::string alertmanager;
+  std::string dashboard_url;
+  /// Tries of a sink before the alert is put back for later.
+  int attempts = 6;
+  /// The first pause between tries; doubled each time, up to 30 s.
+  std::string retry_wait = "1s";
+  /// How long a delivered batch may go unacknowledged (a subscriber that
+  /// died with it) before JetStream delivers it again.
+  std::string ack_wait = "30s";
+  std::string log_level = "info";
+};
+
+/// Follows the fleet's alerts (a durable JetStream consumer) and delivers
+/// each batch to stdout and the HTTP sinks; acknowledges it once every sink
+/// took it. Runs until SIGINT or SIGTERM. Returns the exit code.
+int alerts(const alerts_flags& flags);
+
 /// Asks a running engine's /health/live (or /health/ready): 0 when it
 /// answers 200, 1 otherwise, 2 for bad flags.
 int health(const health_flags& flags);

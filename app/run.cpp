@@ -408,6 +408,61 @@ void add_apply_cli_flags(CLI::App& cmd, apply_flags& f) {
     ->capture_default_str();
 }
 
+void add_alerts_flags(CLI::App& cmd, alerts_flags& f) {
+  cmd.add_option("--nats", f.nats, "NATS URL of the engines (their --nats)")
+    ->envname("OPTISCHEMA_NATS_URL");
+  cmd
+    .add_option("--nats-stream", f.nats_stream,
+                "The engines' JetStream stream (their --nats-stream)")
+    ->envname("OPTISCHEMA_NATS_STREAM")
+    ->capture_default_str();
+  cmd
+    .add_option("--durable", f.durable,
+                "Consumer name: kept on the server, so what fires while this "
+                "subscriber is stopped comes when it is back; subscribers of "
+                "one name share the alerts, of another name get their own")
+    ->capture_default_str();
+  cmd.add_flag("--replay", f.replay,
+               "A new consumer starts with every alert the stream holds "
+               "(default: from now on)");
+  cmd.add_option("--target", f.targets, "Only these targets' alerts");
+  cmd.add_option("--rule", f.rules,
+                 "Only these rules (statement_regression, target_down, …)");
+  cmd.add_option("--min-severity", f.min_severity, "info, warning or critical")
+    ->capture_default_str();
+  cmd.add_option("--format", f.format, "stdout: text, json (lines) or none")
+    ->capture_default_str();
+  cmd
+    .add_option("--webhook", f.webhook,
+                "POST each batch as JSON here; acknowledged after a 2xx")
+    ->envname("OPTISCHEMA_ALERTS_WEBHOOK");
+  cmd.add_option("--slack", f.slack, "A Slack incoming-webhook URL")
+    ->envname("OPTISCHEMA_ALERTS_SLACK");
+  cmd
+    .add_option("--alertmanager", f.alertmanager,
+                "Prometheus Alertmanager's base URL (its /api/v2/alerts)")
+    ->envname("OPTISCHEMA_ALERTS_ALERTMANAGER");
+  cmd.add_option("--dashboard-url", f.dashboard_url,
+                 "The dashboard's address, for links in notifications");
+  cmd
+    .add_option("--attempts", f.attempts,
+                "Tries of a sink before the alert is put back for later")
+    ->capture_default_str();
+  cmd
+    .add_option("--retry-wait", f.retry_wait,
+                "First pause between tries, doubled each time up to 30s")
+    ->capture_default_str();
+  cmd
+    .add_option("--ack-wait", f.ack_wait,
+                "A batch a subscriber took but never acknowledged (it died) "
+                "is delivered again after this long; set when the consumer "
+                "is made")
+    ->capture_default_str();
+  cmd
+    .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
+    ->capture_default_str();
+}
+
 } // namespace
 
 int run(int argc, char** argv) {
@@ -451,6 +506,12 @@ int run(int argc, char** argv) {
                        "Ask whether every target has been polled instead");
   health_cmd->add_option("--timeout", hflags.timeout, "Longest wait")
     ->capture_default_str();
+  alerts_flags lflags;
+  auto* alerts_cmd = app.add_subcommand(
+    "alerts",
+    "Follow the engines' alerts on NATS and send them on: stdout, "
+    "a webhook, Slack, Alertmanager");
+  add_alerts_flags(*alerts_cmd, lflags);
   auto* version_cmd = app.add_subcommand("version", "Print the version");
   try {
     app.parse(argc, argv);
@@ -463,6 +524,15 @@ int run(int argc, char** argv) {
   }
   if (health_cmd->parsed())
     return health(hflags);
+  if (alerts_cmd->parsed()) {
+    if (!init_logging(lflags.log_level)) {
+      std::fprintf(stderr,
+                   "optischema: --log-level must be trace, debug, "
+                   "info, warn or error\n");
+      return 2;
+    }
+    return alerts(lflags);
+  }
   if (advise_cmd->parsed()) {
     if (!init_logging(aflags.log_level)) {
       std::fprintf(stderr,

@@ -38,6 +38,9 @@ find_package(spdlog CONFIG REQUIRED)    # compiled, external fmt (G8)
 find_package(Boost 1.74 REQUIRED COMPONENTS system)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(OpenSSL REQUIRED)
+# The LLM client and the alert subscriber's HTTP sinks; llm/CMakeLists.txt
+# fixes Debian's target (its U(x) macro, its missing OpenSSL) for both.
+find_package(cpprestsdk CONFIG REQUIRED)
 
 # libpg_query 15-4.0.0: header + library only (G6).
 find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)

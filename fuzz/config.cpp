@@ -1,8 +1,8 @@
 // Config files (--config FILE, TOML/INI): the real command line of
 // app/run.cpp (CLI11's config reader and every flag definition) and the
 // validation of app/config.cpp. This file stands in for what run() calls
-// after validation (serve, advise, apply), which would start the engine or
-// reach a database.
+// after validation (serve, advise, apply, health, alerts), which would start
+// the engine or reach a database.
 
 #include "fuzz.hpp"
 
@@ -44,6 +44,10 @@ int apply(const apply_flags&) {
 }
 
 int health(const health_flags&) {
+  return 0;
+}
+
+int alerts(const alerts_flags&) {
   return 0;
 }
 

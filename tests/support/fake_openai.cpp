@@ -52,6 +52,8 @@ struct server_state {
   size_t in_flight = 0;
   size_t max_in_flight = 0;
   size_t connections = 0;
+  /// Every POST is scripted, whatever its path (a webhook receiver).
+  bool any_path = false;
 
   /// Records `req` and picks its reply.
   reply answer(const recorded_request& req) {
@@ -62,7 +64,7 @@ struct server_state {
       ++in_flight;
       max_in_flight = std::max(max_in_flight, in_flight);
       auto target = req.path.substr(0, req.path.find('?'));
-      if (req.method != "POST" || target != chat_path)
+      if (req.method != "POST" || (target != chat_path && !any_path))
         return reply{
           404,
           fake_openai::error("no route for " + req.method + " " + req.path,
@@ -251,6 +253,11 @@ unsigned short fake_openai::port() const {
 void fake_openai::push(reply r) {
   std::lock_guard<std::mutex> guard{impl_->state.mtx};
   impl_->state.queue.push_back(std::move(r));
+}
+
+void fake_openai::accept_every_path() {
+  std::lock_guard<std::mutex> guard{impl_->state.mtx};
+  impl_->state.any_path = true;
 }
 
 void fake_openai::set_handler(handler_type f) {

@@ -67,6 +67,10 @@ public:
   /// throws becomes a 500.
   void set_handler(handler_type f);
 
+  /// Scripts every POST, whatever its path, not only chat completions: a
+  /// local webhook, Slack or Alertmanager receiver.
+  void accept_every_path();
+
   /// An OpenAI-style success body (id, object, created, model,
   /// choices[0].message, finish_reason, usage).
   static std::string
