@@ -89,6 +89,8 @@ struct serve_flags {
   double sandbox_sample_percent = defaults::sandbox_sample_percent;
   int sandbox_runs = defaults::sandbox_runs;
   size_t sandbox_auto_test = defaults::sandbox_auto_test;
+  // -- the alert rules (analysis/alerts.hpp) --
+  alert_thresholds alerts;
   std::string log_level{defaults::log_level};
   std::string log_file;
   std::string log_format = "text"; ///< or json (one object per line)

@@ -367,6 +367,21 @@ expected<engine_config> to_config(const serve_flags& flags) {
   sb.sample_percent = flags.sandbox_sample_percent;
   sb.runs = flags.sandbox_runs;
   sb.auto_test = flags.sandbox_auto_test;
+  // -- the alert rules
+  auto& al = flags.alerts;
+  if (al.sustain_polls < 1 || al.sustain_polls > 100
+      || !(al.regression_ratio > 1) || al.regression_ratio > 1000
+      || al.regression_min_calls < 1 || al.plan_watch_n > 50
+      || !(al.calls_jump_ratio > 1) || al.calls_jump_ratio > 1e6
+      || al.down_polls < 1 || al.down_polls > 100 || !(al.connections_ratio > 0)
+      || al.connections_ratio > 1)
+    return failure{ec::invalid_configuration,
+                   "--alert-sustain-polls and --alert-down-polls take 1 to "
+                   "100, --alert-regression-ratio and --alert-calls-jump "
+                   "more than 1, --alert-min-calls at least 1, "
+                   "--alert-plan-watch 0 to 50, --alert-connections more "
+                   "than 0 and at most 1"};
+  cfg.alerts = al;
   // -- what requests may cost
   auto& lim = cfg.limits;
   auto prepare_every = duration_flag("--sandbox-prepare-interval",
@@ -500,6 +515,10 @@ void print_config(const engine_config& cfg) {
               cfg.apply.api_token.empty() ? "none (loopback only)" : "set",
               cfg.llm.enabled ? "on" : "off",
               cfg.sandbox.server ? "on" : "off");
+  std::printf("  alerts after %d poll(s), a regression at %.1fx, plans of "
+              "the %zu costliest statements checked each poll\n",
+              cfg.alerts.sustain_polls, cfg.alerts.regression_ratio,
+              cfg.alerts.plan_watch_n);
 }
 
 } // namespace optischema::app

@@ -154,6 +154,48 @@ void add_apply_flags(CLI::App& cmd, serve_flags& f) {
     ->envname("OPTISCHEMA_PG_BIN_DIR");
 }
 
+/// The alert rules' thresholds (analysis/alerts.hpp; README "Alerts").
+void add_alert_flags(CLI::App& cmd, alert_thresholds& t) {
+  auto* g = cmd.add_option_group(
+    "Alerts", "When the alert rules fire (their defaults favour silence)");
+  g->add_option("--alert-sustain-polls", t.sustain_polls,
+                "Polls a condition must hold before it fires, and be gone "
+                "before it resolves")
+    ->envname("OPTISCHEMA_ALERT_SUSTAIN_POLLS")
+    ->capture_default_str();
+  g->add_option("--alert-regression-ratio", t.regression_ratio,
+                "A statement's mean time must be this many times its "
+                "baseline median to count as a regression")
+    ->envname("OPTISCHEMA_ALERT_REGRESSION_RATIO")
+    ->capture_default_str();
+  g->add_option("--alert-min-calls", t.regression_min_calls,
+                "Calls in a poll for a statement's mean to count")
+    ->envname("OPTISCHEMA_ALERT_MIN_CALLS")
+    ->capture_default_str();
+  g->add_option("--alert-plan-watch", t.plan_watch_n,
+                "The costliest statements whose generic plans are checked "
+                "each poll (an EXPLAIN each; 0: no plan-change alerts)")
+    ->envname("OPTISCHEMA_ALERT_PLAN_WATCH")
+    ->capture_default_str();
+  g->add_option("--alert-calls-jump", t.calls_jump_ratio,
+                "Times its usual calls a second for a storm of calls")
+    ->envname("OPTISCHEMA_ALERT_CALLS_JUMP")
+    ->capture_default_str();
+  g->add_option("--alert-down-polls", t.down_polls,
+                "Failed polls in a row before a target is down")
+    ->envname("OPTISCHEMA_ALERT_DOWN_POLLS")
+    ->capture_default_str();
+  g->add_option("--alert-group", t.group_statements,
+                "Statement regressions of a target at once that become one "
+                "alert of the target (0: never grouped)")
+    ->envname("OPTISCHEMA_ALERT_GROUP")
+    ->capture_default_str();
+  g->add_option("--alert-connections", t.connections_ratio,
+                "Share of max_connections in use that fires")
+    ->envname("OPTISCHEMA_ALERT_CONNECTIONS")
+    ->capture_default_str();
+}
+
 /// What statements the engine explains or runs may call (pg/safety.hpp).
 void add_safety_flags(CLI::App& cmd, std::vector<std::string>& functions,
                       std::vector<std::string>& extensions) {
@@ -311,6 +353,7 @@ void add_serve_flags(CLI::App& cmd, serve_flags& f) {
   add_llm_flags(cmd, f);
   add_apply_flags(cmd, f);
   add_safety_flags(cmd, f.allow_functions, f.allow_extensions);
+  add_alert_flags(cmd, f.alerts);
   cmd
     .add_option("--log-level", f.log_level, "trace, debug, info, warn or error")
     ->envname("OPTISCHEMA_LOG_LEVEL")

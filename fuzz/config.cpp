@@ -28,6 +28,11 @@ int serve(const engine_config& cfg) {
                   && cfg.min_confidence <= 1,
                 "min_confidence outside 0..1");
   fuzz::require(cfg.poll_interval.count() > 0, "a poll interval of zero");
+  fuzz::require(cfg.alerts.sustain_polls >= 1 && cfg.alerts.down_polls >= 1
+                  && cfg.alerts.regression_ratio > 1
+                  && cfg.alerts.connections_ratio > 0
+                  && cfg.alerts.connections_ratio <= 1,
+                "alert thresholds out of range");
   fuzz::require(cfg.apply.max_index_bytes >= 0
                   && cfg.sandbox.full_copy_max_bytes >= 0
                   && cfg.llm.cache_max_bytes > 0,

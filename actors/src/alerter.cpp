@@ -5,6 +5,10 @@
 #include "optischema/util/clock.hpp"
 #include "optischema/util/logging.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace optischema::actors {
 
 namespace {
@@ -13,6 +17,9 @@ using self_ptr = alerter_actor::stateful_pointer<alerter_state>;
 
 /// Resolved alerts the API keeps showing.
 constexpr size_t resolved_kept = 200;
+
+/// Silences in place at once.
+constexpr size_t max_silences = 1000;
 
 /// How long a plan check may take (the EXPLAINER has its own statement
 /// timeout on the target; this bounds the wait behind its other work).
@@ -26,11 +33,55 @@ alert_rules& rules_of(self_ptr self, const std::string& target) {
   return i->second;
 }
 
+/// The silence that matches `a` at `now`, if one does.
+const alert_silence* silence_of(alerter_state& st, const alert& a,
+                                int64_t now) {
+  for (auto& s : st.silences)
+    if (s.until_ms > now && s.matches(a))
+      return &s;
+  return nullptr;
+}
+
+/// Leaves out what a silence holds back, and adds what fires on after
+/// its silence ended.
+std::vector<alert> unsilenced(alerter_state& st, const std::string& target,
+                              std::vector<alert> changes) {
+  auto now = now_ms();
+  std::erase_if(st.silences,
+                [&](const alert_silence& s) { return s.until_ms <= now; });
+  std::vector<alert> out;
+  for (auto& a : changes) {
+    if (a.firing && silence_of(st, a, now)) {
+      st.suppressed.insert(a.id);
+      continue;
+    }
+    // Its firing was never announced: neither is its end.
+    if (!a.firing && st.suppressed.erase(a.id))
+      continue;
+    out.push_back(std::move(a));
+  }
+  if (auto i = st.rules.find(target); i != st.rules.end())
+    for (auto& [id, a] : i->second.firing())
+      if (st.suppressed.count(id) && !silence_of(st, a, now)) {
+        st.suppressed.erase(id);
+        out.push_back(a);
+      }
+  return out;
+}
+
 /// The payload of one `alert` event for whatever changed with one poll of
 /// `target` ("" for nothing): receivers notify once per target and poll.
 std::string announce(self_ptr self, const std::string& target, int64_t ts,
-                     const std::vector<alert>& changes) {
+                     std::vector<alert> all) {
   auto& st = self->state;
+  for (auto& a : all)
+    if (!a.firing) {
+      ++st.resolutions;
+      st.resolved.push_back(a);
+      while (st.resolved.size() > resolved_kept)
+        st.resolved.pop_front();
+    }
+  auto changes = unsilenced(st, target, std::move(all));
   if (changes.empty())
     return {};
   for (auto& a : changes) {
@@ -38,11 +89,7 @@ std::string announce(self_ptr self, const std::string& target, int64_t ts,
       ++st.fired;
       OPTISCHEMA_INFO("alert {} fires: {}", a.id, a.summary);
     } else {
-      ++st.resolutions;
       OPTISCHEMA_INFO("alert {} resolved", a.id);
-      st.resolved.push_back(a);
-      while (st.resolved.size() > resolved_kept)
-        st.resolved.pop_front();
     }
   }
   ++st.events;
@@ -59,16 +106,29 @@ std::string announce(self_ptr self, const std::string& target, int64_t ts,
   });
 }
 
-std::string list_json(const alerter_state& st, const std::string& target) {
+std::string list_json(alerter_state& st, const std::string& target) {
+  auto now = now_ms();
   return json::object([&](json::writer& w) {
     json::key(w, "firing");
     w.StartArray();
     for (auto& [name, rules] : st.rules)
       if (target.empty() || name == target)
-        for (auto& [id, a] : rules.firing()) {
+        for (auto& [id, fired] : rules.firing()) {
+          auto a = fired;
+          if (auto* s = silence_of(st, a, now))
+            a.silenced_by = s->id;
           auto j = to_json(a);
           w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
         }
+    w.EndArray();
+    json::key(w, "silences");
+    w.StartArray();
+    for (auto& s : st.silences)
+      if (s.until_ms > now
+          && (target.empty() || s.target.empty() || s.target == target)) {
+        auto j = to_json(s);
+        w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+      }
     w.EndArray();
     json::key(w, "resolved");
     w.StartArray();
@@ -93,15 +153,16 @@ struct poll_round {
 /// Judges a poll: the rules on its figures at once, then the plans of its
 /// hottest statements (EXPLAIN on the target, a few ms each); answers
 /// with the one payload of both.
-caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap) {
+caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
+                               bool plans) {
   auto& st = self->state;
   ++st.polls;
   auto& rules = rules_of(self, snap->target);
   auto changes = rules.observe(*snap);
-  auto checks = st.supervisor ? rules.plans_to_check(*snap)
-                              : std::vector<alert_rules::plan_check>{};
+  auto checks = st.supervisor && plans ? rules.plans_to_check(*snap)
+                                       : std::vector<alert_rules::plan_check>{};
   if (checks.empty())
-    return announce(self, snap->target, snap->ts_ms, changes);
+    return announce(self, snap->target, snap->ts_ms, std::move(changes));
   auto g = std::make_shared<poll_round>();
   g->target = snap->target;
   g->ts = snap->ts_ms;
@@ -151,10 +212,11 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
   self->state.thresholds = thresholds;
   self->state.supervisor = std::move(supervisor);
   return {
-    [self](atom::alert, const snapshot_ptr& snap) -> caf::result<std::string> {
+    [self](atom::alert, const snapshot_ptr& snap,
+           bool plans) -> caf::result<std::string> {
       if (!snap)
         return std::string{};
-      return judge(self, snap);
+      return judge(self, snap, plans);
     },
     [self](atom::alert, atom::failed, const std::string& target, int64_t ts,
            const std::string& why) {
@@ -168,10 +230,65 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
                       rules_of(self, target).raise(std::move(a), ts));
     },
     [self](atom::erase, const std::string& target) {
-      self->state.rules.erase(target);
+      auto& st = self->state;
+      st.rules.erase(target);
+      // Ids are rule:target[:fingerprint].
+      std::erase_if(st.suppressed, [&](const std::string& id) {
+        auto from = id.find(':');
+        return from != std::string::npos
+          && id.compare(from + 1, target.size(), target) == 0
+          && (id.size() == from + 1 + target.size()
+              || id[from + 1 + target.size()] == ':');
+      });
     },
     [self](atom::get, atom::alert, const std::string& target) {
       return list_json(self->state, target);
+    },
+    [self](atom::ack, const std::string& target, const std::string& id,
+           const std::string& who) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = st.rules.find(target);
+      auto acked = i == st.rules.end()
+        ? std::nullopt
+        : i->second.acknowledge(id, now_ms(), who);
+      if (!acked)
+        return make_error(ec::not_found,
+                          fmt::format("no alert '{}' fires on {}; GET "
+                                      "/api/alerts lists those that do",
+                                      id, target));
+      OPTISCHEMA_INFO("alert {} acknowledged by {}", id, who);
+      return to_json(*acked);
+    },
+    [self](atom::silence, alert_silence& s) -> caf::result<std::string> {
+      auto& st = self->state;
+      // Bounded: a silence is a person's decision, not a stream.
+      if (st.silences.size() >= max_silences)
+        return make_error(ec::budget_exhausted,
+                          fmt::format("{} silences are in place; end some "
+                                      "(POST /api/alerts/unsilence) first",
+                                      st.silences.size()));
+      s.created_ms = now_ms();
+      s.id = fmt::format("silence-{:x}-{}", s.created_ms, ++st.silences_made);
+      OPTISCHEMA_INFO("silence {} until {} by {}", s.id, iso8601(s.until_ms),
+                      s.by);
+      st.silences.push_back(s);
+      return to_json(s);
+    },
+    [self](atom::silence, atom::erase,
+           const std::string& id) -> caf::result<std::string> {
+      auto& st = self->state;
+      auto i = std::find_if(st.silences.begin(), st.silences.end(),
+                            [&](auto& s) { return s.id == id; });
+      if (i == st.silences.end())
+        return make_error(ec::not_found,
+                          fmt::format("no silence '{}' (an ended one is "
+                                      "gone); GET /api/alerts lists them",
+                                      id));
+      auto out = *i;
+      // Ends now: what it held back is announced at the next poll.
+      st.silences.erase(i);
+      OPTISCHEMA_INFO("silence {} ended", id);
+      return to_json(out);
     },
     [self](atom::status) {
       auto& st = self->state;
@@ -203,6 +320,8 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
                              json::field(w, "events", st.events);
                              json::field(w, "plans_checked", st.plans_checked);
                              json::field(w, "plans_failed", st.plans_failed);
+                             json::field(w, "silences", st.silences.size());
+                             json::field(w, "held_back", st.suppressed.size());
                            })};
     },
   };

@@ -188,7 +188,9 @@ void finish_poll(self_ptr self, raw_sample sample) {
   auto base = std::make_shared<const raw_sample>(std::move(sample));
   self->send(st.peers.store, atom::put_v, snap, base);
   if (st.peers.alerter)
-    self->request(st.peers.alerter, alert_timeout, atom::alert_v, snap)
+    self
+      ->request(st.peers.alerter, alert_timeout, atom::alert_v, snap,
+                !st.peers.transient)
       .then(
         [self](const std::string& payload) { publish_alerts(self, payload); },
         [](const caf::error&) {});

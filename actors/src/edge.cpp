@@ -447,6 +447,15 @@ void list_suggestions(self_ptr self, web_request& r, const web::route_match&) {
       [out](const caf::error& err) { reply_error(out, err); });
 }
 
+/// Asks the SUPERVISOR and answers with its reply, a JSON text.
+template <class... Ts>
+void relay_json(self_ptr self, const std::shared_ptr<web::responder>& out,
+                const Ts&... xs) {
+  self->request(self->state.supervisor, ask_timeout, xs...)
+    .then([out](const std::string& body) { out->respond(json_response(body)); },
+          [out](const caf::error& err) { reply_error(out, err); });
+}
+
 /// GET /api/alerts: the alerts firing on this engine's targets and the
 /// latest resolved (one target's with ?target=).
 void list_alerts(self_ptr self, web_request& r, const web::route_match&) {
@@ -455,11 +464,70 @@ void list_alerts(self_ptr self, web_request& r, const web::route_match&) {
   auto target = target_filter(self, req);
   if (!target)
     return out->respond(error_response(target.error()));
-  self
-    ->request(self->state.supervisor, ask_timeout, atom::get_v, atom::alert_v,
-              *target)
-    .then([out](const std::string& body) { out->respond(json_response(body)); },
-          [out](const caf::error& err) { reply_error(out, err); });
+  relay_json(self, out, atom::get_v, atom::alert_v, *target);
+}
+
+/// POST /api/alerts/ack {"id"}: someone is on it. The target is the id's
+/// second part (rule:target[:fingerprint]); in a fleet, the engine that
+/// polls it keeps its alerts and answers.
+void ack_alert(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto id = web::parse_alert_id_request(r.req.body);
+  if (!id)
+    return reply_failure(out, id.error());
+  auto from = id->find(':');
+  auto target = from == std::string::npos
+    ? std::string{}
+    : id->substr(from + 1, id->find(':', from + 1) - from - 1);
+  if (!known_target(self, target))
+    return reply_failure(out,
+                         {ec::not_found,
+                          fmt::format("no alert '{}' fires here; GET "
+                                      "/api/alerts lists those that do",
+                                      *id)});
+  if (auto owner = detail::owner_of_target(self->state, target)) {
+    if (r.req.remote.rfind("fleet:", 0) == 0)
+      return reply_failure(
+        out, {ec::conflict, "the target changed hands; try again"});
+    auto req = r.req;
+    req.query["target"] = target;
+    return detail::forward(self->state, req, out, *owner);
+  }
+  relay_json(self, out, atom::ack_v, target, *id,
+             fmt::format("api ({})", r.req.remote));
+}
+
+/// POST /api/alerts/silence: alerts kept from being announced for a while.
+/// One naming a target another engine of a fleet polls went there
+/// (detail::fleet_owner); one without a target silences this engine's.
+void silence_alerts(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto req = web::parse_silence_request(r.req.body);
+  if (!req)
+    return reply_failure(out, req.error());
+  if (!req->target.empty() && !known_target(self, req->target))
+    return reply_failure(out,
+                         {ec::not_found,
+                          fmt::format("no target named '{}'; GET "
+                                      "/api/targets lists them",
+                                      req->target)});
+  alert_silence s;
+  s.rule = req->rule;
+  s.target = req->target;
+  s.fingerprint = req->fingerprint;
+  s.comment = req->comment;
+  s.until_ms = now_ms() + static_cast<int64_t>(req->hours * 3'600'000);
+  s.by = fmt::format("api ({})", r.req.remote);
+  relay_json(self, out, atom::silence_v, s);
+}
+
+/// POST /api/alerts/unsilence {"id"}: a silence ends now.
+void unsilence_alerts(self_ptr self, web_request& r, const web::route_match&) {
+  auto out = r.out;
+  auto id = web::parse_alert_id_request(r.req.body);
+  if (!id)
+    return reply_failure(out, id.error());
+  relay_json(self, out, atom::silence_v, atom::erase_v, *id);
 }
 
 /// GET /api/suggestions/{id}
@@ -696,6 +764,9 @@ const std::map<std::string, handler_fn, std::less<>>& handlers() {
     {"prepare_sandbox", prepare_sandbox},
     {"get_audit", get_audit},
     {"list_alerts", list_alerts},
+    {"ack_alert", ack_alert},
+    {"silence_alerts", silence_alerts},
+    {"unsilence_alerts", unsilence_alerts},
     {"analyze_query", analyze_query},
     {"run_analysis", run_analysis},
     {"analysis_plan", analysis_plan},

@@ -92,6 +92,16 @@ running(self_ptr self, const std::string& name, const std::string& target) {
   return caf::actor_cast<Handle>(i->second.handle);
 }
 
+/// The ALERTER, or the error that says it is restarting.
+caf::expected<alerter_actor> alerter_of(self_ptr self) {
+  auto& st = self->state;
+  auto i = st.components.find("alerter");
+  if (i == st.components.end() || !i->second.handle)
+    return make_error(ec::internal,
+                      "the alerter is restarting; try again in a moment");
+  return caf::actor_cast<alerter_actor>(i->second.handle);
+}
+
 void start(self_ptr self, component& c) {
   auto& st = self->state;
   if (c.handle)
@@ -1028,13 +1038,30 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::get, atom::alert,
            const std::string& target) -> caf::result<std::string> {
-      auto& st = self->state;
-      auto i = st.components.find("alerter");
-      if (i == st.components.end() || !i->second.handle)
-        return make_error(ec::internal,
-                          "the alerter is restarting; try again in a moment");
-      return self->delegate(caf::actor_cast<alerter_actor>(i->second.handle),
-                            atom::get_v, atom::alert_v, target);
+      auto hdl = alerter_of(self);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::get_v, atom::alert_v, target);
+    },
+    [self](atom::ack, const std::string& target, const std::string& id,
+           const std::string& who) -> caf::result<std::string> {
+      auto hdl = alerter_of(self);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::ack_v, target, id, who);
+    },
+    [self](atom::silence, alert_silence& s) -> caf::result<std::string> {
+      auto hdl = alerter_of(self);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::silence_v, std::move(s));
+    },
+    [self](atom::silence, atom::erase,
+           const std::string& id) -> caf::result<std::string> {
+      auto hdl = alerter_of(self);
+      if (!hdl)
+        return hdl.error();
+      return self->delegate(*hdl, atom::silence_v, atom::erase_v, id);
     },
     [self](atom::status, atom::analyze) {
       return engine_status(self, "advisor/");

@@ -123,6 +123,7 @@ template <class Make>
 void alert_rules::step(const std::string& id, bool holds, int needed,
                        int64_t ts, Make make, std::vector<alert>& out) {
   auto& w = watches_[id];
+  w.quiet = 0;
   auto f = firing_.find(id);
   if (holds) {
     ++w.held;
@@ -353,6 +354,28 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
   }
   for (auto& s : snap.statements)
     seen_.insert(key_of(s.fingerprint));
+  // A statement alert whose statement did not run (or fell out of the
+  // followed): a storm or a new heavy statement is over; a slow statement
+  // may still be slow, but after a baseline window without a call there is
+  // nothing left to watch.
+  {
+    std::unordered_set<std::string> judged;
+    for (auto* s : ranked)
+      judged.insert(s->fingerprint);
+    std::vector<std::pair<std::string, std::string>> quiet; // id, rule
+    for (auto& [id, a] : firing_)
+      if (!a.fingerprint.empty() && a.rule != "plan_change"
+          && !judged.count(a.fingerprint))
+        quiet.emplace_back(id, a.rule);
+    for (auto& [id, rule] : quiet) {
+      auto needed = rule == "statement_regression"
+        ? static_cast<int>(t_.baseline_window)
+        : t_.sustain_polls;
+      if (++watches_[id].quiet >= needed)
+        step(
+          id, false, 1, ts, [] { return alert{}; }, out);
+    }
+  }
   // Statements no longer among the followed are forgotten, in batches.
   if (statements_.size() > t_.tracked_statements + t_.tracked_statements / 2) {
     // Those followed now, and those with an alert firing (to resolve it).
@@ -368,6 +391,8 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
       else
         ++i;
   }
+
+  group_regressions(ts, out);
 
   // -- the database
   auto& db = snap.db;
@@ -449,6 +474,70 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
       out);
   }
   return out;
+}
+
+void alert_rules::group_regressions(int64_t ts, std::vector<alert>& out) {
+  if (t_.group_statements == 0)
+    return;
+  std::vector<const alert*> regressed;
+  for (auto& [id, a] : firing_)
+    if (a.rule == "statement_regression")
+      regressed.push_back(&a);
+  auto gid = id_of("statements_regressed", target_);
+  auto was = firing_.count(gid) > 0;
+  // Once it fires, it holds until half of them are back to normal.
+  auto holds = regressed.size() * (was ? 2 : 1) >= t_.group_statements;
+  auto ratio = [](const alert& a) {
+    double now = 0, base = 0;
+    for (auto& [k, v] : a.evidence) {
+      if (k == "mean_ms_now")
+        now = v;
+      else if (k == "mean_ms_baseline")
+        base = v;
+    }
+    return base > 0 ? now / base : 0.0;
+  };
+  step(
+    gid, holds, 1, ts,
+    [&] {
+      std::sort(regressed.begin(), regressed.end(),
+                [&](auto* x, auto* y) { return ratio(*x) > ratio(*y); });
+      alert a;
+      a.rule = "statements_regressed";
+      a.severity = alert_severity::critical;
+      a.summary = fmt::format("{} statements of {} got slower at once; the "
+                              "worst {:.1f}× its usual time: {}",
+                              regressed.size(), target_, ratio(*regressed[0]),
+                              regressed[0]->query.substr(0, 200));
+      a.action = "look at what they share: the server (CPU, I/O, locks, a "
+                 "checkpoint or vacuum), a setting, statistics; GET "
+                 "/api/alerts?target= lists each of them";
+      a.evidence = {{"statements", static_cast<double>(regressed.size())},
+                    {"worst_ratio", ratio(*regressed[0])}};
+      return a;
+    },
+    out);
+  auto is = firing_.count(gid) > 0;
+  if (is) {
+    // Its members are listed, not announced, and neither is their end.
+    std::erase_if(out, [&](const alert& a) {
+      if (a.rule != "statement_regression")
+        return false;
+      if (a.firing)
+        return grouped_.insert(a.id), true;
+      return grouped_.erase(a.id) > 0;
+    });
+  } else if (was) {
+    // It resolved: members still firing are announced on their own now.
+    std::erase_if(out, [&](const alert& a) {
+      return a.rule == "statement_regression" && !a.firing
+        && grouped_.erase(a.id) > 0;
+    });
+    for (auto& id : grouped_)
+      if (auto f = firing_.find(id); f != firing_.end())
+        out.push_back(f->second);
+    grouped_.clear();
+  }
 }
 
 std::vector<alert_rules::plan_check>
@@ -551,6 +640,40 @@ void alert_rules::unplannable(const std::string& fingerprint) {
   p.skip_until = polls_ + static_cast<int>(t_.baseline_window);
 }
 
+std::optional<alert> alert_rules::acknowledge(const std::string& id,
+                                              int64_t ts_ms,
+                                              const std::string& by) {
+  auto i = firing_.find(id);
+  if (i == firing_.end())
+    return std::nullopt;
+  i->second.acknowledged_ms = ts_ms;
+  i->second.acknowledged_by = by;
+  return i->second;
+}
+
+bool alert_silence::matches(const alert& a) const {
+  auto any = !rule.empty() || !target.empty() || !fingerprint.empty();
+  return any && (rule.empty() || rule == a.rule)
+    && (target.empty() || target == a.target)
+    && (fingerprint.empty() || fingerprint == a.fingerprint);
+}
+
+std::string to_json(const alert_silence& x) {
+  return json::object([&](json::writer& w) {
+    json::field(w, "id", x.id);
+    if (!x.rule.empty())
+      json::field(w, "rule", x.rule);
+    if (!x.target.empty())
+      json::field(w, "target", x.target);
+    if (!x.fingerprint.empty())
+      json::field(w, "fingerprint", x.fingerprint);
+    json::field(w, "until", x.until_ms);
+    json::field(w, "created", x.created_ms);
+    json::field(w, "comment", x.comment);
+    json::field(w, "by", x.by);
+  });
+}
+
 std::string to_json(const alert& x) {
   return json::object([&](json::writer& w) {
     json::field(w, "id", x.id);
@@ -576,6 +699,12 @@ std::string to_json(const alert& x) {
       json::field(w, "plan_before", x.plan_before);
       json::field(w, "plan_after", x.plan_after);
     }
+    if (x.acknowledged_ms > 0) {
+      json::field(w, "acknowledged", x.acknowledged_ms);
+      json::field(w, "acknowledged_by", x.acknowledged_by);
+    }
+    if (!x.silenced_by.empty())
+      json::field(w, "silenced_by", x.silenced_by);
   });
 }
 

@@ -204,3 +204,93 @@ TEST_CASE("a target that stops fires down and resolves when it is back",
     30s));
   CHECK(http_get(url, "/api/alerts?target=nope").status == 404);
 }
+
+TEST_CASE("a silenced alert is listed but announced only when its silence "
+          "ends and an acknowledged one says who is on it",
+          "[alerts]") {
+  auto pg = harness::start_private();
+  auto db = pg->create_database("quiet");
+  temp_dir data;
+  const std::string token = "alerts-token-0123456789";
+  engine_process e{{"serve", "--dsn", pg->dsn(db), "--listen", "127.0.0.1:0",
+                    "--data-dir", data.str(), "--poll-interval", "1s",
+                    "--analysis-interval", "1h", "--nats", pg->nats_url(),
+                    "--api-token", token}};
+  auto url = e.wait_ready();
+  nats_inbox inbox{pg->nats_url(), "optischema.*.alert"};
+  auto post = [&](const std::string& path, const std::string& body) {
+    return http_request(url, "POST", path, body,
+                        {{"Authorization", "Bearer " + token}});
+  };
+  auto down = "target_down:" + db;
+  auto announced = [&](const char* state) {
+    int n = 0;
+    for (auto& m : inbox.messages()) {
+      auto doc = parse_json(m.body);
+      for (auto& a : doc["payload"]["alerts"].GetArray())
+        if (a["id"].GetString() == down
+            && std::string{a["state"].GetString()} == state)
+          ++n;
+    }
+    return n;
+  };
+  // What is not a silence is refused, and without the token nothing is.
+  CHECK(post("/api/alerts/silence", R"({"hours": 1})").status == 400);
+  CHECK(post("/api/alerts/silence", R"({"rule": "target_down", "hours": 9999})")
+          .status
+        == 400);
+  CHECK(post("/api/alerts/silence",
+             R"({"rule": "target_down", "hours": 1, "sql": "DROP TABLE t"})")
+          .status
+        == 400);
+  CHECK(post("/api/alerts/silence", R"({"target": "nope", "hours": 1})").status
+        == 404);
+  CHECK(http_request(url, "POST", "/api/alerts/silence",
+                     R"({"rule": "target_down", "hours": 1})")
+          .status
+        == 401);
+  auto made = post("/api/alerts/silence",
+                   R"({"rule": "target_down", "target": ")" + db
+                     + R"(", "hours": 1, "comment": "maintenance"})");
+  REQUIRE(made.status == 200);
+  std::string silence = parse_json(made.body)["id"].GetString();
+  {
+    auto doc = parse_json(http_get(url, "/api/alerts").body);
+    REQUIRE(doc["silences"].Size() == 1);
+    CHECK(std::string{doc["silences"][0]["comment"].GetString()}
+          == "maintenance");
+  }
+  REQUIRE(eventually([&] { return polls(url) >= 2; }, 15s));
+  pg->pg_stop();
+  // Judged and listed, marked with its silence...
+  REQUIRE(eventually(
+    [&] { return alert_ids(url, "firing", "target_down").size() == 1; }, 20s));
+  auto doc = parse_json(http_get(url, "/api/alerts").body);
+  CHECK(std::string{doc["firing"][0]["silenced_by"].GetString()} == silence);
+  // ...but not announced, however many polls fail.
+  std::this_thread::sleep_for(2s);
+  CHECK(announced("firing") == 0);
+
+  auto ack = post("/api/alerts/ack", R"({"id": ")" + down + R"("})");
+  REQUIRE(ack.status == 200);
+  CHECK(parse_json(ack.body)["acknowledged"].GetInt64() > 0);
+  CHECK(
+    std::string{parse_json(ack.body)["acknowledged_by"].GetString()}.find("api")
+    == 0);
+  CHECK(post("/api/alerts/ack", R"({"id": "target_down:nope"})").status == 404);
+  CHECK(post("/api/alerts/ack", R"({"id": "x", "sql": "1"})").status == 400);
+
+  // The silence ends: the alert still fires, so it is announced now, once.
+  REQUIRE(
+    post("/api/alerts/unsilence", R"({"id": ")" + silence + R"("})").status
+    == 200);
+  CHECK(post("/api/alerts/unsilence", R"({"id": ")" + silence + R"("})").status
+        == 404);
+  REQUIRE(eventually([&] { return announced("firing") == 1; }, 10s));
+  pg->pg_start();
+  REQUIRE(eventually([&] { return announced("resolved") == 1; }, 30s));
+  CHECK(announced("firing") == 1);
+  auto after = parse_json(http_get(url, "/api/alerts").body);
+  CHECK(after["silences"].Size() == 0);
+  CHECK(after["firing"].Size() == 0);
+}

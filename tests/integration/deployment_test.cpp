@@ -137,7 +137,9 @@ TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
                       << port
                       << "/app\",\n"
                          "]\n"
-                         "poll-interval = \"1s\" # fast\n";
+                         "poll-interval = \"1s\" # fast\n"
+                         "alert-sustain-polls = 3\n"
+                         "alert-plan-watch = 0\n";
   auto [rc, out] = run_cli("serve --config " + file.string()
                            + " --check-config --data-dir " + data.str());
   INFO(out);
@@ -145,7 +147,9 @@ TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
   CHECK_THAT(out,
              Catch::Contains("2 target(s)")
                && Catch::Contains("target two: u@127.0.0.1:" + port + "/app")
-               && Catch::Contains("poll every 1s"));
+               && Catch::Contains("poll every 1s")
+               && Catch::Contains("alerts after 3 poll(s)")
+               && Catch::Contains("plans of the 0 costliest"));
   CHECK_THAT(out, !Catch::Contains("pa#ss") && !Catch::Contains("\"["));
   // And the engine runs with it: the first target is polled.
   engine_process e{{"serve", "--config", file.string(), "--listen",
@@ -158,6 +162,14 @@ TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
     = run_cli("serve --config " + file.string() + " --check-config");
   CHECK(bad_rc != 0);
   CHECK_THAT(bad_out, Catch::Contains("line 2"));
+  // An alert threshold out of range says which and what it takes.
+  auto [alert_rc, alert_out] = run_cli("serve --dsn '" + h.dsn(db)
+                                       + "' --alert-connections 2 "
+                                         "--check-config");
+  CHECK(alert_rc != 0);
+  CHECK_THAT(alert_out,
+             Catch::Contains("--alert-connections more than 0 and "
+                             "at most 1"));
 }
 
 namespace {

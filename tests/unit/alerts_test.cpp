@@ -160,6 +160,11 @@ TEST_CASE("a storm of calls fires, a busy but usual statement does not",
   CHECK(got[0].id == "calls_jump:shop:loop");
   CHECK(got[0].evidence[0].second == Approx(200));
   CHECK(got[0].evidence[1].second == Approx(10));
+  // The loop stops altogether: the storm is over, two polls later.
+  CHECK(rules.observe(poll(n++, {{"busy", 30'000, 0.1}})).empty());
+  auto over = rules.observe(poll(n++, {{"busy", 30'000, 0.1}}));
+  REQUIRE(ids(over)
+          == std::vector<std::string>{"calls_jump:shop:loop resolved"});
 }
 
 TEST_CASE("a target that cannot be polled is down after two failures",
@@ -382,4 +387,100 @@ TEST_CASE("a statement that cannot be planned is not asked for again soon",
     for (auto& c : rules.plans_to_check(s))
       CHECK(c.fingerprint != checks[0].fingerprint);
   }
+}
+
+TEST_CASE("a silence matches by every field it sets and never by none",
+          "[alerts]") {
+  alert a;
+  a.rule = "plan_change";
+  a.target = "shop";
+  a.fingerprint = "f1";
+  alert_silence s;
+  CHECK_FALSE(s.matches(a)); // an empty silence silences nothing
+  s.rule = "plan_change";
+  CHECK(s.matches(a));
+  s.target = "bank";
+  CHECK_FALSE(s.matches(a));
+  s.target = "shop";
+  s.fingerprint = "f1";
+  CHECK(s.matches(a));
+  s.fingerprint = "f2";
+  CHECK_FALSE(s.matches(a));
+}
+
+TEST_CASE("an acknowledged alert says when and who until it resolves",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  rules.observe(poll(0, {{"a", 10, 1.0}}));
+  CHECK_FALSE(rules.acknowledge("target_down:shop", 5, "api"));
+  rules.failed(2'000'000, "refused");
+  rules.failed(2'030'000, "refused");
+  auto acked = rules.acknowledge("target_down:shop", 2'040'000,
+                                 "api (1.2.3.4)");
+  REQUIRE(acked);
+  CHECK(acked->acknowledged_ms == 2'040'000);
+  CHECK(rules.firing().at("target_down:shop").acknowledged_by
+        == "api (1.2.3.4)");
+  auto up = rules.observe(poll(100, {{"a", 10, 1.0}}));
+  REQUIRE(up.size() == 1);
+  CHECK(up[0].acknowledged_by == "api (1.2.3.4)"); // the resolution says so
+  CHECK_FALSE(rules.acknowledge("target_down:shop", 1, "api"));
+}
+
+TEST_CASE("many statements that regress at once are one alert of the target",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  auto all = [](double slow) {
+    std::vector<stmt> xs;
+    for (int i = 0; i < 30; ++i)
+      xs.push_back({"g" + std::to_string(i), 100, (1.0 + i % 3) * slow});
+    return xs;
+  };
+  int n = 0;
+  for (; n < 10; ++n)
+    REQUIRE(rules.observe(poll(n, all(1.0))).empty());
+  CHECK(rules.observe(poll(n++, all(5.0))).empty());
+  auto fired = rules.observe(poll(n++, all(5.0)));
+  REQUIRE(ids(fired)
+          == std::vector<std::string>{"statements_regressed:shop firing"});
+  CHECK(fired[0].evidence[0]
+        == std::pair<std::string, double>{"statements", 30});
+  CHECK(fired[0].evidence[1].second == Approx(5.0));
+  CHECK(fired[0].severity == alert_severity::critical);
+  // Each statement is still judged and listed.
+  CHECK(rules.firing().size() == 31);
+  for (int k = 0; k < 3; ++k)
+    CHECK(rules.observe(poll(n++, all(5.0))).empty());
+  // All back: the group resolves, its members with it, unannounced.
+  CHECK(rules.observe(poll(n++, all(1.0))).empty());
+  auto back = rules.observe(poll(n++, all(1.0)));
+  REQUIRE(ids(back)
+          == std::vector<std::string>{"statements_regressed:shop resolved"});
+  CHECK(rules.firing().empty());
+}
+
+TEST_CASE("a group that ends while some of its statements are still slow "
+          "announces those",
+          "[alerts]") {
+  alert_thresholds t;
+  t.group_statements = 4;
+  alert_rules rules{"shop", t};
+  auto mix = [](int slow) {
+    std::vector<stmt> xs;
+    for (int i = 0; i < 6; ++i)
+      xs.push_back({"m" + std::to_string(i), 100, i < slow ? 5.0 : 1.0});
+    return xs;
+  };
+  int n = 0;
+  for (; n < 10; ++n)
+    REQUIRE(rules.observe(poll(n, mix(0))).empty());
+  rules.observe(poll(n++, mix(6)));
+  REQUIRE(ids(rules.observe(poll(n++, mix(6))))
+          == std::vector<std::string>{"statements_regressed:shop firing"});
+  // Five recover (after two polls each), one stays slow: below half.
+  rules.observe(poll(n++, mix(1)));
+  auto split = rules.observe(poll(n++, mix(1)));
+  CHECK(ids(split)
+        == std::vector<std::string>{"statements_regressed:shop resolved",
+                                    "statement_regression:shop:m0 firing"});
 }

@@ -466,3 +466,45 @@ TEST_CASE("metrics in Prometheus format come from the status document",
   CHECK_THAT(none, Catch::Contains("\noptischema_up 0\n"));
   CHECK_THAT(none, !Catch::Contains("optischema_polls_total"));
 }
+
+TEST_CASE("silence bodies: a selector, hours in range, nothing else", "[api]") {
+  auto ok = parse_silence_request(
+    R"({"rule": "plan_change", "target": "shop", "fingerprint": "00ab", )"
+    R"("hours": 1.5, "comment": "release 42 \u00e9"})");
+  REQUIRE(ok);
+  CHECK(ok->rule == "plan_change");
+  CHECK(ok->target == "shop");
+  CHECK(ok->fingerprint == "00ab");
+  CHECK(ok->hours == 1.5);
+  CHECK(ok->comment == "release 42 \xc3\xa9");
+  for (const char* bad :
+       {R"({"hours": 1})",  // silences everything
+        R"({"rule": "x"})", // for how long?
+        R"({"rule": "x", "hours": 0})", R"({"rule": "x", "hours": 721})",
+        R"({"rule": "x", "hours": "1"})", R"({"rule": "x y", "hours": 1})",
+        R"({"target": "a;b", "hours": 1})", R"({"rule": 5, "hours": 1})",
+        R"({"rule": "x", "hours": 1, "sql": "DROP TABLE t"})",
+        R"([{"rule": "x", "hours": 1}])", "", "{"}) {
+    auto r = parse_silence_request(bad);
+    INFO(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ec::bad_request);
+    CHECK(r.error().message.find("hours") != std::string::npos);
+  }
+  auto long_comment = parse_silence_request(R"({"rule": "x", "hours": 1, )"
+                                            R"("comment": ")"
+                                            + std::string(501, 'c') + "\"}");
+  CHECK_FALSE(long_comment);
+}
+
+TEST_CASE("alert id bodies: exactly an id of letters digits and _ - : .",
+          "[api]") {
+  auto ok = parse_alert_id_request(R"({"id": "plan_change:shop:00ab"})");
+  REQUIRE(ok);
+  CHECK(*ok == "plan_change:shop:00ab");
+  for (const char* bad : {R"({"id": ""})", R"({"id": "a b"})", R"({"id": 1})",
+                          R"({"id": "a", "x": 1})", R"({})", "[]"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_alert_id_request(bad));
+  }
+}

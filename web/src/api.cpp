@@ -4,6 +4,7 @@
 #include "optischema/analysis/fingerprint.hpp"
 #include "optischema/analysis/json.hpp"
 #include "optischema/util/duration.hpp"
+#include "optischema/util/strings.hpp"
 
 #include <fmt/format.h>
 #include <rapidjson/document.h>
@@ -88,6 +89,9 @@ const std::vector<route>& routes() {
     {"POST", "/api/sandbox/prepare", "prepare_sandbox", token, "SandboxCopy"},
     {"GET", "/api/audit", "get_audit", open, "AuditPage"},
     {"GET", "/api/alerts", "list_alerts", open, "Alerts"},
+    {"POST", "/api/alerts/ack", "ack_alert", token, "Alert"},
+    {"POST", "/api/alerts/silence", "silence_alerts", token, "Silence"},
+    {"POST", "/api/alerts/unsilence", "unsilence_alerts", token, "Silence"},
     {"POST", "/api/analysis/query", "analyze_query", token, "AdviceReport"},
     {"POST", "/api/analysis/run", "run_analysis", token, "AnalysisSummary"},
     {"GET", "/api/analysis/status", "analysis_status", open, "AdvisorStatuses"},
@@ -379,6 +383,67 @@ expected<std::string> parse_id_request(const std::string& body) {
     return bad("\"id\" must be a recommendation id (letters, digits, _ - : "
                ".); GET /api/suggestions/latest lists them");
   return id;
+}
+
+namespace {
+
+/// Letters, digits and `extra`, 1 to `max` of them.
+bool word(const std::string& x, size_t max, std::string_view extra) {
+  return !x.empty() && x.size() <= max
+    && std::all_of(x.begin(), x.end(), [&](unsigned char c) {
+         return std::isalnum(c)
+           || extra.find(static_cast<char>(c)) != std::string_view::npos;
+       });
+}
+
+} // namespace
+
+expected<std::string> parse_alert_id_request(const std::string& body) {
+  constexpr auto usage = R"(the body must be {"id": "<id>"}: an alert's id )"
+                         R"((GET /api/alerts lists them, and the silences))";
+  rapidjson::Document d;
+  if (!json::parse(d, body, "the body") || !d.IsObject() || d.MemberCount() != 1
+      || !d.HasMember("id") || !d["id"].IsString())
+    return bad(usage);
+  std::string id = d["id"].GetString();
+  if (!word(id, 256, "_-:."))
+    return bad(usage);
+  return id;
+}
+
+expected<silence_request> parse_silence_request(const std::string& body) {
+  constexpr auto usage
+    = R"(the body must be {"rule": "…", "target": "…", "fingerprint": "…", )"
+      R"("hours": 1–720, "comment": "…"}, with rule, target or fingerprint )"
+      R"(set (each narrows which alerts it silences))";
+  rapidjson::Document d;
+  if (!json::parse(d, body, "the body") || !d.IsObject())
+    return bad(usage);
+  silence_request out;
+  for (auto& m : d.GetObject()) {
+    std::string k = m.name.GetString();
+    auto text = [&](std::string& into, size_t max, std::string_view extra) {
+      if (!m.value.IsString())
+        return false;
+      into = m.value.GetString();
+      return extra.empty() ? into.size() <= max && valid_utf8(into)
+                           : word(into, max, extra);
+    };
+    auto ok = k == "rule"  ? text(out.rule, 64, "_")
+      : k == "target"      ? text(out.target, 64, "_-")
+      : k == "fingerprint" ? text(out.fingerprint, 64, "_-")
+      : k == "comment"     ? text(out.comment, 500, "")
+      : k == "hours" && m.value.IsNumber()
+      ? (out.hours = m.value.GetDouble(), out.hours > 0 && out.hours <= 720)
+      : false;
+    if (!ok)
+      return bad(fmt::format("field \"{}\" is unknown or malformed: {}",
+                             k.substr(0, 40), usage));
+  }
+  if ((out.rule.empty() && out.target.empty() && out.fingerprint.empty())
+      || out.hours <= 0)
+    return bad(usage);
+  return out;
 }
 
 expected<target_request> parse_target_request(const std::string& body) {

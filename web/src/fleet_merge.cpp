@@ -168,10 +168,12 @@ std::string merge_alerts(const std::vector<fleet_part>& parts) {
   rapidjson::StringBuffer buf;
   json::writer w{buf};
   w.StartObject();
-  for (auto* list : {"firing", "resolved"}) {
+  for (auto* list : {"firing", "resolved", "silences"}) {
     auto xs = items(p, list);
-    // Newest first: when it fired, or resolved.
-    auto key = std::string_view{list} == "firing" ? "since" : "resolved";
+    // Newest first: when it fired, resolved, or was made.
+    auto key = std::string_view{list} == "firing" ? "since"
+      : std::string_view{list} == "resolved"      ? "resolved"
+                                                  : "created";
     auto when = [key](const value* x) { return number(*x, key); };
     std::stable_sort(xs.begin(), xs.end(), [&](const value* x, const value* y) {
       return when(x) > when(y);

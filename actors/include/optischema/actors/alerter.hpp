@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,13 @@ struct alerter_state {
   std::map<std::string, alert_rules> rules;
   /// The latest resolved alerts, newest last (the API shows them).
   std::deque<alert> resolved;
+  /// Silences not yet ended, oldest first.
+  std::vector<alert_silence> silences;
+  /// Alerts that fired under a silence and were not announced: announced
+  /// when the silence ends while they still fire, dropped when they
+  /// resolve under it.
+  std::set<std::string> suppressed;
+  uint64_t silences_made = 0;
   // -- status
   uint64_t polls = 0;
   uint64_t failures = 0;

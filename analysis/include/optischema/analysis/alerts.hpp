@@ -78,6 +78,10 @@ struct alert_thresholds {
   double temp_jump_ratio = 4.0;
   /// Connections at this share of max_connections.
   double connections_ratio = 0.9;
+  /// This many statement regressions of a target at once become one alert
+  /// (the database got slower, not a statement): their own alerts are
+  /// listed but not announced while it fires. 0: never grouped.
+  size_t group_statements = 10;
 
   // -- a hot statement's plan changed
   /// The costliest statements of each poll (with regression_min_calls)
@@ -112,8 +116,32 @@ struct alert {
   /// A plan change's plans, as plan::outline() writes them.
   std::string plan_before;
   std::string plan_after;
+  /// Someone is on it (POST /api/alerts/ack): when, and who.
+  int64_t acknowledged_ms = 0;
+  std::string acknowledged_by;
+  /// The silence that keeps it from being announced, if one does (set by
+  /// the ALERTER when it lists alerts).
+  std::string silenced_by;
 
   friend bool operator==(const alert&, const alert&) = default;
+};
+
+/// Keeps the alerts it matches from being announced until `until_ms`
+/// (they are still judged and listed). Empty fields match anything; at
+/// least one is set.
+struct alert_silence {
+  std::string id;
+  std::string rule;
+  std::string target;
+  std::string fingerprint;
+  int64_t until_ms = 0;
+  int64_t created_ms = 0;
+  std::string comment;
+  std::string by;
+
+  bool matches(const alert& a) const;
+
+  friend bool operator==(const alert_silence&, const alert_silence&) = default;
 };
 
 /// The rules for one target: fed its polls in order, returns the alerts
@@ -162,6 +190,11 @@ public:
     return firing_;
   }
 
+  /// Marks the firing alert `id` acknowledged at `ts_ms` by `by`: the
+  /// alert, or nullopt when none fires by that id.
+  std::optional<alert> acknowledge(const std::string& id, int64_t ts_ms,
+                                   const std::string& by);
+
   /// Forgets everything (the target moved to another engine).
   void clear();
 
@@ -170,6 +203,9 @@ private:
   struct watch {
     int held = 0;
     int gone = 0;
+    /// Polls in a row its statement was not judged (no calls, or out of
+    /// the followed): no evidence either way.
+    int quiet = 0;
   };
   /// The latest points of a series, oldest overwritten first (floats: a
   /// thousand series per target stay small).
@@ -189,6 +225,9 @@ private:
   template <class Make>
   void step(const std::string& id, bool holds, int needed, int64_t ts,
             Make make, std::vector<alert>& out);
+  /// Folds many statement regressions of this poll into one alert of the
+  /// target (thresholds' group_statements), or unfolds them when it ends.
+  void group_regressions(int64_t ts, std::vector<alert>& out);
   void learn(history& h, double mean_ms, double calls_per_s, bool counts,
              bool regressed, bool stormy) const;
   /// A fingerprint as a number (they are 16 hex digits; anything else is
@@ -216,11 +255,15 @@ private:
   std::unordered_map<uint64_t, history> statements_;
   /// Every fingerprint seen since the target's first poll here.
   std::unordered_set<uint64_t> seen_;
+  /// Statement regressions folded into the target's statements_regressed
+  /// alert: never announced on their own.
+  std::unordered_set<std::string> grouped_;
   ring hit_ratio_;
   ring temp_per_s_;
 };
 
 /// An alert as JSON (the API, events and the subscriber's sinks).
 std::string to_json(const alert& x);
+std::string to_json(const alert_silence& x);
 
 } // namespace optischema

@@ -67,9 +67,12 @@ using event_sink_actor = caf::typed_actor<
 /// (The COLLECTOR publishes, so the ALERTER holds no sinks that a restart
 /// of the EDGE would leave stale.)
 using alerter_actor = caf::typed_actor<
-  // A target's processed poll. Answered once the plans of its hottest
-  // statements are checked too (through the SUPERVISOR's explain).
-  caf::replies_to<atom::alert, snapshot_ptr>::with<std::string>,
+  // A target's processed poll, and whether the plans of its hottest
+  // statements may be checked (through the SUPERVISOR's explain: an
+  // EXPLAIN each, on the target's EXPLAINER's connection; not for targets
+  // past --keep-connections, which keep no connection of their own).
+  // Answered once those plans are checked.
+  caf::replies_to<atom::alert, snapshot_ptr, bool>::with<std::string>,
   // A target's poll failed: the target, when, and why.
   caf::replies_to<atom::alert, atom::failed, std::string, int64_t,
                   std::string>::with<std::string>,
@@ -80,9 +83,18 @@ using alerter_actor = caf::typed_actor<
   // The target stopped here (removed, or polled by another engine): its
   // alerts end without being resolved, and its baselines are forgotten.
   caf::reacts_to<atom::erase, std::string>,
-  // The alerts firing and the recently resolved, as JSON; one target's, or
-  // every target's with "".
-  caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>>::
+  // The alerts firing and the recently resolved, and the silences, as
+  // JSON; one target's, or every target's with "".
+  caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>,
+  // Acknowledges a firing alert (target, id, who): the alert as JSON.
+  caf::replies_to<atom::ack, std::string, std::string,
+                  std::string>::with<std::string>,
+  // Adds a silence (its id is made here): the silence as JSON. Alerts it
+  // matches are judged and listed but not announced until it ends; those
+  // still firing then are announced at their target's next poll.
+  caf::replies_to<atom::silence, alert_silence>::with<std::string>,
+  // Ends a silence (id): the silence as JSON.
+  caf::replies_to<atom::silence, atom::erase, std::string>::with<std::string>>::
   extend_with<status_client_actor>;
 
 /// The FINGERPRINTER: libpg_query fingerprints and normalised texts, cached.
@@ -308,6 +320,11 @@ using supervisor_actor = caf::typed_actor<
                   std::string>::with<rows_check>,
   // The ALERTER's alerts, one target's or every target's with "" (JSON).
   caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>,
+  // To the ALERTER: acknowledge an alert, add or end a silence (as there).
+  caf::replies_to<atom::ack, std::string, std::string,
+                  std::string>::with<std::string>,
+  caf::replies_to<atom::silence, alert_silence>::with<std::string>,
+  caf::replies_to<atom::silence, atom::erase, std::string>::with<std::string>,
   // Returns the status of every ADVISOR ({"<target>": status, …}).
   caf::replies_to<atom::status, atom::analyze>::with<status_report>,
   // Returns the status of every COLLECTOR ({"<target>": status, …}): the

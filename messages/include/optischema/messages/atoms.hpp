@@ -38,6 +38,10 @@ OPTISCHEMA_ATOM(http, "http")
 OPTISCHEMA_ATOM(targets, "targets")
 /// Alerts: a poll to judge, a failed poll, the alerts firing.
 OPTISCHEMA_ATOM(alert, "alert")
+/// An alert acknowledged: someone is on it.
+OPTISCHEMA_ATOM(ack, "ack")
+/// Alerts kept from being announced for a while.
+OPTISCHEMA_ATOM(silence, "silence")
 /// A poll that failed.
 OPTISCHEMA_ATOM(failed, "failed")
 /// INTERNAL: roll up and expire history.

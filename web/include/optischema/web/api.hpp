@@ -74,6 +74,22 @@ expected<analysis_query> parse_analysis_query(const std::string& body);
 /// {"id": "<recommendation id>"}; any other field (SQL, DDL) is refused.
 expected<std::string> parse_id_request(const std::string& body);
 
+/// The body of POST /api/alerts/ack and /api/alerts/unsilence: exactly
+/// {"id": "<alert or silence id>"}.
+expected<std::string> parse_alert_id_request(const std::string& body);
+
+/// The body of POST /api/alerts/silence: which alerts (rule, target,
+/// fingerprint: at least one), for how long (hours, up to 30 days), and
+/// why.
+struct silence_request {
+  std::string rule;
+  std::string target;
+  std::string fingerprint;
+  double hours = 0;
+  std::string comment;
+};
+expected<silence_request> parse_silence_request(const std::string& body);
+
 /// Body of POST /api/targets: {"name": "...", "dsn": "..."}, nothing else.
 struct target_request {
   std::string name;
