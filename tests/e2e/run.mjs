@@ -455,6 +455,33 @@ try {
   });
   await shoot(page, 'queries-5000');
 
+  await step('a target that goes dark: the Alerts page and its badge, acknowledge, silence, end the silence', async () => {
+    harness('pg-stop', pgDir);
+    try {
+      await page.goto(base + '/alerts/');
+      const card = page.locator('[data-testid=alert][data-alert-id^="target_down:"]');
+      await card.waitFor({ timeout: 20_000 });
+      await page.locator('[data-testid=alert-badge]').waitFor({ timeout: 10_000 });
+      assert((await page.locator('[data-testid=alert-badge]').textContent()).trim() === '1', 'the badge counts one alert');
+      await card.getByRole('button', { name: 'Acknowledge' }).click();
+      await card.locator('[data-testid=acknowledged]').waitFor({ timeout: 10_000 });
+      const acked = (await getJson('/api/alerts')).firing.find((a) => a.rule === 'target_down');
+      assert(acked && acked.acknowledged_by.startsWith('api'), 'the engine keeps who acknowledged it');
+      await shoot(page, 'alerts');
+      await card.getByRole('button', { name: 'Silence 1 h' }).click();
+      await card.locator('[data-testid=silenced]').waitFor({ timeout: 10_000 });
+      await page.locator('[data-testid=silence]').waitFor({ timeout: 10_000 });
+      // A silenced alert needs no one: the badge goes.
+      await page.locator('[data-testid=alert-badge]').waitFor({ state: 'detached', timeout: 10_000 });
+      await page.locator('[data-testid=silence]').getByRole('button', { name: 'End' }).click();
+      await page.locator('[data-testid=silence]').waitFor({ state: 'detached', timeout: 10_000 });
+      await page.locator('[data-testid=alert-badge]').waitFor({ timeout: 10_000 });
+    } finally {
+      harness('pg-start', pgDir);
+    }
+    await until('the alert to resolve', async () => (await getJson('/api/alerts')).firing.length === 0, 30_000);
+  });
+
   await step('no uncaught page errors', async () => {
     assert(pageErrors.length === 0, pageErrors.join('\n'));
   });

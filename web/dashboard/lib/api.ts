@@ -6,6 +6,8 @@ import { API_BASE } from './config';
 import { getToken } from './token';
 import {
   AdviceReport,
+  Alert,
+  AlertsResponse,
   ApiErrorBody,
   AuditResponse,
   DatabaseHistory,
@@ -13,6 +15,7 @@ import {
   PlanResponse,
   RawResponse,
   Recommendation,
+  Silence,
   StatementHistory,
   Status,
   SuggestionsResponse,
@@ -112,4 +115,10 @@ export const api = {
    *  `target` sends the change to the engine of a fleet that polls it. */
   act: (action: 'apply' | 'rollback' | 'test' | 'dismiss', id: string, target?: string) =>
     post(Recommendation, `/api/suggestions/${action}${qs({ target })}`, { id }),
+  alerts: (target?: string) => request(AlertsResponse, `/api/alerts${qs({ target })}`),
+  ackAlert: (id: string) => post(Alert, '/api/alerts/ack', { id }),
+  /** Silences the alerts its fields match (each narrows it) for `hours`. */
+  silence: (s: { rule?: string; target?: string; fingerprint?: string; hours: number; comment?: string }) =>
+    post(Silence, '/api/alerts/silence', s),
+  unsilence: (id: string) => post(Silence, '/api/alerts/unsilence', { id }),
 };

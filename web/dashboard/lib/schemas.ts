@@ -474,6 +474,47 @@ export const ApiErrorBody = z.object({ error: z.object({ code: z.string(), messa
 
 // -- WebSocket frames (web/src/server_websocket_session.cpp) ----------------
 
+// -- alerts (GET /api/alerts; analysis/src/alerts.cpp's to_json)
+export const Alert = z.object({
+  id: z.string(),
+  rule: z.string(),
+  target: z.string(),
+  fingerprint: z.string().optional(),
+  query: z.string().optional(),
+  severity: z.enum(['info', 'warning', 'critical']),
+  state: z.enum(['firing', 'resolved']),
+  since: z.number(),
+  resolved: z.number().optional(),
+  summary: z.string(),
+  action: z.string(),
+  evidence: z.record(z.string(), z.number()),
+  plan_before: z.string().optional(),
+  plan_after: z.string().optional(),
+  acknowledged: z.number().optional(),
+  acknowledged_by: z.string().optional(),
+  silenced_by: z.string().optional(),
+});
+export type Alert = z.infer<typeof Alert>;
+
+export const Silence = z.object({
+  id: z.string(),
+  rule: z.string().optional(),
+  target: z.string().optional(),
+  fingerprint: z.string().optional(),
+  until: z.number(),
+  created: z.number(),
+  comment: z.string(),
+  by: z.string(),
+});
+export type Silence = z.infer<typeof Silence>;
+
+export const AlertsResponse = z.object({
+  firing: z.array(Alert),
+  resolved: z.array(Alert),
+  silences: z.array(Silence).default([]),
+});
+export type AlertsResponse = z.infer<typeof AlertsResponse>;
+
 export const EventType = z.enum(['metrics', 'status', 'recommendation', 'analysis', 'alert']);
 export type EventType = z.infer<typeof EventType>;
 

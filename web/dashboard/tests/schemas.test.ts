@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   AdviceReport,
+  AlertsResponse,
   DatabaseHistory,
   PlanResponse,
   RawResponse,
@@ -27,6 +28,7 @@ describe('response schemas', () => {
     ['history.json', StatementHistory],
     ['db-history.json', DatabaseHistory],
     ['advice.json', AdviceReport],
+    ['alerts.json', AlertsResponse],
   ] as const)('%s parses', (file, schema) => {
     const r = schema.safeParse(fixture(file));
     if (!r.success) throw new Error(JSON.stringify(r.error.issues.slice(0, 3)));
@@ -50,6 +52,17 @@ describe('response schemas', () => {
     const tested = r.suggestions.find((s) => s.sandbox);
     expect(tested?.sandbox?.verdict).toMatch(/faster|no_gain|regression|safe/);
     expect(typeof tested?.estimated_speedup).toBe('number');
+  });
+
+  it("keeps an alert's plans, acknowledgement and silence", () => {
+    const r = AlertsResponse.parse(fixture('alerts.json'));
+    expect(r.firing[0]?.plan_after).toContain('Seq Scan on items');
+    expect(r.firing[0]?.acknowledged_by).toMatch(/^api/);
+    expect(r.firing[1]?.silenced_by).toBe(r.silences[0]?.id);
+    // An engine before silences lists none.
+    const { silences: _s, ...older } = fixture('alerts.json') as Record<string, unknown>;
+    expect(AlertsResponse.parse(older).silences).toEqual([]);
+    expect(AlertsResponse.safeParse({ ...older, firing: [{ id: 'x' }] }).success).toBe(false);
   });
 
   it('rejects a recommendation without its id', () => {
