@@ -143,10 +143,11 @@ expected<engine_config> to_config(const serve_flags& flags) {
       return ci.error();
     if (name.empty())
       name = name_from(ci->dbname);
-    if (!valid_target_name(name))
+    if (!valid_new_target_name(name))
       return failure{ec::invalid_configuration,
                      fmt::format("target name '{}' is invalid: use letters, "
-                                 "digits, '_' and '-' (at most 64)",
+                                 "digits, '_' and '-' (at most 64; not "
+                                 "_engine, the engine's own alerts)",
                                  name)};
     if (names.count(name) != 0) {
       if (explicit_name)
@@ -374,13 +375,14 @@ expected<engine_config> to_config(const serve_flags& flags) {
       || al.regression_min_calls < 1 || al.plan_watch_n > 50
       || !(al.calls_jump_ratio > 1) || al.calls_jump_ratio > 1e6
       || al.down_polls < 1 || al.down_polls > 100 || !(al.connections_ratio > 0)
-      || al.connections_ratio > 1)
+      || al.connections_ratio > 1 || !(al.llm_budget_share > 0)
+      || al.llm_budget_share > 1)
     return failure{ec::invalid_configuration,
                    "--alert-sustain-polls and --alert-down-polls take 1 to "
                    "100, --alert-regression-ratio and --alert-calls-jump "
                    "more than 1, --alert-min-calls at least 1, "
-                   "--alert-plan-watch 0 to 50, --alert-connections more "
-                   "than 0 and at most 1"};
+                   "--alert-plan-watch 0 to 50, --alert-connections and "
+                   "--alert-llm-budget more than 0 and at most 1"};
   cfg.alerts = al;
   // -- what requests may cost
   auto& lim = cfg.limits;
@@ -433,6 +435,7 @@ expected<engine_config> to_config(const serve_flags& flags) {
       "LLM budgets, prices and the cache size must not be negative"};
   llm.daily_tokens = flags.llm_daily_tokens;
   llm.daily_usd = flags.llm_daily_usd;
+  llm.budget_alert_share = cfg.alerts.llm_budget_share;
   llm.usd_per_million_input = flags.llm_price_input;
   llm.usd_per_million_output = flags.llm_price_output;
   endpoint.requests_per_minute = flags.llm_rpm;

@@ -194,6 +194,10 @@ void add_alert_flags(CLI::App& cmd, alert_thresholds& t) {
                 "Share of max_connections in use that fires")
     ->envname("OPTISCHEMA_ALERT_CONNECTIONS")
     ->capture_default_str();
+  g->add_option("--alert-llm-budget", t.llm_budget_share,
+                "Share of the LLM's daily budget spent that fires")
+    ->envname("OPTISCHEMA_ALERT_LLM_BUDGET")
+    ->capture_default_str();
 }
 
 /// What statements the engine explains or runs may call (pg/safety.hpp).

@@ -29,17 +29,30 @@ void publish(self_ptr self, const char* type, std::string payload) {
     self->send(sink, atom::publish_v, ev);
 }
 
-/// Fires (or resolves) the alert of applied recommendation `r` through the
-/// ALERTER, which lists it with the others; publishes what it answers.
-void alert_regression(self_ptr self, const recommendation& r, bool firing,
-                      double before_ms = 0, double after_ms = 0) {
+/// Hands `a`, the alert of recommendation `id`, to the ALERTER, which fires
+/// or resolves it with the target's other alerts, and publishes what it
+/// answers.
+void raise(self_ptr self, const std::string& id, alert a) {
   auto& st = self->state;
   if (!st.peers.alerter)
     return;
-  alert a;
-  a.id = "applied_index_regressed:" + st.target + ":" + r.id;
-  a.rule = "applied_index_regressed";
   a.target = st.target;
+  a.id = a.rule + ":" + st.target + ":" + id;
+  self->request(st.peers.alerter, std::chrono::seconds{10}, atom::alert_v, a)
+    .then(
+      [self](const std::string& payload) {
+        if (!payload.empty())
+          publish(self, event_type::alert, payload);
+      },
+      [](const caf::error&) {}); // the ALERTER restarts: no alert
+}
+
+/// Fires (or resolves) the alert of applied recommendation `r` whose
+/// realised benefit turned into a regression.
+void alert_regression(self_ptr self, const recommendation& r, bool firing,
+                      double before_ms = 0, double after_ms = 0) {
+  alert a;
+  a.rule = "applied_index_regressed";
   a.severity = alert_severity::critical;
   a.firing = firing;
   a.summary = fmt::format("after {}, the statements it serves take {:.2f} ms "
@@ -49,13 +62,32 @@ void alert_regression(self_ptr self, const recommendation& r, bool firing,
                          "(recommendation {})",
                          r.id);
   a.evidence = {{"mean_ms_before", before_ms}, {"mean_ms_after", after_ms}};
-  self->request(st.peers.alerter, std::chrono::seconds{10}, atom::alert_v, a)
-    .then(
-      [self](const std::string& payload) {
-        if (!payload.empty())
-          publish(self, event_type::alert, payload);
-      },
-      [](const caf::error&) {}); // the ALERTER restarts: no alert
+  raise(self, r.id, std::move(a));
+}
+
+/// Fires the alert of a change of `r` that failed on the target (whoever
+/// asked for it may be gone: a scheduled apply, a closed dashboard), or
+/// resolves it (`f` null) once a change of `r` has gone through.
+void alert_failure(self_ptr self, const recommendation& r, bool undo,
+                   const failure* f, int attempts = 0,
+                   int64_t duration_ms = 0) {
+  // Resolved whether or not this APPLIER saw the failure (it may have
+  // restarted since): the ALERTER ignores the end of what does not fire.
+  alert a;
+  a.rule = "apply_failed";
+  a.firing = f != nullptr;
+  // A failed rollback leaves in place what was meant to go.
+  a.severity = undo ? alert_severity::critical : alert_severity::warning;
+  if (f)
+    a.summary = fmt::format("the {} of {} failed: {}",
+                            undo ? "rollback" : "apply", r.title, f->message);
+  a.action = fmt::format("the audit log (GET /api/audit) has its steps; fix "
+                         "what the error says, then apply or roll back "
+                         "recommendation {} again",
+                         r.id);
+  a.evidence = {{"attempts", attempts},
+                {"duration_ms", static_cast<double>(duration_ms)}};
+  raise(self, r.id, std::move(a));
 }
 
 using promise = std::optional<caf::typed_response_promise<recommendation>>;
@@ -225,6 +257,8 @@ void run_started(self_ptr self, recommendation r, bool undo, index_change c,
     end.duration_ms = f->partial.duration_ms;
     OPTISCHEMA_WARN("applier/{}: {} of {} failed: {}", st.target, e.action,
                     r.id, f->error.message);
+    alert_failure(self, r, undo, &f->error, f->partial.attempts,
+                  f->partial.duration_ms);
     conclude(self, r.id, failed_patch(undo, f->error.message), end, f->error,
              rp);
     return;
@@ -245,6 +279,7 @@ void run_started(self_ptr self, recommendation r, bool undo, index_change c,
     ++st.applied;
   if (out.changed && st.alerted.erase(r.id) > 0)
     alert_regression(self, r, false); // rolled back, or applied anew
+  alert_failure(self, r, undo, nullptr);
   auto id = r.id;
   conclude(self, id, effect_patch(r, undo, out.changed, out.index), end,
            std::nullopt, rp);
@@ -305,6 +340,9 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
     e.error = f->error.message;
     OPTISCHEMA_WARN("applier/{}: {} of {}: {}", st.target, e.action, r.id,
                     f->error.message);
+    // A refusal is the requester's answer, not a failure on the target.
+    if (!f->refused)
+      alert_failure(self, r, undo, &f->error);
     conclude(self, r.id, failed_patch(undo, f->error.message), e, f->error, rp);
     return;
   }
@@ -313,6 +351,7 @@ void change(self_ptr self, recommendation r, bool undo, const std::string& who,
   if (auto& done = plan.done) {
     ++st.unchanged;
     e.outcome = "unchanged";
+    alert_failure(self, r, undo, nullptr);
     e.steps.insert(e.steps.end(), done->steps.begin(), done->steps.end());
     conclude(self, r.id, effect_patch(r, undo, false, done->index), e,
              std::nullopt, rp);

@@ -479,6 +479,10 @@ void ack_alert(self_ptr self, web_request& r, const web::route_match&) {
   auto target = from == std::string::npos
     ? std::string{}
     : id->substr(from + 1, id->find(':', from + 1) - from - 1);
+  // The engine's own alerts (engine_alerts) are this engine's.
+  if (target == engine_alerts)
+    return relay_json(self, out, atom::ack_v, target, *id,
+                      fmt::format("api ({})", r.req.remote));
   if (!known_target(self, target))
     return reply_failure(out,
                          {ec::not_found,

@@ -46,6 +46,41 @@ std::string mask_literals(const std::string& text) {
   return out;
 }
 
+/// Fires the llm_budget alert when today's spend reaches its share of the
+/// budget (tokens or dollars), and resolves it when a new day starts: once
+/// each way, through the SUPERVISOR, which hands it to the ALERTER.
+void watch_budget(self_ptr self) {
+  auto& st = self->state;
+  if (!st.supervisor || !st.disabled.empty())
+    return;
+  auto& c = st.config;
+  auto share = std::max(
+    c.daily_tokens > 0 ? static_cast<double>(st.tokens_today)
+        / static_cast<double>(c.daily_tokens)
+                       : 1.0,
+    c.daily_usd > 0 ? st.usd_today / c.daily_usd : 1.0);
+  auto firing = share >= c.budget_alert_share;
+  if (firing == st.budget_alerted)
+    return;
+  st.budget_alerted = firing;
+  alert a;
+  a.rule = "llm_budget";
+  a.severity = alert_severity::warning;
+  a.firing = firing;
+  a.summary = fmt::format("{:.0f} % of the LLM's daily budget is spent ({} of "
+                          "{} tokens, ${:.2f} of ${:.2f}): explanations and "
+                          "rewrites stop when it is all spent, until 00:00 UTC",
+                          share * 100, st.tokens_today, c.daily_tokens,
+                          st.usd_today, c.daily_usd);
+  a.action = "raise --llm-daily-tokens / --llm-daily-usd, or let it wait for "
+             "the next UTC day; cached answers are still served";
+  a.evidence = {{"tokens_today", static_cast<double>(st.tokens_today)},
+                {"daily_tokens", static_cast<double>(c.daily_tokens)},
+                {"usd_today", st.usd_today},
+                {"daily_usd", c.daily_usd}};
+  self->send(st.supervisor, atom::alert_v, std::move(a));
+}
+
 /// Keeps today's spend in step with the STORE when the UTC day changes.
 void roll_day(self_ptr self) {
   auto& st = self->state;
@@ -55,6 +90,7 @@ void roll_day(self_ptr self) {
   st.day = today;
   st.tokens_today = 0;
   st.usd_today = 0;
+  watch_budget(self);
 }
 
 /// Refuses when what was spent today, plus what questions in flight have
@@ -161,6 +197,7 @@ void answered(self_ptr self, const llm_request& q, const prompt_template& t,
     st.usd_today += usd;
     self->send(st.store, atom::put_v, atom::spend_v, st.day, used.total_tokens,
                usd);
+    watch_budget(self);
   }
   if (a.error) {
     ++st.failures;
@@ -309,10 +346,12 @@ std::string utc_day(int64_t epoch_ms) {
 }
 
 llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
-                             llm_config config, store_actor store) {
+                             llm_config config, store_actor store,
+                             supervisor_actor supervisor) {
   auto& st = self->state;
   st.config = std::move(config);
   st.store = std::move(store);
+  st.supervisor = std::move(supervisor);
   if (!st.config.enabled) {
     st.disabled
       = "the LLM is disabled: set OPENAI_API_KEY (or --llm-api-key), or "
@@ -344,6 +383,7 @@ llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
         if (self->state.day == day) {
           self->state.tokens_today += tokens;
           self->state.usd_today += usd;
+          watch_budget(self);
         }
       },
       [](const caf::error&) {

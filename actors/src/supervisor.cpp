@@ -812,10 +812,11 @@ edit_targets(self_ptr self, const std::string& name,
                         + " comes from the engine's flags or config, not "
                           "from its targets file: change it there");
   if (dsn) {
-    if (!valid_target_name(name))
+    if (!valid_new_target_name(name))
       return make_error(ec::bad_request,
                         "a target name has letters, digits, '_' and '-' (at "
-                        "most 64)");
+                        "most 64), and is not _engine (the engine's own "
+                        "alerts)");
     if (auto why = dsn_secret_problem(*dsn); !why.empty())
       return make_error(ec::bad_request, why);
   }
@@ -855,7 +856,9 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   // Never blocks: its HTTP calls run in workers of their own.
   add(self, "llm", true, [self, &sys] {
     auto& st = self->state;
-    return caf::actor_cast<caf::actor>(sys.spawn(llm, st.config.llm, st.store));
+    return caf::actor_cast<caf::actor>(
+      sys.spawn(llm, st.config.llm, st.store,
+                caf::actor_cast<supervisor_actor>(self)));
   });
   // The COLLECTORs keep each queryid's fingerprint themselves and ask only
   // for new ones: this cache saves the parses of texts that many targets
@@ -1042,6 +1045,26 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
       if (!hdl)
         return hdl.error();
       return self->delegate(*hdl, atom::get_v, atom::alert_v, target);
+    },
+    [self](atom::alert, alert& a) {
+      auto hdl = alerter_of(self);
+      if (!hdl)
+        return; // restarting: the sender raises it again when it changes
+      // One id per engine: a fleet's engines each have their own budget.
+      auto& engine = self->state.config.fleet.engine_id;
+      a.target = engine_alerts;
+      a.id = a.rule + ":" + engine_alerts
+        + (engine.empty() ? std::string{} : ":" + engine);
+      self->request(*hdl, std::chrono::seconds{10}, atom::alert_v, a)
+        .then(
+          [self](const std::string& payload) {
+            if (payload.empty())
+              return;
+            event ev{event_type::alert, engine_alerts, now_ms(), payload};
+            for (auto& sink : self->state.sinks)
+              self->send(sink, atom::publish_v, ev);
+          },
+          [](const caf::error&) {});
     },
     [self](atom::ack, const std::string& target, const std::string& id,
            const std::string& who) -> caf::result<std::string> {

@@ -12,4 +12,8 @@ bool valid_target_name(const std::string& x) {
        });
 }
 
+bool valid_new_target_name(const std::string& x) {
+  return valid_target_name(x) && x != engine_alerts;
+}
+
 } // namespace optischema

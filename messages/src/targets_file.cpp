@@ -92,9 +92,9 @@ expected<std::vector<target_config>> parse_targets_file(std::string_view text) {
       return bad("expected NAME=DSN, e.g. shop=postgresql://monitor@db1/shop");
     auto name = std::string{trim(line.substr(0, eq))};
     auto dsn = std::string{trim(line.substr(eq + 1))};
-    if (!valid_target_name(name))
+    if (!valid_new_target_name(name))
       return bad(fmt::format("target name '{:.64}' is invalid: use letters, "
-                             "digits, '_' and '-' (at most 64)",
+                             "digits, '_' and '-' (at most 64; not _engine)",
                              name));
     if (dsn.empty())
       return bad("target " + name + " has an empty DSN");

@@ -517,9 +517,24 @@ TEST_CASE("a lock held on the table makes apply fail within the lock "
     CHECK_THAT(str(stored, "last_error"), Catch::Contains("lock"));
     CHECK(str(e.audit()["entries"][0], "outcome") == "failed");
   }
-  // The lock gone, the same request succeeds.
+  // Whoever asked may be gone: the failure is an alert too, until a change
+  // of the recommendation goes through.
+  auto alert_of = [&](const char* list) {
+    auto d = parse_json(http_get(e.url, "/api/alerts").body);
+    for (auto& a : d[list].GetArray())
+      if (str(a, "rule") == "apply_failed")
+        return std::string{str(a, "id")} + " " + str(a, "summary");
+    return std::string{};
+  };
+  REQUIRE(eventually([&] { return !alert_of("firing").empty(); }, 5s));
+  CHECK_THAT(alert_of("firing"), Catch::StartsWith("apply_failed:"));
+  CHECK_THAT(alert_of("firing"), Catch::Contains(id));
+  CHECK_THAT(alert_of("firing"), Catch::Contains("lock"));
+  // The lock gone, the same request succeeds, and the alert resolves.
   CHECK(s.apply().status == 200);
   CHECK(index_state(h, db, index) == "valid");
+  CHECK(eventually([&] { return alert_of("firing").empty(); }, 5s));
+  CHECK_THAT(alert_of("resolved"), Catch::Contains(id));
 }
 
 TEST_CASE("a killed build leaves no INVALID index behind") {

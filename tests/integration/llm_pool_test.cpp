@@ -193,3 +193,67 @@ TEST_CASE("a fixed pool of LLM calls: threads do not grow with questions",
   CHECK(http_get(url, "/health").status == 200);
   CHECK(e.stop() == 0);
 }
+
+TEST_CASE("an LLM budget nearly spent is an alert of the engine that a "
+          "restart keeps",
+          "[llm][alerts]") {
+  auto targets = pool_targets(1);
+  fake_openai ai;
+  ai.set_handler([](const auto& r) { return answer(r, 0ms); });
+  temp_dir data;
+  const std::string token = "budget-token-0123456789";
+  auto flags = args(ai, data, targets,
+                    {"--llm-daily-tokens", "40000", "--alert-llm-budget",
+                     "0.1", "--api-token", token});
+  size_t calls = 0;
+  auto budget_alert = [](const std::string& url) {
+    auto d = parse_json(http_get(url, "/api/alerts").body);
+    for (auto& a : d["firing"].GetArray())
+      if (std::string{a["rule"].GetString()} == "llm_budget")
+        return std::string{a["id"].GetString()} + " "
+          + a["target"].GetString() + " " + a["summary"].GetString();
+    return std::string{};
+  };
+  {
+    engine_process e{flags};
+    auto url = e.wait_ready();
+    CHECK(budget_alert(url).empty());
+    auto ask = [&](const std::string& sql) {
+      auto r = http_request(url, "POST", "/api/analysis/query",
+                            R"({"sql":")" + sql + R"(","target":")"
+                              + targets[0] + R"(","llm":true})",
+                            {{"Content-Type", "application/json"},
+                             {"Authorization", "Bearer " + token}},
+                            60s);
+      INFO(r.body);
+      REQUIRE(r.status == 200);
+    };
+    // One question (an explanation and a rewrite, 1,500 tokens each call):
+    // 3,000 tokens of 40,000 (7.5 %), under the 10 % share.
+    ask("SELECT id FROM orders WHERE customer = $1");
+    CHECK(budget_alert(url).empty());
+    // A second: past 10 %.
+    ask("SELECT id FROM orders WHERE total < $1");
+    REQUIRE(eventually([&] { return !budget_alert(url).empty(); }, 5s));
+    auto fired = budget_alert(url);
+    // The engine's, not a target's: no target may be named _engine.
+    CHECK_THAT(fired, Catch::StartsWith("llm_budget:_engine _engine "));
+    CHECK_THAT(fired, Catch::Contains("00 of 40000 tokens"));
+    // Acknowledged like any other.
+    auto ack = http_request(url, "POST", "/api/alerts/ack",
+                            R"({"id":"llm_budget:_engine"})",
+                            {{"Content-Type", "application/json"},
+                             {"Authorization", "Bearer " + token}});
+    INFO(ack.body);
+    CHECK(ack.status == 200);
+    CHECK_THAT(ack.body, Catch::Contains("acknowledged_by"));
+    calls = ai.calls();
+    CHECK(e.stop() == 0);
+  }
+  // Today's spend is on disk: a restarted engine says so again at once.
+  engine_process e{flags};
+  auto url = e.wait_ready();
+  CHECK(eventually([&] { return !budget_alert(url).empty(); }, 10s));
+  CHECK(ai.calls() == calls);
+  CHECK(e.stop() == 0);
+}

@@ -49,6 +49,9 @@ struct llm_state {
   std::string day;
   int64_t tokens_today = 0;
   double usd_today = 0;
+  /// The llm_budget alert fires (sent to `supervisor`).
+  bool budget_alerted = false;
+  supervisor_actor supervisor;
   // -- counters --
   uint64_t asked = 0;
   uint64_t cache_hits = 0;
@@ -94,8 +97,11 @@ struct endpoint_answer {
 /// bounded queue for one of a fixed pool of detached call workers, so
 /// questions run concurrently (max_concurrency at a time) and neither
 /// threads nor the queue grow with load.
+/// Its spend past the budget's alert share fires llm_budget through
+/// `supervisor` (none: no alert).
 llm_actor::behavior_type llm(llm_actor::stateful_pointer<llm_state> self,
-                             llm_config config, store_actor store);
+                             llm_config config, store_actor store,
+                             supervisor_actor supervisor);
 
 /// Today's date in UTC as "YYYY-MM-DD", the key of a day's LLM spend.
 std::string utc_day(int64_t epoch_ms);

@@ -21,6 +21,10 @@ namespace optischema {
 
 enum class alert_severity { info, warning, critical };
 
+/// The target of alerts about the engine itself, not one of its targets
+/// (the LLM's budget): a name no target may take.
+inline constexpr const char* engine_alerts = "_engine";
+
 const char* to_string(alert_severity x);
 std::optional<alert_severity> parse_alert_severity(std::string_view x);
 
@@ -78,6 +82,9 @@ struct alert_thresholds {
   double temp_jump_ratio = 4.0;
   /// Connections at this share of max_connections.
   double connections_ratio = 0.9;
+  /// The LLM's daily budget (tokens or dollars) spent to this share: its
+  /// explanations and rewrites stop soon (judged by the LLM actor).
+  double llm_budget_share = 0.8;
   /// This many statement regressions of a target at once become one alert
   /// (the database got slower, not a statement): their own alerts are
   /// listed but not announced while it fires. 0: never grouped.

@@ -320,6 +320,9 @@ using supervisor_actor = caf::typed_actor<
                   std::string>::with<rows_check>,
   // The ALERTER's alerts, one target's or every target's with "" (JSON).
   caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>,
+  // An alert of the engine itself (the LLM's budget nearly spent), under
+  // target engine_alerts: to the ALERTER, its answer to the event sinks.
+  caf::reacts_to<atom::alert, alert>,
   // To the ALERTER: acknowledge an alert, add or end a silence (as there).
   caf::replies_to<atom::ack, std::string, std::string,
                   std::string>::with<std::string>,

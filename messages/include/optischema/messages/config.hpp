@@ -86,6 +86,9 @@ struct llm_config {
   /// Per UTC day; calls stop when either is reached.
   int64_t daily_tokens = defaults::llm_daily_tokens;
   double daily_usd = defaults::llm_daily_usd;
+  /// Either spent to this share fires the llm_budget alert (the
+  /// thresholds' llm_budget_share).
+  double budget_alert_share = 0.8;
   /// Prices per million tokens (gpt-4o list prices by default).
   double usd_per_million_input = defaults::llm_usd_per_million_input;
   double usd_per_million_output = defaults::llm_usd_per_million_output;
@@ -189,5 +192,9 @@ struct engine_config {
 
 /// Checks a target name: [A-Za-z0-9_-]{1,64}.
 bool valid_target_name(const std::string& x);
+
+/// Checks the name of a target to watch: a valid one that is not
+/// engine_alerts (whose alerts are the engine's own).
+bool valid_new_target_name(const std::string& x);
 
 } // namespace optischema
