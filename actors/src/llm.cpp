@@ -54,11 +54,11 @@ void watch_budget(self_ptr self) {
   if (!st.supervisor || !st.disabled.empty())
     return;
   auto& c = st.config;
-  auto share = std::max(
-    c.daily_tokens > 0 ? static_cast<double>(st.tokens_today)
-        / static_cast<double>(c.daily_tokens)
-                       : 1.0,
-    c.daily_usd > 0 ? st.usd_today / c.daily_usd : 1.0);
+  auto share = std::max(c.daily_tokens > 0
+                          ? static_cast<double>(st.tokens_today)
+                            / static_cast<double>(c.daily_tokens)
+                          : 1.0,
+                        c.daily_usd > 0 ? st.usd_today / c.daily_usd : 1.0);
   auto firing = share >= c.budget_alert_share;
   if (firing == st.budget_alerted)
     return;

@@ -856,9 +856,8 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   // Never blocks: its HTTP calls run in workers of their own.
   add(self, "llm", true, [self, &sys] {
     auto& st = self->state;
-    return caf::actor_cast<caf::actor>(
-      sys.spawn(llm, st.config.llm, st.store,
-                caf::actor_cast<supervisor_actor>(self)));
+    return caf::actor_cast<caf::actor>(sys.spawn(
+      llm, st.config.llm, st.store, caf::actor_cast<supervisor_actor>(self)));
   });
   // The COLLECTORs keep each queryid's fingerprint themselves and ask only
   // for new ones: this cache saves the parses of texts that many targets

@@ -203,15 +203,15 @@ TEST_CASE("an LLM budget nearly spent is an alert of the engine that a "
   temp_dir data;
   const std::string token = "budget-token-0123456789";
   auto flags = args(ai, data, targets,
-                    {"--llm-daily-tokens", "40000", "--alert-llm-budget",
-                     "0.1", "--api-token", token});
+                    {"--llm-daily-tokens", "40000", "--alert-llm-budget", "0.1",
+                     "--api-token", token});
   size_t calls = 0;
   auto budget_alert = [](const std::string& url) {
     auto d = parse_json(http_get(url, "/api/alerts").body);
     for (auto& a : d["firing"].GetArray())
       if (std::string{a["rule"].GetString()} == "llm_budget")
-        return std::string{a["id"].GetString()} + " "
-          + a["target"].GetString() + " " + a["summary"].GetString();
+        return std::string{a["id"].GetString()} + " " + a["target"].GetString()
+          + " " + a["summary"].GetString();
     return std::string{};
   };
   {
@@ -220,8 +220,8 @@ TEST_CASE("an LLM budget nearly spent is an alert of the engine that a "
     CHECK(budget_alert(url).empty());
     auto ask = [&](const std::string& sql) {
       auto r = http_request(url, "POST", "/api/analysis/query",
-                            R"({"sql":")" + sql + R"(","target":")"
-                              + targets[0] + R"(","llm":true})",
+                            R"({"sql":")" + sql + R"(","target":")" + targets[0]
+                              + R"(","llm":true})",
                             {{"Content-Type", "application/json"},
                              {"Authorization", "Bearer " + token}},
                             60s);
