@@ -150,25 +150,26 @@ struct poll_round {
   caf::typed_response_promise<std::string> rp;
 };
 
-/// Judges a poll: the rules on its figures at once, then the plans of its
-/// hottest statements (EXPLAIN on the target, a few ms each); answers
-/// with the one payload of both.
-caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
-                               bool plans) {
+/// Decides a poll: the rules on its figures at once, then the plans of its
+/// hottest statements (EXPLAIN on the target, a few ms each); delivers the
+/// one payload of both to `rp`.
+void decide(self_ptr self, const snapshot_ptr& snap, bool plans,
+            caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
-  ++st.polls;
   auto& rules = rules_of(self, snap->target);
   auto changes = rules.observe(*snap);
   auto checks = st.supervisor && plans ? rules.plans_to_check(*snap)
                                        : std::vector<alert_rules::plan_check>{};
-  if (checks.empty())
-    return announce(self, snap->target, snap->ts_ms, std::move(changes));
+  if (checks.empty()) {
+    rp.deliver(announce(self, snap->target, snap->ts_ms, std::move(changes)));
+    return;
+  }
   auto g = std::make_shared<poll_round>();
   g->target = snap->target;
   g->ts = snap->ts_ms;
   g->changes = std::move(changes);
   g->pending = checks.size();
-  g->rp = self->make_response_promise<std::string>();
+  g->rp = std::move(rp);
   auto done = [self, g] {
     if (--g->pending == 0)
       g->rp.deliver(announce(self, g->target, g->ts, g->changes));
@@ -201,16 +202,66 @@ caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
             i->second.unplannable(c.fingerprint);
           done();
         });
-  return g->rp;
+}
+
+/// Judges a poll: first reads the stored pasts of the statements whose
+/// judgement they would change (a few reads of the STORE, once an hour at
+/// most each), then decides.
+caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
+                               bool plans) {
+  auto& st = self->state;
+  ++st.polls;
+  auto rp = self->make_response_promise<std::string>();
+  auto wanted = st.store ? rules_of(self, snap->target).pasts_wanted(*snap)
+                         : std::vector<std::string>{};
+  if (wanted.empty()) {
+    decide(self, snap, plans, rp);
+    return rp;
+  }
+  auto pending = std::make_shared<size_t>(wanted.size());
+  constexpr int64_t hour_ms = 3'600'000;
+  auto ts = snap->ts_ms;
+  for (auto& fp : wanted) {
+    // Whole hours only: the one under way holds this poll.
+    history_request q{snap->target, fp, ts - past_span_ms, ts - ts % hour_ms,
+                      resolution::hourly};
+    auto learnt = [self, snap, fp, ts](statement_past p) {
+      if (auto i = self->state.rules.find(snap->target);
+          i != self->state.rules.end())
+        i->second.remember_past(fp, std::move(p), ts);
+    };
+    auto done = [self, snap, plans, rp, pending]() mutable {
+      if (--*pending == 0)
+        decide(self, snap, plans, rp);
+    };
+    self->request(st.store, std::chrono::seconds{5}, atom::history_v, q)
+      .then(
+        [self, learnt, done, ts](const history_reply_ptr& r) mutable {
+          ++self->state.pasts_read;
+          learnt(r ? past_of(r->points, ts,
+                             self->state.thresholds.regression_min_calls)
+                   : statement_past{});
+          done();
+        },
+        [self, learnt, done](const caf::error&) mutable {
+          // Judged on the polls alone; asked again in an hour.
+          ++self->state.pasts_failed;
+          learnt(statement_past{});
+          done();
+        });
+  }
+  return rp;
 }
 
 } // namespace
 
 alerter_actor::behavior_type
 alerter(alerter_actor::stateful_pointer<alerter_state> self,
-        alert_thresholds thresholds, supervisor_actor supervisor) {
+        alert_thresholds thresholds, supervisor_actor supervisor,
+        store_actor store) {
   self->state.thresholds = thresholds;
   self->state.supervisor = std::move(supervisor);
+  self->state.store = std::move(store);
   return {
     [self](atom::alert, const snapshot_ptr& snap,
            bool plans) -> caf::result<std::string> {
@@ -320,6 +371,8 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
                              json::field(w, "events", st.events);
                              json::field(w, "plans_checked", st.plans_checked);
                              json::field(w, "plans_failed", st.plans_failed);
+                             json::field(w, "pasts_read", st.pasts_read);
+                             json::field(w, "pasts_failed", st.pasts_failed);
                              json::field(w, "silences", st.silences.size());
                              json::field(w, "held_back", st.suppressed.size());
                            })};

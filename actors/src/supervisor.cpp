@@ -868,7 +868,7 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
   add(self, "alerter", true, [self, &sys] {
     return caf::actor_cast<caf::actor>(
       sys.spawn(alerter, self->state.config.alerts,
-                caf::actor_cast<supervisor_actor>(self)));
+                caf::actor_cast<supervisor_actor>(self), self->state.store));
   });
   add(self, "fingerprinter", true, [&sys] {
     return caf::actor_cast<caf::actor>(

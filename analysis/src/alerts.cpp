@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <tuple>
 
 namespace optischema {
 
@@ -26,7 +27,8 @@ double median(std::vector<double> xs) {
 
 /// Median and spread (1.4826 × the median absolute deviation: a standard
 /// deviation for normal data, unmoved by a few outliers).
-std::pair<double, double> robust(const std::vector<float>& window) {
+template <class T>
+std::pair<double, double> robust(const std::vector<T>& window) {
   std::vector<double> xs{window.begin(), window.end()};
   auto m = median(xs);
   for (auto& x : xs)
@@ -112,6 +114,28 @@ uint64_t alert_rules::key_of(const std::string& fingerprint) {
   return std::hash<std::string>{}(fingerprint);
 }
 
+statement_past past_of(const std::vector<history_point>& hourly, int64_t now_ms,
+                       int64_t min_calls) {
+  constexpr int64_t hour = 3'600'000, day = 24 * hour, week = 7 * day;
+  statement_past out;
+  auto then = now_ms - week;
+  // An hour counts in a window it overlaps; the one under way in none.
+  for (auto& p : hourly) {
+    auto span = std::max(p.interval_ms, hour);
+    if (p.delta.calls < std::max<int64_t>(min_calls, 1)
+        || p.ts_ms + span > now_ms)
+      continue;
+    auto mean = p.delta.mean_time_ms();
+    if (p.ts_ms + span > now_ms - day)
+      out.day_means.push_back(mean);
+    else if (p.ts_ms <= then && then < p.ts_ms + span)
+      out.last_week = mean;
+    else if (p.ts_ms < then && p.ts_ms + span > then - day)
+      out.week_day_means.push_back(mean);
+  }
+  return out;
+}
+
 alert_rules::alert_rules(std::string target, alert_thresholds t)
   : target_{std::move(target)}, t_{t} {}
 
@@ -153,6 +177,86 @@ void alert_rules::step(const std::string& id, bool holds, int needed,
     watches_.erase(id);
     out.push_back(std::move(a));
   }
+}
+
+std::vector<const statement_metrics*>
+alert_rules::followed(const metrics_snapshot& snap) const {
+  std::vector<const statement_metrics*> ranked;
+  for (auto& s : snap.statements)
+    if (s.interval.calls > 0)
+      ranked.push_back(&s);
+  std::sort(ranked.begin(), ranked.end(), [](auto* a, auto* b) {
+    return a->interval.exec_time_ms > b->interval.exec_time_ms;
+  });
+  if (ranked.size() > t_.tracked_statements)
+    ranked.resize(t_.tracked_statements);
+  return ranked;
+}
+
+alert_rules::regression_bar alert_rules::bar_of(const history& h) const {
+  regression_bar out;
+  if (h.mean_ms.xs.size() >= static_cast<size_t>(t_.baseline_points)) {
+    std::tie(out.median, out.spread) = robust(h.mean_ms.xs);
+  } else if (h.past
+             && h.past->day_means.size()
+               >= static_cast<size_t>(std::max(t_.past_hours, 1))) {
+    // Hourly means are steadier than a poll's: their spread is smaller, so
+    // the ratio and the minimum decide more often.
+    std::tie(out.median, out.spread) = robust(h.past->day_means);
+    out.from_past = true;
+  } else {
+    return out;
+  }
+  out.bar = std::max({out.median * t_.regression_ratio,
+                      out.median + t_.regression_spreads * out.spread,
+                      out.median + t_.regression_min_ms});
+  return out;
+}
+
+bool alert_rules::weekly_peak(const history& h, double mean_ms) const {
+  if (!h.past || !h.past->last_week
+      || h.past->week_day_means.size()
+        < static_cast<size_t>(std::max(t_.past_hours, 1)))
+    return false;
+  // A peak of its day a week ago (not a week when everything was slower:
+  // an index added since should still be missed when it goes)...
+  auto then = *h.past->last_week;
+  auto usual_then = robust(h.past->week_day_means).first;
+  // ...that this poll stays within.
+  return then > t_.regression_ratio * usual_then
+    && mean_ms <= t_.regression_ratio * then;
+}
+
+std::vector<std::string>
+alert_rules::pasts_wanted(const metrics_snapshot& snap) {
+  std::vector<std::string> out;
+  if (snap.baseline || snap.interval_ms <= 0)
+    return out;
+  // Reads of the STORE a poll may cost (the costliest statements first).
+  constexpr size_t most = 20;
+  constexpr int64_t fresh_ms = 3'600'000;
+  for (auto* s : followed(snap)) {
+    if (out.size() >= most)
+      break;
+    if (s->interval.calls < t_.regression_min_calls
+        || firing_.count(
+          id_of("statement_regression", target_, s->fingerprint)))
+      continue;
+    auto& h = statements_[key_of(s->fingerprint)];
+    if (h.past_ms > 0 && snap.ts_ms - h.past_ms < fresh_ms)
+      continue;
+    auto b = bar_of(h);
+    if (b.bar == 0 || b.from_past || s->interval.mean_time_ms() > b.bar)
+      out.push_back(s->fingerprint);
+  }
+  return out;
+}
+
+void alert_rules::remember_past(const std::string& fingerprint,
+                                statement_past p, int64_t ts_ms) {
+  auto& h = statements_[key_of(fingerprint)];
+  h.past = std::move(p);
+  h.past_ms = ts_ms;
 }
 
 void alert_rules::learn(history& h, double mean_ms, double calls_per_s,
@@ -239,18 +343,10 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
     out);
 
   // -- statements: the costliest of this poll are followed
-  std::vector<const statement_metrics*> ranked;
+  auto ranked = followed(snap);
   double total_ms = 0;
-  for (auto& s : snap.statements) {
+  for (auto& s : snap.statements)
     total_ms += s.interval.exec_time_ms;
-    if (s.interval.calls > 0)
-      ranked.push_back(&s);
-  }
-  std::sort(ranked.begin(), ranked.end(), [](auto* a, auto* b) {
-    return a->interval.exec_time_ms > b->interval.exec_time_ms;
-  });
-  if (ranked.size() > t_.tracked_statements)
-    ranked.resize(t_.tracked_statements);
   for (size_t rank = 0; rank < ranked.size(); ++rank) {
     auto& s = *ranked[rank];
     auto key = key_of(s.fingerprint);
@@ -260,19 +356,17 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
     auto per_s = static_cast<double>(calls) / seconds;
     auto counts = calls >= t_.regression_min_calls;
 
-    // A statement's mean time, against its own median and spread.
+    // A statement's mean time, against its own median and spread (of the
+    // polls since the start, else of the stored last day), unless it is
+    // as slow as in the same hour a week ago, when that hour was a peak.
     bool regressed = false;
-    if (counts
-        && h.mean_ms.xs.size() >= static_cast<size_t>(t_.baseline_points)) {
-      auto [med, spread] = robust(h.mean_ms.xs);
-      auto bar = std::max({med * t_.regression_ratio,
-                           med + t_.regression_spreads * spread,
-                           med + t_.regression_min_ms});
-      regressed = mean > bar;
+    if (auto b = bar_of(h); counts && b.bar > 0) {
+      regressed = mean > b.bar && !weekly_peak(h, mean);
+      auto med = b.median, spread = b.spread;
       step(
         id_of("statement_regression", target_, s.fingerprint), regressed,
         t_.sustain_polls, ts,
-        [&, med = med, spread = spread] {
+        [&] {
           alert a;
           a.rule = "statement_regression";
           a.fingerprint = s.fingerprint;
@@ -292,6 +386,12 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
                {"spread_ms", spread},
                {"calls_now", static_cast<double>(calls)},
                {"baseline_points", static_cast<double>(h.mean_ms.xs.size())}};
+          if (b.from_past)
+            a.evidence.emplace_back(
+              "baseline_hours", static_cast<double>(h.past->day_means.size()));
+          if (h.past && h.past->last_week)
+            a.evidence.emplace_back("mean_ms_same_hour_last_week",
+                                    *h.past->last_week);
           return a;
         },
         out);

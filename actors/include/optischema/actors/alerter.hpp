@@ -19,6 +19,9 @@ struct alerter_state {
   /// Plans the hot statements of a target (its EXPLAINER, through the
   /// SUPERVISOR) for the plan-change rule.
   supervisor_actor supervisor;
+  /// Statements' hourly history: baselines a restart has not rebuilt yet,
+  /// and the same hour a week ago.
+  store_actor store;
   /// Each target's rules: its baselines and what fires.
   std::map<std::string, alert_rules> rules;
   /// The latest resolved alerts, newest last (the API shows them).
@@ -40,13 +43,18 @@ struct alerter_state {
   /// Plans checked for the plan-change rule, and those not had.
   uint64_t plans_checked = 0;
   uint64_t plans_failed = 0;
+  /// Statements' stored pasts read, and those the STORE did not give.
+  uint64_t pasts_read = 0;
+  uint64_t pasts_failed = 0;
 };
 
-/// The ALERTER (messages/actors.hpp). Keeps its baselines in memory: after a
-/// restart, or when a target moves here, statement rules wait for
-/// `baseline_points` polls before they judge.
+/// The ALERTER (messages/actors.hpp). Keeps its baselines in memory; until
+/// a restart (or a target that moved here) has made them again, a
+/// statement's baseline is its last day's hours in `store`, read when it
+/// would change a judgement, which also gives the same hour a week ago.
 alerter_actor::behavior_type
 alerter(alerter_actor::stateful_pointer<alerter_state> self,
-        alert_thresholds thresholds, supervisor_actor supervisor);
+        alert_thresholds thresholds, supervisor_actor supervisor,
+        store_actor store);
 
 } // namespace optischema::actors

@@ -53,6 +53,9 @@ struct alert_thresholds {
   double regression_spreads = 6.0;
   /// ...and slower by at least this much.
   double regression_min_ms = 0.5;
+  /// Hours of the stored last day (with regression_min_calls) that make a
+  /// baseline while the polls since a start have not made one yet.
+  int past_hours = 3;
 
   // -- a new statement among the costliest
   /// A statement never seen before in the top this many by time...
@@ -98,6 +101,29 @@ struct alert_thresholds {
   /// resolves, and a change back would fire again.
   int plan_settle_checks = 120;
 };
+
+/// What a statement's stored history says of its mean time (hourly points
+/// from the STORE): a baseline while the polls since a start have not made
+/// one, and a weekly rhythm to respect.
+struct statement_past {
+  /// Means of the last day's hours that had enough calls.
+  std::vector<double> day_means;
+  /// The mean of the same hour a week before, when it had enough calls...
+  std::optional<double> last_week;
+  /// ...and of the hours of the day before that one.
+  std::vector<double> week_day_means;
+
+  friend bool operator==(const statement_past&, const statement_past&)
+    = default;
+};
+
+/// How far back past_of() reads: 8 days.
+inline constexpr int64_t past_span_ms = 8LL * 24 * 3600 * 1000;
+
+/// A statement's past from its hourly points of the past_span_ms before
+/// `now_ms`, each hour counting with `min_calls` calls or more.
+statement_past past_of(const std::vector<history_point>& hourly, int64_t now_ms,
+                       int64_t min_calls);
 
 /// One alert: stable across polls (`id`), firing until it resolves.
 struct alert {
@@ -159,6 +185,17 @@ public:
 
   /// A processed poll. Baseline polls only teach.
   std::vector<alert> observe(const metrics_snapshot& snap);
+
+  /// The statements of `snap` (before observing it) whose stored past
+  /// would change how they are judged: followed, with enough calls, no
+  /// past read in the last hour, no regression firing, and either no
+  /// baseline in memory yet or a mean above it. The caller reads each
+  /// one's hourly history (past_of) and answers with remember_past().
+  std::vector<std::string> pasts_wanted(const metrics_snapshot& snap);
+
+  /// A statement's stored past, read at `ts_ms`.
+  void remember_past(const std::string& fingerprint, statement_past p,
+                     int64_t ts_ms);
 
   /// A poll that failed at `ts_ms`, and why.
   std::vector<alert> failed(int64_t ts_ms, const std::string& why);
@@ -225,7 +262,26 @@ private:
   struct history {
     ring mean_ms;
     ring calls_per_s;
+    /// Its stored past, and when it was read (0: never).
+    std::optional<statement_past> past;
+    int64_t past_ms = 0;
   };
+  /// The statements of `snap` the rules follow: the costliest with calls.
+  std::vector<const statement_metrics*>
+  followed(const metrics_snapshot& snap) const;
+  /// The mean a statement's call may take before it counts as regressed
+  /// (0: no baseline yet), and the baseline's median and spread.
+  struct regression_bar {
+    double bar = 0;
+    double median = 0;
+    double spread = 0;
+    /// From the stored last day (no baseline in memory yet).
+    bool from_past = false;
+  };
+  regression_bar bar_of(const history& h) const;
+  /// Whether `mean_ms` is no more than the same hour a week before, when
+  /// that hour was a peak of its day: a weekly rhythm, not a regression.
+  bool weekly_peak(const history& h, double mean_ms) const;
 
   /// Counts `holds` for `id` and fires or resolves `make()` when it has
   /// held (or been gone) long enough.
