@@ -700,6 +700,14 @@ std::vector<alert> alert_rules::planned(int64_t ts_ms, const plan_check& c,
   p.on_latest = differs ? (h == p.latest ? p.on_latest : 0) + 1 : 0;
   p.latest = h;
   auto id = id_of("plan_change", target_, fingerprint);
+  auto fires = firing_.count(id) > 0;
+  auto costlier = cost > t_.plan_cost_ratio * p.usual_cost;
+  if (differs && !costlier && !fires) {
+    // Not dearer: held for sustain_polls checks, it is the usual plan.
+    if (p.on_latest >= t_.sustain_polls)
+      usual();
+    return out;
+  }
   step(
     id, differs, t_.sustain_polls, ts_ms,
     [&] {

@@ -357,19 +357,39 @@ TEST_CASE("a new plan held long enough becomes the usual one", "[alerts]") {
   alert_rules rules{"shop", t};
   alert_rules::plan_check f{"f1", "SELECT 1"};
   REQUIRE(rules.planned(1, f, "a", "A\n", 100).empty());
-  CHECK(rules.planned(2, f, "b", "B\n", 50).empty());
-  auto fired = rules.planned(3, f, "b", "B\n", 50);
+  CHECK(rules.planned(2, f, "b", "B\n", 180).empty());
+  auto fired = rules.planned(3, f, "b", "B\n", 180);
   REQUIRE(fired.size() == 1);
-  CHECK(fired[0].severity == alert_severity::info); // cheaper
-  CHECK(rules.planned(4, f, "b", "B\n", 50).empty());
-  auto settled = rules.planned(5, f, "b", "B\n", 50);
+  CHECK(fired[0].severity == alert_severity::info); // dearer, not 2×
+  CHECK(rules.planned(4, f, "b", "B\n", 180).empty());
+  auto settled = rules.planned(5, f, "b", "B\n", 180);
   REQUIRE(ids(settled)
           == std::vector<std::string>{"plan_change:shop:f1 resolved"});
   for (int i = 0; i < 5; ++i)
-    CHECK(rules.planned(6 + i, f, "b", "B\n", 50).empty());
-  // Going back to A is a change again.
+    CHECK(rules.planned(6 + i, f, "b", "B\n", 180).empty());
+  // Going back to A, dearer than B by half again, is a change again.
+  CHECK(rules.planned(20, f, "a", "A\n", 300).empty());
+  CHECK(rules.planned(21, f, "a", "A\n", 300).size() == 1);
+}
+
+TEST_CASE("a cheaper plan is no alert and becomes the usual one", "[alerts]") {
+  alert_rules rules{"shop", {}};
+  alert_rules::plan_check f{"f1", "SELECT 1"};
+  REQUIRE(rules.planned(1, f, "a", "A\n", 100).empty());
+  // Fresh statistics: the planner prefers B, estimated cheaper (or about
+  // the same).
+  for (int i = 0; i < 10; ++i)
+    CHECK(rules.planned(2 + i, f, "b", "B\n", 90 + i * 5).empty());
+  CHECK(rules.firing().empty());
+  // B is the usual plan now: A back at its old cost is no change for the
+  // worse either, but a plan that costs ten times B's is.
   CHECK(rules.planned(20, f, "a", "A\n", 100).empty());
-  CHECK(rules.planned(21, f, "a", "A\n", 100).size() == 1);
+  CHECK(rules.planned(21, f, "a", "A\n", 100).empty());
+  CHECK(rules.planned(22, f, "c", "C\n", 1500).empty());
+  auto fired = rules.planned(23, f, "c", "C\n", 1500);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].severity == alert_severity::warning);
+  CHECK(fired[0].plan_before == "A\n");
 }
 
 TEST_CASE("a statement that cannot be planned is not asked for again soon",

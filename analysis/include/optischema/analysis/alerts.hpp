@@ -100,6 +100,11 @@ struct alert_thresholds {
   /// Checks on a new plan after which it is the usual one: its alert
   /// resolves, and a change back would fire again.
   int plan_settle_checks = 120;
+  /// A new plan fires only when its estimated cost is this many times the
+  /// usual plan's: the planner choosing a cheaper plan (fresh statistics)
+  /// is no trouble, and becomes the usual plan after sustain_polls checks.
+  /// A statement it made slower fires statement_regression anyway.
+  double plan_cost_ratio = 1.5;
 };
 
 /// What a statement's stored history says of its mean time (hourly points
