@@ -424,15 +424,16 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
         out);
     }
 
-    // A statement never seen here, among the costliest at once.
-    auto is_new = seen_.insert(key).second;
+    // A statement never seen here, among the costliest at once: with calls
+    // enough in one poll, or a few in each of sustain_polls.
+    if (seen_.insert(key).second && polls_ > t_.new_warmup_polls)
+      newcomers_.emplace(s.fingerprint, polls_);
     auto new_id = id_of("new_heavy_statement", target_, s.fingerprint);
     auto share = total_ms > 0 ? s.interval.exec_time_ms / total_ms : 0.0;
-    auto heavy = rank < t_.new_top_n && share >= t_.new_min_share
-      && calls >= t_.new_min_calls;
-    if ((is_new && polls_ > t_.new_warmup_polls) || firing_.count(new_id))
+    auto heavy = rank < t_.new_top_n && share >= t_.new_min_share;
+    if (newcomers_.count(s.fingerprint) || firing_.count(new_id))
       step(
-        new_id, heavy, 1, ts,
+        new_id, heavy, calls >= t_.new_min_calls ? 1 : t_.sustain_polls, ts,
         [&] {
           alert a;
           a.rule = "new_heavy_statement";
@@ -454,6 +455,16 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
   }
   for (auto& s : snap.statements)
     seen_.insert(key_of(s.fingerprint));
+  // New for sustain_polls polls: long enough to have held in all of them.
+  // What did not fire by then (a one-off) leaves no watch behind.
+  std::erase_if(newcomers_, [&](auto& x) {
+    if (polls_ - x.second < std::max(t_.sustain_polls, 1))
+      return false;
+    auto id = id_of("new_heavy_statement", target_, x.first);
+    if (!firing_.count(id))
+      watches_.erase(id);
+    return true;
+  });
   // A statement alert whose statement did not run (or fell out of the
   // followed): a storm or a new heavy statement is over; a slow statement
   // may still be slow, but after a baseline window without a call there is

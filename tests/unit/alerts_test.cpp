@@ -236,6 +236,27 @@ TEST_CASE("a one-off statement that takes most of an interval is no new "
   for (; n < 10; ++n)
     rules.observe(poll(n, {{"a", 100, 1.0}}));
   CHECK(rules.observe(poll(n++, {{"a", 100, 1.0}, {"ddl", 1, 900.0}})).empty());
+  for (int i = 0; i < 5; ++i)
+    CHECK(rules.observe(poll(n++, {{"a", 100, 1.0}})).empty());
+}
+
+TEST_CASE("a new slow statement with a few calls in each of two polls fires",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  int n = 0;
+  for (; n < 10; ++n)
+    rules.observe(poll(n, {{"a", 100, 1.0}}));
+  // Three calls of 400 ms a poll (a scan of a table grown large).
+  std::vector<stmt> xs{{"a", 100, 1.0}, {"scan", 3, 400.0}};
+  CHECK(rules.observe(poll(n++, xs)).empty());
+  auto got = rules.observe(poll(n++, xs));
+  REQUIRE(ids(got)
+          == std::vector<std::string>{"new_heavy_statement:shop:scan firing"});
+  CHECK(rules.observe(poll(n++, xs)).empty());
+  // Gone for two polls: resolved.
+  CHECK(rules.observe(poll(n++, {{"a", 100, 1.0}})).empty());
+  CHECK(ids(rules.observe(poll(n++, {{"a", 100, 1.0}})))
+        == std::vector<std::string>{"new_heavy_statement:shop:scan resolved"});
 }
 
 TEST_CASE("an alert decided elsewhere fires once and resolves", "[alerts]") {

@@ -63,7 +63,8 @@ struct alert_thresholds {
   /// ...taking at least this share of the interval's time...
   double new_min_share = 0.2;
   /// ...in this many calls at least (a one-off DDL or report is no
-  /// workload).
+  /// workload), or in sustain_polls polls in a row (a slow one that keeps
+  /// running, a few calls each poll).
   int64_t new_min_calls = 5;
   /// Polls of a target before anything counts as new.
   int new_warmup_polls = 5;
@@ -323,6 +324,9 @@ private:
   std::unordered_map<uint64_t, history> statements_;
   /// Every fingerprint seen since the target's first poll here.
   std::unordered_set<uint64_t> seen_;
+  /// Those first seen after the warm-up, within the last few polls, by
+  /// fingerprint, and the poll they were first seen at: still new.
+  std::unordered_map<std::string, int> newcomers_;
   /// Statement regressions folded into the target's statements_regressed
   /// alert: never announced on their own.
   std::unordered_set<std::string> grouped_;
