@@ -42,6 +42,14 @@ const alert_silence* silence_of(alerter_state& st, const alert& a,
   return nullptr;
 }
 
+/// Keeps the silences in the STORE: a restart does not end them.
+void save_silences(self_ptr self) {
+  auto& st = self->state;
+  if (st.store)
+    self->send(st.store, atom::put_v, atom::silence_v,
+               silences_json(st.silences));
+}
+
 /// Leaves out what a silence holds back, and adds what fires on after
 /// its silence ended.
 std::vector<alert> unsilenced(alerter_state& st, const std::string& target,
@@ -262,6 +270,28 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
   self->state.thresholds = thresholds;
   self->state.supervisor = std::move(supervisor);
   self->state.store = std::move(store);
+  // The silences a person set before a restart, still in force.
+  if (self->state.store)
+    self
+      ->request(self->state.store, std::chrono::seconds{10}, atom::get_v,
+                atom::silence_v)
+      .then(
+        [self](const std::string& text) {
+          auto& st = self->state;
+          auto now = now_ms();
+          // Made since the start: stored alone, so stored again with these.
+          auto made = !st.silences.empty();
+          for (auto& s : parse_silences(text))
+            if (s.until_ms > now && st.silences.size() < max_silences
+                && std::none_of(st.silences.begin(), st.silences.end(),
+                                [&](auto& x) { return x.id == s.id; }))
+              st.silences.push_back(std::move(s));
+          if (made)
+            save_silences(self);
+        },
+        [](const caf::error&) {
+          // nop: none kept, or the STORE is away; new ones are kept anew
+        });
   return {
     [self](atom::alert, const snapshot_ptr& snap,
            bool plans) -> caf::result<std::string> {
@@ -323,6 +353,7 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
       OPTISCHEMA_INFO("silence {} until {} by {}", s.id, iso8601(s.until_ms),
                       s.by);
       st.silences.push_back(s);
+      save_silences(self);
       return to_json(s);
     },
     [self](atom::silence, atom::erase,
@@ -338,6 +369,7 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
       auto out = *i;
       // Ends now: what it held back is announced at the next poll.
       st.silences.erase(i);
+      save_silences(self);
       OPTISCHEMA_INFO("silence {} ended", id);
       return to_json(out);
     },

@@ -514,6 +514,11 @@ store(store_actor::stateful_pointer<store_state> self,
           !res)
         fail(res.error());
     },
+    [self](atom::get, atom::silence) { return self->state.db->silences(); },
+    [self, fail](atom::put, atom::silence, const std::string& json) {
+      if (auto res = self->state.db->put_silences(json); !res)
+        fail(res.error());
+    },
     [self](atom::get, atom::spend, const std::string& day) {
       auto s = self->state.db->spent(day);
       return caf::make_result(s.tokens, s.usd);

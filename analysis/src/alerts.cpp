@@ -1,6 +1,7 @@
 #include "optischema/analysis/alerts.hpp"
 
 #include "optischema/analysis/json.hpp"
+#include "optischema/util/json_parse.hpp"
 
 #include <fmt/format.h>
 
@@ -791,6 +792,56 @@ std::string to_json(const alert_silence& x) {
     json::field(w, "comment", x.comment);
     json::field(w, "by", x.by);
   });
+}
+
+std::string silences_json(const std::vector<alert_silence>& xs) {
+  rapidjson::StringBuffer buf;
+  json::writer w{buf};
+  w.StartArray();
+  for (auto& s : xs) {
+    auto j = to_json(s);
+    w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+  }
+  w.EndArray();
+  return json::text(buf);
+}
+
+std::vector<alert_silence> parse_silences(std::string_view text) {
+  std::vector<alert_silence> out;
+  rapidjson::Document d;
+  if (text.empty() || !json::parse(d, text, "the stored silences")
+      || !d.IsArray())
+    return out;
+  auto str = [](const rapidjson::Value& v, const char* k) {
+    auto i = v.FindMember(k);
+    return i != v.MemberEnd() && i->value.IsString()
+      ? std::string{i->value.GetString(), i->value.GetStringLength()}
+      : std::string{};
+  };
+  auto num = [](const rapidjson::Value& v, const char* k) {
+    auto i = v.FindMember(k);
+    return i != v.MemberEnd() && i->value.IsInt64() ? i->value.GetInt64()
+                                                    : int64_t{0};
+  };
+  for (auto& v : d.GetArray()) {
+    if (!v.IsObject())
+      continue;
+    alert_silence s;
+    s.id = str(v, "id");
+    s.rule = str(v, "rule");
+    s.target = str(v, "target");
+    s.fingerprint = str(v, "fingerprint");
+    s.until_ms = num(v, "until");
+    s.created_ms = num(v, "created");
+    s.comment = str(v, "comment");
+    s.by = str(v, "by");
+    // One that matches nothing in particular would silence everything.
+    if (s.id.empty() || s.until_ms <= 0
+        || (s.rule.empty() && s.target.empty() && s.fingerprint.empty()))
+      continue;
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::string to_json(const alert& x) {

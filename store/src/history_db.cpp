@@ -846,6 +846,22 @@ history_db::cache_stats history_db::llm_cache_stats() const {
   return impl_->cache;
 }
 
+expected<ok> history_db::put_silences(const std::string& json) {
+  auto st = impl_->put(cf_meta, "alert_silences", json);
+  if (!st.ok())
+    return store_failure(st, "keeping the alert silences");
+  return ok{};
+}
+
+std::string history_db::silences() {
+  std::string v;
+  if (!impl_->db
+         ->Get(rocksdb::ReadOptions{}, impl_->h(cf_meta), "alert_silences", &v)
+         .ok())
+    return {};
+  return v;
+}
+
 history_db::spend history_db::spent(const std::string& day) {
   std::string v;
   spend s;

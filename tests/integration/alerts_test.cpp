@@ -361,3 +361,55 @@ TEST_CASE("a silenced alert is listed but announced only when its silence "
   CHECK(after["silences"].Size() == 0);
   CHECK(after["firing"].Size() == 0);
 }
+
+TEST_CASE("a silence outlives a restart of the engine and so does its end",
+          "[alerts]") {
+  auto& h = harness::shared();
+  auto db = h.create_database("silence_kept");
+  temp_dir data;
+  const std::string token = "alerts-token-0123456789";
+  std::vector<std::string> args{
+    "serve",       "--dsn",       h.dsn(db),  "--listen",
+    "127.0.0.1:0", "--data-dir",  data.str(), "--analysis-interval",
+    "1h",          "--api-token", token};
+  auto silences = [](const std::string& url) {
+    std::vector<std::string> out;
+    auto doc = parse_json(http_get(url, "/api/alerts").body);
+    for (auto& s : doc["silences"].GetArray())
+      out.push_back(std::string{s["id"].GetString()} + " "
+                    + s["comment"].GetString() + " "
+                    + std::to_string(s["until"].GetInt64()));
+    return out;
+  };
+  std::vector<std::string> made;
+  std::string id;
+  {
+    engine_process e{args};
+    auto url = e.wait_ready();
+    auto r = http_request(url, "POST", "/api/alerts/silence",
+                          R"({"rule": "target_down", "target": ")" + db
+                            + R"(", "hours": 2, "comment": "the migration"})",
+                          {{"Authorization", "Bearer " + token}});
+    REQUIRE(r.status == 200);
+    id = parse_json(r.body)["id"].GetString();
+    made = silences(url);
+    REQUIRE(made.size() == 1);
+    CHECK(e.stop() == 0);
+  }
+  {
+    engine_process e{args};
+    auto url = e.wait_ready();
+    // The same silence, until the same time.
+    CHECK(eventually([&] { return silences(url) == made; }, 5s));
+    REQUIRE(http_request(url, "POST", "/api/alerts/unsilence",
+                         R"({"id": ")" + id + R"("})",
+                         {{"Authorization", "Bearer " + token}})
+              .status
+            == 200);
+    CHECK(e.stop() == 0);
+  }
+  engine_process e{args};
+  auto url = e.wait_ready();
+  std::this_thread::sleep_for(500ms);
+  CHECK(silences(url).empty());
+}

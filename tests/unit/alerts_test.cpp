@@ -643,3 +643,22 @@ TEST_CASE("a statement as slow as in its weekly peak hour is no regression, "
   CHECK(ids(all)
         == std::vector<std::string>{"statement_regression:shop:slow firing"});
 }
+
+TEST_CASE("stored silences read back, and a damaged one never silences "
+          "everything",
+          "[alerts]") {
+  alert_silence a{"s1", "target_down", "shop",    "",
+                  5000, 1000,          "upgrade", "api"};
+  alert_silence b{"s2", "", "", "abcd", 6000, 1000, "", "api"};
+  auto text = silences_json({a, b});
+  CHECK(parse_silences(text) == std::vector<alert_silence>{a, b});
+  CHECK(parse_silences("").empty());
+  CHECK(parse_silences("[{\"id\":").empty());
+  CHECK(parse_silences("{}").empty());
+  // No field to match by, no end, no id, the wrong types: left out.
+  CHECK(parse_silences(R"([{"id":"x","until":5000},)"
+                       R"({"id":"y","rule":"r"},)"
+                       R"({"rule":"r","until":5000},)"
+                       R"({"id":"z","rule":7,"until":"5000"}, 3])")
+          .empty());
+}

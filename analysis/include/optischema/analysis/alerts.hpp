@@ -338,4 +338,11 @@ private:
 std::string to_json(const alert& x);
 std::string to_json(const alert_silence& x);
 
+/// Silences as the STORE keeps them: a JSON array of to_json(silence).
+std::string silences_json(const std::vector<alert_silence>& xs);
+
+/// Reads silences_json() back (from disk: a damaged entry is left out,
+/// a damaged text is an empty list, never a silence of everything).
+std::vector<alert_silence> parse_silences(std::string_view text);
+
 } // namespace optischema

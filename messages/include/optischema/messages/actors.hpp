@@ -181,6 +181,10 @@ using store_actor = caf::typed_actor<
   // Keeps an LLM answer: key, answer, TTL (ms), size cap of the cache (bytes).
   caf::reacts_to<atom::put, atom::cache, std::string, std::string, int64_t,
                  int64_t>,
+  // Returns the ALERTER's silences, as it stored them (JSON; "" for none).
+  caf::replies_to<atom::get, atom::silence>::with<std::string>,
+  // Replaces the ALERTER's silences (JSON).
+  caf::reacts_to<atom::put, atom::silence, std::string>,
   // Returns the LLM spend of a UTC day ("2026-11-25"): tokens, USD.
   caf::replies_to<atom::get, atom::spend, std::string>::with<int64_t, double>,
   // Adds to the LLM spend of a day: tokens, USD.

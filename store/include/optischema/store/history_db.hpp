@@ -224,6 +224,13 @@ public:
   };
   cache_stats llm_cache_stats() const;
 
+  // -- the ALERTER's silences (a person's decisions: they outlive restarts)
+
+  /// Replaces the stored silences (a JSON text, silences_json()).
+  expected<ok> put_silences(const std::string& json);
+  /// The stored silences ("" when none were ever stored).
+  std::string silences();
+
   // -- LLM spend per UTC day
   // ---------------------------------------------------
 
