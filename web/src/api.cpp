@@ -360,29 +360,45 @@ expected<analysis_query> parse_analysis_query(const std::string& body) {
   return q;
 }
 
-expected<std::string> parse_id_request(const std::string& body) {
+namespace {
+
+/// Exactly {"id": "<id>"}: letters, digits and _ - : . (at most `max`).
+/// `what` names the id and `where` says where the ids are listed; `only`
+/// is why nothing else is accepted.
+expected<std::string> id_body(const std::string& body, size_t max,
+                              std::string_view what, std::string_view where,
+                              std::string_view only) {
   rapidjson::Document d;
   if (!json::parse(d, body, "the body") || !d.IsObject())
     return bad(
-      R"(the body must be a JSON object: {"id": "<recommendation id>"})");
+      fmt::format(R"(the body must be a JSON object: {{"id": "<{}>"}})", what));
   for (auto& m : d.GetObject()) {
     std::string k = m.name.GetString();
     if (k != "id")
-      return bad(fmt::format(
-        R"(unknown field "{}": only {{"id": …}} is accepted; the engine runs only the DDL it generated for that recommendation)",
-        k.substr(0, 40)));
+      return bad(
+        fmt::format(R"(unknown field "{}": only {{"id": …}} is accepted{})",
+                    k.substr(0, 40), only));
   }
   if (!d.HasMember("id") || !d["id"].IsString())
     return bad(R"("id" is required and must be a string)");
   std::string id = d["id"].GetString();
-  if (id.empty() || id.size() > 128
+  if (id.empty() || id.size() > max
       || !std::all_of(id.begin(), id.end(), [](unsigned char c) {
            return std::isalnum(c) || c == '_' || c == '-' || c == ':'
              || c == '.';
          }))
-    return bad("\"id\" must be a recommendation id (letters, digits, _ - : "
-               ".); GET /api/suggestions/latest lists them");
+    return bad(fmt::format("\"id\" must be {} (letters, digits, _ - : .); {}",
+                           what, where));
   return id;
+}
+
+} // namespace
+
+expected<std::string> parse_id_request(const std::string& body) {
+  return id_body(body, 128, "a recommendation id",
+                 "GET /api/suggestions/latest lists them",
+                 "; the engine runs only the DDL it generated for that "
+                 "recommendation");
 }
 
 namespace {
@@ -399,16 +415,8 @@ bool word(const std::string& x, size_t max, std::string_view extra) {
 } // namespace
 
 expected<std::string> parse_alert_id_request(const std::string& body) {
-  constexpr auto usage = R"(the body must be {"id": "<id>"}: an alert's id )"
-                         R"((GET /api/alerts lists them, and the silences))";
-  rapidjson::Document d;
-  if (!json::parse(d, body, "the body") || !d.IsObject() || d.MemberCount() != 1
-      || !d.HasMember("id") || !d["id"].IsString())
-    return bad(usage);
-  std::string id = d["id"].GetString();
-  if (!word(id, 256, "_-:."))
-    return bad(usage);
-  return id;
+  return id_body(body, 256, "an alert's or a silence's id",
+                 "GET /api/alerts lists them, and the silences", "");
 }
 
 expected<silence_request> parse_silence_request(const std::string& body) {
