@@ -16,6 +16,7 @@
 // usage: optischema-alerts-bench [--minutes N] [--many-only]
 // Starts its own PostgreSQL cluster and NATS server (harness.sh).
 
+#include "alerts_api.hpp"
 #include "engine_process.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
@@ -27,6 +28,7 @@
 #include <fmt/format.h>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -45,23 +47,6 @@ using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
-
-int64_t polls(const std::string& url) {
-  auto doc = parse_json(http_get(url, "/api/status").body);
-  return doc["targets"][0]["polls"].GetInt64();
-}
-
-/// Ids of the alerts of `rule` in `list` ("firing" or "resolved"; an id
-/// resolved twice is there twice).
-std::multiset<std::string> alert_ids(const std::string& url, const char* list,
-                                     const std::string& rule) {
-  auto doc = parse_json(http_get(url, "/api/alerts").body);
-  std::multiset<std::string> out;
-  for (auto& a : doc[list].GetArray())
-    if (a["rule"].GetString() == rule)
-      out.insert(a["id"].GetString());
-  return out;
-}
 
 /// A thread that runs `step` on its own connection until stopped; errors
 /// (the server going away) are counted and the connection made again.
@@ -157,7 +142,7 @@ latency measure(const std::string& url, const std::string& rule,
   auto before_resolved = alert_ids(url, "resolved", rule);
   auto at = polls(url);
   cause();
-  std::multiset<std::string> fired;
+  std::vector<std::string> fired;
   if (eventually(
         [&] {
           fired = alert_ids(url, "firing", rule);
@@ -172,7 +157,8 @@ latency measure(const std::string& url, const std::string& rule,
         [&] {
           auto now = alert_ids(url, "resolved", rule);
           for (auto& id : fired)
-            if (now.count(id) > before_resolved.count(id))
+            if (std::count(now.begin(), now.end(), id) > std::count(
+                  before_resolved.begin(), before_resolved.end(), id))
               return true;
           return false;
         },

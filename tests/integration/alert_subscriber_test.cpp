@@ -5,6 +5,7 @@
 // resolved alert after the firing one. Each test has its own cluster and
 // NATS server, so its stream holds its own alerts only.
 
+#include "alerts_api.hpp"
 #include "engine_process.hpp"
 #include "fake_openai.hpp"
 #include "harness.hpp"
@@ -43,15 +44,6 @@ int printed(const engine_process& sub, const std::string& id,
 
 bool following(const engine_process& sub) {
   return sub.log().find("alerts: following stream") != std::string::npos;
-}
-
-/// The ids of the alerts in `list` ("firing" or "resolved") of the engine.
-std::vector<std::string> alert_ids(const std::string& url, const char* list) {
-  auto doc = parse_json(http_get(url, "/api/alerts").body);
-  std::vector<std::string> out;
-  for (auto& a : doc[list].GetArray())
-    out.push_back(a["id"].GetString());
-  return out;
 }
 
 bool has(const std::vector<std::string>& xs, const std::string& x) {

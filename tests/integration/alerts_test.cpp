@@ -4,6 +4,7 @@
 // resolves when it returns. Read from the API and from NATS
 // (optischema.<target>.alert), as a subscriber sees them.
 
+#include "alerts_api.hpp"
 #include "engine_process.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
@@ -25,22 +26,6 @@ using namespace optischema::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-int64_t polls(const std::string& url) {
-  auto doc = parse_json(http_get(url, "/api/status").body);
-  return doc["targets"][0]["polls"].GetInt64();
-}
-
-/// The ids of the alerts in `list` ("firing" or "resolved") of rule `rule`.
-std::vector<std::string> alert_ids(const std::string& url, const char* list,
-                                   const std::string& rule) {
-  auto doc = parse_json(http_get(url, "/api/alerts").body);
-  std::vector<std::string> out;
-  for (auto& a : doc[list].GetArray())
-    if (a["rule"].GetString() == rule)
-      out.push_back(a["id"].GetString());
-  return out;
-}
 
 /// Runs one statement over and over on its own connection until stopped.
 class workload {
