@@ -185,7 +185,7 @@ void decide(self_ptr self, const snapshot_ptr& snap, bool plans,
   for (auto& c : checks)
     self
       ->request(st.supervisor, plan_timeout, atom::explain_v, g->target,
-                c.query)
+                c.query, false)
       .then(
         [self, g, c, done](const explained_statement& e) {
           auto& st = self->state;

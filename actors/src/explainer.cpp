@@ -19,8 +19,8 @@ constexpr auto catalog_ttl = std::chrono::minutes{5};
 
 using self_ptr = explainer_actor::stateful_pointer<explainer_state>;
 
-caf::result<explained_statement> plan_statement(self_ptr self,
-                                                const std::string& sql) {
+caf::result<explained_statement>
+plan_statement(self_ptr self, const std::string& sql, bool findings) {
   auto& st = self->state;
   auto fail = [&](const failure& f) {
     ++st.failures;
@@ -28,7 +28,7 @@ caf::result<explained_statement> plan_statement(self_ptr self,
     return make_error(f);
   };
   auto now = std::chrono::steady_clock::now();
-  if (!st.cat || now - st.cat_read > catalog_ttl) {
+  if (findings && (!st.cat || now - st.cat_read > catalog_ttl)) {
     auto cat = pg::read_catalog(*st.session);
     if (!cat)
       return fail(cat.error());
@@ -50,8 +50,9 @@ caf::result<explained_statement> plan_statement(self_ptr self,
   out.target = st.target;
   out.fingerprint = fingerprint_statement(sql).fingerprint;
   out.query = text;
-  if (auto an = analyze_statement(text, *st.cat))
-    out.findings = plan_findings(*p, *an, *st.cat, out.fingerprint);
+  if (findings)
+    if (auto an = analyze_statement(text, *st.cat))
+      out.findings = plan_findings(*p, *an, *st.cat, out.fingerprint);
   out.tree = std::move(*p);
   return out;
 }
@@ -66,7 +67,10 @@ explainer(explainer_actor::stateful_pointer<explainer_state> self,
   st.session = std::make_unique<pg::session>(target.conn);
   return {
     [self](atom::explain, const std::string& sql) {
-      return plan_statement(self, sql);
+      return plan_statement(self, sql, true);
+    },
+    [self](atom::explain, const std::string& sql, bool findings) {
+      return plan_statement(self, sql, findings);
     },
     [self](atom::status) -> status_report {
       auto& st = self->state;

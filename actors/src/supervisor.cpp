@@ -835,6 +835,23 @@ edit_targets(self_ptr self, const std::string& name,
   return target_names(st);
 }
 
+/// Plans `sql` on `target` (its EXPLAINER), with findings or without.
+caf::result<explained_statement>
+explain(self_ptr self, const std::string& target, const std::string& sql,
+        bool findings) {
+  auto& st = self->state;
+  auto i = st.components.find(explain_name(target));
+  if (i == st.components.end())
+    return make_error(ec::not_found,
+                      fmt::format("no target named '{}'", target));
+  if (!i->second.handle)
+    return make_error(ec::db_unreachable,
+                      fmt::format("the explain actor of '{}' is restarting",
+                                  target));
+  return self->delegate(caf::actor_cast<explainer_actor>(i->second.handle),
+                        atom::explain_v, sql, findings);
+}
+
 } // namespace
 
 supervisor_actor::behavior_type
@@ -992,17 +1009,11 @@ supervisor(supervisor_actor::stateful_pointer<supervisor_state> self,
     },
     [self](atom::explain, const std::string& target,
            const std::string& sql) -> caf::result<explained_statement> {
-      auto& st = self->state;
-      auto i = st.components.find(explain_name(target));
-      if (i == st.components.end())
-        return make_error(ec::not_found,
-                          fmt::format("no target named '{}'", target));
-      if (!i->second.handle)
-        return make_error(ec::db_unreachable,
-                          fmt::format("the explain actor of '{}' is restarting",
-                                      target));
-      return self->delegate(caf::actor_cast<explainer_actor>(i->second.handle),
-                            atom::explain_v, sql);
+      return explain(self, target, sql, true);
+    },
+    [self](atom::explain, const std::string& target, const std::string& sql,
+           bool findings) -> caf::result<explained_statement> {
+      return explain(self, target, sql, findings);
     },
     [self](atom::apply, const std::string& target, const std::string& id,
            const std::string& who) -> caf::result<recommendation> {

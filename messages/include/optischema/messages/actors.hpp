@@ -219,8 +219,11 @@ using fleet_actor = caf::typed_actor<
 /// plans for $n statements) and reads the findings off each plan.
 using explainer_actor = caf::typed_actor<
   // Plans one statement and reads the findings off its plan.
-  caf::replies_to<atom::explain, std::string>::with<explained_statement>>::
-  extend_with<status_client_actor>;
+  caf::replies_to<atom::explain, std::string>::with<explained_statement>,
+  // With `false`: the plan alone, no findings (nor the catalog they
+  // need): the ALERTER's plan checks, every poll.
+  caf::replies_to<atom::explain, std::string, bool>::with<
+    explained_statement>>::extend_with<status_client_actor>;
 
 /// An ADVISOR: analyses one target's workload every analysis interval
 /// (plans, findings, index candidates, hypopg what-if, selection, drops),
@@ -305,9 +308,12 @@ using supervisor_actor = caf::typed_actor<
   // LLM's explanation and checked rewrites when the flag is set.
   caf::replies_to<atom::analyze, std::string, std::string,
                   bool>::with<statement_advice>,
-  // Plans one statement on a target (its EXPLAINER's answer).
+  // Plans one statement on a target (its EXPLAINER's answer); with
+  // `false`, the plan alone, without findings.
   caf::replies_to<atom::explain, std::string,
                   std::string>::with<explained_statement>,
+  caf::replies_to<atom::explain, std::string, std::string,
+                  bool>::with<explained_statement>,
   // Applies a recommendation on a target (target, id, who asked).
   caf::replies_to<atom::apply, std::string, std::string,
                   std::string>::with<recommendation>,
