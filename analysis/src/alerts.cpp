@@ -180,6 +180,28 @@ void alert_rules::step(const std::string& id, bool holds, int needed,
   }
 }
 
+template <class Worse, class Make>
+void alert_rules::judge_series(ring& r, const char* rule, double now,
+                               int64_t ts, Worse worse, Make make,
+                               std::vector<alert>& out) {
+  auto bad = false;
+  if (r.xs.size() >= static_cast<size_t>(t_.baseline_points)) {
+    auto med = robust(r.xs).first;
+    bad = worse(med);
+    step(
+      id_of(rule, target_), bad, t_.sustain_polls, ts,
+      [&] {
+        alert a = make(med);
+        a.rule = rule;
+        a.severity = alert_severity::warning;
+        return a;
+      },
+      out);
+  }
+  if (!bad)
+    r.add(now, t_.baseline_window);
+}
+
 std::vector<const statement_metrics*>
 alert_rules::followed(const metrics_snapshot& snap) const {
   std::vector<const statement_metrics*> ranked;
@@ -509,61 +531,46 @@ std::vector<alert> alert_rules::observe(const metrics_snapshot& snap) {
   // -- the database
   auto& db = snap.db;
   auto blocks = db.blks_hit + db.blks_read;
-  if (blocks >= t_.cache_min_blocks) {
-    auto enough = hit_ratio_.xs.size()
-      >= static_cast<size_t>(t_.baseline_points);
-    auto med = enough ? robust(hit_ratio_.xs).first : 1.0;
-    auto low = enough && db.cache_hit_ratio < t_.cache_hit_min
-      && db.cache_hit_ratio < med - t_.cache_hit_drop;
-    if (enough)
-      step(
-        id_of("cache_hit_drop", target_), low, t_.sustain_polls, ts,
-        [&] {
-          alert a;
-          a.rule = "cache_hit_drop";
-          a.severity = alert_severity::warning;
-          a.summary = fmt::format("{} finds {:.1f} % of its blocks in the "
-                                  "buffer cache instead of {:.1f} %",
-                                  target_, 100 * db.cache_hit_ratio, 100 * med);
-          a.action = "look for a statement that reads much more than before "
-                     "(the hot list by blocks read), or a working set that "
-                     "outgrew shared_buffers";
-          a.evidence = {{"cache_hit_ratio_now", db.cache_hit_ratio},
-                        {"cache_hit_ratio_baseline", med}};
-          return a;
-        },
-        out);
-    if (!low)
-      hit_ratio_.add(db.cache_hit_ratio, t_.baseline_window);
-  }
+  if (blocks >= t_.cache_min_blocks)
+    judge_series(
+      hit_ratio_, "cache_hit_drop", db.cache_hit_ratio, ts,
+      [&](double med) {
+        return db.cache_hit_ratio < t_.cache_hit_min
+          && db.cache_hit_ratio < med - t_.cache_hit_drop;
+      },
+      [&](double med) {
+        alert a;
+        a.summary = fmt::format("{} finds {:.1f} % of its blocks in the "
+                                "buffer cache instead of {:.1f} %",
+                                target_, 100 * db.cache_hit_ratio, 100 * med);
+        a.action = "look for a statement that reads much more than before "
+                   "(the hot list by blocks read), or a working set that "
+                   "outgrew shared_buffers";
+        a.evidence = {{"cache_hit_ratio_now", db.cache_hit_ratio},
+                      {"cache_hit_ratio_baseline", med}};
+        return a;
+      },
+      out);
   auto temp_per_s = static_cast<double>(db.temp_bytes) / seconds;
-  {
-    auto enough = temp_per_s_.xs.size()
-      >= static_cast<size_t>(t_.baseline_points);
-    auto med = enough ? robust(temp_per_s_.xs).first : 0.0;
-    auto spilling = enough && temp_per_s >= t_.temp_min_bytes_per_s
-      && temp_per_s >= t_.temp_jump_ratio * med;
-    if (enough)
-      step(
-        id_of("temp_spills", target_), spilling, t_.sustain_polls, ts,
-        [&] {
-          alert a;
-          a.rule = "temp_spills";
-          a.severity = alert_severity::warning;
-          a.summary = fmt::format("{} writes {:.1f} MB/s of temporary files "
-                                  "(usually {:.1f} MB/s)",
-                                  target_, temp_per_s / 1048576, med / 1048576);
-          a.action = "find the sorts and hashes that spill (statements with "
-                     "temp blocks in the hot list); raise work_mem for them "
-                     "or add the index that avoids the sort";
-          a.evidence = {{"temp_bytes_per_s_now", temp_per_s},
-                        {"temp_bytes_per_s_baseline", med}};
-          return a;
-        },
-        out);
-    if (!spilling)
-      temp_per_s_.add(temp_per_s, t_.baseline_window);
-  }
+  judge_series(
+    temp_per_s_, "temp_spills", temp_per_s, ts,
+    [&](double med) {
+      return temp_per_s >= t_.temp_min_bytes_per_s
+        && temp_per_s >= t_.temp_jump_ratio * med;
+    },
+    [&](double med) {
+      alert a;
+      a.summary = fmt::format("{} writes {:.1f} MB/s of temporary files "
+                              "(usually {:.1f} MB/s)",
+                              target_, temp_per_s / 1048576, med / 1048576);
+      a.action = "find the sorts and hashes that spill (statements with "
+                 "temp blocks in the hot list); raise work_mem for them "
+                 "or add the index that avoids the sort";
+      a.evidence = {{"temp_bytes_per_s_now", temp_per_s},
+                    {"temp_bytes_per_s_baseline", med}};
+      return a;
+    },
+    out);
   if (db.max_connections > 0) {
     auto share = static_cast<double>(db.numbackends)
       / static_cast<double>(db.max_connections);

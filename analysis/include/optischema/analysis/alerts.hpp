@@ -294,6 +294,13 @@ private:
   template <class Make>
   void step(const std::string& id, bool holds, int needed, int64_t ts,
             Make make, std::vector<alert>& out);
+  /// Judges `now`, a poll's figure of a database series, against the
+  /// series' median (once it has baseline_points): fires the warning
+  /// `rule`, made by `make(median)`, when `worse(median)` holds for
+  /// sustain_polls. A poll that is not worse teaches the series.
+  template <class Worse, class Make>
+  void judge_series(ring& r, const char* rule, double now, int64_t ts,
+                    Worse worse, Make make, std::vector<alert>& out);
   /// Folds many statement regressions of this poll into one alert of the
   /// target (thresholds' group_statements), or unfolds them when it ends.
   void group_regressions(int64_t ts, std::vector<alert>& out);
