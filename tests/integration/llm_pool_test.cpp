@@ -247,6 +247,14 @@ TEST_CASE("an LLM budget nearly spent is an alert of the engine that a "
     INFO(ack.body);
     CHECK(ack.status == 200);
     CHECK_THAT(ack.body, Catch::Contains("acknowledged_by"));
+    // And silenced like any other (the dashboard silences by its target).
+    auto quiet = http_request(url, "POST", "/api/alerts/silence",
+                              R"({"rule":"llm_budget","target":"_engine",)"
+                              R"("hours":1})",
+                              {{"Content-Type", "application/json"},
+                               {"Authorization", "Bearer " + token}});
+    INFO(quiet.body);
+    CHECK(quiet.status == 200);
     calls = ai.calls();
     CHECK(e.stop() == 0);
   }
