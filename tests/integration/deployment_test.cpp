@@ -168,8 +168,8 @@ TEST_CASE("serve --config reads multi-line arrays and a # inside quotes",
                                          "--check-config");
   CHECK(alert_rc != 0);
   CHECK_THAT(alert_out,
-             Catch::Contains("--alert-connections more than 0 and "
-                             "at most 1"));
+             Catch::Contains("--alert-connections and --alert-llm-budget "
+                             "more than 0 and at most 1"));
 }
 
 namespace {
