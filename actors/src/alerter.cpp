@@ -116,11 +116,15 @@ std::string announce(self_ptr self, const std::string& target, int64_t ts,
 
 std::string list_json(alerter_state& st, const std::string& target) {
   auto now = now_ms();
+  // The engine's own alerts (the LLM's budget) concern every target.
+  auto shown = [&](const std::string& name) {
+    return target.empty() || name == target || name == engine_alerts;
+  };
   return json::object([&](json::writer& w) {
     json::key(w, "firing");
     w.StartArray();
     for (auto& [name, rules] : st.rules)
-      if (target.empty() || name == target)
+      if (shown(name))
         for (auto& [id, fired] : rules.firing()) {
           auto a = fired;
           if (auto* s = silence_of(st, a, now))
@@ -141,7 +145,7 @@ std::string list_json(alerter_state& st, const std::string& target) {
     json::key(w, "resolved");
     w.StartArray();
     for (auto i = st.resolved.rbegin(); i != st.resolved.rend(); ++i)
-      if (target.empty() || i->target == target) {
+      if (shown(i->target)) {
         auto j = to_json(*i);
         w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
       }

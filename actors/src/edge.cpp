@@ -461,7 +461,11 @@ void relay_json(self_ptr self, const std::shared_ptr<web::responder>& out,
 void list_alerts(self_ptr self, web_request& r, const web::route_match&) {
   auto& req = r.req;
   auto out = r.out;
-  auto target = target_filter(self, req);
+  // The engine's own alerts are listed with every target's, and alone.
+  auto named = req.query.find("target");
+  auto target = named != req.query.end() && named->second == engine_alerts
+    ? expected<std::string>{named->second}
+    : target_filter(self, req);
   if (!target)
     return out->respond(error_response(target.error()));
   relay_json(self, out, atom::get_v, atom::alert_v, *target);

@@ -239,6 +239,12 @@ TEST_CASE("an LLM budget nearly spent is an alert of the engine that a "
     // The engine's, not a target's: no target may be named _engine.
     CHECK_THAT(fired, Catch::StartsWith("llm_budget:_engine _engine "));
     CHECK_THAT(fired, Catch::Contains("00 of 40000 tokens"));
+    // Listed with a target's alerts too (it concerns them all), and alone.
+    for (auto q : {"?target=" + targets[0], std::string{"?target=_engine"}}) {
+      INFO(q);
+      CHECK_THAT(http_get(url, "/api/alerts" + q).body,
+                 Catch::Contains("llm_budget:_engine"));
+    }
     // Acknowledged like any other.
     auto ack = http_request(url, "POST", "/api/alerts/ack",
                             R"({"id":"llm_budget:_engine"})",
