@@ -51,14 +51,14 @@ std::string mask_literals(const std::string& text) {
 /// each way, through the SUPERVISOR, which hands it to the ALERTER.
 void watch_budget(self_ptr self) {
   auto& st = self->state;
-  if (!st.supervisor || !st.disabled.empty())
-    return;
   auto& c = st.config;
-  auto share = std::max(c.daily_tokens > 0
-                          ? static_cast<double>(st.tokens_today)
-                            / static_cast<double>(c.daily_tokens)
-                          : 1.0,
-                        c.daily_usd > 0 ? st.usd_today / c.daily_usd : 1.0);
+  // A budget of 0 is a choice (no calls at all), not one running out.
+  if (!st.supervisor || !st.disabled.empty() || c.daily_tokens <= 0
+      || !(c.daily_usd > 0))
+    return;
+  auto share = std::max(static_cast<double>(st.tokens_today)
+                          / static_cast<double>(c.daily_tokens),
+                        st.usd_today / c.daily_usd);
   auto firing = share >= c.budget_alert_share;
   if (firing == st.budget_alerted)
     return;
