@@ -839,17 +839,10 @@ edit_targets(self_ptr self, const std::string& name,
 caf::result<explained_statement>
 explain(self_ptr self, const std::string& target, const std::string& sql,
         bool findings) {
-  auto& st = self->state;
-  auto i = st.components.find(explain_name(target));
-  if (i == st.components.end())
-    return make_error(ec::not_found,
-                      fmt::format("no target named '{}'", target));
-  if (!i->second.handle)
-    return make_error(ec::db_unreachable,
-                      fmt::format("the explain actor of '{}' is restarting",
-                                  target));
-  return self->delegate(caf::actor_cast<explainer_actor>(i->second.handle),
-                        atom::explain_v, sql, findings);
+  auto hdl = running<explainer_actor>(self, explain_name(target), target);
+  if (!hdl)
+    return hdl.error();
+  return self->delegate(*hdl, atom::explain_v, sql, findings);
 }
 
 } // namespace
