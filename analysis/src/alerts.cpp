@@ -288,7 +288,9 @@ void alert_rules::learn(history& h, double mean_ms, double calls_per_s,
   // towards the regression and resolve the alert without a fix.
   if (counts && !regressed)
     h.mean_ms.add(mean_ms, t_.baseline_window);
-  if (!stormy)
+  // Nor the calls of a slow point: clients waiting on a slow statement call
+  // it less often, and its recovery would look like a storm.
+  if (!stormy && !regressed)
     h.calls_per_s.add(calls_per_s, t_.baseline_window);
 }
 

@@ -167,6 +167,33 @@ TEST_CASE("a storm of calls fires, a busy but usual statement does not",
           == std::vector<std::string>{"calls_jump:shop:loop resolved"});
 }
 
+TEST_CASE("a statement that recovers from a long regression runs more often "
+          "again and that is no storm",
+          "[alerts]") {
+  alert_rules rules{"shop", {}};
+  // A closed loop of clients: a slow statement is called less often.
+  auto at = [&](int n, double mean_ms) {
+    auto calls = static_cast<int64_t>(3000 / mean_ms);
+    return rules.observe(poll(n, {{"q", calls, mean_ms}, {"b", 100, 1.0}}));
+  };
+  int n = 0;
+  std::vector<alert> all;
+  auto add = [&](std::vector<alert> xs) {
+    all.insert(all.end(), xs.begin(), xs.end());
+  };
+  for (; n < 10; ++n)
+    add(at(n, 0.1));
+  // Slow for longer than the calls' window of 120 polls.
+  for (int k = 0; k < 150; ++k)
+    add(at(n++, 10.0));
+  add(at(n++, 0.1));
+  add(at(n++, 0.1));
+  add(at(n++, 0.1));
+  CHECK(ids(all)
+        == std::vector<std::string>{"statement_regression:shop:q firing",
+                                    "statement_regression:shop:q resolved"});
+}
+
 TEST_CASE("a target that cannot be polled is down after two failures",
           "[alerts]") {
   alert_rules rules{"shop", {}};
