@@ -25,12 +25,73 @@ constexpr size_t max_silences = 1000;
 /// timeout on the target; this bounds the wait behind its other work).
 constexpr auto plan_timeout = std::chrono::seconds{10};
 
+/// Whether the alert `id` (rule:target[:…]) is one of `target`'s.
+bool of_target(const std::string& id, const std::string& target) {
+  auto from = id.find(':');
+  return from != std::string::npos
+    && id.compare(from + 1, target.size(), target) == 0
+    && (id.size() == from + 1 + target.size()
+        || id[from + 1 + target.size()] == ':');
+}
+
+/// A target's rules, made at its first poll (or failure, or raised alert)
+/// here, with what fired on it before a restart.
 alert_rules& rules_of(self_ptr self, const std::string& target) {
   auto& st = self->state;
   auto i = st.rules.find(target);
-  if (i == st.rules.end())
-    i = st.rules.emplace(target, alert_rules{target, st.thresholds}).first;
-  return i->second;
+  if (i != st.rules.end())
+    return i->second;
+  auto& rules = st.rules.emplace(target, alert_rules{target, st.thresholds})
+                  .first->second;
+  if (auto k = st.kept.find(target); k != st.kept.end()) {
+    rules.restore(std::move(k->second.firing), k->second.grouped);
+    for (auto& id : k->second.held_back)
+      if (rules.firing().count(id))
+        st.suppressed.insert(id);
+    st.restored += rules.firing().size();
+    OPTISCHEMA_INFO("{} alerts of {} fire on from before the restart",
+                    rules.firing().size(), target);
+    st.kept.erase(k);
+  }
+  return rules;
+}
+
+/// Keeps what fires on `target` in the STORE (nothing: the key goes).
+void save_firing(self_ptr self, const std::string& target) {
+  auto& st = self->state;
+  if (!st.store)
+    return;
+  std::string text;
+  if (auto i = st.rules.find(target);
+      i != st.rules.end() && !i->second.firing().empty()) {
+    stored_alerts x;
+    x.target = target;
+    for (auto& [id, a] : i->second.firing())
+      x.firing.push_back(a);
+    x.grouped.assign(i->second.grouped().begin(), i->second.grouped().end());
+    for (auto& id : st.suppressed)
+      if (of_target(id, target))
+        x.held_back.push_back(id);
+    text = stored_alerts_json(x);
+  }
+  self->send(st.store, atom::put_v, atom::alert_v, target, std::move(text));
+}
+
+/// Runs `f` now, or once the stored alerts and silences are back.
+void when_loaded(self_ptr self, std::function<void()> f) {
+  if (self->state.loaded)
+    f();
+  else
+    self->state.waiting.push_back(std::move(f));
+}
+
+void loaded(self_ptr self) {
+  auto& st = self->state;
+  if (st.loaded)
+    return;
+  st.loaded = true;
+  for (auto& f : std::exchange(st.waiting, {}))
+    f();
 }
 
 /// The silence that matches `a` at `now`, if one does.
@@ -82,6 +143,7 @@ std::vector<alert> unsilenced(alerter_state& st, const std::string& target,
 std::string announce(self_ptr self, const std::string& target, int64_t ts,
                      std::vector<alert> all) {
   auto& st = self->state;
+  auto changed = !all.empty();
   for (auto& a : all)
     if (!a.firing) {
       ++st.resolutions;
@@ -90,6 +152,8 @@ std::string announce(self_ptr self, const std::string& target, int64_t ts,
         st.resolved.pop_front();
     }
   auto changes = unsilenced(st, target, std::move(all));
+  if (changed || !changes.empty())
+    save_firing(self, target);
   if (changes.empty())
     return {};
   for (auto& a : changes) {
@@ -219,16 +283,15 @@ void decide(self_ptr self, const snapshot_ptr& snap, bool plans,
 /// Judges a poll: first reads the stored pasts of the statements whose
 /// judgement they would change (a few reads of the STORE, once an hour at
 /// most each), then decides.
-caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
-                               bool plans) {
+void judge(self_ptr self, const snapshot_ptr& snap, bool plans,
+           caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
   ++st.polls;
-  auto rp = self->make_response_promise<std::string>();
   auto wanted = st.store ? rules_of(self, snap->target).pasts_wanted(*snap)
                          : std::vector<std::string>{};
   if (wanted.empty()) {
     decide(self, snap, plans, rp);
-    return rp;
+    return;
   }
   auto pending = std::make_shared<size_t>(wanted.size());
   constexpr int64_t hour_ms = 3'600'000;
@@ -262,7 +325,68 @@ caf::result<std::string> judge(self_ptr self, const snapshot_ptr& snap,
           done();
         });
   }
-  return rp;
+}
+
+/// Reads back what the STORE kept of an earlier run: the silences still in
+/// force and what fired on each target; then judges what waited.
+void load(self_ptr self) {
+  auto& st = self->state;
+  if (!st.store) {
+    loaded(self);
+    return;
+  }
+  auto pending = std::make_shared<int>(2);
+  auto done = [self, pending] {
+    if (--*pending == 0)
+      loaded(self);
+  };
+  constexpr auto read_timeout = std::chrono::seconds{10};
+  self->request(st.store, read_timeout, atom::get_v, atom::silence_v)
+    .then(
+      [self, done](const std::string& text) {
+        auto& st = self->state;
+        auto now = now_ms();
+        // Made since the start: stored alone, so stored again with these.
+        auto made = !st.silences.empty();
+        for (auto& s : parse_silences(text))
+          if (s.until_ms > now && st.silences.size() < max_silences
+              && std::none_of(st.silences.begin(), st.silences.end(),
+                              [&](auto& x) { return x.id == s.id; }))
+            st.silences.push_back(std::move(s));
+        if (made)
+          save_silences(self);
+        done();
+      },
+      [done](const caf::error&) {
+        // None kept, or the STORE is away; new ones are kept anew.
+        done();
+      });
+  self->request(st.store, read_timeout, atom::get_v, atom::alert_v)
+    .then(
+      [self, done](const std::vector<std::string>& texts) {
+        auto& st = self->state;
+        for (auto& text : texts) {
+          auto x = read_stored_alerts(text);
+          if (!x) {
+            ++st.restore_failed;
+            OPTISCHEMA_WARN("firing alerts kept before the restart not taken "
+                            "up: {}",
+                            x.error().message);
+            continue;
+          }
+          // A target polled already (none is: polls wait for this).
+          if (!st.rules.count(x->target))
+            st.kept[x->target] = std::move(*x);
+        }
+        done();
+      },
+      [self, done](const caf::error& err) {
+        ++self->state.restore_failed;
+        OPTISCHEMA_WARN("firing alerts kept before the restart not read ({}): "
+                        "those still firing fire again",
+                        to_string(err));
+        done();
+      });
 }
 
 } // namespace
@@ -274,57 +398,47 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
   self->state.thresholds = thresholds;
   self->state.supervisor = std::move(supervisor);
   self->state.store = std::move(store);
-  // The silences a person set before a restart, still in force.
-  if (self->state.store)
-    self
-      ->request(self->state.store, std::chrono::seconds{10}, atom::get_v,
-                atom::silence_v)
-      .then(
-        [self](const std::string& text) {
-          auto& st = self->state;
-          auto now = now_ms();
-          // Made since the start: stored alone, so stored again with these.
-          auto made = !st.silences.empty();
-          for (auto& s : parse_silences(text))
-            if (s.until_ms > now && st.silences.size() < max_silences
-                && std::none_of(st.silences.begin(), st.silences.end(),
-                                [&](auto& x) { return x.id == s.id; }))
-              st.silences.push_back(std::move(s));
-          if (made)
-            save_silences(self);
-        },
-        [](const caf::error&) {
-          // nop: none kept, or the STORE is away; new ones are kept anew
-        });
+  load(self);
   return {
     [self](atom::alert, const snapshot_ptr& snap,
            bool plans) -> caf::result<std::string> {
       if (!snap)
         return std::string{};
-      return judge(self, snap, plans);
+      auto rp = self->make_response_promise<std::string>();
+      when_loaded(self,
+                  [self, snap, plans, rp] { judge(self, snap, plans, rp); });
+      return rp;
     },
     [self](atom::alert, atom::failed, const std::string& target, int64_t ts,
-           const std::string& why) {
-      ++self->state.failures;
-      return announce(self, target, ts, rules_of(self, target).failed(ts, why));
+           const std::string& why) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      when_loaded(self, [self, target, ts, why, rp]() mutable {
+        ++self->state.failures;
+        rp.deliver(
+          announce(self, target, ts, rules_of(self, target).failed(ts, why)));
+      });
+      return rp;
     },
-    [self](atom::alert, alert& a) {
-      auto target = a.target;
-      auto ts = now_ms();
-      return announce(self, target, ts,
-                      rules_of(self, target).raise(std::move(a), ts));
+    [self](atom::alert, alert& a) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      when_loaded(self, [self, a = std::move(a), rp]() mutable {
+        auto target = a.target;
+        auto ts = now_ms();
+        rp.deliver(announce(self, target, ts,
+                            rules_of(self, target).raise(std::move(a), ts)));
+      });
+      return rp;
     },
     [self](atom::erase, const std::string& target) {
       auto& st = self->state;
       st.rules.erase(target);
-      // Ids are rule:target[:fingerprint].
+      st.kept.erase(target);
       std::erase_if(st.suppressed, [&](const std::string& id) {
-        auto from = id.find(':');
-        return from != std::string::npos
-          && id.compare(from + 1, target.size(), target) == 0
-          && (id.size() == from + 1 + target.size()
-              || id[from + 1 + target.size()] == ':');
+        return of_target(id, target);
       });
+      // Its alerts are another engine's now, or nobody's.
+      if (st.store)
+        self->send(st.store, atom::put_v, atom::alert_v, target, std::string{});
     },
     [self](atom::get, atom::alert, const std::string& target) {
       return list_json(self->state, target);
@@ -342,6 +456,7 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
                                       "/api/alerts lists those that do",
                                       id, target));
       OPTISCHEMA_INFO("alert {} acknowledged by {}", id, who);
+      save_firing(self, target);
       return to_json(*acked);
     },
     [self](atom::silence, alert_silence& s) -> caf::result<std::string> {
@@ -409,6 +524,9 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
                              json::field(w, "plans_failed", st.plans_failed);
                              json::field(w, "pasts_read", st.pasts_read);
                              json::field(w, "pasts_failed", st.pasts_failed);
+                             json::field(w, "restored", st.restored);
+                             json::field(w, "restore_failed",
+                                         st.restore_failed);
                              json::field(w, "silences", st.silences.size());
                              json::field(w, "held_back", st.suppressed.size());
                            })};

@@ -519,6 +519,12 @@ store(store_actor::stateful_pointer<store_state> self,
       if (auto res = self->state.db->put_silences(json); !res)
         fail(res.error());
     },
+    [self](atom::get, atom::alert) { return self->state.db->firing(); },
+    [self, fail](atom::put, atom::alert, const std::string& target,
+                 const std::string& json) {
+      if (auto res = self->state.db->put_firing(target, json); !res)
+        fail(res.error());
+    },
     [self](atom::get, atom::spend, const std::string& day) {
       auto s = self->state.db->spent(day);
       return caf::make_result(s.tokens, s.usd);

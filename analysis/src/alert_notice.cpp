@@ -74,7 +74,9 @@ expected<alert> read_alert(const value& v, const std::string& target) {
       || !text(v, "plan_before", a.plan_before, max_text, false)
       || !text(v, "plan_after", a.plan_after, max_text, false)
       || !stamp(v, "since", a.since_ms)
-      || !stamp(v, "resolved", a.resolved_ms, false))
+      || !stamp(v, "resolved", a.resolved_ms, false)
+      || !stamp(v, "acknowledged", a.acknowledged_ms, false)
+      || !text(v, "acknowledged_by", a.acknowledged_by, max_short, false))
     return bad("a field missing or of the wrong type or size");
   if (a.target != target)
     return bad("an alert of another target");
@@ -85,6 +87,12 @@ expected<alert> read_alert(const value& v, const std::string& target) {
   if (state != "firing" && state != "resolved")
     return bad("state is not firing or resolved");
   a.firing = state == "firing";
+  // As to_json() writes them: an end only once resolved, a name only with
+  // the time it was acknowledged.
+  if (a.firing)
+    a.resolved_ms = 0;
+  if (a.acknowledged_ms == 0)
+    a.acknowledged_by.clear();
   if (auto* ev = member(v, "evidence"); ev != nullptr) {
     if (!ev->IsObject() || ev->MemberCount() > max_evidence)
       return bad("evidence is not an object of figures");
@@ -150,17 +158,44 @@ std::string clip(std::string x, size_t max) {
   return x + "…";
 }
 
+/// Parses bytes from outside (UTF-8, one JSON value) into `d`: why not,
+/// or nothing.
+std::optional<std::string>
+parse_outside(rapidjson::Document& d, std::string_view json, const char* what) {
+  if (!valid_utf8(json))
+    return "not UTF-8";
+  if (auto parsed = json::parse(d, json, what); !parsed)
+    return parsed.error().message;
+  return std::nullopt;
+}
+
+/// A list of alerts no longer than an engine writes.
+bool alert_list(const value* xs) {
+  return xs != nullptr && xs->IsArray() && xs->Size() <= max_alerts;
+}
+
+/// Reads the alerts of `target` in `xs` (an alert_list) into `out`; fails
+/// on the first that does not read.
+expected<ok> read_alerts(const value& xs, const std::string& target,
+                         std::vector<alert>& out) {
+  for (auto& x : xs.GetArray()) {
+    auto a = read_alert(x, target);
+    if (!a)
+      return a.error();
+    out.push_back(std::move(*a));
+  }
+  return ok{};
+}
+
 } // namespace
 
 expected<alert_batch> read_alert_event(std::string_view json) {
   auto bad = [](const std::string& why) {
     return failure{ec::bad_request, "alert event not taken: " + why};
   };
-  if (!valid_utf8(json))
-    return bad("not UTF-8");
   rapidjson::Document d;
-  if (auto parsed = json::parse(d, json, "the alert event"); !parsed)
-    return bad(parsed.error().message);
+  if (auto why = parse_outside(d, json, "the alert event"))
+    return bad(*why);
   std::string type;
   alert_batch b;
   if (!d.IsObject() || !text(d, "type", type, max_short) || type != "alert"
@@ -172,15 +207,64 @@ expected<alert_batch> read_alert_event(std::string_view json) {
       || target != b.target || !stamp(*p, "ts", b.ts_ms))
     return bad("its payload is not its target's alerts");
   auto* xs = member(*p, "alerts");
-  if (xs == nullptr || !xs->IsArray() || xs->Size() > max_alerts)
+  if (!alert_list(xs))
     return bad("its payload has no list of alerts");
-  for (auto& x : xs->GetArray()) {
-    auto a = read_alert(x, b.target);
-    if (!a)
-      return a.error();
-    b.alerts.push_back(std::move(*a));
-  }
+  if (auto r = read_alerts(*xs, b.target, b.alerts); !r)
+    return r.error();
   return b;
+}
+
+std::string stored_alerts_json(const stored_alerts& x) {
+  return json::object([&](json::writer& w) {
+    json::field(w, "target", x.target);
+    json::key(w, "firing");
+    w.StartArray();
+    for (auto& a : x.firing) {
+      auto j = to_json(a);
+      w.RawValue(j.data(), j.size(), rapidjson::kObjectType);
+    }
+    w.EndArray();
+    for (auto [k, ids] :
+         {std::pair{"grouped", &x.grouped}, {"held_back", &x.held_back}}) {
+      json::key(w, k);
+      w.StartArray();
+      for (auto& id : *ids)
+        json::str(w, id);
+      w.EndArray();
+    }
+  });
+}
+
+expected<stored_alerts> read_stored_alerts(std::string_view json) {
+  auto bad = [](const std::string& why) {
+    return failure{ec::bad_request, "stored alerts not taken: " + why};
+  };
+  rapidjson::Document d;
+  if (auto why = parse_outside(d, json, "the stored alerts"))
+    return bad(*why);
+  stored_alerts x;
+  if (!d.IsObject() || !text(d, "target", x.target, max_short)
+      || x.target.empty())
+    return bad("not the alerts of a target");
+  auto* xs = member(d, "firing");
+  if (!alert_list(xs))
+    return bad("no list of firing alerts");
+  if (auto r = read_alerts(*xs, x.target, x.firing); !r)
+    return r.error();
+  for (auto [k, ids] :
+       {std::pair{"grouped", &x.grouped}, {"held_back", &x.held_back}}) {
+    auto* m = member(d, k);
+    if (m == nullptr)
+      continue;
+    if (!m->IsArray() || m->Size() > max_alerts)
+      return bad(std::string{k} + " is not a list of ids");
+    for (auto& id : m->GetArray()) {
+      if (!id.IsString() || id.GetStringLength() > max_short)
+        return bad(std::string{k} + " is not a list of ids");
+      ids->emplace_back(id.GetString(), id.GetStringLength());
+    }
+  }
+  return x;
 }
 
 bool alert_filter::passes(const alert& a) const {

@@ -37,6 +37,18 @@ std::pair<double, double> robust(const std::vector<T>& window) {
   return {m, 1.4826 * median(std::move(xs))};
 }
 
+/// plan_watch::usual of a restored plan change: even, so no shape's hash
+/// (odd) is ever taken for it.
+constexpr uint64_t restored_plan = 2;
+
+/// The figure `name` of `a`'s evidence, if it has one (finite).
+std::optional<double> figure(const alert& a, std::string_view name) {
+  for (auto& [k, v] : a.evidence)
+    if (k == name && std::isfinite(v))
+      return v;
+  return std::nullopt;
+}
+
 std::string id_of(const char* rule, const std::string& target,
                   const std::string& fingerprint = {}) {
   return fingerprint.empty()
@@ -144,6 +156,54 @@ void alert_rules::clear() {
   *this = alert_rules{std::move(target_), t_};
 }
 
+void alert_rules::restore(std::vector<alert> firing,
+                          const std::vector<std::string>& grouped) {
+  // The series' rings as they were: baseline_points copies of the median
+  // the alert was judged against (the spread of those rules is unused).
+  auto seed = [&](ring& r, std::optional<double> med) {
+    if (med && r.xs.empty())
+      for (int i = 0; i < t_.baseline_points; ++i)
+        r.add(*med, t_.baseline_window);
+  };
+  for (auto& a : firing) {
+    // rule:target, or rule:target:something (a fingerprint, a change).
+    auto prefix = a.rule + ":" + target_;
+    auto ours = a.id.starts_with(prefix)
+      && (a.id.size() == prefix.size() || a.id[prefix.size()] == ':');
+    if (!a.firing || a.target != target_ || !ours || firing_.count(a.id))
+      continue;
+    auto key = key_of(a.fingerprint);
+    if (a.rule == "statement_regression" && !a.fingerprint.empty()) {
+      auto med = figure(a, "mean_ms_baseline");
+      auto spread = figure(a, "spread_ms");
+      if (med && spread && *med >= 0 && *spread >= 0)
+        statements_[key].kept = {*med, *spread};
+      seen_.insert(key);
+    } else if (a.rule == "calls_jump" && !a.fingerprint.empty()) {
+      seed(statements_[key].calls_per_s, figure(a, "calls_per_s_baseline"));
+      seen_.insert(key);
+    } else if (a.rule == "new_heavy_statement") {
+      seen_.insert(key); // judged while it fires, never new again
+    } else if (a.rule == "plan_change" && !a.fingerprint.empty()
+               && !a.plan_before.empty()) {
+      auto& p = plans_[key];
+      p.usual = restored_plan;
+      p.usual_outline = a.plan_before;
+      p.usual_cost = figure(a, "cost_before").value_or(0);
+    } else if (a.rule == "cache_hit_drop") {
+      seed(hit_ratio_, figure(a, "cache_hit_ratio_baseline"));
+    } else if (a.rule == "temp_spills") {
+      seed(temp_per_s_, figure(a, "temp_bytes_per_s_baseline"));
+    }
+    auto id = a.id;
+    firing_.emplace(std::move(id), std::move(a));
+  }
+  for (auto& id : grouped)
+    if (auto f = firing_.find(id);
+        f != firing_.end() && f->second.rule == "statement_regression")
+      grouped_.insert(id);
+}
+
 template <class Make>
 void alert_rules::step(const std::string& id, bool holds, int needed,
                        int64_t ts, Make make, std::vector<alert>& out) {
@@ -227,6 +287,9 @@ alert_rules::regression_bar alert_rules::bar_of(const history& h) const {
     // the ratio and the minimum decide more often.
     std::tie(out.median, out.spread) = robust(h.past->day_means);
     out.from_past = true;
+  } else if (h.kept) {
+    std::tie(out.median, out.spread) = *h.kept;
+    out.kept = true;
   } else {
     return out;
   }
@@ -269,7 +332,8 @@ alert_rules::pasts_wanted(const metrics_snapshot& snap) {
     if (h.past_ms > 0 && snap.ts_ms - h.past_ms < fresh_ms)
       continue;
     auto b = bar_of(h);
-    if (b.bar == 0 || b.from_past || s->interval.mean_time_ms() > b.bar)
+    if (b.bar == 0 || b.from_past || b.kept
+        || s->interval.mean_time_ms() > b.bar)
       out.push_back(s->fingerprint);
   }
   return out;
@@ -706,7 +770,11 @@ std::vector<alert> alert_rules::planned(int64_t ts_ms, const plan_check& c,
   auto& fingerprint = c.fingerprint;
   auto& p = plans_[key_of(fingerprint)];
   p.checked_at = polls_;
-  auto h = std::hash<std::string>{}(shape) | 1; // never 0, "none yet"
+  auto h = std::hash<std::string>{}(shape) | 1; // never 0 or restored_plan
+  // A restored plan change knows the usual plan by its outline: seen
+  // again, it is the usual one, and the alert resolves.
+  if (p.usual == restored_plan && outline == p.usual_outline)
+    p.usual = h;
   auto usual = [&] {
     p.usual = h;
     p.usual_outline = outline;
@@ -858,10 +926,10 @@ std::string to_json(const alert& x) {
     json::field(w, "id", x.id);
     json::field(w, "rule", x.rule);
     json::field(w, "target", x.target);
-    if (!x.fingerprint.empty()) {
+    if (!x.fingerprint.empty())
       json::field(w, "fingerprint", x.fingerprint);
+    if (!x.fingerprint.empty() || !x.query.empty())
       json::field(w, "query", x.query);
-    }
     json::field(w, "severity", to_string(x.severity));
     json::field(w, "state", x.firing ? "firing" : "resolved");
     json::field(w, "since", x.since_ms);

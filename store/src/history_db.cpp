@@ -862,6 +862,28 @@ std::string history_db::silences() {
   return v;
 }
 
+expected<ok> history_db::put_firing(const std::string& target,
+                                    const std::string& json) {
+  auto key = "alerts_firing/" + target;
+  rocksdb::WriteBatch batch;
+  if (json.empty())
+    batch.Delete(impl_->h(cf_meta), key);
+  else
+    batch.Put(impl_->h(cf_meta), key, json);
+  if (auto st = impl_->write(batch); !st.ok())
+    return store_failure(st, "keeping the firing alerts of " + target);
+  return ok{};
+}
+
+std::vector<std::string> history_db::firing() {
+  std::vector<std::string> out;
+  impl_->scan_prefix(cf_meta, "alerts_firing/",
+                     [&](std::string_view, std::string_view v) {
+                       out.emplace_back(v);
+                     });
+  return out;
+}
+
 history_db::spend history_db::spent(const std::string& day) {
   std::string v;
   spend s;

@@ -1,9 +1,11 @@
 #pragma once
 
+#include "optischema/analysis/alert_notice.hpp"
 #include "optischema/analysis/alerts.hpp"
 #include "optischema/messages/actors.hpp"
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -24,6 +26,15 @@ struct alerter_state {
   store_actor store;
   /// Each target's rules: its baselines and what fires.
   std::map<std::string, alert_rules> rules;
+  /// What fired on each target before a restart (read from `store` at the
+  /// start), taken up by its rules at the target's first poll here: a
+  /// target that is no longer watched brings nothing back.
+  std::map<std::string, stored_alerts> kept;
+  /// Whether the silences and `kept` were read (or could not be): until
+  /// then polls, failures and raised alerts wait in `waiting`, so none is
+  /// fired again before its stored self is back.
+  bool loaded = false;
+  std::vector<std::function<void()>> waiting;
   /// The latest resolved alerts, newest last (the API shows them).
   std::deque<alert> resolved;
   /// Silences not yet ended, oldest first.
@@ -46,12 +57,17 @@ struct alerter_state {
   /// Statements' stored pasts read, and those the STORE did not give.
   uint64_t pasts_read = 0;
   uint64_t pasts_failed = 0;
+  /// Alerts taken up after a restart, and stored texts not taken.
+  uint64_t restored = 0;
+  uint64_t restore_failed = 0;
 };
 
 /// The ALERTER (messages/actors.hpp). Keeps its baselines in memory; until
 /// a restart (or a target that moved here) has made them again, a
 /// statement's baseline is its last day's hours in `store`, read when it
 /// would change a judgement, which also gives the same hour a week ago.
+/// Keeps what fires, and the silences, in `store` too: a restart neither
+/// announces a firing alert again nor forgets to resolve it.
 alerter_actor::behavior_type
 alerter(alerter_actor::stateful_pointer<alerter_state> self,
         alert_thresholds thresholds, supervisor_actor supervisor,

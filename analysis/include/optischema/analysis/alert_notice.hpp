@@ -4,7 +4,8 @@
 // event, free of I/O: reads it (bytes from NATS: hostile), keeps the alerts
 // its filters pass, and renders them for each sink: a text line, JSON
 // lines, a webhook's JSON, Slack's incoming-webhook blocks, Prometheus
-// Alertmanager's v2 alerts.
+// Alertmanager's v2 alerts. The ALERTER reads the alerts it stored back
+// with the same reader.
 
 #include "optischema/analysis/alerts.hpp"
 #include "optischema/util/error.hpp"
@@ -22,6 +23,25 @@ struct alert_batch {
   int64_t ts_ms = 0;
   std::vector<alert> alerts;
 };
+
+/// The alerts of one target firing when the ALERTER last changed them, as
+/// the STORE keeps them: a restart takes them up again instead of firing
+/// them anew (a second notification) or never resolving them.
+struct stored_alerts {
+  std::string target;
+  std::vector<alert> firing;
+  /// alert_rules::grouped(): regressions never announced on their own.
+  std::vector<std::string> grouped;
+  /// Ids fired under a silence and not announced yet.
+  std::vector<std::string> held_back;
+};
+
+std::string stored_alerts_json(const stored_alerts& x);
+
+/// Reads stored_alerts_json() back, with the same bounds as an event (the
+/// disk is no more trusted than NATS): fails (ec::bad_request) on anything
+/// else.
+expected<stored_alerts> read_stored_alerts(std::string_view json);
 
 /// Reads an `alert` event as the engine publishes it on NATS
 /// ({"type":"alert","target":…,"ts":…,"payload":{"target","ts","alerts"}}).

@@ -248,6 +248,23 @@ public:
   /// Forgets everything (the target moved to another engine).
   void clear();
 
+  /// The alerts of `firing` that fired here before a restart (as firing()
+  /// was then), firing again without being announced, and `grouped`, those
+  /// of them folded into the target's statements_regressed (as grouped()
+  /// was). Each takes the baseline its evidence names, so the rules judge
+  /// it as before the restart: it resolves when its condition is gone, not
+  /// when a baseline made of the new polls has learnt the trouble. An alert
+  /// of another target, not firing, whose id is not its rule's and
+  /// target's, or firing here already is left out.
+  void restore(std::vector<alert> firing,
+               const std::vector<std::string>& grouped);
+
+  /// The statement regressions folded into statements_regressed (listed,
+  /// never announced on their own).
+  const std::unordered_set<std::string>& grouped() const {
+    return grouped_;
+  }
+
 private:
   /// A condition under watch: how many polls in a row it held, or not.
   struct watch {
@@ -271,6 +288,9 @@ private:
     /// Its stored past, and when it was read (0: never).
     std::optional<statement_past> past;
     int64_t past_ms = 0;
+    /// The baseline (median, spread) of a regression restored after a
+    /// restart, until the polls make one.
+    std::optional<std::pair<double, double>> kept;
   };
   /// The statements of `snap` the rules follow: the costliest with calls.
   std::vector<const statement_metrics*>
@@ -283,6 +303,8 @@ private:
     double spread = 0;
     /// From the stored last day (no baseline in memory yet).
     bool from_past = false;
+    /// From a restored regression's evidence (neither polls nor past yet).
+    bool kept = false;
   };
   regression_bar bar_of(const history& h) const;
   /// Whether `mean_ms` is no more than the same hour a week before, when
@@ -312,7 +334,9 @@ private:
 
   /// A statement's usual plan, and how long another one has held.
   struct plan_watch {
-    uint64_t usual = 0; ///< hash of the usual shape (0: none yet)
+    /// Hash of the usual shape (0: none yet; restored_plan: a restored
+    /// plan change's, known by its outline until it is seen again).
+    uint64_t usual = 0;
     std::string usual_outline;
     double usual_cost = 0;
     uint64_t latest = 0; ///< hash of the shape of the last check

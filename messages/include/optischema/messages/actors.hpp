@@ -185,6 +185,11 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::silence>::with<std::string>,
   // Replaces the ALERTER's silences (JSON).
   caf::reacts_to<atom::put, atom::silence, std::string>,
+  // Returns what fired on each target when the ALERTER last stored it
+  // (stored_alerts_json(), one per target).
+  caf::replies_to<atom::get, atom::alert>::with<std::vector<std::string>>,
+  // Replaces what fires on a target (target, JSON; "" when nothing does).
+  caf::reacts_to<atom::put, atom::alert, std::string, std::string>,
   // Returns the LLM spend of a UTC day ("2026-11-25"): tokens, USD.
   caf::replies_to<atom::get, atom::spend, std::string>::with<int64_t, double>,
   // Adds to the LLM spend of a day: tokens, USD.

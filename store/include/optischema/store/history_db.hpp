@@ -231,6 +231,13 @@ public:
   /// The stored silences ("" when none were ever stored).
   std::string silences();
 
+  // -- the ALERTER's firing alerts (a restart takes them up again)
+
+  /// Replaces what fires on `target` (stored_alerts_json(); "" removes it).
+  expected<ok> put_firing(const std::string& target, const std::string& json);
+  /// What fires on each target, as put_firing() kept it.
+  std::vector<std::string> firing();
+
   // -- LLM spend per UTC day
   // ---------------------------------------------------
 
