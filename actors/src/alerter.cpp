@@ -21,6 +21,10 @@ constexpr size_t resolved_kept = 200;
 /// Silences in place at once.
 constexpr size_t max_silences = 1000;
 
+/// How long a read of the STORE may hold a target's polls up: well within
+/// the 10 s a COLLECTOR waits for a poll's verdict (later, it is lost).
+constexpr auto store_read_timeout = std::chrono::seconds{5};
+
 /// How long a plan check may take (the EXPLAINER has its own statement
 /// timeout on the target; this bounds the wait behind its other work).
 constexpr auto plan_timeout = std::chrono::seconds{10};
@@ -34,55 +38,102 @@ bool of_target(const std::string& id, const std::string& target) {
         || id[from + 1 + target.size()] == ':');
 }
 
-/// A target's rules, made at its first poll (or failure, or raised alert)
-/// here, with what fired on it before a restart.
+/// A target's rules (made empty if it has none: when_ready() makes them
+/// with what fired before).
 alert_rules& rules_of(self_ptr self, const std::string& target) {
   auto& st = self->state;
   auto i = st.rules.find(target);
-  if (i != st.rules.end())
-    return i->second;
-  auto& rules = st.rules.emplace(target, alert_rules{target, st.thresholds})
-                  .first->second;
-  if (auto k = st.kept.find(target); k != st.kept.end()) {
-    rules.restore(std::move(k->second.firing), k->second.grouped);
-    for (auto& id : k->second.held_back)
-      if (rules.firing().count(id))
-        st.suppressed.insert(id);
-    st.restored += rules.firing().size();
-    OPTISCHEMA_INFO("{} alerts of {} fire on from before the restart",
-                    rules.firing().size(), target);
-    st.kept.erase(k);
-  }
-  return rules;
+  if (i == st.rules.end())
+    i = st.rules.emplace(target, alert_rules{target, st.thresholds}).first;
+  return i->second;
 }
 
-/// Keeps what fires on `target` in the STORE (nothing: the key goes).
+/// Makes `target`'s rules with what fired on it when it was last polled
+/// (`text`, stored_alerts_json(); "" for nothing).
+void take_up(self_ptr self, const std::string& target,
+             const std::string& text) {
+  auto& st = self->state;
+  auto& rules = rules_of(self, target);
+  if (text.empty())
+    return;
+  auto x = read_stored_alerts(text);
+  if (!x || x->target != target) {
+    ++st.restore_failed;
+    OPTISCHEMA_WARN("the alerts firing on {} before are not taken up: {}",
+                    target,
+                    x ? "they are another target's" : x.error().message);
+    return;
+  }
+  rules.restore(std::move(x->firing), x->grouped);
+  for (auto& id : x->held_back)
+    if (rules.firing().count(id))
+      st.suppressed.insert(id);
+  if (!rules.firing().empty()) {
+    st.restored += rules.firing().size();
+    OPTISCHEMA_INFO("{} alerts of {} fire on from before",
+                    rules.firing().size(), target);
+  }
+}
+
+/// Keeps what fires on `target` in the STORE (and a fleet's bucket),
+/// nothing included: the next poll of it here or elsewhere takes it up.
 void save_firing(self_ptr self, const std::string& target) {
   auto& st = self->state;
   if (!st.store)
     return;
-  std::string text;
-  if (auto i = st.rules.find(target);
-      i != st.rules.end() && !i->second.firing().empty()) {
-    stored_alerts x;
-    x.target = target;
+  stored_alerts x;
+  x.target = target;
+  if (auto i = st.rules.find(target); i != st.rules.end()) {
     for (auto& [id, a] : i->second.firing())
       x.firing.push_back(a);
     x.grouped.assign(i->second.grouped().begin(), i->second.grouped().end());
-    for (auto& id : st.suppressed)
-      if (of_target(id, target))
-        x.held_back.push_back(id);
-    text = stored_alerts_json(x);
   }
-  self->send(st.store, atom::put_v, atom::alert_v, target, std::move(text));
+  for (auto& id : st.suppressed)
+    if (of_target(id, target))
+      x.held_back.push_back(id);
+  self->send(st.store, atom::put_v, atom::alert_v, target,
+             stored_alerts_json(x));
 }
 
-/// Runs `f` now, or once the stored alerts and silences are back.
-void when_loaded(self_ptr self, std::function<void()> f) {
-  if (self->state.loaded)
-    f();
-  else
-    self->state.waiting.push_back(std::move(f));
+/// Runs `f` once the silences are back and `target` has its rules, with
+/// what fired on it before (read from the STORE at its first poll here);
+/// `f(false)` if the target left meanwhile.
+void when_ready(self_ptr self, const std::string& target,
+                std::function<void(bool)> f) {
+  auto& st = self->state;
+  if (!st.loaded) {
+    st.waiting.push_back([self, target, f = std::move(f)]() mutable {
+      when_ready(self, target, std::move(f));
+    });
+    return;
+  }
+  if (st.rules.count(target) || !st.store) {
+    f(true);
+    return;
+  }
+  auto& waiting = st.reading[target];
+  waiting.push_back(std::move(f));
+  if (waiting.size() > 1)
+    return; // read already
+  auto done = [self, target](const std::string& text) {
+    auto& st = self->state;
+    auto live = !st.leaving.erase(target);
+    if (live)
+      take_up(self, target, text);
+    auto fs = std::move(st.reading[target]);
+    st.reading.erase(target);
+    for (auto& f : fs)
+      f(live);
+  };
+  self
+    ->request(st.store, store_read_timeout, atom::get_v, atom::alert_v, target)
+    .then(done, [self, target, done](const caf::error& err) {
+      ++self->state.restore_failed;
+      OPTISCHEMA_WARN("the alerts firing on {} before could not be read ({}): "
+                      "those still firing fire again",
+                      target, to_string(err));
+      done(std::string{});
+    });
 }
 
 void loaded(self_ptr self) {
@@ -327,23 +378,17 @@ void judge(self_ptr self, const snapshot_ptr& snap, bool plans,
   }
 }
 
-/// Reads back what the STORE kept of an earlier run: the silences still in
-/// force and what fired on each target; then judges what waited.
+/// Reads back the silences still in force from the STORE, then judges what
+/// waited.
 void load(self_ptr self) {
   auto& st = self->state;
   if (!st.store) {
     loaded(self);
     return;
   }
-  auto pending = std::make_shared<int>(2);
-  auto done = [self, pending] {
-    if (--*pending == 0)
-      loaded(self);
-  };
-  constexpr auto read_timeout = std::chrono::seconds{10};
-  self->request(st.store, read_timeout, atom::get_v, atom::silence_v)
+  self->request(st.store, store_read_timeout, atom::get_v, atom::silence_v)
     .then(
-      [self, done](const std::string& text) {
+      [self](const std::string& text) {
         auto& st = self->state;
         auto now = now_ms();
         // Made since the start: stored alone, so stored again with these.
@@ -355,37 +400,11 @@ void load(self_ptr self) {
             st.silences.push_back(std::move(s));
         if (made)
           save_silences(self);
-        done();
+        loaded(self);
       },
-      [done](const caf::error&) {
+      [self](const caf::error&) {
         // None kept, or the STORE is away; new ones are kept anew.
-        done();
-      });
-  self->request(st.store, read_timeout, atom::get_v, atom::alert_v)
-    .then(
-      [self, done](const std::vector<std::string>& texts) {
-        auto& st = self->state;
-        for (auto& text : texts) {
-          auto x = read_stored_alerts(text);
-          if (!x) {
-            ++st.restore_failed;
-            OPTISCHEMA_WARN("firing alerts kept before the restart not taken "
-                            "up: {}",
-                            x.error().message);
-            continue;
-          }
-          // A target polled already (none is: polls wait for this).
-          if (!st.rules.count(x->target))
-            st.kept[x->target] = std::move(*x);
-        }
-        done();
-      },
-      [self, done](const caf::error& err) {
-        ++self->state.restore_failed;
-        OPTISCHEMA_WARN("firing alerts kept before the restart not read ({}): "
-                        "those still firing fire again",
-                        to_string(err));
-        done();
+        loaded(self);
       });
 }
 
@@ -405,14 +424,23 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
       if (!snap)
         return std::string{};
       auto rp = self->make_response_promise<std::string>();
-      when_loaded(self,
-                  [self, snap, plans, rp] { judge(self, snap, plans, rp); });
+      when_ready(self, snap->target,
+                 [self, snap, plans, rp](bool live) mutable {
+                   if (live)
+                     judge(self, snap, plans, rp);
+                   else
+                     rp.deliver(std::string{});
+                 });
       return rp;
     },
     [self](atom::alert, atom::failed, const std::string& target, int64_t ts,
            const std::string& why) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
-      when_loaded(self, [self, target, ts, why, rp]() mutable {
+      when_ready(self, target, [self, target, ts, why, rp](bool live) mutable {
+        if (!live) {
+          rp.deliver(std::string{});
+          return;
+        }
         ++self->state.failures;
         rp.deliver(
           announce(self, target, ts, rules_of(self, target).failed(ts, why)));
@@ -421,24 +449,31 @@ alerter(alerter_actor::stateful_pointer<alerter_state> self,
     },
     [self](atom::alert, alert& a) -> caf::result<std::string> {
       auto rp = self->make_response_promise<std::string>();
-      when_loaded(self, [self, a = std::move(a), rp]() mutable {
-        auto target = a.target;
-        auto ts = now_ms();
-        rp.deliver(announce(self, target, ts,
-                            rules_of(self, target).raise(std::move(a), ts)));
-      });
+      auto target = a.target;
+      when_ready(
+        self, target, [self, target, a = std::move(a), rp](bool live) mutable {
+          if (!live) {
+            rp.deliver(std::string{});
+            return;
+          }
+          auto ts = now_ms();
+          rp.deliver(announce(self, target, ts,
+                              rules_of(self, target).raise(std::move(a), ts)));
+        });
       return rp;
     },
     [self](atom::erase, const std::string& target) {
       auto& st = self->state;
       st.rules.erase(target);
-      st.kept.erase(target);
+      if (st.reading.count(target))
+        st.leaving.insert(target);
       std::erase_if(st.suppressed, [&](const std::string& id) {
         return of_target(id, target);
       });
-      // Its alerts are another engine's now, or nobody's.
+      // Its alerts are another engine's now (the fleet's bucket keeps them
+      // for it), or nobody's.
       if (st.store)
-        self->send(st.store, atom::put_v, atom::alert_v, target, std::string{});
+        self->send(st.store, atom::erase_v, atom::alert_v, target);
     },
     [self](atom::get, atom::alert, const std::string& target) {
       return list_json(self->state, target);

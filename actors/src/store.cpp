@@ -11,10 +11,22 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace optischema::actors {
 
 namespace {
+
+/// The read `id` of `reads`, taken out (none: it was answered already).
+template <class Map>
+std::optional<typename Map::mapped_type> take_read(Map& reads, uint64_t id) {
+  auto i = reads.find(id);
+  if (i == reads.end())
+    return std::nullopt;
+  auto out = std::move(i->second);
+  reads.erase(i);
+  return out;
+}
 
 /// Writes the backlog of polls, oldest first, stopping at the first
 /// failure (the rest waits for the next try); drops the oldest past the
@@ -486,23 +498,20 @@ store(store_actor::stateful_pointer<store_state> self,
     },
     [self](atom::audit, uint64_t id, const std::vector<std::string>& texts,
            uint64_t total, const std::string& error) {
-      auto& reads = self->state.audit_reads;
-      auto i = reads.find(id);
-      if (i == reads.end())
+      auto read = take_read(self->state.audit_reads, id);
+      if (!read)
         return;
-      auto read = std::move(i->second);
-      reads.erase(i);
       if (!error.empty()) {
-        auto page = own_audit(self, read.limit, read.offset);
+        auto page = own_audit(self, read->limit, read->offset);
         page.fleet_error = error;
-        read.rp.deliver(std::move(page));
+        read->rp.deliver(std::move(page));
         return;
       }
       audit_page page;
       page.total = total;
       page.entries = entries(texts);
       page.source = "fleet";
-      read.rp.deliver(std::move(page));
+      read->rp.deliver(std::move(page));
     },
     [self](atom::get, atom::cache, const std::string& key) {
       return self->state.db->cache_get(key, now_ms()).value_or(std::string{});
@@ -519,10 +528,50 @@ store(store_actor::stateful_pointer<store_state> self,
       if (auto res = self->state.db->put_silences(json); !res)
         fail(res.error());
     },
-    [self](atom::get, atom::alert) { return self->state.db->firing(); },
+    [self](atom::get, atom::alert,
+           const std::string& target) -> caf::result<std::string> {
+      auto& st = self->state;
+      // The engine's own alerts are its own: no other engine takes them up.
+      if (!st.book || target == engine_alerts)
+        return st.db->firing(target);
+      auto id = ++st.alerts_read_seq;
+      auto rp = self->make_response_promise<std::string>();
+      st.alerts_reads.emplace(id, store_state::alerts_read{rp, target});
+      st.book->load_alerts(
+        target,
+        [hdl = store_actor{self}, id](expected<std::vector<std::string>> got) {
+          if (got)
+            caf::anon_send(hdl, atom::alert_v, id, std::move(*got),
+                           std::string{});
+          else
+            caf::anon_send(hdl, atom::alert_v, id, std::vector<std::string>{},
+                           got.error().message);
+        });
+      return rp;
+    },
+    [self](atom::alert, uint64_t id, const std::vector<std::string>& texts,
+           const std::string& error) {
+      auto read = take_read(self->state.alerts_reads, id);
+      if (!read)
+        return;
+      if (!error.empty()) {
+        OPTISCHEMA_WARN("store: the alerts firing on '{}' could not be read "
+                        "from the fleet ({}); this engine's own copy is used",
+                        read->target, error);
+        read->rp.deliver(self->state.db->firing(read->target));
+        return;
+      }
+      read->rp.deliver(texts.empty() ? std::string{} : texts.front());
+    },
     [self, fail](atom::put, atom::alert, const std::string& target,
                  const std::string& json) {
       if (auto res = self->state.db->put_firing(target, json); !res)
+        fail(res.error());
+      if (self->state.book && target != engine_alerts)
+        self->state.book->put_alerts(target, json);
+    },
+    [self, fail](atom::erase, atom::alert, const std::string& target) {
+      if (auto res = self->state.db->put_firing(target, ""); !res)
         fail(res.error());
     },
     [self](atom::get, atom::spend, const std::string& day) {

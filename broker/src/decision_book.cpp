@@ -47,6 +47,12 @@ std::string prefix(const std::string& target) {
   return fmt::format("t{:016x}", fnv1a(target));
 }
 
+/// The key of what fires on a target (outside prefix(target).*, which
+/// load() reads).
+std::string alerts_key(const std::string& target) {
+  return fmt::format("a{:016x}", fnv1a(target));
+}
+
 /// Ids are the engine's own (16 hex digits); anything else is no key.
 bool plain_id(const std::string& id) {
   return !id.empty() && id.size() <= 64
@@ -111,7 +117,23 @@ public:
   void load(const std::string& target, loaded_fn done) override {
     {
       std::lock_guard lock{mtx_};
-      loads_.push_back({target, std::move(done), 0});
+      loads_.push_back({target, std::move(done), 0, false});
+    }
+    cv_.notify_all();
+  }
+
+  void put_alerts(const std::string& target, std::string json) override {
+    {
+      std::lock_guard lock{mtx_};
+      pending_[alerts_key(target)] = std::move(json);
+    }
+    cv_.notify_all();
+  }
+
+  void load_alerts(const std::string& target, loaded_fn done) override {
+    {
+      std::lock_guard lock{mtx_};
+      loads_.push_back({target, std::move(done), 0, true});
     }
     cv_.notify_all();
   }
@@ -219,6 +241,7 @@ private:
     std::string target;
     loaded_fn done;
     int attempts;
+    bool alerts; ///< what fires on it (load_alerts), not its decisions
   };
 
   /// What one round of the book's thread does.
@@ -351,8 +374,12 @@ private:
     }
     for (auto& l : b.loads) {
       std::vector<std::string> found;
-      if (auto s = read(l.target, found); s != NATS_OK)
-        return fail("cannot read the decisions of a target: " + describe(s));
+      if (auto s = l.alerts ? read_alerts(l.target, found)
+                            : read(l.target, found);
+          s != NATS_OK)
+        return fail(fmt::format("cannot read the {} of a target: {}",
+                                l.alerts ? "alerts" : "decisions",
+                                describe(s)));
       std::exchange(l.done, nullptr)(std::move(found));
       std::lock_guard lock{mtx_};
       ++stats_.loads;
@@ -548,6 +575,20 @@ private:
     }
     if (w != nullptr)
       kvWatcher_Destroy(w);
+    return s;
+  }
+
+  /// The one value of what fires on `target`, if it was ever stored.
+  natsStatus read_alerts(const std::string& target,
+                         std::vector<std::string>& out) {
+    kvEntry* e = nullptr;
+    auto s = kvStore_Get(&e, kv_, alerts_key(target).c_str());
+    if (s == NATS_NOT_FOUND)
+      return NATS_OK;
+    if (s == NATS_OK && kvEntry_Operation(e) == kvOp_Put)
+      out.emplace_back(static_cast<const char*>(kvEntry_Value(e)),
+                       static_cast<size_t>(kvEntry_ValueLen(e)));
+    kvEntry_Destroy(e);
     return s;
   }
 

@@ -875,13 +875,14 @@ expected<ok> history_db::put_firing(const std::string& target,
   return ok{};
 }
 
-std::vector<std::string> history_db::firing() {
-  std::vector<std::string> out;
-  impl_->scan_prefix(cf_meta, "alerts_firing/",
-                     [&](std::string_view, std::string_view v) {
-                       out.emplace_back(v);
-                     });
-  return out;
+std::string history_db::firing(const std::string& target) {
+  std::string v;
+  if (!impl_->db
+         ->Get(rocksdb::ReadOptions{}, impl_->h(cf_meta),
+               "alerts_firing/" + target, &v)
+         .ok())
+    return {};
+  return v;
 }
 
 history_db::spend history_db::spent(const std::string& day) {

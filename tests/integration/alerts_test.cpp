@@ -6,6 +6,7 @@
 
 #include "alerts_api.hpp"
 #include "engine_process.hpp"
+#include "fleet_api.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
 #include "nats_process.hpp"
@@ -495,4 +496,84 @@ TEST_CASE("firing alerts outlive a restart of the engine: not announced "
   auto url2 = again.wait_ready();
   REQUIRE(eventually([&] { return polls(url2) >= 3; }, 15s));
   CHECK(alert_ids(url2, "firing").empty());
+}
+
+TEST_CASE("firing alerts follow their target to the engine that takes it "
+          "over: not announced again, and their end is",
+          "[alerts][fleet]") {
+  auto pg = harness::start_private();
+  auto db = pg->create_database("alert_fleet");
+  pg->exec(db, items_sql(300000, true));
+  pg->exec(db, "VACUUM (ANALYZE)");
+  temp_dir data_a, data_b;
+  auto args = [&](const std::string& id, const temp_dir& data) {
+    return std::vector<std::string>{"serve",
+                                    "--fleet",
+                                    "alerting",
+                                    "--engine-id",
+                                    id,
+                                    "--nats",
+                                    pg->nats_url(),
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--data-dir",
+                                    data.str(),
+                                    "--poll-interval",
+                                    "1s",
+                                    "--analysis-interval",
+                                    "1h",
+                                    "--target",
+                                    "t=" + pg->dsn(db)};
+  };
+  nats_inbox inbox{pg->nats_url(), "optischema.t.alert"};
+  auto [engines, urls, owner, other] = start_pair(args, data_a, data_b);
+  auto& uo = urls[owner];
+  auto& ux = urls[other];
+  INFO("engine " << owner << " polls t first, then " << other);
+  workload w{pg->dsn(db), "SELECT count(pad) FROM items WHERE k = "};
+  auto polled = [&](const std::string& url) {
+    auto d = parse_json(http_get(url, "/api/status").body);
+    for (auto& t : d["targets"].GetArray())
+      if (t["name"].GetString() == std::string{"t"})
+        return t["polls"].GetInt64();
+    return int64_t{0};
+  };
+  REQUIRE(eventually([&] { return polled(uo) >= 9; }, 30s));
+  pg->exec(db, "DROP INDEX items_k");
+  std::string regression;
+  int64_t since = 0;
+  REQUIRE(eventually(
+    [&] {
+      auto r = alert_ids(uo, "firing", "statement_regression");
+      if (r.size() != 1)
+        return false;
+      regression = r[0];
+      return announced(inbox, regression, "firing") == 1;
+    },
+    20s, 50ms));
+  auto fired = parse_json(http_get(uo, "/api/alerts").body);
+  for (auto& a : fired["firing"].GetArray())
+    if (a["id"].GetString() == regression)
+      since = a["since"].GetInt64();
+  // Stored in the fleet's bucket, then the owner stops: the other engine
+  // polls t at once.
+  REQUIRE(eventually([&] { return decisions_stored(uo); }, 10s));
+  CHECK(engines[owner]->stop() == 0);
+  REQUIRE(eventually([&] { return owner_of(ux, "t") == other; }, 10s));
+  // Still slow there, long past a baseline's six polls: the same alert,
+  // since the same time, never announced again.
+  auto start = polled(ux);
+  REQUIRE(eventually([&] { return polled(ux) >= start + 9; }, 30s));
+  auto listed = parse_json(http_get(ux, "/api/alerts").body);
+  std::vector<int64_t> sinces;
+  for (auto& a : listed["firing"].GetArray())
+    if (a["id"].GetString() == regression)
+      sinces.push_back(a["since"].GetInt64());
+  CHECK(sinces == std::vector<int64_t>{since});
+  CHECK(announced(inbox, regression, "firing") == 1);
+  // The index is back: the new owner announces the end, once.
+  pg->exec(db, "CREATE INDEX items_k ON items (k)");
+  REQUIRE(eventually(
+    [&] { return announced(inbox, regression, "resolved") == 1; }, 20s, 50ms));
+  CHECK(announced(inbox, regression, "firing") == 1);
 }

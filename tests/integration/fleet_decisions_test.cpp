@@ -7,6 +7,7 @@
 // own: the analyses need their statements in pg_stat_statements).
 
 #include "engine_process.hpp"
+#include "fleet_api.hpp"
 #include "harness.hpp"
 #include "http_client.hpp"
 #include "nats_process.hpp"
@@ -59,17 +60,6 @@ void workload(harness& h, const std::string& db, int calls) {
   for (int i = 0; i < calls; ++i)
     tx.exec("SELECT id, total FROM orders WHERE customer_id = "
             + std::to_string(1 + (i * 37) % 20000));
-}
-
-/// Who an engine says polls target "t" ("" if it does not say yet).
-std::string owner_of_t(const std::string& url) {
-  auto res = http_get(url, "/api/targets", 5s);
-  if (res.status != 200)
-    return {};
-  auto d = parse_json(res.body);
-  if (!d.HasMember("owners") || !d["owners"].HasMember("t"))
-    return {};
-  return d["owners"]["t"].GetString();
 }
 
 /// The status of the create_index advice on orders(customer_id) as `url`
@@ -146,21 +136,7 @@ TEST_CASE("a decision follows its target through the fleet and changes are "
                                     "--target",
                                     "t=" + h->dsn(db)};
   };
-  std::map<std::string, std::unique_ptr<engine_process>> engines;
-  std::map<std::string, std::string> urls;
-  for (auto [id, data] :
-       {std::pair{"engine-a", &data_a}, {"engine-b", &data_b}}) {
-    engines[id] = std::make_unique<engine_process>(args(id, *data));
-    urls[id] = engines[id]->wait_ready();
-  }
-  std::string owner;
-  REQUIRE(eventually(
-    [&] {
-      owner = owner_of_t(urls["engine-a"]);
-      return !owner.empty() && owner == owner_of_t(urls["engine-b"]);
-    },
-    15s));
-  auto other = owner == "engine-a" ? std::string{"engine-b"} : "engine-a";
+  auto [engines, urls, owner, other] = start_pair(args, data_a, data_b);
   auto& uo = urls[owner];
   auto& ux = urls[other];
   INFO("engine " << owner << " polls t; the test talks to " << other);
@@ -252,17 +228,9 @@ TEST_CASE("a decision follows its target through the fleet and changes are "
   natsConnection_Destroy(nc);
 
   // The decision reached the fleet's bucket before the crash.
-  REQUIRE(eventually(
-    [&] {
-      auto d = parse_json(http_get(uo, "/api/status").body);
-      auto& c = d["store"];
-      return c.HasMember("decisions")
-        && c["decisions"]["stored"].GetInt64() >= 1
-        && c["decisions"]["pending"].GetInt64() == 0;
-    },
-    10s));
+  REQUIRE(eventually([&] { return decisions_stored(uo); }, 10s));
   engines[owner]->kill9();
-  REQUIRE(eventually([&] { return owner_of_t(ux) == other; }, 10s));
+  REQUIRE(eventually([&] { return owner_of(ux, "t") == other; }, 10s));
   // The new owner analyses t itself: the same advice, still dismissed.
   workload(*h, db, 100);
   REQUIRE(

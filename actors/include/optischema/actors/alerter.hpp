@@ -26,13 +26,17 @@ struct alerter_state {
   store_actor store;
   /// Each target's rules: its baselines and what fires.
   std::map<std::string, alert_rules> rules;
-  /// What fired on each target before a restart (read from `store` at the
-  /// start), taken up by its rules at the target's first poll here: a
-  /// target that is no longer watched brings nothing back.
-  std::map<std::string, stored_alerts> kept;
-  /// Whether the silences and `kept` were read (or could not be): until
-  /// then polls, failures and raised alerts wait in `waiting`, so none is
-  /// fired again before its stored self is back.
+  /// Targets whose firing alerts are being read from `store` (at their
+  /// first poll, failure or raised alert here: after a start, or taken
+  /// over from another engine), with what waits for that read, run with
+  /// whether the target is still here. Nothing fires again, announced a
+  /// second time, before its stored self is back.
+  std::map<std::string, std::vector<std::function<void(bool)>>> reading;
+  /// Of those, the targets that left this engine meanwhile.
+  std::set<std::string> leaving;
+  /// Whether the silences were read (or could not be): until then polls,
+  /// failures and raised alerts wait in `waiting` (a silence would have
+  /// held back what they announce).
   bool loaded = false;
   std::vector<std::function<void()>> waiting;
   /// The latest resolved alerts, newest last (the API shows them).
@@ -66,8 +70,9 @@ struct alerter_state {
 /// a restart (or a target that moved here) has made them again, a
 /// statement's baseline is its last day's hours in `store`, read when it
 /// would change a judgement, which also gives the same hour a week ago.
-/// Keeps what fires, and the silences, in `store` too: a restart neither
-/// announces a firing alert again nor forgets to resolve it.
+/// Keeps what fires, and the silences, in `store` too (what fires also in a
+/// fleet's bucket): a restart or a takeover neither announces a firing
+/// alert again nor forgets to resolve it.
 alerter_actor::behavior_type
 alerter(alerter_actor::stateful_pointer<alerter_state> self,
         alert_thresholds thresholds, supervisor_actor supervisor,

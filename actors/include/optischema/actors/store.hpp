@@ -62,6 +62,14 @@ struct store_state {
   };
   std::unordered_map<uint64_t, audit_read> audit_reads;
   uint64_t audit_read_seq = 0;
+  /// What fires on targets, being read from the fleet's bucket, by read id
+  /// (the target: RocksDB's copy answers when the bucket cannot).
+  struct alerts_read {
+    caf::typed_response_promise<std::string> rp;
+    std::string target;
+  };
+  std::unordered_map<uint64_t, alerts_read> alerts_reads;
+  uint64_t alerts_read_seq = 0;
 };
 
 /// The STORE: the only actor touching RocksDB. Runs maintenance (roll-up and

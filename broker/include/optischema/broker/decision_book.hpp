@@ -3,9 +3,10 @@
 // Decisions that follow a database through a fleet: a recommendation a
 // person applied, dismissed, tested or rolled back is kept in a replicated
 // JetStream key-value bucket, optischema_decisions_<fleet>, as well as in
-// the owning engine's RocksDB. An engine that becomes a target's owner (a
-// takeover, a handover, its own restart) reads the target's decisions back,
-// so a dismissed index stays dismissed wherever the target is polled.
+// the owning engine's RocksDB (and so are the alerts firing on it). An engine
+// that becomes a target's owner (a takeover, a handover, its own restart) reads
+// the target's decisions back, so a dismissed index stays dismissed wherever
+// the target is polled.
 //
 // The audit log goes the same way, into a replicated JetStream stream,
 // optischema_audit_<fleet>, kept for the audit retention: every engine reads
@@ -90,6 +91,15 @@ public:
   /// Reads every decision of `target`; `done` runs on the book's thread
   /// (it must not block), after the writes queued before this call.
   virtual void load(const std::string& target, loaded_fn done) = 0;
+
+  /// Queues what fires on `target` (the ALERTER's stored_alerts_json()) as
+  /// its latest version: the engine that polls the target next takes it up
+  /// (load_alerts) instead of announcing it again or never resolving it.
+  virtual void put_alerts(const std::string& target, std::string json) = 0;
+
+  /// Reads what fires on `target` as put_alerts() last stored it: one text,
+  /// or none when nothing was ever stored; `done` as for load().
+  virtual void load_alerts(const std::string& target, loaded_fn done) = 0;
 
   /// Events read back, as their data (JSON envelopes, hostile: parse_event).
   using events_fn = std::function<void(expected<std::vector<std::string>>)>;

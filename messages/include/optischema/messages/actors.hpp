@@ -185,11 +185,19 @@ using store_actor = caf::typed_actor<
   caf::replies_to<atom::get, atom::silence>::with<std::string>,
   // Replaces the ALERTER's silences (JSON).
   caf::reacts_to<atom::put, atom::silence, std::string>,
-  // Returns what fired on each target when the ALERTER last stored it
-  // (stored_alerts_json(), one per target).
-  caf::replies_to<atom::get, atom::alert>::with<std::vector<std::string>>,
-  // Replaces what fires on a target (target, JSON; "" when nothing does).
+  // Returns what fires on a target as the ALERTER last stored it
+  // (stored_alerts_json(); "" for nothing): in a fleet, from the fleet's
+  // bucket (whichever engine polled it last), else from RocksDB.
+  caf::replies_to<atom::get, atom::alert, std::string>::with<std::string>,
+  // Replaces what fires on a target (target, JSON), here and in a fleet's
+  // bucket.
   caf::reacts_to<atom::put, atom::alert, std::string, std::string>,
+  // Forgets what fires on a target here (it left this engine; the fleet's
+  // bucket keeps it for the next owner).
+  caf::reacts_to<atom::erase, atom::alert, std::string>,
+  // INTERNAL: the fleet's bucket was read for a target's alerts (read id,
+  // the text if one was stored, or why it could not be read).
+  caf::reacts_to<atom::alert, uint64_t, std::vector<std::string>, std::string>,
   // Returns the LLM spend of a UTC day ("2026-11-25"): tokens, USD.
   caf::replies_to<atom::get, atom::spend, std::string>::with<int64_t, double>,
   // Adds to the LLM spend of a day: tokens, USD.

@@ -235,8 +235,8 @@ public:
 
   /// Replaces what fires on `target` (stored_alerts_json(); "" removes it).
   expected<ok> put_firing(const std::string& target, const std::string& json);
-  /// What fires on each target, as put_firing() kept it.
-  std::vector<std::string> firing();
+  /// What fires on `target`, as put_firing() kept it ("" for nothing).
+  std::string firing(const std::string& target);
 
   // -- LLM spend per UTC day
   // ---------------------------------------------------
