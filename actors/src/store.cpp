@@ -547,6 +547,12 @@ store(store_actor::stateful_pointer<store_state> self,
             caf::anon_send(hdl, atom::alert_v, id, std::vector<std::string>{},
                            got.error().message);
         });
+      // NATS slow to answer: this engine's copy, before the ALERTER stops
+      // waiting (5 s) and fires again what still holds. The answer after
+      // that finds no read left.
+      self->delayed_send(store_actor{self}, std::chrono::seconds{3},
+                         atom::alert_v, id, std::vector<std::string>{},
+                         std::string{"no answer within 3 s"});
       return rp;
     },
     [self](atom::alert, uint64_t id, const std::vector<std::string>& texts,

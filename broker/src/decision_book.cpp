@@ -588,7 +588,8 @@ private:
     if (s == NATS_OK && kvEntry_Operation(e) == kvOp_Put)
       out.emplace_back(static_cast<const char*>(kvEntry_Value(e)),
                        static_cast<size_t>(kvEntry_ValueLen(e)));
-    kvEntry_Destroy(e);
+    if (e != nullptr)
+      kvEntry_Destroy(e);
     return s;
   }
 
